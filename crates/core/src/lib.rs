@@ -1,0 +1,30 @@
+//! allot's pure domain: every capacity rule lives here, and nothing else does.
+//!
+//! No I/O, no async, no SQL, no clock: callers pass `now` in as a value, so every
+//! decision is deterministic and testable.
+//!
+//! - [`units`]: validated newtypes (`Quantity`, `Capacity`, `LimitPct`, `TtlSeconds`, `UnixMillis`)
+//!   whose constructors refuse bad values, so the rest of the code cannot hold them.
+//! - [`pool`]: one pool's settings and counters, its limit and its headroom.
+//! - [`pools`]: a working set of pools with their ancestors; places holds, moves counters through
+//!   a hold's lifecycle and adjusts capacity, asserting the invariants after every change.
+//! - [`hold`]: a hold's lifecycle (held → confirmed / released / expired) as pure transitions.
+//! - [`audit`]: recomputing counters from the ledger and from live holds, for `allot verify`.
+
+pub mod audit;
+pub mod hold;
+pub mod pool;
+pub mod pools;
+pub mod units;
+
+pub use hold::{Hold, HoldStatus, LineEffect, TransitionError};
+pub use pool::{Pool, PoolId, PoolLimits};
+pub use pools::{AdjustRefusal, HoldLine, Placement, PoolSet, Refusal, Warning};
+pub use units::{Capacity, LimitPct, Quantity, TtlSeconds, UnitError, UnixMillis};
+
+/// Deepest pool hierarchy allowed (a pool plus this many ancestors at most).
+/// Every decision walks a pool's ancestor chain, so the chain must be short and bounded.
+pub const MAX_POOL_DEPTH: usize = 8;
+
+/// Most lines one hold may carry: a hold is one atomic decision over all of them.
+pub const MAX_LINES_PER_HOLD: usize = 64;

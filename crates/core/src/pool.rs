@@ -1,0 +1,109 @@
+//! One pool: its settings, its counters, its limit.
+//!
+//! Counters are rolled up: a hold on a section also counts in the event above it, so checking a
+//! pool and its ancestors is a walk up a short chain, never a scan of a subtree.
+
+use crate::units::{Capacity, LimitPct};
+use std::fmt;
+
+/// An opaque pool id. The core only compares them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PoolId(pub String);
+
+impl fmt::Display for PoolId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for PoolId {
+    fn from(value: &str) -> Self {
+        PoolId(value.to_owned())
+    }
+}
+
+/// How far a pool may be used. `hard` caps held + committed; above `soft` a hold still succeeds
+/// but carries a warning (seed 004: 10% overage allowed with a warning, blocked above 110%).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolLimits {
+    pub capacity: Capacity,
+    pub hard_limit_pct: LimitPct,
+    pub soft_limit_pct: LimitPct,
+}
+
+impl PoolLimits {
+    /// Limits with the defaults: hard 100%, soft 100%.
+    pub fn new(capacity: Capacity) -> Self {
+        PoolLimits {
+            capacity,
+            hard_limit_pct: LimitPct::HUNDRED,
+            soft_limit_pct: LimitPct::HUNDRED,
+        }
+    }
+
+    /// The most units held + committed may reach.
+    pub fn limit(&self) -> i64 {
+        self.hard_limit_pct.of(self.capacity)
+    }
+
+    /// Above this many units a successful hold carries a warning.
+    pub fn soft_limit(&self) -> i64 {
+        self.soft_limit_pct.of(self.capacity)
+    }
+
+    /// The soft limit may not sit above the hard one: a warning that can never fire is a mistake.
+    pub fn is_consistent(&self) -> bool {
+        self.soft_limit_pct <= self.hard_limit_pct
+    }
+}
+
+/// A pool's settings and rolled-up counters, as the core decides over them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pool {
+    pub id: PoolId,
+    pub parent_id: Option<PoolId>,
+    pub limits: PoolLimits,
+    /// An inactive pool refuses new holds; existing holds carry on.
+    pub active: bool,
+    /// Units held (not yet confirmed) in this pool and every pool below it.
+    pub held: i64,
+    /// Units confirmed in this pool and every pool below it.
+    pub committed: i64,
+}
+
+impl Pool {
+    pub fn new(id: PoolId, parent_id: Option<PoolId>, limits: PoolLimits) -> Self {
+        Pool {
+            id,
+            parent_id,
+            limits,
+            active: true,
+            held: 0,
+            committed: 0,
+        }
+    }
+
+    pub fn used(&self) -> i64 {
+        self.held + self.committed
+    }
+
+    /// Units this pool alone could still take: limit − held − committed, never below 0.
+    pub fn headroom(&self) -> i64 {
+        (self.limits.limit() - self.used()).max(0)
+    }
+
+    pub fn over_soft_limit(&self) -> bool {
+        self.used() > self.limits.soft_limit()
+    }
+
+    /// Use as a percentage of capacity (not of the limit), so overage shows above 100.
+    pub fn utilization_pct(&self) -> f64 {
+        let capacity = self.limits.capacity.get();
+        if capacity == 0 {
+            if self.used() > 0 { 100.0 } else { 0.0 }
+        } else {
+            // Rounded to two decimals: a display figure, not an input to any decision.
+            (self.used() as f64 * 10_000.0 / capacity as f64).round() / 100.0
+        }
+    }
+}
