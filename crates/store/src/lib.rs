@@ -1,1 +1,75 @@
+//! allot's persistence. The server talks to a [`Store`] for reads and to one [`BatchWriter`] for
+//! every mutation; neither trait mentions a driver, so a PostgreSQL backend can sit beside SQLite.
+//!
+//! - [`model`]: the neutral records (tenants, keys, pools, holds, ledger entries) and pages.
+//! - [`command`]: the mutations a writer applies, and what each one answers.
+//! - [`error`]: the small error enum every backend maps its driver's errors into.
+//! - [`sqlite`]: the embedded default backend: schema and migrations, reads, the batch writer,
+//!   and the ledger audit behind `allot verify`.
+//!
+//! A writer applies a whole batch in one transaction: it expires due holds, loads the pools the
+//! batch touches, lets the core decide each command in arrival order, writes holds, counters,
+//! ledger entries and idempotency records, and commits once.
 
+pub mod command;
+pub mod error;
+pub mod model;
+pub mod sqlite;
+
+pub use command::{Command, Envelope, Failure, Idempotency, Outcome, Reply, StoredResponse, Success};
+pub use error::StoreError;
+pub use model::*;
+
+use allot_core::UnixMillis;
+
+/// Reads. They never wait behind the writer.
+pub trait Store: Send + Sync + 'static {
+    /// Answers when the database answers: the readiness probe.
+    fn ping(&self) -> Result<(), StoreError>;
+
+    /// The key whose SHA-256 hash is `key_hash`, if it exists and is not revoked.
+    fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKey>, StoreError>;
+
+    fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKey>, StoreError>;
+
+    /// A pool with its counters and availability as of `now`: holds past their deadline count
+    /// as expired even when the sweeper has not run yet.
+    fn get_pool(&self, tenant: &TenantId, id: &str, now: UnixMillis) -> Result<Option<PoolView>, StoreError>;
+
+    fn list_pools(
+        &self,
+        tenant: &TenantId,
+        parent_id: Option<&str>,
+        page: PageRequest,
+        now: UnixMillis,
+    ) -> Result<Page<PoolView>, StoreError>;
+
+    /// The pool itself and its direct children, for totals over an event's sections.
+    fn pool_children(&self, tenant: &TenantId, id: &str, now: UnixMillis) -> Result<Option<(PoolView, Vec<PoolView>)>, StoreError>;
+
+    /// A hold with its status as of `now`.
+    fn get_hold(&self, tenant: &TenantId, id: &str, now: UnixMillis) -> Result<Option<HoldView>, StoreError>;
+
+    fn list_holds(
+        &self,
+        tenant: &TenantId,
+        filter: &HoldFilter,
+        page: PageRequest,
+        now: UnixMillis,
+    ) -> Result<Page<HoldView>, StoreError>;
+
+    fn list_ledger(
+        &self,
+        tenant: &TenantId,
+        pool_id: &str,
+        page: PageRequest,
+    ) -> Result<Option<Page<LedgerEntry>>, StoreError>;
+}
+
+/// The one writer of a store. It is used from a single thread; the server feeds it batches.
+pub trait BatchWriter: Send + 'static {
+    /// Applies every envelope in arrival order inside one transaction and returns one reply per
+    /// envelope, in the same order. A refused command is a reply, not an error; an `Err` means
+    /// the transaction did not commit and nothing in the batch happened.
+    fn apply(&mut self, batch: Vec<Envelope>, now: UnixMillis) -> Result<Vec<Reply>, StoreError>;
+}

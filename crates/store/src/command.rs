@@ -1,0 +1,127 @@
+//! The mutations a [`crate::BatchWriter`] applies, and their answers.
+//!
+//! Inputs are already validated: quantities, capacities and TTLs arrive as the core's newtypes.
+//! What can still go wrong depends on the stored state (unknown pool, no capacity, a hold that
+//! lapsed), and comes back as a [`Failure`], never as an error of the batch.
+
+use crate::model::{ApiKey, HoldView, PoolView, Price, Role, Tenant, TenantId};
+use allot_core::{AdjustRefusal, Capacity, HoldLine, LimitPct, Refusal, TransitionError, TtlSeconds, Warning};
+
+/// A pool to create.
+#[derive(Debug, Clone)]
+pub struct NewPool {
+    pub name: String,
+    pub unit: String,
+    pub parent_id: Option<String>,
+    pub capacity: Capacity,
+    pub hard_limit_pct: LimitPct,
+    pub soft_limit_pct: LimitPct,
+    pub price: Option<Price>,
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// Changes to a pool; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct PoolPatch {
+    pub name: Option<String>,
+    /// `Some(None)` removes the price.
+    pub price: Option<Option<Price>>,
+    pub active: Option<bool>,
+    pub capacity: Option<Capacity>,
+    pub hard_limit_pct: Option<LimitPct>,
+    pub soft_limit_pct: Option<LimitPct>,
+    pub metadata: Option<serde_json::Value>,
+    /// Why capacity or limits changed, kept in the ledger.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Super-admin: a tenant and its first admin key (the server made the key; only its hash comes here).
+    CreateTenant { name: String, key_id: String, key_hash: String },
+    CreateApiKey { key_id: String, key_hash: String, role: Role },
+    RevokeApiKey { key_id: String },
+    CreatePool(NewPool),
+    UpdatePool { pool_id: String, patch: PoolPatch },
+    PlaceHold { lines: Vec<HoldLine>, ttl: TtlSeconds, holder: Option<String>, confirm: bool },
+    ConfirmHold { hold_id: String },
+    ReleaseHold { hold_id: String },
+    ExtendHold { hold_id: String, ttl: TtlSeconds },
+    /// Expire every hold whose deadline has passed (the sweeper's step; every batch does it first).
+    SweepExpired,
+}
+
+/// What a successful command answers.
+#[derive(Debug, Clone)]
+pub enum Success {
+    TenantCreated { tenant: Tenant, key: ApiKey },
+    ApiKeyCreated(ApiKey),
+    ApiKeyRevoked,
+    Pool(PoolView),
+    Hold { hold: HoldView, warnings: Vec<Warning> },
+    Swept { expired: usize },
+}
+
+/// Why a command did nothing. Each maps to one stable problem type in the API.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    #[error("{kind} {id} not found")]
+    NotFound { kind: &'static str, id: String },
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Adjust(#[from] AdjustRefusal),
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// Input that only the stored state shows to be wrong, such as a parent nested too deep.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// The idempotency key was used before with a different request.
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyMismatch,
+}
+
+pub type Outcome = Result<Success, Failure>;
+
+/// A response as first sent, kept to replay it for a repeated Idempotency-Key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// Renders an outcome into the response to keep. The server passes it in so that the store keeps
+/// exactly the bytes the client got, written in the same transaction as the change itself.
+pub type Render = Box<dyn FnOnce(&Outcome) -> StoredResponse + Send>;
+
+pub struct Idempotency {
+    pub key: String,
+    /// A hash of the method, path and body: the same key with another request is refused.
+    pub request_hash: String,
+    pub render: Render,
+}
+
+impl std::fmt::Debug for Idempotency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Idempotency").field("key", &self.key).finish_non_exhaustive()
+    }
+}
+
+/// A command with who sent it.
+#[derive(Debug)]
+pub struct Envelope {
+    pub tenant: TenantId,
+    /// The API key id that sent it, kept in the ledger; `None` for the super-admin and workers.
+    pub actor: Option<String>,
+    pub command: Command,
+    pub idempotency: Option<Idempotency>,
+}
+
+/// The answer to one envelope.
+#[derive(Debug)]
+pub enum Reply {
+    Outcome(Outcome),
+    /// The response rendered for an idempotency key: either just now, or the first time the key
+    /// was used.
+    Rendered(StoredResponse),
+}

@@ -1,0 +1,175 @@
+//! Records as the store keeps them, free of any driver type. Times are `UnixMillis`; the server
+//! renders them as RFC 3339.
+
+use allot_core::{HoldStatus, UnixMillis};
+use serde::{Deserialize, Serialize};
+
+/// The tenant a row belongs to. Every query filters by it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantId(pub String);
+
+/// What a key may do. Ordered: each role can do everything the ones before it can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Viewer,
+    Operator,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+    pub fn parse(value: &str) -> Option<Role> {
+        match value {
+            "viewer" => Some(Role::Viewer),
+            "operator" => Some(Role::Operator),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub name: String,
+    pub created_at: UnixMillis,
+}
+
+/// An API key as stored: never the key itself, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub role: Role,
+    pub created_at: UnixMillis,
+}
+
+/// Money in minor units with an ISO 4217 currency code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Price {
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+/// A pool as the API shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolView {
+    pub id: String,
+    pub name: String,
+    pub unit: String,
+    pub parent_id: Option<String>,
+    pub capacity: i64,
+    pub hard_limit_pct: u32,
+    pub soft_limit_pct: u32,
+    /// capacity × hard_limit_pct / 100.
+    pub limit: i64,
+    pub held: i64,
+    pub committed: i64,
+    /// The least headroom over the pool and its ancestors, never below 0.
+    pub available: i64,
+    pub utilization_pct: f64,
+    pub over_soft_limit: bool,
+    pub price: Option<Price>,
+    pub metadata: Option<serde_json::Value>,
+    pub active: bool,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldLineView {
+    pub pool_id: String,
+    pub quantity: i64,
+    /// The pool's price when the hold was made, locked for the life of the hold.
+    pub unit_price: Option<Price>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldView {
+    pub id: String,
+    /// As seen at read time: a held hold past its deadline reads as expired.
+    pub status: HoldStatus,
+    pub holder: Option<String>,
+    pub expires_at: UnixMillis,
+    pub lines: Vec<HoldLineView>,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HoldFilter {
+    pub holder: Option<String>,
+    pub status: Option<HoldStatus>,
+}
+
+/// Ledger entry kinds: one per lifecycle verb, plus capacity adjustments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LedgerKind {
+    Hold,
+    Confirm,
+    Release,
+    Expire,
+    Adjust,
+}
+
+impl LedgerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LedgerKind::Hold => "hold",
+            LedgerKind::Confirm => "confirm",
+            LedgerKind::Release => "release",
+            LedgerKind::Expire => "expire",
+            LedgerKind::Adjust => "adjust",
+        }
+    }
+    pub fn parse(value: &str) -> Option<LedgerKind> {
+        match value {
+            "hold" => Some(LedgerKind::Hold),
+            "confirm" => Some(LedgerKind::Confirm),
+            "release" => Some(LedgerKind::Release),
+            "expire" => Some(LedgerKind::Expire),
+            "adjust" => Some(LedgerKind::Adjust),
+            _ => None,
+        }
+    }
+}
+
+/// One append-only change to a pool's counters or capacity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub seq: i64,
+    pub pool_id: String,
+    pub hold_id: Option<String>,
+    pub kind: LedgerKind,
+    pub held_delta: i64,
+    pub committed_delta: i64,
+    pub capacity_after: i64,
+    /// The API key that caused the change; `None` for the sweeper.
+    pub actor: Option<String>,
+    pub reason: Option<String>,
+    pub at: UnixMillis,
+}
+
+/// Largest page any list answers.
+pub const MAX_PAGE_SIZE: usize = 1_000;
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+
+/// `?limit=&cursor=`: the cursor is the last item of the previous page, as the store gave it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    pub limit: usize,
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Present when there may be more: pass it back as `cursor`.
+    pub next_cursor: Option<String>,
+}

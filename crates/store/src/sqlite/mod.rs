@@ -1,0 +1,93 @@
+//! The embedded SQLite backend: one file in the data directory, one writer connection (owned by
+//! [`SqliteWriter`]) and a small pool of read connections (owned by [`SqliteStore`]).
+//!
+//! - `schema`: migrations.
+//! - `rows`: mapping rows to records, shared by reads and the writer.
+//! - `reads`: the [`crate::Store`] implementation.
+//! - `batch`: the [`crate::BatchWriter`] implementation: one transaction per batch.
+//! - `verify`: recomputing counters from the ledger and from live holds.
+
+mod batch;
+mod reads;
+mod rows;
+pub mod schema;
+mod verify;
+
+pub use batch::SqliteWriter;
+pub use verify::{verify, Mismatch, VerifyReport};
+
+use crate::StoreError;
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The database file inside a data directory.
+pub const DATABASE_FILE: &str = "allot.db";
+
+/// Most idle read connections kept open; more are opened under load and closed after use.
+const MAX_IDLE_READERS: usize = 16;
+
+/// Reads, through a small pool of connections.
+pub struct SqliteStore {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// Opens (creating if needed) the database in `data_dir`, migrates it, and returns the read side
+/// and the single writer.
+pub fn open(data_dir: &Path) -> Result<(SqliteStore, SqliteWriter), StoreError> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", data_dir.display())))?;
+    let path = data_dir.join(DATABASE_FILE);
+    let mut writer = open_connection(&path, Access::Write)?;
+    schema::migrate(&mut writer)?;
+    let store = SqliteStore { path, idle: Mutex::new(Vec::new()) };
+    Ok((store, SqliteWriter::new(writer)))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
+fn open_connection(path: &Path, access: Access) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags)?;
+    // WAL: readers never block the writer and the writer never blocks readers.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: in WAL mode every commit is fsynced before the writer answers, so an answered
+    // request survives a power loss, not only a killed process (NORMAL would survive only that).
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    // A reader that meets a checkpoint waits instead of failing at once.
+    conn.pragma_update(None, "busy_timeout", 5_000)?;
+    // Negative: KiB. 64 MiB keeps a hot working set of pools and index pages in memory.
+    conn.pragma_update(None, "cache_size", -65_536)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    if access == Access::Read {
+        // A read connection that tried to write would be a bug: make SQLite refuse it.
+        conn.pragma_update(None, "query_only", true)?;
+    }
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Runs `f` on a pooled read connection.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let conn = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
+        let conn = match conn {
+            Some(conn) => conn,
+            None => open_connection(&self.path, Access::Read)?,
+        };
+        let result = f(&conn);
+        let mut idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        result
+    }
+}

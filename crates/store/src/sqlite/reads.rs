@@ -1,0 +1,329 @@
+//! Reads: point lookups and bounded pages on pooled read connections. None of them waits for the
+//! writer (WAL), and each corrects for holds that are past their deadline but not yet swept.
+
+use super::rows::{HoldRow, PoolRow, HOLD_COLUMNS, POOL_COLUMNS};
+use super::SqliteStore;
+use crate::model::*;
+use crate::{Store, StoreError};
+use allot_core::{HoldStatus, PoolId, PoolSet, UnixMillis};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::HashMap;
+
+impl Store for SqliteStore {
+    fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+    }
+
+    fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKey>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, tenant_id, role, created_at FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL",
+            )?;
+            let row = stmt.query_row([key_hash], api_key_from_row).optional()?;
+            row.transpose()
+        })
+    }
+
+    fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKey>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, tenant_id, role, created_at FROM api_keys
+                 WHERE tenant_id = ?1 AND revoked_at IS NULL ORDER BY id LIMIT 10000",
+            )?;
+            let rows = stmt.query_map([&tenant.0], api_key_from_row)?;
+            rows.map(|row| row?).collect()
+        })
+    }
+
+    fn get_pool(&self, tenant: &TenantId, id: &str, now: UnixMillis) -> Result<Option<PoolView>, StoreError> {
+        self.read(|conn| {
+            let mut views = PoolViews::new(conn, tenant, now)?;
+            views.view(id)
+        })
+    }
+
+    fn list_pools(
+        &self,
+        tenant: &TenantId,
+        parent_id: Option<&str>,
+        page: PageRequest,
+        now: UnixMillis,
+    ) -> Result<Page<PoolView>, StoreError> {
+        self.read(|conn| {
+            let after = page.after.clone().unwrap_or_default();
+            let fetch = page.limit as i64 + 1;
+            let ids: Vec<String> = match parent_id {
+                Some(parent) => {
+                    let mut stmt = conn.prepare_cached(
+                        "SELECT id FROM pools WHERE tenant_id = ?1 AND parent_id = ?2 AND id > ?3 ORDER BY id LIMIT ?4",
+                    )?;
+                    stmt.query_map(params![tenant.0, parent, after, fetch], |row| row.get(0))?
+                        .collect::<Result<_, _>>()?
+                }
+                None => {
+                    let mut stmt = conn.prepare_cached(
+                        "SELECT id FROM pools WHERE tenant_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+                    )?;
+                    stmt.query_map(params![tenant.0, after, fetch], |row| row.get(0))?.collect::<Result<_, _>>()?
+                }
+            };
+            let mut views = PoolViews::new(conn, tenant, now)?;
+            let mut items = Vec::with_capacity(ids.len());
+            for id in &ids {
+                if let Some(view) = views.view(id)? {
+                    items.push(view);
+                }
+            }
+            Ok(paginate(items, page.limit, |pool| pool.id.clone()))
+        })
+    }
+
+    fn pool_children(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: UnixMillis,
+    ) -> Result<Option<(PoolView, Vec<PoolView>)>, StoreError> {
+        self.read(|conn| {
+            let mut views = PoolViews::new(conn, tenant, now)?;
+            let Some(pool) = views.view(id)? else { return Ok(None) };
+            let mut stmt = conn.prepare_cached(
+                "SELECT id FROM pools WHERE tenant_id = ?1 AND parent_id = ?2 ORDER BY id LIMIT ?3",
+            )?;
+            let child_ids: Vec<String> = stmt
+                .query_map(params![tenant.0, id, MAX_CHILDREN_IN_TOTALS as i64], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut children = Vec::with_capacity(child_ids.len());
+            for child in &child_ids {
+                if let Some(view) = views.view(child)? {
+                    children.push(view);
+                }
+            }
+            Ok(Some((pool, children)))
+        })
+    }
+
+    fn get_hold(&self, tenant: &TenantId, id: &str, now: UnixMillis) -> Result<Option<HoldView>, StoreError> {
+        self.read(|conn| Ok(load_hold(conn, tenant, id)?.map(|row| row.view(now))))
+    }
+
+    fn list_holds(
+        &self,
+        tenant: &TenantId,
+        filter: &HoldFilter,
+        page: PageRequest,
+        now: UnixMillis,
+    ) -> Result<Page<HoldView>, StoreError> {
+        self.read(|conn| {
+            let mut sql = format!("SELECT {HOLD_COLUMNS} FROM holds WHERE tenant_id = ?1 AND id > ?2");
+            if filter.holder.is_some() {
+                sql.push_str(" AND holder = ?3");
+            }
+            // Filter on the status as the client sees it: a held hold past its deadline is expired.
+            sql.push_str(match filter.status {
+                None => "",
+                Some(HoldStatus::Held) => " AND status = 'held' AND expires_at > ?4",
+                Some(HoldStatus::Expired) => " AND (status = 'expired' OR (status = 'held' AND expires_at <= ?4))",
+                Some(HoldStatus::Confirmed) => " AND status = 'confirmed'",
+                Some(HoldStatus::Released) => " AND status = 'released'",
+            });
+            sql.push_str(" ORDER BY id LIMIT ?5");
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let after = page.after.clone().unwrap_or_default();
+            // Unused parameters are fine in SQLite as long as every ?N in the text is bound.
+            let mut bound = stmt.raw_bind_parameter(1, &tenant.0).map(|_| ());
+            bound = bound.and_then(|_| stmt.raw_bind_parameter(2, &after));
+            if let Some(holder) = &filter.holder {
+                bound = bound.and_then(|_| stmt.raw_bind_parameter(3, holder));
+            }
+            if matches!(filter.status, Some(HoldStatus::Held | HoldStatus::Expired)) {
+                bound = bound.and_then(|_| stmt.raw_bind_parameter(4, now.0));
+            }
+            bound?;
+            stmt.raw_bind_parameter(5, page.limit as i64 + 1)?;
+            let mut rows = stmt.raw_query();
+            let mut items = Vec::new();
+            while let Some(row) = rows.next()? {
+                items.push(HoldRow::from_row(row)?.view(now));
+            }
+            Ok(paginate(items, page.limit, |hold| hold.id.clone()))
+        })
+    }
+
+    fn list_ledger(
+        &self,
+        tenant: &TenantId,
+        pool_id: &str,
+        page: PageRequest,
+    ) -> Result<Option<Page<LedgerEntry>>, StoreError> {
+        let after: i64 = match &page.after {
+            None => 0,
+            Some(cursor) => cursor
+                .parse()
+                .map_err(|_| StoreError::InvalidInput("cursor is not one this list gave out".into()))?,
+        };
+        self.read(|conn| {
+            let exists: Option<i64> = conn
+                .prepare_cached("SELECT 1 FROM pools WHERE id = ?1 AND tenant_id = ?2")?
+                .query_row(params![pool_id, tenant.0], |row| row.get(0))
+                .optional()?;
+            if exists.is_none() {
+                return Ok(None);
+            }
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, pool_id, hold_id, kind, held_delta, committed_delta, capacity_after, actor, reason, at
+                 FROM ledger WHERE pool_id = ?1 AND tenant_id = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
+            )?;
+            let rows = stmt.query_map(params![pool_id, tenant.0, after, page.limit as i64 + 1], |row| {
+                let kind: String = row.get(3)?;
+                Ok((
+                    kind,
+                    LedgerEntry {
+                        seq: row.get(0)?,
+                        pool_id: row.get(1)?,
+                        hold_id: row.get(2)?,
+                        kind: LedgerKind::Adjust,
+                        held_delta: row.get(4)?,
+                        committed_delta: row.get(5)?,
+                        capacity_after: row.get(6)?,
+                        actor: row.get(7)?,
+                        reason: row.get(8)?,
+                        at: UnixMillis(row.get(9)?),
+                    },
+                ))
+            })?;
+            let mut items = Vec::new();
+            for row in rows {
+                let (kind, mut entry) = row?;
+                entry.kind = LedgerKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown ledger kind {kind}")))?;
+                items.push(entry);
+            }
+            Ok(Some(paginate(items, page.limit, |entry| entry.seq.to_string())))
+        })
+    }
+}
+
+/// Totals read at most this many children: a pool with more is an event no page would show.
+pub const MAX_CHILDREN_IN_TOTALS: usize = 10_000;
+
+fn api_key_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ApiKey, StoreError>> {
+    let role: String = row.get(2)?;
+    Ok(match Role::parse(&role) {
+        Some(role) => Ok(ApiKey {
+            id: row.get(0)?,
+            tenant_id: TenantId(row.get(1)?),
+            role,
+            created_at: UnixMillis(row.get(3)?),
+        }),
+        None => Err(StoreError::Corrupt(format!("unknown role {role}"))),
+    })
+}
+
+pub(super) fn load_hold(conn: &Connection, tenant: &TenantId, id: &str) -> Result<Option<HoldRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {HOLD_COLUMNS} FROM holds WHERE id = ?1 AND tenant_id = ?2"))?;
+    let mut rows = stmt.query(params![id, tenant.0])?;
+    match rows.next()? {
+        Some(row) => Ok(Some(HoldRow::from_row(row)?)),
+        None => Ok(None),
+    }
+}
+
+pub(super) fn load_pool(conn: &Connection, tenant: &TenantId, id: &str) -> Result<Option<PoolRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {POOL_COLUMNS} FROM pools WHERE id = ?1 AND tenant_id = ?2"))?;
+    let mut rows = stmt.query(params![id, tenant.0])?;
+    match rows.next()? {
+        Some(row) => Ok(Some(PoolRow::from_row(row)?)),
+        None => Ok(None),
+    }
+}
+
+/// Takes one more item than asked for to learn whether another page exists.
+fn paginate<T>(mut items: Vec<T>, limit: usize, cursor_of: impl Fn(&T) -> String) -> Page<T> {
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(cursor_of)
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}
+
+/// Builds pool views for one tenant, loading each pool and ancestor once, with counters corrected
+/// for holds that are due to expire but not yet swept.
+struct PoolViews<'c> {
+    conn: &'c Connection,
+    tenant: &'c TenantId,
+    rows: HashMap<String, Option<PoolRow>>,
+    /// Units of due-but-unswept holds per pool, rolled up to ancestors.
+    due: HashMap<String, i64>,
+}
+
+impl<'c> PoolViews<'c> {
+    fn new(conn: &'c Connection, tenant: &'c TenantId, now: UnixMillis) -> Result<Self, StoreError> {
+        let mut views = PoolViews { conn, tenant, rows: HashMap::new(), due: HashMap::new() };
+        views.load_due(now)?;
+        Ok(views)
+    }
+
+    /// The sweeper keeps this set near empty, so this is usually one index probe that finds nothing.
+    fn load_due(&mut self, now: UnixMillis) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT lines FROM holds WHERE status = 'held' AND expires_at <= ?1 AND tenant_id = ?2",
+        )?;
+        let lines: Vec<String> = stmt.query_map(params![now.0, self.tenant.0], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        for text in lines {
+            let lines: Vec<HoldLineView> = serde_json::from_str(&text)?;
+            for line in lines {
+                let mut next = Some(line.pool_id);
+                let mut depth = 0;
+                while let Some(id) = next {
+                    depth += 1;
+                    if depth > allot_core::MAX_POOL_DEPTH {
+                        return Err(StoreError::Corrupt(format!("pool {id} is nested too deep")));
+                    }
+                    *self.due.entry(id.clone()).or_default() += line.quantity;
+                    next = self.row(&id)?.and_then(|row| row.core.parent_id.map(|p| p.0));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn row(&mut self, id: &str) -> Result<Option<PoolRow>, StoreError> {
+        if let Some(row) = self.rows.get(id) {
+            return Ok(row.clone());
+        }
+        let row = load_pool(self.conn, self.tenant, id)?;
+        self.rows.insert(id.to_owned(), row.clone());
+        Ok(row)
+    }
+
+    /// The pool's row with held corrected for due holds.
+    fn corrected(&mut self, id: &str) -> Result<Option<PoolRow>, StoreError> {
+        let Some(mut row) = self.row(id)? else { return Ok(None) };
+        let due = self.due.get(id).copied().unwrap_or(0);
+        row.core.held = (row.core.held - due).max(0);
+        Ok(Some(row))
+    }
+
+    fn view(&mut self, id: &str) -> Result<Option<PoolView>, StoreError> {
+        let Some(pool) = self.corrected(id)? else { return Ok(None) };
+        let mut chain = PoolSet::new();
+        chain.insert(pool.core.clone());
+        let mut next = pool.core.parent_id.clone();
+        while let Some(PoolId(parent)) = next {
+            let Some(ancestor) = self.corrected(&parent)? else {
+                return Err(StoreError::Corrupt(format!("pool {id} has a missing ancestor {parent}")));
+            };
+            next = ancestor.core.parent_id.clone();
+            chain.insert(ancestor.core);
+            if chain.iter().count() > allot_core::MAX_POOL_DEPTH {
+                return Err(StoreError::Corrupt(format!("pool {id} is nested too deep")));
+            }
+        }
+        let available = chain.available(&pool.core.id).unwrap_or(0);
+        Ok(Some(pool.view(&pool.core, available)))
+    }
+}

@@ -1,0 +1,118 @@
+//! The SQLite schema, as numbered migrations applied in order and tracked in `user_version`.
+//! A migration is never edited once released: add a new one.
+//!
+//! Times are INTEGER milliseconds since the Unix epoch (UTC). Ids are TEXT. Every table that holds
+//! tenant data carries `tenant_id`, and every query filters by it.
+
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: tenants, keys, pools, holds, the ledger and idempotency records.
+    r#"
+    CREATE TABLE tenants (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE api_keys (
+        id         TEXT PRIMARY KEY,
+        tenant_id  TEXT NOT NULL REFERENCES tenants(id),
+        role       TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+        key_hash   TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    ) STRICT;
+    CREATE INDEX api_keys_by_tenant ON api_keys(tenant_id, id);
+
+    -- held and committed are rolled up: they include every pool below this one.
+    CREATE TABLE pools (
+        id                 TEXT PRIMARY KEY,
+        tenant_id          TEXT NOT NULL,
+        parent_id          TEXT,
+        name               TEXT NOT NULL,
+        unit               TEXT NOT NULL,
+        capacity           INTEGER NOT NULL CHECK (capacity >= 0),
+        hard_limit_pct     INTEGER NOT NULL,
+        soft_limit_pct     INTEGER NOT NULL,
+        held               INTEGER NOT NULL CHECK (held >= 0),
+        committed          INTEGER NOT NULL CHECK (committed >= 0),
+        price_amount_minor INTEGER,
+        price_currency     TEXT,
+        metadata           TEXT,
+        active             INTEGER NOT NULL,
+        created_at         INTEGER NOT NULL,
+        updated_at         INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX pools_by_tenant ON pools(tenant_id, id);
+    CREATE INDEX pools_by_parent ON pools(tenant_id, parent_id, id);
+
+    -- lines is a JSON array of {pool_id, quantity, unit_price}: read whole, never queried inside.
+    CREATE TABLE holds (
+        id         TEXT PRIMARY KEY,
+        tenant_id  TEXT NOT NULL,
+        status     TEXT NOT NULL CHECK (status IN ('held', 'confirmed', 'released', 'expired')),
+        holder     TEXT,
+        expires_at INTEGER NOT NULL,
+        lines      TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) STRICT;
+    -- The sweeper and every batch look for due holds: only held ones are ever due.
+    CREATE INDEX holds_due ON holds(expires_at) WHERE status = 'held';
+    CREATE INDEX holds_by_tenant ON holds(tenant_id, id);
+    CREATE INDEX holds_by_holder ON holds(tenant_id, holder, id) WHERE holder IS NOT NULL;
+
+    -- Append-only. Counters are recomputable from it (allot verify).
+    CREATE TABLE ledger (
+        seq             INTEGER PRIMARY KEY,
+        tenant_id       TEXT NOT NULL,
+        pool_id         TEXT NOT NULL,
+        hold_id         TEXT,
+        kind            TEXT NOT NULL CHECK (kind IN ('hold', 'confirm', 'release', 'expire', 'adjust')),
+        held_delta      INTEGER NOT NULL,
+        committed_delta INTEGER NOT NULL,
+        capacity_after  INTEGER NOT NULL,
+        actor           TEXT,
+        reason          TEXT,
+        at              INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX ledger_by_pool ON ledger(pool_id, seq);
+
+    CREATE TABLE idempotency (
+        tenant_id    TEXT NOT NULL,
+        key          TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        status       INTEGER NOT NULL,
+        body         BLOB NOT NULL,
+        created_at   INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, key)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX idempotency_by_age ON idempotency(created_at);
+    "#,
+];
+
+/// The schema version this build writes.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Brings the database up to the latest version, each migration in its own transaction.
+/// A database newer than this build is refused rather than misread.
+pub fn migrate(conn: &mut Connection) -> Result<(), crate::StoreError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if current > latest_version() {
+        return Err(crate::StoreError::Other(format!(
+            "the database is at schema version {current}, newer than this build ({}); upgrade allot",
+            latest_version()
+        )));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+        tracing::info!(version = index + 1, "applied migration");
+    }
+    Ok(())
+}

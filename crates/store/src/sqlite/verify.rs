@@ -1,0 +1,129 @@
+//! `allot verify`: recomputes every pool's counters two ways — by replaying the ledger and by
+//! summing the live holds — and compares both with the stored counters and capacity.
+
+use super::{open_connection, Access, DATABASE_FILE};
+use crate::StoreError;
+use allot_core::audit::{counters_from_holds, counters_from_ledger, Counters};
+use allot_core::{HoldStatus, PoolId};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// One disagreement between what is stored and what was recomputed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    pub pool_id: String,
+    /// Which fact disagrees: `held`, `committed` or `capacity`, and against which source.
+    pub what: String,
+    pub stored: i64,
+    pub recomputed: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub pools: usize,
+    pub ledger_entries: i64,
+    pub live_holds: usize,
+    pub mismatches: Vec<Mismatch>,
+}
+
+struct StoredPool {
+    parent: Option<PoolId>,
+    counters: Counters,
+    capacity: i64,
+}
+
+pub fn verify(data_dir: &Path) -> Result<VerifyReport, StoreError> {
+    let path = data_dir.join(DATABASE_FILE);
+    if !path.exists() {
+        return Err(StoreError::InvalidInput(format!("no allot database at {}", path.display())));
+    }
+    let conn = open_connection(&path, Access::Read)?;
+    // One read transaction: every query below sees the same snapshot even if a server is writing.
+    conn.execute_batch("BEGIN")?;
+
+    let mut stored: HashMap<PoolId, StoredPool> = HashMap::new();
+    let mut stmt = conn.prepare("SELECT id, parent_id, held, committed, capacity FROM pools")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        stored.insert(
+            PoolId(row.get(0)?),
+            StoredPool {
+                parent: row.get::<_, Option<String>>(1)?.map(PoolId),
+                counters: Counters { held: row.get(2)?, committed: row.get(3)? },
+                capacity: row.get(4)?,
+            },
+        );
+    }
+    let parents: HashMap<PoolId, Option<PoolId>> =
+        stored.iter().map(|(id, pool)| (id.clone(), pool.parent.clone())).collect();
+
+    let mut ledger_entries = 0;
+    let mut sums = Vec::new();
+    let mut stmt = conn.prepare(
+        "SELECT pool_id, SUM(held_delta), SUM(committed_delta), COUNT(*) FROM ledger GROUP BY pool_id",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        sums.push((PoolId(row.get(0)?), row.get::<_, i64>(1)?, row.get::<_, i64>(2)?));
+        ledger_entries += row.get::<_, i64>(3)?;
+    }
+    let from_ledger = counters_from_ledger(sums, &parents);
+
+    let mut live_lines = Vec::new();
+    let mut live_holds = 0;
+    let mut stmt = conn.prepare("SELECT status, lines FROM holds WHERE status IN ('held', 'confirmed')")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let status: String = row.get(0)?;
+        let status = HoldStatus::parse(&status).ok_or_else(|| StoreError::Corrupt("unknown hold status".into()))?;
+        let lines: String = row.get(1)?;
+        let lines: Vec<crate::HoldLineView> = serde_json::from_str(&lines)?;
+        live_holds += 1;
+        live_lines.extend(lines.into_iter().map(|line| (PoolId(line.pool_id), line.quantity, status)));
+    }
+    let from_holds = counters_from_holds(live_lines, &parents);
+
+    let mut last_capacity = HashMap::new();
+    let mut stmt = conn.prepare(
+        "SELECT pool_id, capacity_after FROM ledger WHERE seq IN (
+             SELECT MAX(seq) FROM ledger WHERE kind = 'adjust' GROUP BY pool_id)",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        last_capacity.insert(PoolId(row.get(0)?), row.get::<_, i64>(1)?);
+    }
+
+    let mut mismatches = Vec::new();
+    let mut ids: Vec<&PoolId> = stored.keys().collect();
+    ids.sort();
+    for id in ids {
+        let pool = &stored[id];
+        for (source, recomputed) in [("ledger", &from_ledger), ("holds", &from_holds)] {
+            let counters = recomputed.get(id).copied().unwrap_or_default();
+            for (what, stored_value, value) in [
+                ("held", pool.counters.held, counters.held),
+                ("committed", pool.counters.committed, counters.committed),
+            ] {
+                if stored_value != value {
+                    mismatches.push(Mismatch {
+                        pool_id: id.0.clone(),
+                        what: format!("{what} (from {source})"),
+                        stored: stored_value,
+                        recomputed: value,
+                    });
+                }
+            }
+        }
+        let capacity = last_capacity.get(id).copied().unwrap_or(-1);
+        if capacity != pool.capacity {
+            mismatches.push(Mismatch {
+                pool_id: id.0.clone(),
+                what: "capacity (from ledger)".into(),
+                stored: pool.capacity,
+                recomputed: capacity,
+            });
+        }
+    }
+    conn.execute_batch("COMMIT")?;
+    Ok(VerifyReport { pools: stored.len(), ledger_entries, live_holds, mismatches })
+}
