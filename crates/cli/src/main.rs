@@ -1,1 +1,20 @@
-fn main() {}
+//! The `allot` command. Parses, runs one subcommand, maps the result to an exit code.
+
+use allot::cli::{Cli, Command};
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => allot::serve::run(args),
+        Command::Verify(args) => allot::verify::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("allot: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}

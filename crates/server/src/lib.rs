@@ -1,1 +1,267 @@
+//! allot's HTTP server.
+//!
+//! - [`serve`] runs the API on a bound listener until a shutdown future resolves; [`app`] builds
+//!   the router alone.
+//! - `routes`: handlers, one module per resource; `requests` validates bodies into commands and
+//!   `views` renders outcomes into bodies; `extract` holds the request extractors and `error` the
+//!   one table of problem types.
+//! - `writer`: the batching writer thread; `sweeper`: the expiry sweeper; `auth`: keys and roles;
+//!   `clock`: the time decisions use; `metrics`: Prometheus text.
 
+pub mod auth;
+pub mod clock;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod requests;
+pub mod routes;
+pub mod state;
+pub mod sweeper;
+pub mod views;
+pub mod writer;
+
+use crate::auth::Auth;
+use crate::clock::Clock;
+use crate::error::{ApiError, ErrorKind};
+use crate::state::AppState;
+use crate::writer::Writer;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use axum::routing::{get, post};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+
+/// The file in the data directory that keeps a generated admin token.
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+/// Longest a request may take before it is answered 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// After shutdown is asked for, how long in-flight requests get before the server stops anyway.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    /// The super-admin token; when `None`, one is read from or generated into the data directory.
+    pub admin_token: Option<String>,
+    /// How often the sweeper expires due holds; `None` turns it off (expiry stays correct).
+    pub sweep_interval: Option<Duration>,
+    pub max_batch: usize,
+    pub clock: Clock,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("sweep_interval", &self.sweep_interval)
+            .field("max_batch", &self.max_batch)
+            .finish()
+    }
+}
+
+impl Config {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Config {
+            data_dir: data_dir.into(),
+            admin_token: None,
+            sweep_interval: Some(Duration::from_millis(250)),
+            max_batch: writer::DEFAULT_MAX_BATCH,
+            clock: Clock::System,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot open the store: {0}")]
+    Store(#[from] allot_store::StoreError),
+    #[error("{0}")]
+    Io(String),
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "allot", description = "Capacity, quota and reservation server. Errors are RFC 9457 problem+json."),
+    paths(
+        routes::ops::healthz, routes::ops::readyz, routes::ops::metrics,
+        routes::keys::create_tenant, routes::keys::create_api_key, routes::keys::list_api_keys, routes::keys::revoke_api_key,
+        routes::pools::create_pool, routes::pools::list_pools, routes::pools::get_pool, routes::pools::patch_pool,
+        routes::pools::pool_totals, routes::pools::availability, routes::pools::pool_ledger,
+        routes::holds::create_hold, routes::holds::list_holds, routes::holds::get_hold,
+        routes::holds::confirm_hold, routes::holds::release_hold, routes::holds::extend_hold,
+    ),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The router with every route and layer, over `state`.
+pub fn app(state: AppState) -> Router {
+    use routes::{holds, keys, ops, pools};
+    let request_id = HeaderName::from_static("x-request-id");
+    let api = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/v1/tenants", post(keys::create_tenant))
+        .route(
+            "/v1/api-keys",
+            post(keys::create_api_key).get(keys::list_api_keys),
+        )
+        .route(
+            "/v1/api-keys/{id}",
+            axum::routing::delete(keys::revoke_api_key),
+        )
+        .route("/v1/pools", post(pools::create_pool).get(pools::list_pools))
+        .route(
+            "/v1/pools/{id}",
+            get(pools::get_pool).patch(pools::patch_pool),
+        )
+        .route("/v1/pools/{id}/totals", get(pools::pool_totals))
+        .route("/v1/pools/{id}/availability", get(pools::availability))
+        .route("/v1/pools/{id}/ledger", get(pools::pool_ledger))
+        .route("/v1/holds", post(holds::create_hold).get(holds::list_holds))
+        .route("/v1/holds/{id}", get(holds::get_hold))
+        .route("/v1/holds/{id}/confirm", post(holds::confirm_hold))
+        .route("/v1/holds/{id}/release", post(holds::release_hold))
+        .route("/v1/holds/{id}/extend", post(holds::extend_hold))
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .fallback(routes::not_found)
+        .with_state(state);
+    api.merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(CatchPanicLayer::custom(|_panic| {
+            // Logged by the panic hook with its message; the client gets a problem.
+            axum::response::IntoResponse::into_response(ApiError::new(ErrorKind::Internal, "an internal error occurred"))
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Finds the admin token: the configured one, else the one kept in the data directory, else a
+/// new one written there with mode 0600 and printed once.
+fn resolve_admin_token(config: &Config) -> Result<String, ServeError> {
+    if let Some(token) = &config.admin_token {
+        return Ok(token.clone());
+    }
+    let path = config.data_dir.join(ADMIN_TOKEN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(token) if !token.trim().is_empty() => return Ok(token.trim().to_owned()),
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => {
+            return Err(ServeError::Io(format!(
+                "cannot read {}: {error}",
+                path.display()
+            )));
+        }
+    }
+    let token = auth::generate_secret();
+    write_private(&path, &token)?;
+    eprintln!(
+        "\nallot: generated a super-admin token (shown once; kept in {} with mode 0600):\n\n    {token}\n",
+        path.display()
+    );
+    Ok(token)
+}
+
+fn write_private(path: &Path, contents: &str) -> Result<(), ServeError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|error| ServeError::Io(format!("cannot create {}: {error}", path.display())))?;
+    file.write_all(contents.as_bytes())
+        .and_then(|_| file.sync_all())
+        .map_err(|error| ServeError::Io(format!("cannot write {}: {error}", path.display())))
+}
+
+/// Runs allot on `listener` until `shutdown` resolves: then it stops accepting, lets requests in
+/// flight finish (up to `SHUTDOWN_GRACE`), lets the writer finish its batch, and closes the store.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let (store, writer) = allot_store::sqlite::open(&config.data_dir)?;
+    let admin_token = resolve_admin_token(&config)?;
+    let (writer, writer_thread) =
+        Writer::spawn(Box::new(writer), config.clock.clone(), config.max_batch)
+            .map_err(|error| ServeError::Io(format!("cannot start the writer thread: {error}")))?;
+    let state = AppState::new(
+        Arc::new(store),
+        writer,
+        Auth::new(&admin_token),
+        config.clock.clone(),
+    );
+    let stop = CancellationToken::new();
+    let sweeper = config
+        .sweep_interval
+        .map(|interval| tokio::spawn(sweeper::run(state.clone(), interval, stop.clone())));
+
+    let local = listener
+        .local_addr()
+        .map_err(|e| ServeError::Io(e.to_string()))?;
+    tracing::info!(address = %local, data_dir = %config.data_dir.display(), "allot is listening");
+    let graceful = {
+        let stop = stop.clone();
+        async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections; finishing requests in flight");
+            stop.cancel();
+        }
+    };
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(graceful);
+    let served = tokio::select! {
+        result = server => result.map_err(|e| ServeError::Io(e.to_string())),
+        _ = async { stop.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+            tracing::warn!("requests still in flight after the grace period; stopping anyway");
+            Ok(())
+        }
+    };
+    stop.cancel();
+    if let Some(sweeper) = sweeper {
+        let _ = sweeper.await;
+    }
+    // Every handle to the writer is gone now (the router and sweeper were dropped), so the writer
+    // finishes the batch it has, and its thread ends and closes the store.
+    let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
+    tracing::info!("allot stopped");
+    served
+}

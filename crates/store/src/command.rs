@@ -5,7 +5,9 @@
 //! lapsed), and comes back as a [`Failure`], never as an error of the batch.
 
 use crate::model::{ApiKey, HoldView, PoolView, Price, Role, Tenant, TenantId};
-use allot_core::{AdjustRefusal, Capacity, HoldLine, LimitPct, Refusal, TransitionError, TtlSeconds, Warning};
+use allot_core::{
+    AdjustRefusal, Capacity, HoldLine, LimitPct, Refusal, TransitionError, TtlSeconds, Warning,
+};
 
 /// A pool to create.
 #[derive(Debug, Clone)]
@@ -38,15 +40,40 @@ pub struct PoolPatch {
 #[derive(Debug, Clone)]
 pub enum Command {
     /// Super-admin: a tenant and its first admin key (the server made the key; only its hash comes here).
-    CreateTenant { name: String, key_id: String, key_hash: String },
-    CreateApiKey { key_id: String, key_hash: String, role: Role },
-    RevokeApiKey { key_id: String },
+    CreateTenant {
+        name: String,
+        key_id: String,
+        key_hash: String,
+    },
+    CreateApiKey {
+        key_id: String,
+        key_hash: String,
+        role: Role,
+    },
+    RevokeApiKey {
+        key_id: String,
+    },
     CreatePool(NewPool),
-    UpdatePool { pool_id: String, patch: PoolPatch },
-    PlaceHold { lines: Vec<HoldLine>, ttl: TtlSeconds, holder: Option<String>, confirm: bool },
-    ConfirmHold { hold_id: String },
-    ReleaseHold { hold_id: String },
-    ExtendHold { hold_id: String, ttl: TtlSeconds },
+    UpdatePool {
+        pool_id: String,
+        patch: PoolPatch,
+    },
+    PlaceHold {
+        lines: Vec<HoldLine>,
+        ttl: TtlSeconds,
+        holder: Option<String>,
+        confirm: bool,
+    },
+    ConfirmHold {
+        hold_id: String,
+    },
+    ReleaseHold {
+        hold_id: String,
+    },
+    ExtendHold {
+        hold_id: String,
+        ttl: TtlSeconds,
+    },
     /// Expire every hold whose deadline has passed (the sweeper's step; every batch does it first).
     SweepExpired,
 }
@@ -54,12 +81,20 @@ pub enum Command {
 /// What a successful command answers.
 #[derive(Debug, Clone)]
 pub enum Success {
-    TenantCreated { tenant: Tenant, key: ApiKey },
+    TenantCreated {
+        tenant: Tenant,
+        key: ApiKey,
+    },
     ApiKeyCreated(ApiKey),
     ApiKeyRevoked,
     Pool(PoolView),
-    Hold { hold: HoldView, warnings: Vec<Warning> },
-    Swept { expired: usize },
+    Hold {
+        hold: HoldView,
+        warnings: Vec<Warning>,
+    },
+    Swept {
+        expired: usize,
+    },
 }
 
 /// Why a command did nothing. Each maps to one stable problem type in the API.
@@ -103,7 +138,9 @@ pub struct Idempotency {
 
 impl std::fmt::Debug for Idempotency {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Idempotency").field("key", &self.key).finish_non_exhaustive()
+        f.debug_struct("Idempotency")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
     }
 }
 
@@ -117,11 +154,16 @@ pub struct Envelope {
     pub idempotency: Option<Idempotency>,
 }
 
-/// The answer to one envelope.
+/// The answer to one envelope. Moved once per command, so the size difference between variants
+/// costs less than boxing the outcome would.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Reply {
     Outcome(Outcome),
     /// The response rendered for an idempotency key: either just now, or the first time the key
     /// was used.
-    Rendered(StoredResponse),
+    Rendered {
+        response: StoredResponse,
+        replayed: bool,
+    },
 }

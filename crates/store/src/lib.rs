@@ -16,7 +16,9 @@ pub mod error;
 pub mod model;
 pub mod sqlite;
 
-pub use command::{Command, Envelope, Failure, Idempotency, Outcome, Reply, StoredResponse, Success};
+pub use command::{
+    Command, Envelope, Failure, Idempotency, Outcome, Reply, StoredResponse, Success,
+};
 pub use error::StoreError;
 pub use model::*;
 
@@ -34,7 +36,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// A pool with its counters and availability as of `now`: holds past their deadline count
     /// as expired even when the sweeper has not run yet.
-    fn get_pool(&self, tenant: &TenantId, id: &str, now: UnixMillis) -> Result<Option<PoolView>, StoreError>;
+    fn get_pool(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: UnixMillis,
+    ) -> Result<Option<PoolView>, StoreError>;
 
     fn list_pools(
         &self,
@@ -45,10 +52,20 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Page<PoolView>, StoreError>;
 
     /// The pool itself and its direct children, for totals over an event's sections.
-    fn pool_children(&self, tenant: &TenantId, id: &str, now: UnixMillis) -> Result<Option<(PoolView, Vec<PoolView>)>, StoreError>;
+    fn pool_children(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: UnixMillis,
+    ) -> Result<Option<(PoolView, Vec<PoolView>)>, StoreError>;
 
     /// A hold with its status as of `now`.
-    fn get_hold(&self, tenant: &TenantId, id: &str, now: UnixMillis) -> Result<Option<HoldView>, StoreError>;
+    fn get_hold(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: UnixMillis,
+    ) -> Result<Option<HoldView>, StoreError>;
 
     fn list_holds(
         &self,

@@ -9,9 +9,10 @@ use crate::command::*;
 use crate::model::*;
 use crate::{BatchWriter, StoreError};
 use allot_core::{
-    HoldLine, HoldStatus, LineEffect, Pool, PoolId, PoolLimits, PoolSet, TransitionError, UnixMillis,
+    HoldLine, HoldStatus, LineEffect, Pool, PoolId, PoolLimits, PoolSet, TransitionError,
+    UnixMillis,
 };
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::collections::{HashMap, HashSet};
 
 /// Idempotency records are honoured this long (24 h), then the key may be used afresh.
@@ -30,7 +31,9 @@ impl SqliteWriter {
 impl BatchWriter for SqliteWriter {
     fn apply(&mut self, batch: Vec<Envelope>, now: UnixMillis) -> Result<Vec<Reply>, StoreError> {
         // IMMEDIATE takes the write lock up front: nothing can slip in between our reads and writes.
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut work = Working::default();
         let expired = expire_due(&tx, &mut work, now)?;
         let mut replies = Vec::with_capacity(batch.len());
@@ -72,7 +75,10 @@ impl Working {
         )?;
         for pools in self.tenants.values() {
             for id in &pools.dirty {
-                let pool = pools.set.get(id).expect("a dirty pool is in the working set");
+                let pool = pools
+                    .set
+                    .get(id)
+                    .expect("a dirty pool is in the working set");
                 let row = &pools.rows[id];
                 stmt.execute(params![
                     id.0,
@@ -97,7 +103,12 @@ impl Working {
 impl TenantPools {
     /// Loads a pool and its ancestors into the working set. `false` when the pool does not exist
     /// for this tenant (another tenant's id included).
-    fn load_chain(&mut self, tx: &Transaction<'_>, tenant: &TenantId, id: &PoolId) -> Result<bool, StoreError> {
+    fn load_chain(
+        &mut self,
+        tx: &Transaction<'_>,
+        tenant: &TenantId,
+        id: &PoolId,
+    ) -> Result<bool, StoreError> {
         let mut next = Some(id.clone());
         let mut depth = 0;
         while let Some(id) = next {
@@ -122,7 +133,11 @@ impl TenantPools {
                     self.missing.insert(id);
                     return Ok(false);
                 }
-                None => return Err(StoreError::Corrupt(format!("pool {id} has a missing ancestor"))),
+                None => {
+                    return Err(StoreError::Corrupt(format!(
+                        "pool {id} has a missing ancestor"
+                    )));
+                }
             }
         }
         Ok(true)
@@ -141,7 +156,10 @@ impl TenantPools {
 
     fn view(&self, id: &PoolId) -> PoolView {
         let pool = self.set.get(id).expect("a viewed pool is loaded");
-        let available = self.set.available(id).expect("a viewed pool's chain is loaded");
+        let available = self
+            .set
+            .available(id)
+            .expect("a viewed pool's chain is loaded");
         self.rows[id].view(pool, available)
     }
 }
@@ -152,7 +170,11 @@ fn new_id(prefix: &str) -> String {
 
 /// Expires every hold whose deadline has passed, across tenants, before any decision is made.
 /// In a steady state this is one index probe that finds nothing: the sweeper keeps it so.
-fn expire_due(tx: &Transaction<'_>, work: &mut Working, now: UnixMillis) -> Result<usize, StoreError> {
+fn expire_due(
+    tx: &Transaction<'_>,
+    work: &mut Working,
+    now: UnixMillis,
+) -> Result<usize, StoreError> {
     let mut stmt = tx.prepare_cached(
         "SELECT tenant_id, id, status, holder, expires_at, lines, created_at, updated_at
          FROM holds WHERE status = 'held' AND expires_at <= ?1",
@@ -181,7 +203,17 @@ fn expire_due(tx: &Transaction<'_>, work: &mut Working, now: UnixMillis) -> Resu
             .lifecycle()
             .expire(now)
             .expect("the query selected only held holds past their deadline");
-        transition(tx, work, tenant, None, hold, status, effect, crate::LedgerKind::Expire, now)?;
+        transition(
+            tx,
+            work,
+            tenant,
+            None,
+            hold,
+            status,
+            effect,
+            crate::LedgerKind::Expire,
+            now,
+        )?;
     }
     Ok(due.len())
 }
@@ -193,9 +225,22 @@ fn apply_envelope(
     now: UnixMillis,
     expired_this_batch: usize,
 ) -> Result<Reply, StoreError> {
-    let Envelope { tenant, actor, command, idempotency } = envelope;
+    let Envelope {
+        tenant,
+        actor,
+        command,
+        idempotency,
+    } = envelope;
     let Some(idempotency) = idempotency else {
-        let outcome = execute(tx, work, &tenant, actor.as_deref(), command, now, expired_this_batch)?;
+        let outcome = execute(
+            tx,
+            work,
+            &tenant,
+            actor.as_deref(),
+            command,
+            now,
+            expired_this_batch,
+        )?;
         return Ok(Reply::Outcome(outcome));
     };
     let mut lookup = tx.prepare_cached(
@@ -203,25 +248,44 @@ fn apply_envelope(
     )?;
     let previous = lookup
         .query_row(params![tenant.0, idempotency.key], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, u16>(1)?, row.get::<_, Vec<u8>>(2)?, row.get::<_, i64>(3)?))
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, u16>(1)?,
+                row.get::<_, Vec<u8>>(2)?,
+                row.get::<_, i64>(3)?,
+            ))
         })
         .optional()?;
     if let Some((hash, status, body, created_at)) = previous
         && now.0 - created_at < IDEMPOTENCY_WINDOW_MS
     {
         if hash == idempotency.request_hash {
-            return Ok(Reply::Rendered(StoredResponse { status, body }));
+            return Ok(Reply::Rendered {
+                response: StoredResponse { status, body },
+                replayed: true,
+            });
         }
         return Ok(Reply::Outcome(Err(Failure::IdempotencyMismatch)));
     }
-    let outcome = execute(tx, work, &tenant, actor.as_deref(), command, now, expired_this_batch)?;
+    let outcome = execute(
+        tx,
+        work,
+        &tenant,
+        actor.as_deref(),
+        command,
+        now,
+        expired_this_batch,
+    )?;
     let response = (idempotency.render)(&outcome);
     tx.prepare_cached(
         "INSERT OR REPLACE INTO idempotency (tenant_id, key, request_hash, status, body, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![tenant.0, idempotency.key, idempotency.request_hash, response.status, response.body, now.0])?;
-    Ok(Reply::Rendered(response))
+    Ok(Reply::Rendered {
+        response,
+        replayed: false,
+    })
 }
 
 fn execute(
@@ -234,16 +298,31 @@ fn execute(
     expired_this_batch: usize,
 ) -> Result<Outcome, StoreError> {
     match command {
-        Command::CreateTenant { name, key_id, key_hash } => {
+        Command::CreateTenant {
+            name,
+            key_id,
+            key_hash,
+        } => {
             let id = TenantId(new_id("ten"));
             tx.prepare_cached("INSERT INTO tenants (id, name, created_at) VALUES (?1, ?2, ?3)")?
                 .execute(params![id.0, name, now.0])?;
             let key = insert_api_key(tx, &id, key_id, &key_hash, Role::Admin, now)?;
-            Ok(Ok(Success::TenantCreated { tenant: Tenant { id, name, created_at: now }, key }))
+            Ok(Ok(Success::TenantCreated {
+                tenant: Tenant {
+                    id,
+                    name,
+                    created_at: now,
+                },
+                key,
+            }))
         }
-        Command::CreateApiKey { key_id, key_hash, role } => {
-            Ok(Ok(Success::ApiKeyCreated(insert_api_key(tx, tenant, key_id, &key_hash, role, now)?)))
-        }
+        Command::CreateApiKey {
+            key_id,
+            key_hash,
+            role,
+        } => Ok(Ok(Success::ApiKeyCreated(insert_api_key(
+            tx, tenant, key_id, &key_hash, role, now,
+        )?))),
         Command::RevokeApiKey { key_id } => {
             let changed = tx
                 .prepare_cached(
@@ -253,19 +332,44 @@ fn execute(
             Ok(if changed == 1 {
                 Ok(Success::ApiKeyRevoked)
             } else {
-                Err(Failure::NotFound { kind: "api key", id: key_id })
+                Err(Failure::NotFound {
+                    kind: "api key",
+                    id: key_id,
+                })
             })
         }
         Command::CreatePool(new_pool) => create_pool(tx, work, tenant, actor, new_pool, now),
-        Command::UpdatePool { pool_id, patch } => update_pool(tx, work, tenant, actor, PoolId(pool_id), patch, now),
-        Command::PlaceHold { lines, ttl, holder, confirm } => {
-            place_hold(tx, work, tenant, actor, lines, now.plus(ttl), holder, confirm, now)
+        Command::UpdatePool { pool_id, patch } => {
+            update_pool(tx, work, tenant, actor, PoolId(pool_id), patch, now)
         }
-        Command::ConfirmHold { hold_id } => step_hold(tx, work, tenant, actor, &hold_id, now, Step::Confirm),
-        Command::ReleaseHold { hold_id } => step_hold(tx, work, tenant, actor, &hold_id, now, Step::Release),
+        Command::PlaceHold {
+            lines,
+            ttl,
+            holder,
+            confirm,
+        } => place_hold(
+            tx,
+            work,
+            tenant,
+            actor,
+            lines,
+            now.plus(ttl),
+            holder,
+            confirm,
+            now,
+        ),
+        Command::ConfirmHold { hold_id } => {
+            step_hold(tx, work, tenant, actor, &hold_id, now, Step::Confirm)
+        }
+        Command::ReleaseHold { hold_id } => {
+            step_hold(tx, work, tenant, actor, &hold_id, now, Step::Release)
+        }
         Command::ExtendHold { hold_id, ttl } => {
             let Some(hold) = load_hold(tx, tenant, &hold_id)? else {
-                return Ok(Err(Failure::NotFound { kind: "hold", id: hold_id }));
+                return Ok(Err(Failure::NotFound {
+                    kind: "hold",
+                    id: hold_id,
+                }));
             };
             let expires_at = match hold.lifecycle().extend(now, ttl) {
                 Ok(at) => at,
@@ -273,10 +377,19 @@ fn execute(
             };
             tx.prepare_cached("UPDATE holds SET expires_at = ?2, updated_at = ?3 WHERE id = ?1")?
                 .execute(params![hold.id, expires_at.0, now.0])?;
-            let hold = HoldRow { expires_at, updated_at: now, ..hold };
-            Ok(Ok(Success::Hold { hold: hold.view(now), warnings: Vec::new() }))
+            let hold = HoldRow {
+                expires_at,
+                updated_at: now,
+                ..hold
+            };
+            Ok(Ok(Success::Hold {
+                hold: hold.view(now),
+                warnings: Vec::new(),
+            }))
         }
-        Command::SweepExpired => Ok(Ok(Success::Swept { expired: expired_this_batch })),
+        Command::SweepExpired => Ok(Ok(Success::Swept {
+            expired: expired_this_batch,
+        })),
     }
 }
 
@@ -292,7 +405,12 @@ fn insert_api_key(
         "INSERT INTO api_keys (id, tenant_id, role, key_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![key_id, tenant.0, role.as_str(), key_hash, now.0])?;
-    Ok(ApiKey { id: key_id, tenant_id: tenant.clone(), role, created_at: now })
+    Ok(ApiKey {
+        id: key_id,
+        tenant_id: tenant.clone(),
+        role,
+        created_at: now,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -329,7 +447,10 @@ fn append_ledger(
 }
 
 fn invalid(field: &str, message: &str) -> Outcome {
-    Err(Failure::Invalid { field: field.to_owned(), message: message.to_owned() })
+    Err(Failure::Invalid {
+        field: field.to_owned(),
+        message: message.to_owned(),
+    })
 }
 
 fn create_pool(
@@ -381,7 +502,19 @@ fn create_pool(
         now.0,
     ])?;
     let core = Pool::new(id.clone(), parent_id, limits);
-    append_ledger(tx, tenant, &id, None, LedgerKind::Adjust, 0, 0, limits.capacity.get(), actor, Some("created"), now)?;
+    append_ledger(
+        tx,
+        tenant,
+        &id,
+        None,
+        LedgerKind::Adjust,
+        0,
+        0,
+        limits.capacity.get(),
+        actor,
+        Some("created"),
+        now,
+    )?;
     pools.set.insert(core.clone());
     pools.missing.remove(&id);
     pools.rows.insert(
@@ -410,7 +543,10 @@ fn update_pool(
 ) -> Result<Outcome, StoreError> {
     let pools = work.tenant(tenant);
     if !pools.load_chain(tx, tenant, &id)? {
-        return Ok(Err(Failure::NotFound { kind: "pool", id: id.0 }));
+        return Ok(Err(Failure::NotFound {
+            kind: "pool",
+            id: id.0,
+        }));
     }
     let current = pools.set.get(&id).expect("loaded above").limits;
     let limits = PoolLimits {
@@ -423,7 +559,19 @@ fn update_pool(
             return Ok(Err(refusal.into()));
         }
         let reason = patch.reason.as_deref().unwrap_or("adjusted");
-        append_ledger(tx, tenant, &id, None, LedgerKind::Adjust, 0, 0, limits.capacity.get(), actor, Some(reason), now)?;
+        append_ledger(
+            tx,
+            tenant,
+            &id,
+            None,
+            LedgerKind::Adjust,
+            0,
+            0,
+            limits.capacity.get(),
+            actor,
+            Some(reason),
+            now,
+        )?;
     }
     if let Some(active) = patch.active {
         pools.set.set_active(&id, active);
@@ -458,7 +606,9 @@ fn place_hold(
     let pools = work.tenant(tenant);
     for line in &lines {
         if !pools.load_chain(tx, tenant, &line.pool_id)? {
-            return Ok(Err(allot_core::Refusal::UnknownPool(line.pool_id.clone()).into()));
+            return Ok(Err(
+                allot_core::Refusal::UnknownPool(line.pool_id.clone()).into()
+            ));
         }
     }
     let placement = match pools.set.place(&lines, confirm) {
@@ -466,7 +616,11 @@ fn place_hold(
         Err(refusal) => return Ok(Err(refusal.into())),
     };
     let hold_id = new_id("hold");
-    let status = if confirm { HoldStatus::Confirmed } else { HoldStatus::Held };
+    let status = if confirm {
+        HoldStatus::Confirmed
+    } else {
+        HoldStatus::Held
+    };
     let line_views: Vec<HoldLineView> = lines
         .iter()
         .map(|line| HoldLineView {
@@ -488,10 +642,20 @@ fn place_hold(
         serde_json::to_string(&line_views)?,
         now.0
     ])?;
-    let effect = if confirm { LineEffect::HOLD_AND_CONFIRM } else { LineEffect::HOLD };
+    let effect = if confirm {
+        LineEffect::HOLD_AND_CONFIRM
+    } else {
+        LineEffect::HOLD
+    };
     for line in &lines {
         let quantity = line.quantity.get();
-        let capacity = pools.set.get(&line.pool_id).expect("loaded above").limits.capacity.get();
+        let capacity = pools
+            .set
+            .get(&line.pool_id)
+            .expect("loaded above")
+            .limits
+            .capacity
+            .get();
         append_ledger(
             tx,
             tenant,
@@ -516,7 +680,10 @@ fn place_hold(
         created_at: now,
         updated_at: now,
     };
-    Ok(Ok(Success::Hold { hold, warnings: placement.warnings }))
+    Ok(Ok(Success::Hold {
+        hold,
+        warnings: placement.warnings,
+    }))
 }
 
 #[derive(Clone, Copy)]
@@ -535,7 +702,10 @@ fn step_hold(
     step: Step,
 ) -> Result<Outcome, StoreError> {
     let Some(hold) = load_hold(tx, tenant, hold_id)? else {
-        return Ok(Err(Failure::NotFound { kind: "hold", id: hold_id.to_owned() }));
+        return Ok(Err(Failure::NotFound {
+            kind: "hold",
+            id: hold_id.to_owned(),
+        }));
     };
     let decided: Result<(HoldStatus, LineEffect), TransitionError> = match step {
         Step::Confirm => hold.lifecycle().confirm(now),
@@ -550,8 +720,15 @@ fn step_hold(
         Step::Release => LedgerKind::Release,
     };
     transition(tx, work, tenant, actor, &hold, status, effect, kind, now)?;
-    let hold = HoldRow { status, updated_at: now, ..hold };
-    Ok(Ok(Success::Hold { hold: hold.view(now), warnings: Vec::new() }))
+    let hold = HoldRow {
+        status,
+        updated_at: now,
+        ..hold
+    };
+    Ok(Ok(Success::Hold {
+        hold: hold.view(now),
+        warnings: Vec::new(),
+    }))
 }
 
 /// Moves a hold to `status`: counters of every line's pool chain by `effect`, the hold row, and
@@ -572,13 +749,22 @@ fn transition(
     let pools = work.tenant(tenant);
     for line in &lines {
         if !pools.load_chain(tx, tenant, &line.pool_id)? {
-            return Err(StoreError::Corrupt(format!("hold {} names a missing pool {}", hold.id, line.pool_id)));
+            return Err(StoreError::Corrupt(format!(
+                "hold {} names a missing pool {}",
+                hold.id, line.pool_id
+            )));
         }
     }
     pools.set.apply(&lines, effect);
     for line in &lines {
         let quantity = line.quantity.get();
-        let capacity = pools.set.get(&line.pool_id).expect("loaded above").limits.capacity.get();
+        let capacity = pools
+            .set
+            .get(&line.pool_id)
+            .expect("loaded above")
+            .limits
+            .capacity
+            .get();
         append_ledger(
             tx,
             tenant,

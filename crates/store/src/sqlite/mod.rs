@@ -14,7 +14,7 @@ pub mod schema;
 mod verify;
 
 pub use batch::SqliteWriter;
-pub use verify::{verify, Mismatch, VerifyReport};
+pub use verify::{Mismatch, VerifyReport, verify};
 
 use crate::StoreError;
 use rusqlite::{Connection, OpenFlags};
@@ -36,12 +36,16 @@ pub struct SqliteStore {
 /// Opens (creating if needed) the database in `data_dir`, migrates it, and returns the read side
 /// and the single writer.
 pub fn open(data_dir: &Path) -> Result<(SqliteStore, SqliteWriter), StoreError> {
-    std::fs::create_dir_all(data_dir)
-        .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", data_dir.display())))?;
+    std::fs::create_dir_all(data_dir).map_err(|e| {
+        StoreError::Unavailable(format!("cannot create {}: {e}", data_dir.display()))
+    })?;
     let path = data_dir.join(DATABASE_FILE);
     let mut writer = open_connection(&path, Access::Write)?;
     schema::migrate(&mut writer)?;
-    let store = SqliteStore { path, idle: Mutex::new(Vec::new()) };
+    let store = SqliteStore {
+        path,
+        idle: Mutex::new(Vec::new()),
+    };
     Ok((store, SqliteWriter::new(writer)))
 }
 
@@ -77,14 +81,24 @@ fn open_connection(path: &Path, access: Access) -> Result<Connection, StoreError
 
 impl SqliteStore {
     /// Runs `f` on a pooled read connection.
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let conn = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop();
         let conn = match conn {
             Some(conn) => conn,
             None => open_connection(&self.path, Access::Read)?,
         };
         let result = f(&conn);
-        let mut idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if idle.len() < MAX_IDLE_READERS {
             idle.push(conn);
         }

@@ -1,12 +1,12 @@
 //! Reads: point lookups and bounded pages on pooled read connections. None of them waits for the
 //! writer (WAL), and each corrects for holds that are past their deadline but not yet swept.
 
-use super::rows::{HoldRow, PoolRow, HOLD_COLUMNS, POOL_COLUMNS};
 use super::SqliteStore;
+use super::rows::{HOLD_COLUMNS, HoldRow, POOL_COLUMNS, PoolRow};
 use crate::model::*;
 use crate::{Store, StoreError};
 use allot_core::{HoldStatus, PoolId, PoolSet, UnixMillis};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 
 impl Store for SqliteStore {
@@ -35,7 +35,12 @@ impl Store for SqliteStore {
         })
     }
 
-    fn get_pool(&self, tenant: &TenantId, id: &str, now: UnixMillis) -> Result<Option<PoolView>, StoreError> {
+    fn get_pool(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: UnixMillis,
+    ) -> Result<Option<PoolView>, StoreError> {
         self.read(|conn| {
             let mut views = PoolViews::new(conn, tenant, now)?;
             views.view(id)
@@ -86,12 +91,17 @@ impl Store for SqliteStore {
     ) -> Result<Option<(PoolView, Vec<PoolView>)>, StoreError> {
         self.read(|conn| {
             let mut views = PoolViews::new(conn, tenant, now)?;
-            let Some(pool) = views.view(id)? else { return Ok(None) };
+            let Some(pool) = views.view(id)? else {
+                return Ok(None);
+            };
             let mut stmt = conn.prepare_cached(
                 "SELECT id FROM pools WHERE tenant_id = ?1 AND parent_id = ?2 ORDER BY id LIMIT ?3",
             )?;
             let child_ids: Vec<String> = stmt
-                .query_map(params![tenant.0, id, MAX_CHILDREN_IN_TOTALS as i64], |row| row.get(0))?
+                .query_map(
+                    params![tenant.0, id, MAX_CHILDREN_IN_TOTALS as i64],
+                    |row| row.get(0),
+                )?
                 .collect::<Result<_, _>>()?;
             let mut children = Vec::with_capacity(child_ids.len());
             for child in &child_ids {
@@ -103,7 +113,12 @@ impl Store for SqliteStore {
         })
     }
 
-    fn get_hold(&self, tenant: &TenantId, id: &str, now: UnixMillis) -> Result<Option<HoldView>, StoreError> {
+    fn get_hold(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: UnixMillis,
+    ) -> Result<Option<HoldView>, StoreError> {
         self.read(|conn| Ok(load_hold(conn, tenant, id)?.map(|row| row.view(now))))
     }
 
@@ -115,7 +130,8 @@ impl Store for SqliteStore {
         now: UnixMillis,
     ) -> Result<Page<HoldView>, StoreError> {
         self.read(|conn| {
-            let mut sql = format!("SELECT {HOLD_COLUMNS} FROM holds WHERE tenant_id = ?1 AND id > ?2");
+            let mut sql =
+                format!("SELECT {HOLD_COLUMNS} FROM holds WHERE tenant_id = ?1 AND id > ?2");
             if filter.holder.is_some() {
                 sql.push_str(" AND holder = ?3");
             }
@@ -123,7 +139,9 @@ impl Store for SqliteStore {
             sql.push_str(match filter.status {
                 None => "",
                 Some(HoldStatus::Held) => " AND status = 'held' AND expires_at > ?4",
-                Some(HoldStatus::Expired) => " AND (status = 'expired' OR (status = 'held' AND expires_at <= ?4))",
+                Some(HoldStatus::Expired) => {
+                    " AND (status = 'expired' OR (status = 'held' AND expires_at <= ?4))"
+                }
                 Some(HoldStatus::Confirmed) => " AND status = 'confirmed'",
                 Some(HoldStatus::Released) => " AND status = 'released'",
             });
@@ -158,9 +176,9 @@ impl Store for SqliteStore {
     ) -> Result<Option<Page<LedgerEntry>>, StoreError> {
         let after: i64 = match &page.after {
             None => 0,
-            Some(cursor) => cursor
-                .parse()
-                .map_err(|_| StoreError::InvalidInput("cursor is not one this list gave out".into()))?,
+            Some(cursor) => cursor.parse().map_err(|_| {
+                StoreError::InvalidInput("cursor is not one this list gave out".into())
+            })?,
         };
         self.read(|conn| {
             let exists: Option<i64> = conn
@@ -220,8 +238,14 @@ fn api_key_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ApiKey, 
     })
 }
 
-pub(super) fn load_hold(conn: &Connection, tenant: &TenantId, id: &str) -> Result<Option<HoldRow>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {HOLD_COLUMNS} FROM holds WHERE id = ?1 AND tenant_id = ?2"))?;
+pub(super) fn load_hold(
+    conn: &Connection,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<HoldRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {HOLD_COLUMNS} FROM holds WHERE id = ?1 AND tenant_id = ?2"
+    ))?;
     let mut rows = stmt.query(params![id, tenant.0])?;
     match rows.next()? {
         Some(row) => Ok(Some(HoldRow::from_row(row)?)),
@@ -229,8 +253,14 @@ pub(super) fn load_hold(conn: &Connection, tenant: &TenantId, id: &str) -> Resul
     }
 }
 
-pub(super) fn load_pool(conn: &Connection, tenant: &TenantId, id: &str) -> Result<Option<PoolRow>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {POOL_COLUMNS} FROM pools WHERE id = ?1 AND tenant_id = ?2"))?;
+pub(super) fn load_pool(
+    conn: &Connection,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<PoolRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {POOL_COLUMNS} FROM pools WHERE id = ?1 AND tenant_id = ?2"
+    ))?;
     let mut rows = stmt.query(params![id, tenant.0])?;
     match rows.next()? {
         Some(row) => Ok(Some(PoolRow::from_row(row)?)),
@@ -260,8 +290,17 @@ struct PoolViews<'c> {
 }
 
 impl<'c> PoolViews<'c> {
-    fn new(conn: &'c Connection, tenant: &'c TenantId, now: UnixMillis) -> Result<Self, StoreError> {
-        let mut views = PoolViews { conn, tenant, rows: HashMap::new(), due: HashMap::new() };
+    fn new(
+        conn: &'c Connection,
+        tenant: &'c TenantId,
+        now: UnixMillis,
+    ) -> Result<Self, StoreError> {
+        let mut views = PoolViews {
+            conn,
+            tenant,
+            rows: HashMap::new(),
+            due: HashMap::new(),
+        };
         views.load_due(now)?;
         Ok(views)
     }
@@ -271,7 +310,8 @@ impl<'c> PoolViews<'c> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT lines FROM holds WHERE status = 'held' AND expires_at <= ?1 AND tenant_id = ?2",
         )?;
-        let lines: Vec<String> = stmt.query_map(params![now.0, self.tenant.0], |row| row.get(0))?
+        let lines: Vec<String> = stmt
+            .query_map(params![now.0, self.tenant.0], |row| row.get(0))?
             .collect::<Result<_, _>>()?;
         for text in lines {
             let lines: Vec<HoldLineView> = serde_json::from_str(&text)?;
@@ -284,7 +324,9 @@ impl<'c> PoolViews<'c> {
                         return Err(StoreError::Corrupt(format!("pool {id} is nested too deep")));
                     }
                     *self.due.entry(id.clone()).or_default() += line.quantity;
-                    next = self.row(&id)?.and_then(|row| row.core.parent_id.map(|p| p.0));
+                    next = self
+                        .row(&id)?
+                        .and_then(|row| row.core.parent_id.map(|p| p.0));
                 }
             }
         }
@@ -302,20 +344,26 @@ impl<'c> PoolViews<'c> {
 
     /// The pool's row with held corrected for due holds.
     fn corrected(&mut self, id: &str) -> Result<Option<PoolRow>, StoreError> {
-        let Some(mut row) = self.row(id)? else { return Ok(None) };
+        let Some(mut row) = self.row(id)? else {
+            return Ok(None);
+        };
         let due = self.due.get(id).copied().unwrap_or(0);
         row.core.held = (row.core.held - due).max(0);
         Ok(Some(row))
     }
 
     fn view(&mut self, id: &str) -> Result<Option<PoolView>, StoreError> {
-        let Some(pool) = self.corrected(id)? else { return Ok(None) };
+        let Some(pool) = self.corrected(id)? else {
+            return Ok(None);
+        };
         let mut chain = PoolSet::new();
         chain.insert(pool.core.clone());
         let mut next = pool.core.parent_id.clone();
         while let Some(PoolId(parent)) = next {
             let Some(ancestor) = self.corrected(&parent)? else {
-                return Err(StoreError::Corrupt(format!("pool {id} has a missing ancestor {parent}")));
+                return Err(StoreError::Corrupt(format!(
+                    "pool {id} has a missing ancestor {parent}"
+                )));
             };
             next = ancestor.core.parent_id.clone();
             chain.insert(ancestor.core);

@@ -1,8 +1,10 @@
 //! Row ↔ record mapping shared by reads and the writer.
 
-use crate::model::{HoldLineView, HoldView, PoolView, Price};
 use crate::StoreError;
-use allot_core::{Capacity, HoldLine, HoldStatus, LimitPct, Pool, PoolId, PoolLimits, Quantity, UnixMillis};
+use crate::model::{HoldLineView, HoldView, PoolView, Price};
+use allot_core::{
+    Capacity, HoldLine, HoldStatus, LimitPct, Pool, PoolId, PoolLimits, Quantity, UnixMillis,
+};
 use rusqlite::Row;
 
 /// Columns read for a pool, in the order [`PoolRow::from_row`] expects.
@@ -28,19 +30,29 @@ fn corrupt(what: &str) -> StoreError {
 
 impl PoolRow {
     pub fn from_row(row: &Row<'_>) -> Result<PoolRow, StoreError> {
-        let capacity = Capacity::new(row.get(5)?).map_err(|_| corrupt("pool capacity out of range"))?;
-        let hard = LimitPct::new(row.get(6)?).map_err(|_| corrupt("pool hard limit out of range"))?;
-        let soft = LimitPct::new(row.get(7)?).map_err(|_| corrupt("pool soft limit out of range"))?;
+        let capacity =
+            Capacity::new(row.get(5)?).map_err(|_| corrupt("pool capacity out of range"))?;
+        let hard =
+            LimitPct::new(row.get(6)?).map_err(|_| corrupt("pool hard limit out of range"))?;
+        let soft =
+            LimitPct::new(row.get(7)?).map_err(|_| corrupt("pool soft limit out of range"))?;
         let amount: Option<i64> = row.get(10)?;
         let currency: Option<String> = row.get(11)?;
         let price = match (amount, currency) {
-            (Some(amount_minor), Some(currency)) => Some(Price { amount_minor, currency }),
+            (Some(amount_minor), Some(currency)) => Some(Price {
+                amount_minor,
+                currency,
+            }),
             _ => None,
         };
         let mut core = Pool::new(
             PoolId(row.get(0)?),
             row.get::<_, Option<String>>(2)?.map(PoolId),
-            PoolLimits { capacity, hard_limit_pct: hard, soft_limit_pct: soft },
+            PoolLimits {
+                capacity,
+                hard_limit_pct: hard,
+                soft_limit_pct: soft,
+            },
         );
         core.held = row.get(8)?;
         core.committed = row.get(9)?;
@@ -74,7 +86,10 @@ impl PoolRow {
             utilization_pct: core.utilization_pct(),
             over_soft_limit: core.over_soft_limit(),
             price: self.price.clone(),
-            metadata: self.metadata.as_deref().and_then(|text| serde_json::from_str(text).ok()),
+            metadata: self
+                .metadata
+                .as_deref()
+                .and_then(|text| serde_json::from_str(text).ok()),
             active: core.active,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -113,7 +128,10 @@ impl HoldRow {
     }
 
     pub fn lifecycle(&self) -> allot_core::Hold {
-        allot_core::Hold { status: self.status, expires_at: self.expires_at }
+        allot_core::Hold {
+            status: self.status,
+            expires_at: self.expires_at,
+        }
     }
 
     pub fn core_lines(&self) -> Result<Vec<HoldLine>, StoreError> {
@@ -122,7 +140,8 @@ impl HoldRow {
             .map(|line| {
                 Ok(HoldLine {
                     pool_id: PoolId(line.pool_id.clone()),
-                    quantity: Quantity::new(line.quantity).map_err(|_| corrupt("hold line quantity out of range"))?,
+                    quantity: Quantity::new(line.quantity)
+                        .map_err(|_| corrupt("hold line quantity out of range"))?,
                 })
             })
             .collect()

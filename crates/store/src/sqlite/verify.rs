@@ -1,9 +1,9 @@
 //! `allot verify`: recomputes every pool's counters two ways — by replaying the ledger and by
 //! summing the live holds — and compares both with the stored counters and capacity.
 
-use super::{open_connection, Access, DATABASE_FILE};
+use super::{Access, DATABASE_FILE, open_connection};
 use crate::StoreError;
-use allot_core::audit::{counters_from_holds, counters_from_ledger, Counters};
+use allot_core::audit::{Counters, counters_from_holds, counters_from_ledger};
 use allot_core::{HoldStatus, PoolId};
 use std::collections::HashMap;
 use std::path::Path;
@@ -35,7 +35,10 @@ struct StoredPool {
 pub fn verify(data_dir: &Path) -> Result<VerifyReport, StoreError> {
     let path = data_dir.join(DATABASE_FILE);
     if !path.exists() {
-        return Err(StoreError::InvalidInput(format!("no allot database at {}", path.display())));
+        return Err(StoreError::InvalidInput(format!(
+            "no allot database at {}",
+            path.display()
+        )));
     }
     let conn = open_connection(&path, Access::Read)?;
     // One read transaction: every query below sees the same snapshot even if a server is writing.
@@ -49,13 +52,18 @@ pub fn verify(data_dir: &Path) -> Result<VerifyReport, StoreError> {
             PoolId(row.get(0)?),
             StoredPool {
                 parent: row.get::<_, Option<String>>(1)?.map(PoolId),
-                counters: Counters { held: row.get(2)?, committed: row.get(3)? },
+                counters: Counters {
+                    held: row.get(2)?,
+                    committed: row.get(3)?,
+                },
                 capacity: row.get(4)?,
             },
         );
     }
-    let parents: HashMap<PoolId, Option<PoolId>> =
-        stored.iter().map(|(id, pool)| (id.clone(), pool.parent.clone())).collect();
+    let parents: HashMap<PoolId, Option<PoolId>> = stored
+        .iter()
+        .map(|(id, pool)| (id.clone(), pool.parent.clone()))
+        .collect();
 
     let mut ledger_entries = 0;
     let mut sums = Vec::new();
@@ -64,22 +72,32 @@ pub fn verify(data_dir: &Path) -> Result<VerifyReport, StoreError> {
     )?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
-        sums.push((PoolId(row.get(0)?), row.get::<_, i64>(1)?, row.get::<_, i64>(2)?));
+        sums.push((
+            PoolId(row.get(0)?),
+            row.get::<_, i64>(1)?,
+            row.get::<_, i64>(2)?,
+        ));
         ledger_entries += row.get::<_, i64>(3)?;
     }
     let from_ledger = counters_from_ledger(sums, &parents);
 
     let mut live_lines = Vec::new();
     let mut live_holds = 0;
-    let mut stmt = conn.prepare("SELECT status, lines FROM holds WHERE status IN ('held', 'confirmed')")?;
+    let mut stmt =
+        conn.prepare("SELECT status, lines FROM holds WHERE status IN ('held', 'confirmed')")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let status: String = row.get(0)?;
-        let status = HoldStatus::parse(&status).ok_or_else(|| StoreError::Corrupt("unknown hold status".into()))?;
+        let status = HoldStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt("unknown hold status".into()))?;
         let lines: String = row.get(1)?;
         let lines: Vec<crate::HoldLineView> = serde_json::from_str(&lines)?;
         live_holds += 1;
-        live_lines.extend(lines.into_iter().map(|line| (PoolId(line.pool_id), line.quantity, status)));
+        live_lines.extend(
+            lines
+                .into_iter()
+                .map(|line| (PoolId(line.pool_id), line.quantity, status)),
+        );
     }
     let from_holds = counters_from_holds(live_lines, &parents);
 
@@ -125,5 +143,10 @@ pub fn verify(data_dir: &Path) -> Result<VerifyReport, StoreError> {
         }
     }
     conn.execute_batch("COMMIT")?;
-    Ok(VerifyReport { pools: stored.len(), ledger_entries, live_holds, mismatches })
+    Ok(VerifyReport {
+        pools: stored.len(),
+        ledger_entries,
+        live_holds,
+        mismatches,
+    })
 }

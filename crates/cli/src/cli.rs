@@ -1,0 +1,67 @@
+//! Flags and environment variables. Every setting of `serve` can also come from `ALLOT_*`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "allot",
+    version,
+    about = "allot: capacity, quota and reservation server",
+    long_about = "allot answers \"may this person have N of that, and hold it while they pay?\" \
+                  correctly under a rush, durably, for many tenants at once."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API on the embedded SQLite store.
+    #[command(
+        after_help = "Examples:\n  allot serve\n  allot serve --listen 0.0.0.0:7878 --data-dir /var/lib/allot\n  ALLOT_ADMIN_TOKEN=secret allot serve --log-format json"
+    )]
+    Serve(ServeArgs),
+    /// Recompute every pool's counters from the ledger and the live holds; exit 1 on any mismatch.
+    #[command(after_help = "Examples:\n  allot verify --data-dir ./allot-data")]
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "ALLOT_LISTEN", default_value = "127.0.0.1:7878")]
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database and the generated admin token.
+    #[arg(long, env = "ALLOT_DATA_DIR", default_value = "./allot-data")]
+    pub data_dir: PathBuf,
+    /// Super-admin token for POST /v1/tenants. Unset: generated on first start and kept in the
+    /// data directory (mode 0600). Only from the environment, so it never shows in `ps`.
+    #[arg(skip)]
+    pub admin_token: Option<String>,
+    /// How often the sweeper expires due holds, in milliseconds; 0 turns it off (expired holds
+    /// still never block anyone).
+    #[arg(long, env = "ALLOT_SWEEP_INTERVAL_MS", default_value_t = 250)]
+    pub sweep_interval_ms: u64,
+    /// Most commands the writer applies in one transaction.
+    #[arg(long, env = "ALLOT_MAX_BATCH", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub max_batch: u64,
+    /// Log format.
+    #[arg(long, env = "ALLOT_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The data directory a server uses (it may be running).
+    #[arg(long, env = "ALLOT_DATA_DIR", default_value = "./allot-data")]
+    pub data_dir: PathBuf,
+}

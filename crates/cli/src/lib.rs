@@ -1,0 +1,10 @@
+//! The `allot` command-line tool: `serve` runs the server, `verify` audits a data directory.
+//!
+//! - `cli`: the clap definitions (flags, environment variables, help text).
+//! - `serve`, `verify`: one module per subcommand.
+//! - `telemetry`: logging set-up.
+
+pub mod cli;
+pub mod serve;
+pub mod telemetry;
+pub mod verify;

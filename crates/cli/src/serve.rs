@@ -1,0 +1,54 @@
+//! `allot serve`: binds, runs until SIGTERM or Ctrl-C, then shuts down gracefully.
+
+use crate::cli::ServeArgs;
+use anyhow::Context;
+use std::process::ExitCode;
+use std::time::Duration;
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    crate::telemetry::init(args.log_format);
+    let mut config = allot_server::Config::new(&args.data_dir);
+    config.admin_token = std::env::var("ALLOT_ADMIN_TOKEN")
+        .ok()
+        .filter(|token| !token.is_empty());
+    if let Some(token) = &config.admin_token
+        && token.len() < 16
+    {
+        anyhow::bail!("ALLOT_ADMIN_TOKEN must be at least 16 characters");
+    }
+    config.sweep_interval =
+        (args.sweep_interval_ms > 0).then(|| Duration::from_millis(args.sweep_interval_ms));
+    config.max_batch = args.max_batch as usize;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        allot_server::serve(listener, config, shutdown_signal()).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

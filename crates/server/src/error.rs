@@ -1,0 +1,290 @@
+//! Every error the API answers, as RFC 9457 problem+json. One table maps each kind to its status,
+//! its stable `type` URI and its title; nothing else in the server picks a status for an error.
+//! Internal details (driver messages, file paths) are logged here, once, and never sent.
+
+use allot_core::{AdjustRefusal, Refusal, TransitionError};
+use allot_store::{Failure, StoreError, StoredResponse};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+/// The base of every problem `type`; the slug after it never changes once released.
+pub const PROBLEM_BASE: &str = "https://allot.dev/problems/";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    Validation,
+    MalformedRequest,
+    UnsupportedMediaType,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    InsufficientCapacity,
+    HoldExpired,
+    PayloadTooLarge,
+    IdempotencyMismatch,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorKind {
+    /// (status, slug, title): the one table.
+    fn describe(self) -> (StatusCode, &'static str, &'static str) {
+        use ErrorKind::*;
+        match self {
+            Validation => (
+                StatusCode::BAD_REQUEST,
+                "validation",
+                "The request is not valid",
+            ),
+            MalformedRequest => (
+                StatusCode::BAD_REQUEST,
+                "malformed-request",
+                "The request body is not valid JSON",
+            ),
+            UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Send application/json",
+            ),
+            Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "A valid API key is required",
+            ),
+            Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "This key's role may not do that",
+            ),
+            NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
+            Conflict => (
+                StatusCode::CONFLICT,
+                "conflict",
+                "The request conflicts with the current state",
+            ),
+            InsufficientCapacity => (
+                StatusCode::CONFLICT,
+                "insufficient-capacity",
+                "Not enough capacity",
+            ),
+            HoldExpired => (StatusCode::GONE, "hold-expired", "The hold has expired"),
+            PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "The request body is too large",
+            ),
+            IdempotencyMismatch => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-mismatch",
+                "This Idempotency-Key was used with a different request",
+            ),
+            Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "The service is unavailable; retry later",
+            ),
+            Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+            ),
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        self.describe().0
+    }
+
+    pub fn type_uri(self) -> String {
+        format!("{PROBLEM_BASE}{}", self.describe().1)
+    }
+}
+
+/// A field that failed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub kind: ErrorKind,
+    pub detail: String,
+    /// Extension members, such as the pool that ran short.
+    pub extensions: Map<String, Value>,
+    pub errors: Vec<FieldError>,
+}
+
+impl ApiError {
+    pub fn new(kind: ErrorKind, detail: impl Into<String>) -> Self {
+        ApiError {
+            kind,
+            detail: detail.into(),
+            extensions: Map::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extensions.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// A validation error naming one field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let field = field.into();
+        let message = message.into();
+        ApiError {
+            detail: format!("{field}: {message}"),
+            errors: vec![FieldError { field, message }],
+            ..ApiError::new(ErrorKind::Validation, "")
+        }
+    }
+
+    pub fn not_found(what: &str, id: &str) -> Self {
+        ApiError::new(ErrorKind::NotFound, format!("{what} {id} not found"))
+    }
+
+    pub fn unauthorized(detail: &str) -> Self {
+        ApiError::new(ErrorKind::Unauthorized, detail)
+    }
+
+    pub fn forbidden(detail: &str) -> Self {
+        ApiError::new(ErrorKind::Forbidden, detail)
+    }
+
+    pub fn body(&self) -> Value {
+        let (status, _, title) = self.kind.describe();
+        let mut body = json!({
+            "type": self.kind.type_uri(),
+            "title": title,
+            "status": status.as_u16(),
+            "detail": self.detail,
+        });
+        let object = body
+            .as_object_mut()
+            .expect("a json! object literal is an object");
+        if !self.errors.is_empty() {
+            let errors = self
+                .errors
+                .iter()
+                .map(|e| json!({"field": e.field, "message": e.message}));
+            object.insert("errors".into(), Value::Array(errors.collect()));
+        }
+        for (key, value) in &self.extensions {
+            object.insert(key.clone(), value.clone());
+        }
+        body
+    }
+
+    pub fn to_stored(&self) -> StoredResponse {
+        StoredResponse {
+            status: self.kind.status().as_u16(),
+            body: self.body().to_string().into_bytes(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.kind == ErrorKind::Internal {
+            tracing::error!(detail = %self.detail, "internal error");
+        }
+        problem_response(self.to_stored())
+    }
+}
+
+/// A response from stored bytes: problem+json for errors, JSON otherwise.
+pub fn problem_response(stored: StoredResponse) -> Response {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let content_type = if status.is_client_error() || status.is_server_error() {
+        "application/problem+json"
+    } else {
+        "application/json"
+    };
+    let mut response = (status, stored.body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::InvalidInput(message) => ApiError::invalid("cursor", message),
+            StoreError::Unavailable(message) => {
+                tracing::warn!(%message, "store unavailable");
+                ApiError::new(
+                    ErrorKind::Unavailable,
+                    "the store is unavailable; retry shortly",
+                )
+            }
+            other => {
+                // Logged here with the driver's words; the client gets none of them.
+                tracing::error!(error = %other, "store error");
+                ApiError::new(ErrorKind::Internal, "an internal error occurred")
+            }
+        }
+    }
+}
+
+impl From<Failure> for ApiError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::NotFound { kind, id } => ApiError::not_found(kind, &id),
+            Failure::Refused(Refusal::UnknownPool(id)) => {
+                ApiError::not_found("pool", &id.0).with("pool_id", id.0)
+            }
+            Failure::Refused(Refusal::PoolInactive(id)) => {
+                ApiError::new(ErrorKind::Conflict, format!("pool {id} is not active"))
+                    .with("pool_id", id.0)
+            }
+            Failure::Refused(Refusal::InsufficientCapacity {
+                pool_id,
+                requested,
+                available,
+            }) => ApiError::new(
+                ErrorKind::InsufficientCapacity,
+                format!("pool {pool_id} has {available} available; {requested} requested"),
+            )
+            .with("pool_id", pool_id.0)
+            .with("available", available)
+            .with("requested", requested),
+            Failure::Adjust(AdjustRefusal::UnknownPool(id)) => ApiError::not_found("pool", &id.0),
+            Failure::Adjust(AdjustRefusal::BelowUse { capacity, used }) => ApiError::new(
+                ErrorKind::Conflict,
+                format!(
+                    "capacity {capacity} would be below the {used} units already held or committed"
+                ),
+            )
+            .with("used", used),
+            Failure::Adjust(AdjustRefusal::SoftAboveHard) => {
+                ApiError::invalid("soft_limit_pct", "must not exceed hard_limit_pct")
+            }
+            Failure::Transition(TransitionError::Expired) => ApiError::new(
+                ErrorKind::HoldExpired,
+                "the hold expired before this request arrived",
+            ),
+            Failure::Transition(TransitionError::WrongStatus(status)) => ApiError::new(
+                ErrorKind::Conflict,
+                format!("the hold is {}", status.as_str()),
+            )
+            .with("status", status.as_str()),
+            Failure::Invalid { field, message } => ApiError::invalid(field, message),
+            Failure::IdempotencyMismatch => ApiError::new(
+                ErrorKind::IdempotencyMismatch,
+                "this Idempotency-Key was already used with a different request body or path",
+            ),
+        }
+    }
+}

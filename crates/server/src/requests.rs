@@ -1,0 +1,366 @@
+//! Request bodies and their validation into the store's commands. Every check collects a field
+//! error; a request with any is answered 400 with all of them, and nothing is written.
+
+use crate::error::{ApiError, ErrorKind, FieldError};
+use crate::views::PriceBody;
+use allot_core::{
+    Capacity, HoldLine, LimitPct, MAX_LINES_PER_HOLD, PoolId, Quantity, TtlSeconds, UnitError,
+};
+use allot_store::command::{NewPool, PoolPatch};
+use allot_store::{Command, Price, Role};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+const MAX_NAME_CHARS: usize = 200;
+const MAX_UNIT_CHARS: usize = 32;
+const MAX_HOLDER_CHARS: usize = 200;
+const MAX_REASON_CHARS: usize = 500;
+const MAX_METADATA_BYTES: usize = 16 * 1024;
+const MAX_ID_CHARS: usize = 100;
+
+/// Collects field errors, so a client learns of every mistake at once.
+#[derive(Default)]
+struct Checks {
+    errors: Vec<FieldError>,
+}
+
+impl Checks {
+    fn fail(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    fn unit<T>(&mut self, field: &str, result: Result<T, UnitError>) -> Option<T> {
+        result
+            .map_err(|error| self.fail(field, error.to_string()))
+            .ok()
+    }
+
+    fn text(&mut self, field: &str, value: &str, max_chars: usize) {
+        if value.trim().is_empty() {
+            self.fail(field, "must not be empty");
+        } else if value.chars().count() > max_chars {
+            self.fail(field, format!("must be at most {max_chars} characters"));
+        } else if value.chars().any(char::is_control) {
+            self.fail(field, "must not contain control characters");
+        }
+    }
+
+    fn id(&mut self, field: &str, value: &str) {
+        if value.is_empty()
+            || value.len() > MAX_ID_CHARS
+            || !value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            self.fail(field, "is not a valid id");
+        }
+    }
+
+    fn price(&mut self, field: &str, price: &PriceBody) -> Price {
+        if price.amount_minor < 0 {
+            self.fail(&format!("{field}.amount_minor"), "must not be negative");
+        }
+        if price.currency.len() != 3 || !price.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            self.fail(
+                &format!("{field}.currency"),
+                "must be an ISO 4217 code such as EUR",
+            );
+        }
+        Price {
+            amount_minor: price.amount_minor,
+            currency: price.currency.clone(),
+        }
+    }
+
+    fn metadata(&mut self, value: &Value) {
+        if !value.is_object() {
+            self.fail("metadata", "must be a JSON object");
+        } else if value.to_string().len() > MAX_METADATA_BYTES {
+            self.fail(
+                "metadata",
+                format!("must be at most {MAX_METADATA_BYTES} bytes"),
+            );
+        }
+    }
+
+    fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
+        match (self.errors.is_empty(), value) {
+            (true, Some(value)) => Ok(value),
+            _ => {
+                let detail = self
+                    .errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                Err(ApiError {
+                    errors: self.errors,
+                    ..ApiError::new(ErrorKind::Validation, detail)
+                })
+            }
+        }
+    }
+}
+
+/// Distinguishes a field sent as `null` (Some(None)) from one left out (None).
+fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenantRequest {
+    #[schema(example = "Acme Tickets")]
+    pub name: String,
+}
+
+impl CreateTenantRequest {
+    pub fn validate(&self) -> Result<String, ApiError> {
+        let mut checks = Checks::default();
+        checks.text("name", &self.name, MAX_NAME_CHARS);
+        checks.finish(Some(self.name.trim().to_owned()))
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKeyRequest {
+    /// admin, operator or viewer.
+    #[schema(example = "operator")]
+    pub role: String,
+}
+
+impl CreateApiKeyRequest {
+    pub fn validate(&self) -> Result<Role, ApiError> {
+        let mut checks = Checks::default();
+        let role = Role::parse(&self.role);
+        if role.is_none() {
+            checks.fail("role", "must be admin, operator or viewer");
+        }
+        checks.finish(role)
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePoolRequest {
+    #[schema(example = "Main hall")]
+    pub name: String,
+    #[schema(example = 500)]
+    pub capacity: i64,
+    /// What one unit is: seats, credits, learners... Default `units`.
+    #[schema(example = "seats")]
+    pub unit: Option<String>,
+    /// Make this pool count against another: a section under an event, a campaign under a bundle.
+    pub parent_id: Option<String>,
+    /// Use may reach capacity × hard_limit_pct / 100. Default 100.
+    #[schema(example = 100)]
+    pub hard_limit_pct: Option<i64>,
+    /// Above capacity × soft_limit_pct / 100 a hold carries a warning. Default min(100, hard).
+    pub soft_limit_pct: Option<i64>,
+    pub price: Option<PriceBody>,
+    /// Free-form JSON object, at most 16 KiB.
+    pub metadata: Option<Value>,
+}
+
+impl CreatePoolRequest {
+    pub fn validate(self) -> Result<Command, ApiError> {
+        let mut checks = Checks::default();
+        checks.text("name", &self.name, MAX_NAME_CHARS);
+        let unit = self.unit.unwrap_or_else(|| "units".to_owned());
+        check_unit(&mut checks, &unit);
+        if let Some(parent) = &self.parent_id {
+            checks.id("parent_id", parent);
+        }
+        let capacity = checks.unit("capacity", Capacity::new(self.capacity));
+        let hard = checks.unit(
+            "hard_limit_pct",
+            LimitPct::new(self.hard_limit_pct.unwrap_or(100)),
+        );
+        let soft = match self.soft_limit_pct {
+            Some(pct) => checks.unit("soft_limit_pct", LimitPct::new(pct)),
+            None => hard.map(|hard| hard.min(LimitPct::HUNDRED)),
+        };
+        if let (Some(hard), Some(soft)) = (hard, soft)
+            && soft > hard
+        {
+            checks.fail("soft_limit_pct", "must not exceed hard_limit_pct");
+        }
+        let price = self
+            .price
+            .as_ref()
+            .map(|price| checks.price("price", price));
+        if let Some(metadata) = &self.metadata {
+            checks.metadata(metadata);
+        }
+        let command = match (capacity, hard, soft) {
+            (Some(capacity), Some(hard_limit_pct), Some(soft_limit_pct)) => {
+                Some(Command::CreatePool(NewPool {
+                    name: self.name.trim().to_owned(),
+                    unit,
+                    parent_id: self.parent_id,
+                    capacity,
+                    hard_limit_pct,
+                    soft_limit_pct,
+                    price,
+                    metadata: self.metadata,
+                }))
+            }
+            _ => None,
+        };
+        checks.finish(command)
+    }
+}
+
+fn check_unit(checks: &mut Checks, unit: &str) {
+    if unit.is_empty()
+        || unit.len() > MAX_UNIT_CHARS
+        || !unit
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    {
+        checks.fail(
+            "unit",
+            "must be 1 to 32 lowercase letters, digits, '_' or '-'",
+        );
+    }
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchPoolRequest {
+    pub name: Option<String>,
+    /// Refused with 409 when below what is already held plus committed.
+    pub capacity: Option<i64>,
+    pub hard_limit_pct: Option<i64>,
+    pub soft_limit_pct: Option<i64>,
+    /// A new price for new holds; `null` removes it. Existing holds keep their locked price.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<PriceBody>)]
+    pub price: Option<Option<PriceBody>>,
+    pub active: Option<bool>,
+    pub metadata: Option<Value>,
+    /// Why capacity or limits changed; kept in the ledger.
+    pub reason: Option<String>,
+}
+
+impl PatchPoolRequest {
+    pub fn validate(self, pool_id: String) -> Result<Command, ApiError> {
+        let mut checks = Checks::default();
+        if let Some(name) = &self.name {
+            checks.text("name", name, MAX_NAME_CHARS);
+        }
+        if let Some(reason) = &self.reason {
+            checks.text("reason", reason, MAX_REASON_CHARS);
+        }
+        let mut patch = PoolPatch {
+            name: self.name.map(|name| name.trim().to_owned()),
+            active: self.active,
+            reason: self.reason,
+            ..PoolPatch::default()
+        };
+        if let Some(capacity) = self.capacity {
+            patch.capacity = checks.unit("capacity", Capacity::new(capacity));
+        }
+        if let Some(pct) = self.hard_limit_pct {
+            patch.hard_limit_pct = checks.unit("hard_limit_pct", LimitPct::new(pct));
+        }
+        if let Some(pct) = self.soft_limit_pct {
+            patch.soft_limit_pct = checks.unit("soft_limit_pct", LimitPct::new(pct));
+        }
+        if let Some(price) = &self.price {
+            patch.price = Some(price.as_ref().map(|price| checks.price("price", price)));
+        }
+        if let Some(metadata) = &self.metadata {
+            checks.metadata(metadata);
+        }
+        patch.metadata = self.metadata;
+        checks.finish(Some(Command::UpdatePool { pool_id, patch }))
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldLineRequest {
+    pub pool_id: String,
+    #[schema(example = 2)]
+    pub quantity: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateHoldRequest {
+    /// 1 to 64 lines; all fit (with every ancestor) or nothing is held.
+    pub lines: Vec<HoldLineRequest>,
+    /// How long the hold lives unless confirmed. Default 900 (15 minutes), at most 30 days.
+    #[schema(example = 900)]
+    pub ttl_seconds: Option<i64>,
+    /// Who the hold is for, as your platform names them; filter holds by it.
+    pub holder: Option<String>,
+    /// Commit at once instead of holding (consumption: a seat, credits, a learner).
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+impl CreateHoldRequest {
+    pub fn validate(self) -> Result<Command, ApiError> {
+        let mut checks = Checks::default();
+        if self.lines.is_empty() {
+            checks.fail("lines", "must hold at least one line");
+        } else if self.lines.len() > MAX_LINES_PER_HOLD {
+            checks.fail(
+                "lines",
+                format!("must hold at most {MAX_LINES_PER_HOLD} lines"),
+            );
+        }
+        let mut lines = Vec::with_capacity(self.lines.len());
+        for (index, line) in self.lines.iter().enumerate() {
+            checks.id(&format!("lines[{index}].pool_id"), &line.pool_id);
+            if let Some(quantity) = checks.unit(
+                &format!("lines[{index}].quantity"),
+                Quantity::new(line.quantity),
+            ) {
+                lines.push(HoldLine {
+                    pool_id: PoolId(line.pool_id.clone()),
+                    quantity,
+                });
+            }
+        }
+        let ttl = match self.ttl_seconds {
+            Some(seconds) => checks.unit("ttl_seconds", TtlSeconds::new(seconds)),
+            None => Some(TtlSeconds::DEFAULT),
+        };
+        if let Some(holder) = &self.holder {
+            checks.text("holder", holder, MAX_HOLDER_CHARS);
+        }
+        let command = ttl.map(|ttl| Command::PlaceHold {
+            lines,
+            ttl,
+            holder: self.holder,
+            confirm: self.confirm,
+        });
+        checks.finish(command)
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendHoldRequest {
+    /// The hold's new deadline is this many seconds from now.
+    #[schema(example = 300)]
+    pub ttl_seconds: i64,
+}
+
+impl ExtendHoldRequest {
+    pub fn validate(&self) -> Result<TtlSeconds, ApiError> {
+        let mut checks = Checks::default();
+        let ttl = checks.unit("ttl_seconds", TtlSeconds::new(self.ttl_seconds));
+        checks.finish(ttl)
+    }
+}

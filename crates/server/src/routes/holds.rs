@@ -1,0 +1,201 @@
+//! Holds: place (all lines fit or nothing changes), confirm, release, extend, read, list.
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::{IdempotencyKey, IgnoredBody, JsonBody, Query};
+use crate::requests::{CreateHoldRequest, ExtendHoldRequest};
+use crate::state::{Actor, AppState, RequestIdentity};
+use crate::views::{HoldBody, Page, render_created, render_ok};
+use allot_core::HoldStatus;
+use allot_store::{Command, HoldFilter, Role};
+use axum::Json;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::Method;
+use axum::response::Response;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+/// Hold capacity on one or more pools. Every line and every ancestor fits, or nothing changes
+/// and the answer is 409 insufficient-capacity naming the pool that ran short.
+#[utoipa::path(post, path = "/v1/holds", tag = "holds", request_body = CreateHoldRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely: the same key and body replay the first answer for 24 h")),
+    responses((status = 201, body = HoldBody), (status = 400), (status = 404), (status = 409)),
+    security(("bearer" = [])))]
+pub async fn create_hold(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    IdempotencyKey(key): IdempotencyKey,
+    body: JsonBody<CreateHoldRequest>,
+) -> Result<Response, ApiError> {
+    let caller = caller.require(Role::Operator)?;
+    let command = body.value.validate()?;
+    let request = RequestIdentity {
+        method: &method,
+        path: uri.path(),
+        body: &body.raw,
+        key,
+    };
+    Ok(state
+        .submit(Actor::Tenant(&caller), command, request, render_created)
+        .await?
+        .into_response())
+}
+
+/// The lifecycle verbs take no body; one that is sent is ignored, but must be small.
+async fn step(
+    state: AppState,
+    caller: Caller,
+    method: Method,
+    path: &str,
+    key: Option<String>,
+    body: &[u8],
+    command: Command,
+) -> Result<Response, ApiError> {
+    let caller = caller.require(Role::Operator)?;
+    let request = RequestIdentity {
+        method: &method,
+        path,
+        body,
+        key,
+    };
+    Ok(state
+        .submit(Actor::Tenant(&caller), command, request, render_ok)
+        .await?
+        .into_response())
+}
+
+/// held → confirmed: held units become committed. An expired hold answers 410.
+#[utoipa::path(post, path = "/v1/holds/{id}/confirm", tag = "holds",
+    responses((status = 200, body = HoldBody), (status = 404), (status = 409), (status = 410)),
+    security(("bearer" = [])))]
+pub async fn confirm_hold(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    IdempotencyKey(key): IdempotencyKey,
+    Path(id): Path<String>,
+    IgnoredBody(body): IgnoredBody,
+) -> Result<Response, ApiError> {
+    step(
+        state,
+        caller,
+        method,
+        uri.path(),
+        key,
+        &body,
+        Command::ConfirmHold { hold_id: id },
+    )
+    .await
+}
+
+/// held or confirmed → released: the capacity comes back. Releasing a confirmed hold cancels it.
+#[utoipa::path(post, path = "/v1/holds/{id}/release", tag = "holds",
+    responses((status = 200, body = HoldBody), (status = 404), (status = 409), (status = 410)),
+    security(("bearer" = [])))]
+pub async fn release_hold(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    IdempotencyKey(key): IdempotencyKey,
+    Path(id): Path<String>,
+    IgnoredBody(body): IgnoredBody,
+) -> Result<Response, ApiError> {
+    step(
+        state,
+        caller,
+        method,
+        uri.path(),
+        key,
+        &body,
+        Command::ReleaseHold { hold_id: id },
+    )
+    .await
+}
+
+/// Give a held hold a new deadline, `ttl_seconds` from now. An expired hold answers 410.
+#[utoipa::path(post, path = "/v1/holds/{id}/extend", tag = "holds", request_body = ExtendHoldRequest,
+    responses((status = 200, body = HoldBody), (status = 404), (status = 409), (status = 410)),
+    security(("bearer" = [])))]
+pub async fn extend_hold(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    IdempotencyKey(key): IdempotencyKey,
+    Path(id): Path<String>,
+    body: JsonBody<ExtendHoldRequest>,
+) -> Result<Response, ApiError> {
+    let ttl = body.value.validate()?;
+    step(
+        state,
+        caller,
+        method,
+        uri.path(),
+        key,
+        &body.raw,
+        Command::ExtendHold { hold_id: id, ttl },
+    )
+    .await
+}
+
+/// Read a hold. A held hold past its deadline reads as expired.
+#[utoipa::path(get, path = "/v1/holds/{id}", tag = "holds",
+    responses((status = 200, body = HoldBody), (status = 404)), security(("bearer" = [])))]
+pub async fn get_hold(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<HoldBody>, ApiError> {
+    let caller = caller.require(Role::Viewer)?;
+    let hold = state
+        .store
+        .get_hold(&caller.tenant, &id, state.clock.now())?;
+    let hold = hold.ok_or_else(|| ApiError::not_found("hold", &id))?;
+    Ok(Json(HoldBody::new(&hold, None)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct HoldListQuery {
+    pub holder: Option<String>,
+    /// held, confirmed, released or expired.
+    pub status: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+/// List holds, oldest first, by holder and status.
+#[utoipa::path(get, path = "/v1/holds", tag = "holds", params(HoldListQuery),
+    responses((status = 200, body = Page<HoldBody>), (status = 400)), security(("bearer" = [])))]
+pub async fn list_holds(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<HoldListQuery>,
+) -> Result<Json<Page<HoldBody>>, ApiError> {
+    let caller = caller.require(Role::Viewer)?;
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(text) => Some(HoldStatus::parse(text).ok_or_else(|| {
+            ApiError::invalid("status", "must be held, confirmed, released or expired")
+        })?),
+    };
+    let page = super::PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .to_request()?;
+    let filter = HoldFilter {
+        holder: query.holder,
+        status,
+    };
+    let found = state
+        .store
+        .list_holds(&caller.tenant, &filter, page, state.clock.now())?;
+    Ok(Json(Page {
+        items: found.items.iter().map(|h| HoldBody::new(h, None)).collect(),
+        next_cursor: found.next_cursor,
+    }))
+}

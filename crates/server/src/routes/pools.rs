@@ -1,0 +1,212 @@
+//! Pools: create, read, list, change, totals over children, availability, ledger.
+
+use super::PageParams;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::{IdempotencyKey, JsonBody, Query};
+use crate::requests::{CreatePoolRequest, PatchPoolRequest};
+use crate::state::{Actor, AppState, RequestIdentity};
+use crate::views::{
+    AvailabilityBody, LedgerEntryBody, Page, PoolBody, TotalsBody, render_created, render_ok,
+};
+use allot_store::Role;
+use axum::Json;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::Method;
+use axum::response::Response;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+/// Create a pool (admin).
+#[utoipa::path(post, path = "/v1/pools", tag = "pools", request_body = CreatePoolRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely: the same key and body replay the first answer for 24 h")),
+    responses((status = 201, body = PoolBody), (status = 400), (status = 403)),
+    security(("bearer" = [])))]
+pub async fn create_pool(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    IdempotencyKey(key): IdempotencyKey,
+    body: JsonBody<CreatePoolRequest>,
+) -> Result<Response, ApiError> {
+    let caller = caller.require(Role::Admin)?;
+    let command = body.value.validate()?;
+    let request = RequestIdentity {
+        method: &method,
+        path: uri.path(),
+        body: &body.raw,
+        key,
+    };
+    Ok(state
+        .submit(Actor::Tenant(&caller), command, request, render_created)
+        .await?
+        .into_response())
+}
+
+/// Read a pool with its counters and availability.
+#[utoipa::path(get, path = "/v1/pools/{id}", tag = "pools",
+    responses((status = 200, body = PoolBody), (status = 404)), security(("bearer" = [])))]
+pub async fn get_pool(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<PoolBody>, ApiError> {
+    let caller = caller.require(Role::Viewer)?;
+    let pool = state
+        .store
+        .get_pool(&caller.tenant, &id, state.clock.now())?;
+    let pool = pool.ok_or_else(|| ApiError::not_found("pool", &id))?;
+    Ok(Json(PoolBody::from(&pool)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PoolListQuery {
+    /// Only the direct children of this pool.
+    pub parent_id: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+/// List pools, optionally the children of one.
+#[utoipa::path(get, path = "/v1/pools", tag = "pools", params(PoolListQuery),
+    responses((status = 200, body = Page<PoolBody>)), security(("bearer" = [])))]
+pub async fn list_pools(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<PoolListQuery>,
+) -> Result<Json<Page<PoolBody>>, ApiError> {
+    let caller = caller.require(Role::Viewer)?;
+    let page = super::PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .to_request()?;
+    let found = state.store.list_pools(
+        &caller.tenant,
+        query.parent_id.as_deref(),
+        page,
+        state.clock.now(),
+    )?;
+    Ok(Json(Page {
+        items: found.items.iter().map(PoolBody::from).collect(),
+        next_cursor: found.next_cursor,
+    }))
+}
+
+/// Change a pool's name, price, limits, capacity (with a reason) or active flag (admin).
+/// Capacity below what is already held plus committed is refused with 409.
+#[utoipa::path(patch, path = "/v1/pools/{id}", tag = "pools", request_body = PatchPoolRequest,
+    responses((status = 200, body = PoolBody), (status = 404), (status = 409)),
+    security(("bearer" = [])))]
+pub async fn patch_pool(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    IdempotencyKey(key): IdempotencyKey,
+    Path(id): Path<String>,
+    body: JsonBody<PatchPoolRequest>,
+) -> Result<Response, ApiError> {
+    let caller = caller.require(Role::Admin)?;
+    let command = body.value.validate(id)?;
+    let request = RequestIdentity {
+        method: &method,
+        path: uri.path(),
+        body: &body.raw,
+        key,
+    };
+    Ok(state
+        .submit(Actor::Tenant(&caller), command, request, render_ok)
+        .await?
+        .into_response())
+}
+
+/// Sums over a pool's direct children: an event's totals over its sections.
+#[utoipa::path(get, path = "/v1/pools/{id}/totals", tag = "pools",
+    responses((status = 200, body = TotalsBody), (status = 404)), security(("bearer" = [])))]
+pub async fn pool_totals(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<TotalsBody>, ApiError> {
+    let caller = caller.require(Role::Viewer)?;
+    let (pool, children) = state
+        .store
+        .pool_children(&caller.tenant, &id, state.clock.now())?
+        .ok_or_else(|| ApiError::not_found("pool", &id))?;
+    let capacity: i64 = children.iter().map(|c| c.capacity).sum();
+    let held: i64 = children.iter().map(|c| c.held).sum();
+    let committed: i64 = children.iter().map(|c| c.committed).sum();
+    let available = children
+        .iter()
+        .map(|c| c.available)
+        .sum::<i64>()
+        .min(pool.available);
+    let utilization_pct = if capacity == 0 {
+        0.0
+    } else {
+        ((held + committed) as f64 * 10_000.0 / capacity as f64).round() / 100.0
+    };
+    Ok(Json(TotalsBody {
+        pool_id: pool.id,
+        children: children.len(),
+        capacity,
+        held,
+        committed,
+        available,
+        utilization_pct,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AvailabilityQuery {
+    /// Units wanted; at least 1, default 1.
+    pub quantity: Option<i64>,
+}
+
+/// Whether `quantity` units could be held now.
+#[utoipa::path(get, path = "/v1/pools/{id}/availability", tag = "pools", params(AvailabilityQuery),
+    responses((status = 200, body = AvailabilityBody), (status = 400), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn availability(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<AvailabilityQuery>,
+) -> Result<Json<AvailabilityBody>, ApiError> {
+    let caller = caller.require(Role::Viewer)?;
+    let quantity = allot_core::Quantity::new(query.quantity.unwrap_or(1))
+        .map_err(|error| ApiError::invalid("quantity", error.to_string()))?;
+    let pool = state
+        .store
+        .get_pool(&caller.tenant, &id, state.clock.now())?
+        .ok_or_else(|| ApiError::not_found("pool", &id))?;
+    Ok(Json(AvailabilityBody {
+        can_hold: pool.active && pool.available >= quantity.get(),
+        pool_id: pool.id,
+        available: pool.available,
+        quantity: quantity.get(),
+    }))
+}
+
+/// Page through a pool's ledger: every change to its counters or capacity, oldest first.
+#[utoipa::path(get, path = "/v1/pools/{id}/ledger", tag = "pools", params(super::PageQuery),
+    responses((status = 200, body = Page<LedgerEntryBody>), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn pool_ledger(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(page): PageParams,
+) -> Result<Json<Page<LedgerEntryBody>>, ApiError> {
+    let caller = caller.require(Role::Viewer)?;
+    let found = state
+        .store
+        .list_ledger(&caller.tenant, &id, page.to_request()?)?
+        .ok_or_else(|| ApiError::not_found("pool", &id))?;
+    Ok(Json(Page {
+        items: found.items.iter().map(LedgerEntryBody::from).collect(),
+        next_cursor: found.next_cursor,
+    }))
+}

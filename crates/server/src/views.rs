@@ -1,0 +1,287 @@
+//! Response bodies, as the API documents them, and the rendering of a writer's outcome into the
+//! exact bytes a client receives (and an idempotency record keeps).
+
+use crate::error::ApiError;
+use allot_core::UnixMillis;
+use allot_store::{HoldView, LedgerEntry, Outcome, PoolView, Price, StoredResponse, Success};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// RFC 3339 in UTC with milliseconds, e.g. `2026-11-22T08:00:00.000Z`.
+pub fn rfc3339(at: UnixMillis) -> String {
+    let nanos = i128::from(at.0) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// Money in minor units (cents) with an ISO 4217 currency code.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PriceBody {
+    #[schema(example = 4500)]
+    pub amount_minor: i64,
+    #[schema(example = "EUR")]
+    pub currency: String,
+}
+
+impl From<&Price> for PriceBody {
+    fn from(price: &Price) -> Self {
+        PriceBody {
+            amount_minor: price.amount_minor,
+            currency: price.currency.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PoolBody {
+    pub id: String,
+    pub name: String,
+    pub unit: String,
+    pub parent_id: Option<String>,
+    pub capacity: i64,
+    /// capacity × hard_limit_pct / 100: held + committed never exceed it.
+    pub limit: i64,
+    pub hard_limit_pct: u32,
+    pub soft_limit_pct: u32,
+    /// Units held and not yet confirmed, in this pool and every pool below it.
+    pub held: i64,
+    /// Units confirmed, in this pool and every pool below it.
+    pub committed: i64,
+    /// What one new hold could take: the least headroom over this pool and its ancestors.
+    pub available: i64,
+    /// (held + committed) as a percentage of capacity.
+    pub utilization_pct: f64,
+    pub over_soft_limit: bool,
+    pub price: Option<PriceBody>,
+    pub metadata: Option<Value>,
+    pub active: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&PoolView> for PoolBody {
+    fn from(pool: &PoolView) -> Self {
+        PoolBody {
+            id: pool.id.clone(),
+            name: pool.name.clone(),
+            unit: pool.unit.clone(),
+            parent_id: pool.parent_id.clone(),
+            capacity: pool.capacity,
+            limit: pool.limit,
+            hard_limit_pct: pool.hard_limit_pct,
+            soft_limit_pct: pool.soft_limit_pct,
+            held: pool.held,
+            committed: pool.committed,
+            available: pool.available,
+            utilization_pct: pool.utilization_pct,
+            over_soft_limit: pool.over_soft_limit,
+            price: pool.price.as_ref().map(PriceBody::from),
+            metadata: pool.metadata.clone(),
+            active: pool.active,
+            created_at: rfc3339(pool.created_at),
+            updated_at: rfc3339(pool.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HoldLineBody {
+    pub pool_id: String,
+    pub quantity: i64,
+    /// The pool's price when the hold was made; later price changes do not touch it.
+    pub unit_price: Option<PriceBody>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HoldBody {
+    pub id: String,
+    /// held, confirmed, released or expired.
+    #[schema(example = "held")]
+    pub status: String,
+    pub holder: Option<String>,
+    pub expires_at: String,
+    pub lines: Vec<HoldLineBody>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// On a change: `over_soft_limit` when a pool is now above its soft limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<String>>,
+}
+
+impl HoldBody {
+    pub fn new(hold: &HoldView, warnings: Option<Vec<String>>) -> Self {
+        HoldBody {
+            id: hold.id.clone(),
+            status: hold.status.as_str().to_owned(),
+            holder: hold.holder.clone(),
+            expires_at: rfc3339(hold.expires_at),
+            lines: hold
+                .lines
+                .iter()
+                .map(|line| HoldLineBody {
+                    pool_id: line.pool_id.clone(),
+                    quantity: line.quantity,
+                    unit_price: line.unit_price.as_ref().map(PriceBody::from),
+                })
+                .collect(),
+            created_at: rfc3339(hold.created_at),
+            updated_at: rfc3339(hold.updated_at),
+            warnings,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LedgerEntryBody {
+    pub seq: i64,
+    pub pool_id: String,
+    pub hold_id: Option<String>,
+    /// hold, confirm, release, expire or adjust.
+    pub kind: String,
+    pub held_delta: i64,
+    pub committed_delta: i64,
+    pub capacity_after: i64,
+    /// The API key id that made the change; null for the sweeper.
+    pub actor: Option<String>,
+    pub reason: Option<String>,
+    pub at: String,
+}
+
+impl From<&LedgerEntry> for LedgerEntryBody {
+    fn from(entry: &LedgerEntry) -> Self {
+        LedgerEntryBody {
+            seq: entry.seq,
+            pool_id: entry.pool_id.clone(),
+            hold_id: entry.hold_id.clone(),
+            kind: entry.kind.as_str().to_owned(),
+            held_delta: entry.held_delta,
+            committed_delta: entry.committed_delta,
+            capacity_after: entry.capacity_after,
+            actor: entry.actor.clone(),
+            reason: entry.reason.clone(),
+            at: rfc3339(entry.at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantBody {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyBody {
+    pub id: String,
+    pub role: String,
+    pub created_at: String,
+}
+
+/// A new tenant and its first admin key. The key is shown here once and never again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantCreatedBody {
+    pub tenant: TenantBody,
+    pub api_key_id: String,
+    /// The secret. A replay of this request by Idempotency-Key omits it: it is not stored.
+    pub api_key: Option<String>,
+}
+
+/// A new API key. The secret is shown here once and never again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyCreatedBody {
+    pub id: String,
+    pub role: String,
+    pub created_at: String,
+    pub api_key: Option<String>,
+}
+
+/// A page of a list. Pass `next_cursor` back as `?cursor=` for the next page; null means the end.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AvailabilityBody {
+    pub pool_id: String,
+    pub available: i64,
+    pub quantity: i64,
+    pub can_hold: bool,
+}
+
+/// Sums over a pool's direct children (an event's sections).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TotalsBody {
+    pub pool_id: String,
+    pub children: usize,
+    pub capacity: i64,
+    pub held: i64,
+    pub committed: i64,
+    /// Sum of the children's availability, capped by what the pool itself still allows.
+    pub available: i64,
+    pub utilization_pct: f64,
+}
+
+/// The JSON of a success, or the problem of a failure: one function per route, used both for a
+/// live answer and for the idempotency record, so a replay is byte-for-byte the first answer.
+pub fn render(outcome: &Outcome, ok: StatusCode) -> StoredResponse {
+    match outcome {
+        Ok(success) => {
+            let body = success_body(success);
+            StoredResponse {
+                status: ok.as_u16(),
+                body: body.to_string().into_bytes(),
+            }
+        }
+        Err(failure) => ApiError::from(failure.clone()).to_stored(),
+    }
+}
+
+pub fn render_ok(outcome: &Outcome) -> StoredResponse {
+    render(outcome, StatusCode::OK)
+}
+
+pub fn render_created(outcome: &Outcome) -> StoredResponse {
+    render(outcome, StatusCode::CREATED)
+}
+
+fn to_value<T: Serialize>(body: T) -> Value {
+    serde_json::to_value(body).expect("response bodies serialize: no maps with non-string keys")
+}
+
+fn success_body(success: &Success) -> Value {
+    match success {
+        Success::TenantCreated { tenant, key } => to_value(TenantCreatedBody {
+            tenant: TenantBody {
+                id: tenant.id.0.clone(),
+                name: tenant.name.clone(),
+                created_at: rfc3339(tenant.created_at),
+            },
+            api_key_id: key.id.clone(),
+            api_key: None,
+        }),
+        Success::ApiKeyCreated(key) => to_value(ApiKeyCreatedBody {
+            id: key.id.clone(),
+            role: key.role.as_str().to_owned(),
+            created_at: rfc3339(key.created_at),
+            api_key: None,
+        }),
+        Success::ApiKeyRevoked => serde_json::json!({"revoked": true}),
+        Success::Pool(pool) => to_value(PoolBody::from(pool)),
+        Success::Hold { hold, warnings } => to_value(HoldBody::new(
+            hold,
+            Some(warnings.iter().map(|w| w.as_str().to_owned()).collect()),
+        )),
+        Success::Swept { expired } => serde_json::json!({"expired": expired}),
+    }
+}
