@@ -27,6 +27,11 @@ pub enum Command {
     /// Recompute every pool's counters from the ledger and the live holds; exit 1 on any mismatch.
     #[command(after_help = "Examples:\n  allot verify --data-dir ./allot-data")]
     Verify(VerifyArgs),
+    /// Drive a running server with load, then check nothing was oversold or lost; exit 2 if so.
+    #[command(
+        after_help = "Examples:\n  allot bench --admin-token $TOKEN --scenario hot --concurrency 256 --duration 10\n  allot bench --admin-token $TOKEN --scenario rush --units 10000 --concurrency 256\n  allot bench --api-key $KEY --scenario spread --pools 10000 --json"
+    )]
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -64,4 +69,56 @@ pub struct VerifyArgs {
     /// The data directory a server uses (it may be running).
     #[arg(long, env = "ALLOT_DATA_DIR", default_value = "./allot-data")]
     pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// Every request holds 1 unit of one pool.
+    Hot,
+    /// Every request holds 1 unit of a random one of --pools pools.
+    Spread,
+    /// 2-line holds: one unit in each of two sections under one event total.
+    Cart,
+    /// Hold, then confirm.
+    HoldConfirm,
+    /// Availability reads only.
+    Availability,
+    /// A pool of --units units and far more requests: runs until sold out.
+    Rush,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The server to drive.
+    #[arg(long, env = "ALLOT_URL", default_value = "http://127.0.0.1:7878")]
+    pub url: String,
+    /// A tenant admin key (the bench creates its own pools).
+    #[arg(long, env = "ALLOT_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// The super-admin token: the bench creates a tenant of its own.
+    #[arg(long, env = "ALLOT_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    #[arg(long, value_enum, default_value = "hot")]
+    pub scenario: Scenario,
+    /// Requests in flight at once, each on its own keep-alive connection.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub concurrency: u64,
+    /// Seconds to run (ignored with --requests, and by rush, which runs until sold out).
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Stop after this many requests instead of after --duration.
+    #[arg(long)]
+    pub requests: Option<u64>,
+    /// Pools for the spread scenario.
+    #[arg(long, default_value_t = 1000)]
+    pub pools: usize,
+    /// Units in the rush pool.
+    #[arg(long, default_value_t = 10_000)]
+    pub units: i64,
+    /// Threads the load generator uses.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

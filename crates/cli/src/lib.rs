@@ -1,9 +1,11 @@
-//! The `allot` command-line tool: `serve` runs the server, `verify` audits a data directory.
+//! The `allot` command-line tool: `serve` runs the server, `verify` audits a data directory,
+//! `bench` drives a running server and checks it oversold nothing.
 //!
 //! - `cli`: the clap definitions (flags, environment variables, help text).
 //! - `serve`, `verify`: one module per subcommand.
 //! - `telemetry`: logging set-up.
 
+pub mod bench;
 pub mod cli;
 pub mod serve;
 pub mod telemetry;

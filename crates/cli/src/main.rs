@@ -9,6 +9,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => allot::serve::run(args),
         Command::Verify(args) => allot::verify::run(args),
+        Command::Bench(args) => allot::bench::run(args),
     };
     match result {
         Ok(code) => code,
