@@ -1,0 +1,390 @@
+//! The SQLite backend through the store traits: batches, expiry, idempotency, tenant isolation,
+//! and `verify`. Each test opens a fresh database in a temporary directory.
+
+use allot_core::{
+    Capacity, HoldLine, HoldStatus, LimitPct, PoolId, Quantity, Refusal, TtlSeconds, UnixMillis,
+};
+use allot_store::command::NewPool;
+use allot_store::sqlite::{self, SqliteStore, SqliteWriter};
+use allot_store::*;
+use tempfile::TempDir;
+
+const T0: UnixMillis = UnixMillis(1_790_000_000_000);
+
+fn open() -> (TempDir, SqliteStore, SqliteWriter) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (store, writer) = sqlite::open(dir.path()).expect("the store opens");
+    (dir, store, writer)
+}
+
+fn tenant(name: &str) -> TenantId {
+    TenantId(name.to_owned())
+}
+
+fn envelope(tenant: &TenantId, command: Command) -> Envelope {
+    Envelope {
+        tenant: tenant.clone(),
+        actor: None,
+        command,
+        idempotency: None,
+    }
+}
+
+fn new_pool(capacity: i64, parent: Option<&str>) -> Command {
+    Command::CreatePool(NewPool {
+        name: "pool".into(),
+        unit: "units".into(),
+        parent_id: parent.map(str::to_owned),
+        capacity: Capacity::new(capacity).expect("valid capacity"),
+        hard_limit_pct: LimitPct::HUNDRED,
+        soft_limit_pct: LimitPct::HUNDRED,
+        price: None,
+        metadata: None,
+    })
+}
+
+fn hold(pool: &str, quantity: i64, ttl_seconds: i64) -> Command {
+    Command::PlaceHold {
+        lines: vec![HoldLine {
+            pool_id: PoolId(pool.to_owned()),
+            quantity: Quantity::new(quantity).expect("valid"),
+        }],
+        ttl: TtlSeconds::new(ttl_seconds).expect("valid ttl"),
+        holder: None,
+        confirm: false,
+    }
+}
+
+fn outcome(reply: Reply) -> Outcome {
+    match reply {
+        Reply::Outcome(outcome) => outcome,
+        Reply::Rendered { .. } => panic!("no idempotency key was given"),
+    }
+}
+
+fn apply_one(
+    writer: &mut SqliteWriter,
+    tenant: &TenantId,
+    command: Command,
+    now: UnixMillis,
+) -> Outcome {
+    let mut replies = writer
+        .apply(vec![envelope(tenant, command)], now)
+        .expect("the batch commits");
+    outcome(replies.remove(0))
+}
+
+fn create_pool(
+    writer: &mut SqliteWriter,
+    tenant: &TenantId,
+    capacity: i64,
+    parent: Option<&str>,
+) -> String {
+    match apply_one(writer, tenant, new_pool(capacity, parent), T0) {
+        Ok(Success::Pool(pool)) => pool.id,
+        other => panic!("pool not created: {other:?}"),
+    }
+}
+
+fn hold_id(outcome: &Outcome) -> String {
+    match outcome {
+        Ok(Success::Hold { hold, .. }) => hold.id.clone(),
+        other => panic!("not a hold: {other:?}"),
+    }
+}
+
+#[test]
+fn a_refused_command_does_not_fail_the_rest_of_its_batch() {
+    let (_dir, store, mut writer) = open();
+    let acme = tenant("acme");
+    let pool = create_pool(&mut writer, &acme, 3, None);
+    let batch = vec![
+        envelope(&acme, hold(&pool, 2, 60)),
+        envelope(&acme, hold(&pool, 2, 60)),
+        envelope(&acme, hold("pool_missing", 1, 60)),
+        envelope(&acme, hold(&pool, 1, 60)),
+    ];
+    let replies: Vec<Outcome> = writer
+        .apply(batch, T0)
+        .expect("commits")
+        .into_iter()
+        .map(outcome)
+        .collect();
+    assert!(replies[0].is_ok());
+    assert!(matches!(
+        replies[1],
+        Err(Failure::Refused(Refusal::InsufficientCapacity {
+            requested: 2,
+            available: 1,
+            ..
+        }))
+    ));
+    assert!(matches!(
+        replies[2],
+        Err(Failure::Refused(Refusal::UnknownPool(_)))
+    ));
+    assert!(
+        replies[3].is_ok(),
+        "decided in arrival order against the batch's own changes"
+    );
+    let view = store
+        .get_pool(&acme, &pool, T0)
+        .expect("reads")
+        .expect("exists");
+    assert_eq!((view.held, view.available), (3, 0));
+}
+
+#[test]
+fn due_holds_expire_before_any_decision_and_reads_never_count_them() {
+    let (dir, store, mut writer) = open();
+    let acme = tenant("acme");
+    let pool = create_pool(&mut writer, &acme, 5, None);
+    let first = apply_one(&mut writer, &acme, hold(&pool, 5, 10), T0);
+    let first = hold_id(&first);
+
+    let later = UnixMillis(T0.0 + 10_000);
+    // Before any batch runs at `later`, reads already treat the hold as expired.
+    let view = store
+        .get_pool(&acme, &pool, later)
+        .expect("reads")
+        .expect("exists");
+    assert_eq!((view.held, view.available), (0, 5));
+    let seen = store
+        .get_hold(&acme, &first, later)
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(seen.status, HoldStatus::Expired);
+
+    // A full-size hold at `later` fits: the batch expired the first hold before deciding.
+    assert!(apply_one(&mut writer, &acme, hold(&pool, 5, 10), later).is_ok());
+    let confirm = apply_one(
+        &mut writer,
+        &acme,
+        Command::ConfirmHold { hold_id: first },
+        later,
+    );
+    assert_eq!(
+        confirm.err(),
+        Some(Failure::Transition(allot_core::TransitionError::Expired))
+    );
+    let report = sqlite::verify(dir.path()).expect("verify runs");
+    assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
+    assert_eq!(report.live_holds, 1);
+}
+
+#[test]
+fn another_tenants_pools_and_holds_do_not_exist_even_in_the_same_batch() {
+    let (_dir, store, mut writer) = open();
+    let (acme, rival) = (tenant("acme"), tenant("rival"));
+    let pool = create_pool(&mut writer, &acme, 5, None);
+    let batch = vec![
+        envelope(&acme, hold(&pool, 1, 60)),
+        envelope(&rival, hold(&pool, 1, 60)),
+    ];
+    let replies: Vec<Outcome> = writer
+        .apply(batch, T0)
+        .expect("commits")
+        .into_iter()
+        .map(outcome)
+        .collect();
+    let acme_hold = hold_id(&replies[0]);
+    assert!(matches!(
+        replies[1],
+        Err(Failure::Refused(Refusal::UnknownPool(_)))
+    ));
+    let release = apply_one(
+        &mut writer,
+        &rival,
+        Command::ReleaseHold {
+            hold_id: acme_hold.clone(),
+        },
+        T0,
+    );
+    assert!(matches!(release, Err(Failure::NotFound { .. })));
+    assert!(store.get_pool(&rival, &pool, T0).expect("reads").is_none());
+    assert!(
+        store
+            .get_hold(&rival, &acme_hold, T0)
+            .expect("reads")
+            .is_none()
+    );
+    let page = store
+        .list_pools(
+            &rival,
+            None,
+            PageRequest {
+                limit: 10,
+                after: None,
+            },
+            T0,
+        )
+        .expect("reads");
+    assert!(page.items.is_empty());
+    let created = apply_one(&mut writer, &rival, new_pool(1, Some(&pool)), T0);
+    assert!(
+        matches!(created, Err(Failure::Invalid { .. })),
+        "a parent in another tenant is no parent"
+    );
+}
+
+fn keyed(tenant: &TenantId, command: Command, key: &str, request_hash: &str) -> Envelope {
+    Envelope {
+        tenant: tenant.clone(),
+        actor: None,
+        command,
+        idempotency: Some(Idempotency {
+            key: key.to_owned(),
+            request_hash: request_hash.to_owned(),
+            render: Box::new(|outcome| StoredResponse {
+                status: if outcome.is_ok() { 201 } else { 409 },
+                body: format!("{:?}", outcome.as_ref().map(|_| "ok")).into_bytes(),
+            }),
+        }),
+    }
+}
+
+#[test]
+fn an_idempotency_key_acts_once_even_twice_in_one_batch_and_lapses_after_a_day() {
+    let (_dir, store, mut writer) = open();
+    let acme = tenant("acme");
+    let pool = create_pool(&mut writer, &acme, 10, None);
+    let batch = vec![
+        keyed(&acme, hold(&pool, 1, 60), "k", "h1"),
+        keyed(&acme, hold(&pool, 1, 60), "k", "h1"),
+        keyed(&acme, hold(&pool, 1, 60), "k", "h2"),
+    ];
+    let replies = writer.apply(batch, T0).expect("commits");
+    assert!(
+        matches!(&replies[0], Reply::Rendered { replayed: false, response } if response.status == 201)
+    );
+    assert!(
+        matches!(&replies[1], Reply::Rendered { replayed: true, response } if response.status == 201)
+    );
+    assert!(matches!(
+        &replies[2],
+        Reply::Outcome(Err(Failure::IdempotencyMismatch))
+    ));
+    assert_eq!(
+        store
+            .get_pool(&acme, &pool, T0)
+            .expect("reads")
+            .expect("exists")
+            .held,
+        1
+    );
+
+    let next_day = UnixMillis(T0.0 + 24 * 3600 * 1000);
+    let replies = writer
+        .apply(vec![keyed(&acme, hold(&pool, 1, 60), "k", "h2")], next_day)
+        .expect("commits");
+    assert!(
+        matches!(
+            &replies[0],
+            Reply::Rendered {
+                replayed: false,
+                ..
+            }
+        ),
+        "the key is fresh after 24 h"
+    );
+}
+
+#[test]
+fn capacity_changes_are_ledgered_and_refused_below_use() {
+    let (dir, store, mut writer) = open();
+    let acme = tenant("acme");
+    let pool = create_pool(&mut writer, &acme, 10, None);
+    assert!(apply_one(&mut writer, &acme, hold(&pool, 6, 60), T0).is_ok());
+    let patch = |capacity: i64| Command::UpdatePool {
+        pool_id: pool.clone(),
+        patch: command::PoolPatch {
+            capacity: Some(Capacity::new(capacity).expect("valid")),
+            reason: Some("venue change".into()),
+            ..Default::default()
+        },
+    };
+    assert!(matches!(
+        apply_one(&mut writer, &acme, patch(5), T0),
+        Err(Failure::Adjust(allot_core::AdjustRefusal::BelowUse {
+            capacity: 5,
+            used: 6
+        }))
+    ));
+    assert!(apply_one(&mut writer, &acme, patch(12), T0).is_ok());
+    let ledger = store
+        .list_ledger(
+            &acme,
+            &pool,
+            PageRequest {
+                limit: 100,
+                after: None,
+            },
+        )
+        .expect("reads")
+        .expect("exists");
+    let kinds: Vec<(LedgerKind, i64, Option<String>)> = ledger
+        .items
+        .iter()
+        .map(|e| (e.kind, e.capacity_after, e.reason.clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (LedgerKind::Adjust, 10, Some("created".into())),
+            (LedgerKind::Hold, 10, None),
+            (LedgerKind::Adjust, 12, Some("venue change".into())),
+        ]
+    );
+    assert!(
+        sqlite::verify(dir.path())
+            .expect("verify runs")
+            .mismatches
+            .is_empty()
+    );
+}
+
+#[test]
+fn verify_finds_a_tampered_counter() {
+    let (dir, _store, mut writer) = open();
+    let acme = tenant("acme");
+    let event = create_pool(&mut writer, &acme, 10, None);
+    let section = create_pool(&mut writer, &acme, 10, Some(&event));
+    assert!(apply_one(&mut writer, &acme, hold(&section, 2, 60), T0).is_ok());
+    assert!(
+        sqlite::verify(dir.path())
+            .expect("verify runs")
+            .mismatches
+            .is_empty()
+    );
+    drop(writer);
+    let conn = rusqlite::Connection::open(dir.path().join(sqlite::DATABASE_FILE)).expect("opens");
+    conn.execute("UPDATE pools SET held = held + 1 WHERE id = ?1", [&event])
+        .expect("tampers");
+    let report = sqlite::verify(dir.path()).expect("verify runs");
+    assert_eq!(
+        report.mismatches.len(),
+        2,
+        "held disagrees with the ledger and with the holds"
+    );
+    assert!(
+        report
+            .mismatches
+            .iter()
+            .all(|m| m.pool_id == event && m.stored == 3 && m.recomputed == 2)
+    );
+}
+
+#[test]
+fn a_database_from_a_newer_allot_is_refused() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    drop(sqlite::open(dir.path()).expect("the store opens"));
+    let conn = rusqlite::Connection::open(dir.path().join(sqlite::DATABASE_FILE)).expect("opens");
+    conn.pragma_update(None, "user_version", 99)
+        .expect("sets version");
+    drop(conn);
+    let error = sqlite::open(dir.path()).err().expect("refused");
+    assert!(
+        error.to_string().contains("newer than this build"),
+        "{error}"
+    );
+}
