@@ -34,7 +34,7 @@ impl BatchWriter for SqliteWriter {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut work = Working::default();
+        let mut work = Working::load(&tx)?;
         let expired = expire_due(&tx, &mut work, now)?;
         let mut replies = Vec::with_capacity(batch.len());
         for envelope in batch {
@@ -59,15 +59,34 @@ struct TenantPools {
 #[derive(Default)]
 struct Working {
     tenants: HashMap<TenantId, TenantPools>,
+    /// The last ledger sequence number used; read at the start of the batch, written at flush.
+    ledger_seq: i64,
+}
+
+/// One tenant's pools in the batch. A free function, not a method, so that callers can hold it
+/// and `Working::ledger_seq` at once.
+fn tenant_pools<'w>(
+    tenants: &'w mut HashMap<TenantId, TenantPools>,
+    tenant: &TenantId,
+) -> &'w mut TenantPools {
+    tenants.entry(tenant.clone()).or_default()
 }
 
 impl Working {
-    fn tenant(&mut self, tenant: &TenantId) -> &mut TenantPools {
-        self.tenants.entry(tenant.clone()).or_default()
+    fn load(tx: &Transaction<'_>) -> Result<Working, StoreError> {
+        let ledger_seq = tx
+            .prepare_cached("SELECT value FROM allot_meta WHERE name = 'ledger_seq'")?
+            .query_row([], |row| row.get(0))?;
+        Ok(Working {
+            tenants: HashMap::new(),
+            ledger_seq,
+        })
     }
 
     /// Writes every changed pool's counters and settings, once per batch.
     fn flush(&mut self, tx: &Transaction<'_>, now: UnixMillis) -> Result<(), StoreError> {
+        tx.prepare_cached("UPDATE allot_meta SET value = ?1 WHERE name = 'ledger_seq'")?
+            .execute([self.ledger_seq])?;
         let mut stmt = tx.prepare_cached(
             "UPDATE pools SET held = ?2, committed = ?3, capacity = ?4, hard_limit_pct = ?5, soft_limit_pct = ?6,
                  active = ?7, name = ?8, price_amount_minor = ?9, price_currency = ?10, metadata = ?11, updated_at = ?12
@@ -375,8 +394,8 @@ fn execute(
                 Ok(at) => at,
                 Err(error) => return Ok(Err(error.into())),
             };
-            tx.prepare_cached("UPDATE holds SET expires_at = ?2, updated_at = ?3 WHERE id = ?1")?
-                .execute(params![hold.id, expires_at.0, now.0])?;
+            tx.prepare_cached("UPDATE holds SET expires_at = ?3, updated_at = ?4 WHERE tenant_id = ?1 AND id = ?2")?
+                .execute(params![tenant.0, hold.id, expires_at.0, now.0])?;
             let hold = HoldRow {
                 expires_at,
                 updated_at: now,
@@ -416,6 +435,7 @@ fn insert_api_key(
 #[allow(clippy::too_many_arguments)]
 fn append_ledger(
     tx: &Transaction<'_>,
+    ledger_seq: &mut i64,
     tenant: &TenantId,
     pool_id: &PoolId,
     hold_id: Option<&str>,
@@ -428,8 +448,8 @@ fn append_ledger(
     now: UnixMillis,
 ) -> Result<(), StoreError> {
     tx.prepare_cached(
-        "INSERT INTO ledger (tenant_id, pool_id, hold_id, kind, held_delta, committed_delta, capacity_after, actor, reason, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO ledger (tenant_id, pool_id, hold_id, kind, held_delta, committed_delta, capacity_after, actor, reason, at, seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         tenant.0,
@@ -441,8 +461,10 @@ fn append_ledger(
         capacity_after,
         actor,
         reason,
-        now.0
+        now.0,
+        *ledger_seq + 1
     ])?;
+    *ledger_seq += 1;
     Ok(())
 }
 
@@ -461,7 +483,7 @@ fn create_pool(
     new_pool: NewPool,
     now: UnixMillis,
 ) -> Result<Outcome, StoreError> {
-    let pools = work.tenant(tenant);
+    let pools = tenant_pools(&mut work.tenants, tenant);
     let parent_id = new_pool.parent_id.map(PoolId);
     if let Some(parent) = &parent_id {
         if !pools.load_chain(tx, tenant, parent)? {
@@ -504,6 +526,7 @@ fn create_pool(
     let core = Pool::new(id.clone(), parent_id, limits);
     append_ledger(
         tx,
+        &mut work.ledger_seq,
         tenant,
         &id,
         None,
@@ -541,7 +564,7 @@ fn update_pool(
     patch: PoolPatch,
     now: UnixMillis,
 ) -> Result<Outcome, StoreError> {
-    let pools = work.tenant(tenant);
+    let pools = tenant_pools(&mut work.tenants, tenant);
     if !pools.load_chain(tx, tenant, &id)? {
         return Ok(Err(Failure::NotFound {
             kind: "pool",
@@ -561,6 +584,7 @@ fn update_pool(
         let reason = patch.reason.as_deref().unwrap_or("adjusted");
         append_ledger(
             tx,
+            &mut work.ledger_seq,
             tenant,
             &id,
             None,
@@ -603,7 +627,7 @@ fn place_hold(
     confirm: bool,
     now: UnixMillis,
 ) -> Result<Outcome, StoreError> {
-    let pools = work.tenant(tenant);
+    let pools = tenant_pools(&mut work.tenants, tenant);
     for line in &lines {
         if !pools.load_chain(tx, tenant, &line.pool_id)? {
             return Ok(Err(
@@ -658,6 +682,7 @@ fn place_hold(
             .get();
         append_ledger(
             tx,
+            &mut work.ledger_seq,
             tenant,
             &line.pool_id,
             Some(&hold_id),
@@ -746,7 +771,7 @@ fn transition(
     now: UnixMillis,
 ) -> Result<(), StoreError> {
     let lines = hold.core_lines()?;
-    let pools = work.tenant(tenant);
+    let pools = tenant_pools(&mut work.tenants, tenant);
     for line in &lines {
         if !pools.load_chain(tx, tenant, &line.pool_id)? {
             return Err(StoreError::Corrupt(format!(
@@ -767,6 +792,7 @@ fn transition(
             .get();
         append_ledger(
             tx,
+            &mut work.ledger_seq,
             tenant,
             &line.pool_id,
             Some(&hold.id),
@@ -780,7 +806,9 @@ fn transition(
         )?;
         pools.mark_chain_dirty(&line.pool_id);
     }
-    tx.prepare_cached("UPDATE holds SET status = ?2, updated_at = ?3 WHERE id = ?1")?
-        .execute(params![hold.id, status.as_str(), now.0])?;
+    tx.prepare_cached(
+        "UPDATE holds SET status = ?3, updated_at = ?4 WHERE tenant_id = ?1 AND id = ?2",
+    )?
+    .execute(params![tenant.0, hold.id, status.as_str(), now.0])?;
     Ok(())
 }

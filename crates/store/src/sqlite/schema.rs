@@ -48,26 +48,29 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX pools_by_parent ON pools(tenant_id, parent_id, id);
 
     -- lines is a JSON array of {pool_id, quantity, unit_price}: read whole, never queried inside.
+    -- Keyed by (tenant_id, id) without a rowid: every lookup names both, listing is a key scan,
+    -- and each new hold costs one b-tree insert fewer.
     CREATE TABLE holds (
-        id         TEXT PRIMARY KEY,
         tenant_id  TEXT NOT NULL,
+        id         TEXT NOT NULL,
         status     TEXT NOT NULL CHECK (status IN ('held', 'confirmed', 'released', 'expired')),
         holder     TEXT,
         expires_at INTEGER NOT NULL,
         lines      TEXT NOT NULL,
         created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL
-    ) STRICT;
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    ) STRICT, WITHOUT ROWID;
     -- The sweeper and every batch look for due holds: only held ones are ever due.
     CREATE INDEX holds_due ON holds(expires_at) WHERE status = 'held';
-    CREATE INDEX holds_by_tenant ON holds(tenant_id, id);
     CREATE INDEX holds_by_holder ON holds(tenant_id, holder, id) WHERE holder IS NOT NULL;
 
-    -- Append-only. Counters are recomputable from it (allot verify).
+    -- Append-only. Counters are recomputable from it (allot verify). Keyed by (pool_id, seq)
+    -- without a rowid so an entry is one b-tree insert; seq is global and comes from allot_meta.
     CREATE TABLE ledger (
-        seq             INTEGER PRIMARY KEY,
-        tenant_id       TEXT NOT NULL,
         pool_id         TEXT NOT NULL,
+        seq             INTEGER NOT NULL,
+        tenant_id       TEXT NOT NULL,
         hold_id         TEXT,
         kind            TEXT NOT NULL CHECK (kind IN ('hold', 'confirm', 'release', 'expire', 'adjust')),
         held_delta      INTEGER NOT NULL,
@@ -75,9 +78,16 @@ const MIGRATIONS: &[&str] = &[
         capacity_after  INTEGER NOT NULL,
         actor           TEXT,
         reason          TEXT,
-        at              INTEGER NOT NULL
-    ) STRICT;
-    CREATE INDEX ledger_by_pool ON ledger(pool_id, seq);
+        at              INTEGER NOT NULL,
+        PRIMARY KEY (pool_id, seq)
+    ) STRICT, WITHOUT ROWID;
+
+    -- Small named counters owned by the writer, such as the last ledger sequence number.
+    CREATE TABLE allot_meta (
+        name  TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO allot_meta (name, value) VALUES ('ledger_seq', 0);
 
     CREATE TABLE idempotency (
         tenant_id    TEXT NOT NULL,

@@ -102,9 +102,9 @@ pub fn verify(data_dir: &Path) -> Result<VerifyReport, StoreError> {
     let from_holds = counters_from_holds(live_lines, &parents);
 
     let mut last_capacity = HashMap::new();
+    // SQLite takes the bare column from the row holding the MAX: the latest adjustment's capacity.
     let mut stmt = conn.prepare(
-        "SELECT pool_id, capacity_after FROM ledger WHERE seq IN (
-             SELECT MAX(seq) FROM ledger WHERE kind = 'adjust' GROUP BY pool_id)",
+        "SELECT pool_id, capacity_after, MAX(seq) FROM ledger WHERE kind = 'adjust' GROUP BY pool_id",
     )?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
