@@ -22,7 +22,7 @@ pub use pool::{Pool, PoolId, PoolLimits};
 pub use pools::{AdjustRefusal, HoldLine, Placement, PoolSet, Refusal, Warning};
 pub use units::{Capacity, LimitPct, Quantity, TtlSeconds, UnitError, UnixMillis};
 
-/// Deepest pool hierarchy allowed (a pool plus this many ancestors at most).
+/// Deepest pool hierarchy allowed: at most this many levels, counting the pool itself.
 /// Every decision walks a pool's ancestor chain, so the chain must be short and bounded.
 pub const MAX_POOL_DEPTH: usize = 8;
 

@@ -190,8 +190,10 @@ impl PoolSet {
         }
     }
 
-    /// Changes a pool's capacity and limits. Refused when the new capacity or the new limit falls
-    /// below what is already held plus committed (seed 000: never below current use).
+    /// Changes a pool's capacity and limits. Refused when capacity is lowered below what is already
+    /// held plus committed (seed 000: never below current use), or when the new limit would be.
+    /// A pool in its overage band (used above capacity, within a hard limit over 100%) may still
+    /// raise its capacity or loosen its limits.
     pub fn adjust(&mut self, id: &PoolId, limits: PoolLimits) -> Result<(), AdjustRefusal> {
         let pool = self
             .pools
@@ -201,7 +203,8 @@ impl PoolSet {
             return Err(AdjustRefusal::SoftAboveHard);
         }
         let used = pool.used();
-        if limits.capacity.get() < used || limits.limit() < used {
+        let lowered = limits.capacity < pool.limits.capacity;
+        if (lowered && limits.capacity.get() < used) || limits.limit() < used {
             return Err(AdjustRefusal::BelowUse {
                 capacity: limits.capacity.get(),
                 used,
@@ -319,6 +322,28 @@ mod tests {
             })
         );
         assert_eq!(set.adjust(&"a".into(), limits(4)), Ok(()));
+    }
+
+    #[test]
+    fn a_pool_in_its_overage_band_may_grow_but_not_shrink() {
+        let mut set = PoolSet::new();
+        let mut campaign = limits(100);
+        campaign.hard_limit_pct = LimitPct::new(110).expect("valid pct");
+        set.insert(Pool::new("c".into(), None, campaign));
+        set.place(&[line("c", 105)], true)
+            .expect("fits the overage band");
+        let mut grown = campaign;
+        grown.capacity = Capacity::new(102).expect("valid capacity");
+        assert_eq!(set.adjust(&"c".into(), grown), Ok(()));
+        let mut shrunk = grown;
+        shrunk.capacity = Capacity::new(101).expect("valid capacity");
+        assert_eq!(
+            set.adjust(&"c".into(), shrunk),
+            Err(AdjustRefusal::BelowUse {
+                capacity: 101,
+                used: 105
+            })
+        );
     }
 
     #[test]

@@ -181,7 +181,10 @@ impl ApiError {
             object.insert("errors".into(), Value::Array(errors.collect()));
         }
         for (key, value) in &self.extensions {
-            object.insert(key.clone(), value.clone());
+            // An extension never replaces a member RFC 9457 defines.
+            if !object.contains_key(key) {
+                object.insert(key.clone(), value.clone());
+            }
         }
         body
     }
@@ -279,7 +282,8 @@ impl From<Failure> for ApiError {
                 ErrorKind::Conflict,
                 format!("the hold is {}", status.as_str()),
             )
-            .with("status", status.as_str()),
+            // Not `status`: that member is the HTTP status code (RFC 9457).
+            .with("hold_status", status.as_str()),
             Failure::Invalid { field, message } => ApiError::invalid(field, message),
             Failure::IdempotencyMismatch => ApiError::new(
                 ErrorKind::IdempotencyMismatch,

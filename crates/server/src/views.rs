@@ -10,14 +10,16 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 /// RFC 3339 in UTC with milliseconds, e.g. `2026-11-22T08:00:00.000Z`.
+/// Always three fraction digits (the well-known `Rfc3339` format trims them: `…:20Z`, `….5Z`), so
+/// every timestamp has one width and sorts as text.
 pub fn rfc3339(at: UnixMillis) -> String {
+    const FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
     let nanos = i128::from(at.0) * 1_000_000;
     time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
         .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+        .and_then(|t| t.format(FORMAT).ok())
         .unwrap_or_default()
 }
 

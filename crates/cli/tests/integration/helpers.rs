@@ -244,3 +244,264 @@ impl Reply {
             .unwrap_or("")
     }
 }
+
+// ---- Added for the api_* tests: raw bodies, problem checks, ledgers, RFC 3339, polling. ----
+
+/// A reply whose body is kept as the exact bytes the server sent (for byte-for-byte replays).
+#[derive(Debug)]
+pub struct RawReply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub bytes: Vec<u8>,
+}
+
+impl RawReply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The same checks as [`Reply::assert_problem`].
+    pub fn assert_problem(&self, status: StatusCode, slug: &str) {
+        Reply {
+            status: self.status,
+            headers: self.headers.clone(),
+            body: self.json(),
+        }
+        .assert_problem(status, slug);
+    }
+}
+
+impl TestApp {
+    /// Any request with exactly the body bytes and headers given: no Content-Type is added.
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> RawReply {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base_url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("a body").to_vec();
+        RawReply {
+            status,
+            headers,
+            bytes,
+        }
+    }
+
+    /// A JSON POST with extra headers (an Idempotency-Key), keeping the answer's exact bytes.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        token: &str,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> RawReply {
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        self.call_raw(
+            Method::POST,
+            path,
+            Some(token),
+            Some(body.to_string().into_bytes()),
+            &all,
+        )
+        .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::DELETE, path, Some(token), None, &[])
+            .await
+    }
+
+    /// Every item of a cursor-paginated list, following `next_cursor` with pages of `limit`.
+    /// `path` may already carry a query string.
+    pub async fn all_pages(&self, path: &str, token: &str, limit: usize) -> Vec<Value> {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..1_000 {
+            let url = match &cursor {
+                Some(cursor) => format!("{path}{separator}limit={limit}&cursor={cursor}"),
+                None => format!("{path}{separator}limit={limit}"),
+            };
+            let page = self.get(&url, token).await;
+            assert_eq!(page.status, StatusCode::OK, "{url}: {}", page.body);
+            let found = page.body["items"].as_array().expect("an items array");
+            assert!(found.len() <= limit, "{url} gave more than {limit} items");
+            items.extend(found.iter().cloned());
+            match page.body["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return items,
+            }
+        }
+        panic!("{path} did not end within 1000 pages");
+    }
+
+    /// A pool's whole ledger, oldest first.
+    pub async fn ledger(&self, token: &str, pool: &str) -> Vec<Value> {
+        self.all_pages(&format!("/v1/pools/{pool}/ledger"), token, 1_000)
+            .await
+    }
+
+    /// `(held, committed, available)` of a pool.
+    pub async fn counters(&self, token: &str, pool: &str) -> (i64, i64, i64) {
+        let state = self.pool_state(token, pool).await;
+        (
+            state["held"].as_i64().expect("held"),
+            state["committed"].as_i64().expect("committed"),
+            state["available"].as_i64().expect("available"),
+        )
+    }
+}
+
+impl Reply {
+    /// An RFC 9457 problem: the status, `application/problem+json`, a `type` ending in `slug`,
+    /// a title, the status again in the body, and a detail.
+    pub fn assert_problem(&self, status: StatusCode, slug: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(
+            self.content_type(),
+            "application/problem+json",
+            "{}",
+            self.body
+        );
+        let kind = self.body["type"].as_str().unwrap_or_default();
+        assert!(
+            kind.starts_with("https://") && kind.ends_with(&format!("/{slug}")),
+            "type {kind:?} is not the {slug} problem: {}",
+            self.body
+        );
+        assert!(
+            !self.body["title"].as_str().unwrap_or_default().is_empty(),
+            "no title: {}",
+            self.body
+        );
+        assert_eq!(
+            self.body["status"].as_u64(),
+            Some(u64::from(status.as_u16())),
+            "{}",
+            self.body
+        );
+        assert!(
+            !self.body["detail"].as_str().unwrap_or_default().is_empty(),
+            "no detail: {}",
+            self.body
+        );
+    }
+
+    /// The `field` of every entry in a validation problem's `errors`.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Milliseconds since the epoch of an RFC 3339 UTC timestamp (`...Z`), or `None` when `text` is
+/// not one.
+pub fn rfc3339_millis(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = text.get(range)?;
+        (!part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| part.parse().ok())
+            .flatten()
+    };
+    if bytes.len() < 20
+        || bytes[4] != b'-'
+        || bytes[7] != b'-'
+        || bytes[10] != b'T'
+        || bytes[13] != b':'
+        || bytes[16] != b':'
+        || *bytes.last()? != b'Z'
+    {
+        return None;
+    }
+    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let fraction = &text[19..text.len() - 1];
+    let millis = match fraction.strip_prefix('.') {
+        None if fraction.is_empty() => 0,
+        None => return None,
+        Some(frac) if !frac.is_empty() && frac.bytes().all(|b| b.is_ascii_digit()) => {
+            let padded = format!("{frac:0<3}");
+            padded[..3].parse::<i64>().ok()?
+        }
+        Some(_) => return None,
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1_000 + millis)
+}
+
+/// Polls `check` every 20 ms until it gives `Some`, failing after `within`.
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The documented timestamp shape: RFC 3339 in UTC with exactly three fraction digits,
+/// `2026-11-22T08:00:00.000Z`, so that every timestamp has one width and sorts as text.
+pub fn assert_timestamp(text: &str) {
+    let bytes = text.as_bytes();
+    let shape = bytes.len() == 24
+        && bytes[19] == b'.'
+        && bytes[20..23].iter().all(u8::is_ascii_digit)
+        && bytes[23] == b'Z';
+    assert!(
+        shape && rfc3339_millis(text).is_some(),
+        "{text:?} is not YYYY-MM-DDTHH:MM:SS.mmmZ"
+    );
+}
