@@ -165,7 +165,7 @@ async fn drive(args: &BenchArgs) -> anyhow::Result<Report> {
     let units_granted = shared.granted.lock().expect("not poisoned").values().sum();
     Ok(Report {
         scenario: format!("{:?}", args.scenario).to_lowercase(),
-        concurrency: concurrency,
+        concurrency,
         duration_seconds: elapsed,
         requests,
         requests_per_second: requests as f64 / elapsed,

@@ -728,6 +728,12 @@ async fn limits_can_be_loosened_while_a_pool_is_in_its_overage_band() {
         assert_eq!(reply.status, StatusCode::OK, "{body}: {}", reply.body);
     }
     // Tightening below use is still refused.
-    let tight = app.patch(&path, &key, json!({"hard_limit_pct": 100})).await;
+    let tight = app
+        .patch(
+            &path,
+            &key,
+            json!({"hard_limit_pct": 100, "soft_limit_pct": 100}),
+        )
+        .await;
     tight.assert_problem(StatusCode::CONFLICT, "conflict");
 }

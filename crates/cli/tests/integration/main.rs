@@ -1,5 +1,11 @@
 //! Integration tests: the real server on a random loopback port with a temporary data directory,
 //! driven over HTTP. One test binary, so linking happens once.
 
+mod api_auth;
+mod api_holds;
+mod api_input;
+mod api_pools;
+mod concurrency;
+mod durability;
 mod helpers;
 mod smoke;
