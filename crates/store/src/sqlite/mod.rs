@@ -68,8 +68,10 @@ fn open_connection(path: &Path, access: Access) -> Result<Connection, StoreError
     conn.pragma_update(None, "synchronous", "FULL")?;
     // A reader that meets a checkpoint waits instead of failing at once.
     conn.pragma_update(None, "busy_timeout", 5_000)?;
-    // Negative: KiB. 64 MiB keeps a hot working set of pools and index pages in memory.
-    conn.pragma_update(None, "cache_size", -65_536)?;
+    // Negative: KiB. The writer keeps 64 MiB of hot pool and index pages; each reader 16 MiB,
+    // which bounds memory however many readers a burst opens (see MAX_IDLE_READERS).
+    let cache_kib = if access == Access::Write { 65_536 } else { 16_384 };
+    conn.pragma_update(None, "cache_size", -cache_kib)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     if access == Access::Read {
         // A read connection that tried to write would be a bug: make SQLite refuse it.
