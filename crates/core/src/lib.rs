@@ -9,17 +9,20 @@
 //! - [`pools`]: a working set of pools with their ancestors; places holds, moves counters through
 //!   a hold's lifecycle and adjusts capacity, asserting the invariants after every change.
 //! - [`hold`]: a hold's lifecycle (held → confirmed / released / expired) as pure transitions.
+//! - [`totals`]: sums over a pool's children, capped by the pool itself.
 //! - [`audit`]: recomputing counters from the ledger and from live holds, for `allot verify`.
 
 pub mod audit;
 pub mod hold;
 pub mod pool;
 pub mod pools;
+pub mod totals;
 pub mod units;
 
 pub use hold::{Hold, HoldStatus, LineEffect, TransitionError};
 pub use pool::{Pool, PoolId, PoolLimits};
 pub use pools::{AdjustRefusal, HoldLine, Placement, PoolSet, Refusal, Warning};
+pub use totals::{ChildFigures, Totals};
 pub use units::{Capacity, LimitPct, Quantity, TtlSeconds, UnitError, UnixMillis};
 
 /// Deepest pool hierarchy allowed: at most this many levels, counting the pool itself.

@@ -135,27 +135,21 @@ pub async fn pool_totals(
         .store
         .pool_children(&caller.tenant, &id, state.clock.now())?
         .ok_or_else(|| ApiError::not_found("pool", &id))?;
-    let capacity: i64 = children.iter().map(|c| c.capacity).sum();
-    let held: i64 = children.iter().map(|c| c.held).sum();
-    let committed: i64 = children.iter().map(|c| c.committed).sum();
-    let available = children
-        .iter()
-        .map(|c| c.available)
-        .sum::<i64>()
-        .min(pool.available);
-    let utilization_pct = if capacity == 0 {
-        0.0
-    } else {
-        ((held + committed) as f64 * 10_000.0 / capacity as f64).round() / 100.0
-    };
+    let figures = children.iter().map(|c| allot_core::ChildFigures {
+        capacity: c.capacity,
+        held: c.held,
+        committed: c.committed,
+        available: c.available,
+    });
+    let totals = allot_core::Totals::over(pool.available, figures);
     Ok(Json(TotalsBody {
         pool_id: pool.id,
-        children: children.len(),
-        capacity,
-        held,
-        committed,
-        available,
-        utilization_pct,
+        children: totals.children,
+        capacity: totals.capacity,
+        held: totals.held,
+        committed: totals.committed,
+        available: totals.available,
+        utilization_pct: totals.utilization_pct(),
     }))
 }
 

@@ -70,7 +70,11 @@ fn open_connection(path: &Path, access: Access) -> Result<Connection, StoreError
     conn.pragma_update(None, "busy_timeout", 5_000)?;
     // Negative: KiB. The writer keeps 64 MiB of hot pool and index pages; each reader 16 MiB,
     // which bounds memory however many readers a burst opens (see MAX_IDLE_READERS).
-    let cache_kib = if access == Access::Write { 65_536 } else { 16_384 };
+    let cache_kib = if access == Access::Write {
+        65_536
+    } else {
+        16_384
+    };
     conn.pragma_update(None, "cache_size", -cache_kib)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     if access == Access::Read {
