@@ -6,6 +6,8 @@
 use crate::cli::{BenchArgs, Scenario};
 use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -75,6 +77,12 @@ struct Shared {
     client: reqwest::Client,
     url: String,
     key: String,
+    /// `host:port` of the server, for the load connections.
+    authority: String,
+    /// `Bearer KEY`, ready to send.
+    authorization: hyper::header::HeaderValue,
+    /// The JSON body of a hold for each entry of `layout.lines`, serialised once.
+    bodies: Vec<Bytes>,
     scenario: Scenario,
     layout: Layout,
     stop: AtomicBool,
@@ -106,10 +114,31 @@ async fn drive(args: &BenchArgs) -> anyhow::Result<Report> {
             Some(Instant::now() + Duration::from_secs_f64(args.duration)),
         ),
     };
+    let authority = url
+        .parse::<hyper::Uri>()
+        .ok()
+        .and_then(|uri| uri.authority().map(|a| a.to_string()))
+        .with_context(|| format!("--url {url} has no host:port"))?;
+    let authorization = hyper::header::HeaderValue::from_str(&format!("Bearer {key}"))
+        .context("the API key is not a valid header value")?;
+    let bodies = layout
+        .lines
+        .iter()
+        .map(|lines| {
+            let lines: Vec<Value> = lines
+                .iter()
+                .map(|id| json!({"pool_id": id, "quantity": 1}))
+                .collect();
+            Bytes::from(json!({ "lines": lines }).to_string())
+        })
+        .collect();
     let shared = Arc::new(Shared {
         client,
         url,
         key,
+        authority,
+        authorization,
+        bodies,
         scenario: args.scenario,
         layout,
         stop: AtomicBool::new(false),
@@ -283,13 +312,64 @@ async fn create_pools(
     Ok(Layout { pools, lines })
 }
 
-/// One worker: sends requests back to back on its keep-alive connection until told to stop.
+/// One keep-alive HTTP/1.1 connection, driven directly through hyper: the load generator shares
+/// the machine with the server, so every microsecond it spends is one the server does not get.
+struct Connection {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+}
+
+impl Connection {
+    async fn open(authority: &str) -> Option<Connection> {
+        let stream = tokio::net::TcpStream::connect(authority).await.ok()?;
+        stream.set_nodelay(true).ok()?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .ok()?;
+        tokio::spawn(connection);
+        Some(Connection { sender })
+    }
+
+    /// Sends one request and reads the whole answer.
+    async fn send(&mut self, request: hyper::Request<Full<Bytes>>) -> Option<(u16, Bytes)> {
+        self.sender.ready().await.ok()?;
+        let response = self.sender.send_request(request).await.ok()?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.ok()?.to_bytes();
+        Some((status, body))
+    }
+}
+
+fn request(
+    shared: &Shared,
+    method: hyper::Method,
+    path: &str,
+    body: Bytes,
+) -> hyper::Request<Full<Bytes>> {
+    let mut request = hyper::Request::new(Full::new(body));
+    *request.method_mut() = method;
+    *request.uri_mut() = path.parse().expect("paths built here are valid URIs");
+    let headers = request.headers_mut();
+    headers.insert(
+        hyper::header::HOST,
+        hyper::header::HeaderValue::from_str(&shared.authority).expect("a valid authority"),
+    );
+    headers.insert(hyper::header::AUTHORIZATION, shared.authorization.clone());
+    headers.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    request
+}
+
+/// One worker: sends requests back to back on its own keep-alive connection until told to stop.
 /// Returns its latency histogram (microseconds).
 async fn work(shared: Arc<Shared>, worker: usize) -> Histogram<u64> {
     let mut histogram =
         Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds");
     // A small xorshift per worker: spread picks pools without a shared RNG.
     let mut seed = (worker as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut connection: Option<Connection> = None;
     loop {
         if shared.stop.load(Ordering::Relaxed) {
             break;
@@ -305,27 +385,37 @@ async fn work(shared: Arc<Shared>, worker: usize) -> Histogram<u64> {
         {
             break;
         }
+        if connection.is_none() {
+            connection = Connection::open(&shared.authority).await;
+            if connection.is_none() {
+                shared.transport_errors.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        }
+        let conn = connection.as_mut().expect("opened above");
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let lines = &shared.layout.lines[(seed as usize) % shared.layout.lines.len()];
-        match shared.scenario {
+        let choice = (seed as usize) % shared.layout.lines.len();
+        let lines = &shared.layout.lines[choice];
+        let ok = match shared.scenario {
             Scenario::Availability => {
-                let url = format!(
-                    "{}/v1/pools/{}/availability?quantity=1",
-                    shared.url, lines[0]
-                );
-                timed(&shared, &mut histogram, shared.client.get(url)).await;
+                let path = format!("/v1/pools/{}/availability?quantity=1", lines[0]);
+                let request = request(&shared, hyper::Method::GET, &path, Bytes::new());
+                timed(&shared, &mut histogram, conn, request)
+                    .await
+                    .is_some()
             }
             _ => {
-                let body = json!({"lines": lines.iter().map(|id| json!({"pool_id": id, "quantity": 1})).collect::<Vec<_>>()});
-                let request = shared
-                    .client
-                    .post(format!("{}/v1/holds", shared.url))
-                    .json(&body);
-                let (status, answer) = timed(&shared, &mut histogram, request).await;
-                match status {
-                    Some(201) => {
+                let hold = request(
+                    &shared,
+                    hyper::Method::POST,
+                    "/v1/holds",
+                    shared.bodies[choice].clone(),
+                );
+                match timed(&shared, &mut histogram, conn, hold).await {
+                    Some((201, body)) => {
                         shared.holds_ok.fetch_add(1, Ordering::Relaxed);
                         {
                             let mut granted = shared.granted.lock().expect("not poisoned");
@@ -333,61 +423,68 @@ async fn work(shared: Arc<Shared>, worker: usize) -> Histogram<u64> {
                                 *granted.entry(id.clone()).or_default() += 1;
                             }
                         }
-                        if shared.scenario == Scenario::HoldConfirm
-                            && let Some(id) = answer.as_ref().and_then(|body| body["id"].as_str())
-                        {
-                            let confirm = shared
-                                .client
-                                .post(format!("{}/v1/holds/{id}/confirm", shared.url));
-                            timed(&shared, &mut histogram, confirm).await;
+                        if shared.scenario == Scenario::HoldConfirm {
+                            let id = serde_json::from_slice::<Value>(&body)
+                                .ok()
+                                .and_then(|body| body["id"].as_str().map(str::to_owned));
+                            match id {
+                                Some(id) => {
+                                    let path = format!("/v1/holds/{id}/confirm");
+                                    let confirm =
+                                        request(&shared, hyper::Method::POST, &path, Bytes::new());
+                                    timed(&shared, &mut histogram, conn, confirm)
+                                        .await
+                                        .is_some()
+                                }
+                                None => true,
+                            }
+                        } else {
+                            true
                         }
                     }
-                    Some(409) if shared.scenario == Scenario::Rush => {
-                        shared.stop.store(true, Ordering::Relaxed)
+                    Some((409, _)) if shared.scenario == Scenario::Rush => {
+                        shared.stop.store(true, Ordering::Relaxed);
+                        true
                     }
-                    _ => {}
+                    Some(_) => true,
+                    None => false,
                 }
             }
+        };
+        if !ok {
+            // The connection broke: count it (done in `timed`) and open a new one.
+            connection = None;
         }
     }
     histogram
 }
 
-/// Sends one request, records its latency and status; returns the status and, for a 201, the body.
+/// Sends one request, records its latency and status; returns the status and body, or `None`
+/// when the connection failed.
 async fn timed(
     shared: &Shared,
     histogram: &mut Histogram<u64>,
-    request: reqwest::RequestBuilder,
-) -> (Option<u16>, Option<Value>) {
+    connection: &mut Connection,
+    request: hyper::Request<Full<Bytes>>,
+) -> Option<(u16, Bytes)> {
     let started = Instant::now();
-    let result = request.bearer_auth(&shared.key).send().await;
-    let (status, body) = match result {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            let body = if status == 201 {
-                response.json::<Value>().await.ok()
-            } else {
-                let _ = response.bytes().await;
-                None
-            };
-            (Some(status), body)
-        }
-        Err(_) => {
-            shared.transport_errors.fetch_add(1, Ordering::Relaxed);
-            (None, None)
-        }
-    };
+    let answer = connection.send(request).await;
     let micros = started.elapsed().as_micros().max(1) as u64;
     let _ = histogram.record(micros.min(60_000_000));
-    if let Some(status) = status {
-        *shared
-            .statuses
-            .lock()
-            .expect("not poisoned")
-            .entry(status)
-            .or_default() += 1;
+    match &answer {
+        Some((status, _)) => {
+            *shared
+                .statuses
+                .lock()
+                .expect("not poisoned")
+                .entry(*status)
+                .or_default() += 1
+        }
+        None => {
+            shared.transport_errors.fetch_add(1, Ordering::Relaxed);
+        }
     }
-    (status, body)
+    answer
 }
 
 async fn progress_line(shared: Arc<Shared>, started: Instant) {

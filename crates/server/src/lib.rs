@@ -212,6 +212,25 @@ fn write_private(path: &Path, contents: &str) -> Result<(), ServeError> {
         .map_err(|error| ServeError::Io(format!("cannot write {}: {error}", path.display())))
 }
 
+/// How often the store's housekeeping (WAL checkpoints) runs.
+const MAINTENANCE_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Runs the store's housekeeping on a blocking thread until `stop`.
+async fn maintain(store: Arc<dyn allot_store::Store>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(MAINTENANCE_INTERVAL) => {}
+        }
+        let store = store.clone();
+        match tokio::task::spawn_blocking(move || store.maintain()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "store maintenance failed; retrying"),
+            Err(error) => tracing::warn!(%error, "store maintenance task failed"),
+        }
+    }
+}
+
 /// Runs allot on `listener` until `shutdown` resolves: then it stops accepting, lets requests in
 /// flight finish (up to `SHUTDOWN_GRACE`), lets the writer finish its batch, and closes the store.
 pub async fn serve(
@@ -234,6 +253,7 @@ pub async fn serve(
     let sweeper = config
         .sweep_interval
         .map(|interval| tokio::spawn(sweeper::run(state.clone(), interval, stop.clone())));
+    let maintenance = tokio::spawn(maintain(state.store.clone(), stop.clone()));
 
     let local = listener
         .local_addr()
@@ -259,6 +279,7 @@ pub async fn serve(
     if let Some(sweeper) = sweeper {
         let _ = sweeper.await;
     }
+    let _ = maintenance.await;
     // Every handle to the writer is gone now (the router and sweeper were dropped), so the writer
     // finishes the batch it has, and its thread ends and closes the store.
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;

@@ -238,13 +238,10 @@ pub struct TotalsBody {
 /// live answer and for the idempotency record, so a replay is byte-for-byte the first answer.
 pub fn render(outcome: &Outcome, ok: StatusCode) -> StoredResponse {
     match outcome {
-        Ok(success) => {
-            let body = success_body(success);
-            StoredResponse {
-                status: ok.as_u16(),
-                body: body.to_string().into_bytes(),
-            }
-        }
+        Ok(success) => StoredResponse {
+            status: ok.as_u16(),
+            body: success_bytes(success),
+        },
         Err(failure) => ApiError::from(failure.clone()).to_stored(),
     }
 }
@@ -257,13 +254,14 @@ pub fn render_created(outcome: &Outcome) -> StoredResponse {
     render(outcome, StatusCode::CREATED)
 }
 
-fn to_value<T: Serialize>(body: T) -> Value {
-    serde_json::to_value(body).expect("response bodies serialize: no maps with non-string keys")
+fn to_bytes<T: Serialize>(body: T) -> Vec<u8> {
+    serde_json::to_vec(&body).expect("response bodies serialize: no maps with non-string keys")
 }
 
-fn success_body(success: &Success) -> Value {
+/// Serialises straight to bytes: the hot path (a hold) builds no intermediate JSON tree.
+fn success_bytes(success: &Success) -> Vec<u8> {
     match success {
-        Success::TenantCreated { tenant, key } => to_value(TenantCreatedBody {
+        Success::TenantCreated { tenant, key } => to_bytes(TenantCreatedBody {
             tenant: TenantBody {
                 id: tenant.id.0.clone(),
                 name: tenant.name.clone(),
@@ -272,18 +270,18 @@ fn success_body(success: &Success) -> Value {
             api_key_id: key.id.clone(),
             api_key: None,
         }),
-        Success::ApiKeyCreated(key) => to_value(ApiKeyCreatedBody {
+        Success::ApiKeyCreated(key) => to_bytes(ApiKeyCreatedBody {
             id: key.id.clone(),
             role: key.role.as_str().to_owned(),
             created_at: rfc3339(key.created_at),
             api_key: None,
         }),
-        Success::ApiKeyRevoked => serde_json::json!({"revoked": true}),
-        Success::Pool(pool) => to_value(PoolBody::from(pool)),
-        Success::Hold { hold, warnings } => to_value(HoldBody::new(
+        Success::ApiKeyRevoked => to_bytes(serde_json::json!({"revoked": true})),
+        Success::Pool(pool) => to_bytes(PoolBody::from(pool)),
+        Success::Hold { hold, warnings } => to_bytes(HoldBody::new(
             hold,
             Some(warnings.iter().map(|w| w.as_str().to_owned()).collect()),
         )),
-        Success::Swept { expired } => serde_json::json!({"expired": expired}),
+        Success::Swept { expired } => to_bytes(serde_json::json!({"expired": expired})),
     }
 }

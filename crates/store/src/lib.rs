@@ -29,6 +29,10 @@ pub trait Store: Send + Sync + 'static {
     /// Answers when the database answers: the readiness probe.
     fn ping(&self) -> Result<(), StoreError>;
 
+    /// Periodic housekeeping off the write path (SQLite: checkpointing the WAL). Blocking: call it
+    /// from a blocking thread, every second or so.
+    fn maintain(&self) -> Result<(), StoreError>;
+
     /// The key whose SHA-256 hash is `key_hash`, if it exists and is not revoked.
     fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKey>, StoreError>;
 

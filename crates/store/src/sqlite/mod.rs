@@ -31,7 +31,13 @@ const MAX_IDLE_READERS: usize = 16;
 pub struct SqliteStore {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// The connection that checkpoints the WAL, off the writer's thread.
+    checkpointer: Mutex<Option<Connection>>,
 }
+
+/// WAL pages after which the writer checkpoints by itself. The maintenance task normally keeps
+/// the WAL far below this; it is a backstop should that task stop.
+const WRITER_AUTOCHECKPOINT_PAGES: i64 = 50_000;
 
 /// Opens (creating if needed) the database in `data_dir`, migrates it, and returns the read side
 /// and the single writer.
@@ -42,9 +48,14 @@ pub fn open(data_dir: &Path) -> Result<(SqliteStore, SqliteWriter), StoreError> 
     let path = data_dir.join(DATABASE_FILE);
     let mut writer = open_connection(&path, Access::Write)?;
     schema::migrate(&mut writer)?;
+    writer.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)?;
+    // Once a checkpoint lets the WAL restart, truncate its file to 64 MiB rather than keep the
+    // high-water mark of a rush on disk forever.
+    writer.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     let store = SqliteStore {
         path,
         idle: Mutex::new(Vec::new()),
+        checkpointer: Mutex::new(None),
     };
     Ok((store, SqliteWriter::new(writer)))
 }
@@ -86,6 +97,21 @@ fn open_connection(path: &Path, access: Access) -> Result<Connection, StoreError
 }
 
 impl SqliteStore {
+    /// Copies committed WAL frames into the database file (PASSIVE: never waits for, nor blocks,
+    /// the writer or readers). Done here so the writer's commits do not pay for it.
+    pub(crate) fn checkpoint(&self) -> Result<(), StoreError> {
+        let mut slot = self
+            .checkpointer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if slot.is_none() {
+            *slot = Some(open_connection(&self.path, Access::Write)?);
+        }
+        let conn = slot.as_ref().expect("opened above");
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// Runs `f` on a pooled read connection.
     fn read<T>(
         &self,

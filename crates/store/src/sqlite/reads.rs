@@ -14,6 +14,10 @@ impl Store for SqliteStore {
         self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
     }
 
+    fn maintain(&self) -> Result<(), StoreError> {
+        self.checkpoint()
+    }
+
     fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKey>, StoreError> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(
