@@ -442,7 +442,9 @@ async fn work(shared: Arc<Shared>, worker: usize) -> Histogram<u64> {
                             true
                         }
                     }
-                    Some((409, _)) if shared.scenario == Scenario::Rush => {
+                    Some((409, _))
+                        if shared.scenario == Scenario::Rush && shared.max_requests.is_none() =>
+                    {
                         shared.stop.store(true, Ordering::Relaxed);
                         true
                     }

@@ -83,7 +83,8 @@ pub enum Scenario {
     HoldConfirm,
     /// Availability reads only.
     Availability,
-    /// A pool of --units units and far more requests: runs until sold out.
+    /// A pool of --units units and far more requests: runs until sold out (or, with --requests,
+    /// keeps asking after the sell-out until that many requests were sent).
     Rush,
 }
 
