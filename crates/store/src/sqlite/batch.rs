@@ -14,17 +14,21 @@ use allot_core::{
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 /// Idempotency records are honoured this long (24 h), then the key may be used afresh.
 pub const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 3600 * 1000;
 
 pub struct SqliteWriter {
     conn: Connection,
+    /// Shared with the readers: the earliest deadline of any held hold after the last commit.
+    next_due: Arc<AtomicI64>,
 }
 
 impl SqliteWriter {
-    pub(super) fn new(conn: Connection) -> Self {
-        SqliteWriter { conn }
+    pub(super) fn new(conn: Connection, next_due: Arc<AtomicI64>) -> Self {
+        SqliteWriter { conn, next_due }
     }
 }
 
@@ -41,7 +45,16 @@ impl BatchWriter for SqliteWriter {
             replies.push(apply_envelope(&tx, &mut work, envelope, now, expired)?);
         }
         work.flush(&tx, now)?;
+        let next_due: Option<i64> = tx
+            .prepare_cached("SELECT MIN(expires_at) FROM holds WHERE status = 'held'")?
+            .query_row([], |row| row.get(0))?;
         tx.commit()?;
+        // Published after the commit, so for a moment readers may see new holds with the old
+        // hint. That is safe: a new or extended deadline is at least 1 s (the shortest TTL) after
+        // the batch's `now`, and this store happens microseconds after the commit, so no reader
+        // can reach that deadline while still holding the old hint.
+        self.next_due
+            .store(next_due.unwrap_or(i64::MAX), Ordering::Release);
         Ok(replies)
     }
 }

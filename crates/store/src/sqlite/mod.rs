@@ -19,7 +19,8 @@ pub use verify::{Mismatch, VerifyReport, verify};
 use crate::StoreError;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, Mutex};
 
 /// The database file inside a data directory.
 pub const DATABASE_FILE: &str = "allot.db";
@@ -33,6 +34,10 @@ pub struct SqliteStore {
     idle: Mutex<Vec<Connection>>,
     /// The connection that checkpoints the WAL, off the writer's thread.
     checkpointer: Mutex<Option<Connection>>,
+    /// The earliest deadline of any held hold, as of the writer's last commit (`i64::MAX`: none;
+    /// `i64::MIN`: not known yet). Reads before it skip looking for due holds. See
+    /// `SqliteWriter::apply` for why a reader never misses a due hold by trusting it.
+    next_due: Arc<AtomicI64>,
 }
 
 /// WAL pages after which the writer checkpoints by itself. The maintenance task normally keeps
@@ -52,12 +57,14 @@ pub fn open(data_dir: &Path) -> Result<(SqliteStore, SqliteWriter), StoreError> 
     // Once a checkpoint lets the WAL restart, truncate its file to 64 MiB rather than keep the
     // high-water mark of a rush on disk forever.
     writer.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    let next_due = Arc::new(AtomicI64::new(i64::MIN));
     let store = SqliteStore {
         path,
         idle: Mutex::new(Vec::new()),
         checkpointer: Mutex::new(None),
+        next_due: next_due.clone(),
     };
-    Ok((store, SqliteWriter::new(writer)))
+    Ok((store, SqliteWriter::new(writer, next_due)))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -8,6 +8,7 @@ use crate::{Store, StoreError};
 use allot_core::{HoldStatus, PoolId, PoolSet, UnixMillis};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 
 impl Store for SqliteStore {
     fn ping(&self) -> Result<(), StoreError> {
@@ -46,7 +47,8 @@ impl Store for SqliteStore {
         now: UnixMillis,
     ) -> Result<Option<PoolView>, StoreError> {
         self.read(|conn| {
-            let mut views = PoolViews::new(conn, tenant, now)?;
+            let mut views =
+                PoolViews::new(conn, tenant, now, self.next_due.load(Ordering::Acquire))?;
             views.view(id)
         })
     }
@@ -76,7 +78,7 @@ impl Store for SqliteStore {
                     stmt.query_map(params![tenant.0, after, fetch], |row| row.get(0))?.collect::<Result<_, _>>()?
                 }
             };
-            let mut views = PoolViews::new(conn, tenant, now)?;
+            let mut views = PoolViews::new(conn, tenant, now, self.next_due.load(Ordering::Acquire))?;
             let mut items = Vec::with_capacity(ids.len());
             for id in &ids {
                 if let Some(view) = views.view(id)? {
@@ -94,7 +96,8 @@ impl Store for SqliteStore {
         now: UnixMillis,
     ) -> Result<Option<(PoolView, Vec<PoolView>)>, StoreError> {
         self.read(|conn| {
-            let mut views = PoolViews::new(conn, tenant, now)?;
+            let mut views =
+                PoolViews::new(conn, tenant, now, self.next_due.load(Ordering::Acquire))?;
             let Some(pool) = views.view(id)? else {
                 return Ok(None);
             };
@@ -294,10 +297,12 @@ struct PoolViews<'c> {
 }
 
 impl<'c> PoolViews<'c> {
+    /// `next_due`: the earliest deadline of any held hold, as the writer last published it.
     fn new(
         conn: &'c Connection,
         tenant: &'c TenantId,
         now: UnixMillis,
+        next_due: i64,
     ) -> Result<Self, StoreError> {
         let mut views = PoolViews {
             conn,
@@ -305,7 +310,10 @@ impl<'c> PoolViews<'c> {
             rows: HashMap::new(),
             due: HashMap::new(),
         };
-        views.load_due(now)?;
+        // Nothing can be due before the earliest deadline: skip the query (the common case).
+        if now.0 >= next_due {
+            views.load_due(now)?;
+        }
         Ok(views)
     }
 
