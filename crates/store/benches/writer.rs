@@ -1,7 +1,8 @@
 //! The writer alone, in process, durable (WAL, synchronous = FULL): how many holds per second one
 //! `BatchWriter` applies on one hot pool and spread over 10,000 pools, at several batch sizes.
 //!
-//! Run: `cargo bench -p allot-store --bench writer` (add `-- --quick` for a short run).
+//! Run: `cargo bench -p allot-store --bench writer` (add `-- --quick` for a short run, and
+//! `--pools=N --batch=N` for one configuration).
 
 use allot_core::{Capacity, HoldLine, LimitPct, PoolId, Quantity, TtlSeconds, UnixMillis};
 use allot_store::command::NewPool;
@@ -98,7 +99,13 @@ fn run(
 }
 
 fn main() {
-    let quick = std::env::args().any(|arg| arg == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|arg| arg == "--quick");
+    // `--pools=N` and `--batch=N` run one configuration only (for profiling).
+    let only = |name: &str| -> Option<usize> {
+        args.iter()
+            .find_map(|arg| arg.strip_prefix(&format!("--{name}="))?.parse().ok())
+    };
     let total = if quick { 20_000 } else { 200_000 };
     let rounds = if quick { 1 } else { 3 };
     let now = UnixMillis(1_790_000_000_000);
@@ -107,8 +114,10 @@ fn main() {
         "writer benchmark: {total} holds per run, median of {rounds} runs, WAL + synchronous=FULL"
     );
     println!("{:<8} {:>10} {:>14}", "pools", "batch", "holds/s");
-    for pool_count in [1usize, 10_000] {
-        for batch_size in [1usize, 64, 512, 4096] {
+    let pool_counts = only("pools").map_or(vec![1usize, 10_000], |n| vec![n]);
+    let batch_sizes = only("batch").map_or(vec![1usize, 64, 512, 4096], |n| vec![n]);
+    for &pool_count in &pool_counts {
+        for &batch_size in &batch_sizes {
             // Batches of 1 fsync per hold: fewer of them, or the run takes minutes.
             let total = if batch_size == 1 { total / 20 } else { total };
             let mut rates = Vec::new();

@@ -388,3 +388,29 @@ fn a_database_from_a_newer_allot_is_refused() {
         "{error}"
     );
 }
+
+#[test]
+fn a_sweep_forgets_idempotency_records_past_their_window() {
+    let (dir, _store, mut writer) = open();
+    let acme = tenant("acme");
+    let pool = create_pool(&mut writer, &acme, 10, None);
+    writer
+        .apply(vec![keyed(&acme, hold(&pool, 1, 60), "old", "h")], T0)
+        .expect("commits");
+    let later = UnixMillis(T0.0 + 3_600_000);
+    writer
+        .apply(vec![keyed(&acme, hold(&pool, 1, 60), "new", "h")], later)
+        .expect("commits");
+    let count = |dir: &TempDir| -> i64 {
+        let conn =
+            rusqlite::Connection::open(dir.path().join(sqlite::DATABASE_FILE)).expect("opens");
+        conn.query_row("SELECT COUNT(*) FROM idempotency", [], |row| row.get(0))
+            .expect("counts")
+    };
+    assert_eq!(count(&dir), 2);
+    let next_day = UnixMillis(T0.0 + 24 * 3600 * 1000 + 1);
+    writer
+        .apply(vec![envelope(&acme, Command::SweepExpired)], next_day)
+        .expect("commits");
+    assert_eq!(count(&dir), 1, "only the record older than 24 h is gone");
+}

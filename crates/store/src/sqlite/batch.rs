@@ -39,7 +39,12 @@ impl BatchWriter for SqliteWriter {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut work = Working::load(&tx)?;
-        let expired = expire_due(&tx, &mut work, now)?;
+        // Before the earliest deadline nothing can be due: skip the probe (the common case).
+        let expired = if now.0 >= self.next_due.load(Ordering::Acquire) {
+            expire_due(&tx, &mut work, now)?
+        } else {
+            0
+        };
         let mut replies = Vec::with_capacity(batch.len());
         for envelope in batch {
             replies.push(apply_envelope(&tx, &mut work, envelope, now, expired)?);
@@ -419,10 +424,26 @@ fn execute(
                 warnings: Vec::new(),
             }))
         }
-        Command::SweepExpired => Ok(Ok(Success::Swept {
-            expired: expired_this_batch,
-        })),
+        Command::SweepExpired => {
+            forget_old_idempotency_records(tx, now)?;
+            Ok(Ok(Success::Swept {
+                expired: expired_this_batch,
+            }))
+        }
     }
+}
+
+/// Most idempotency records one sweep deletes: bounds the sweep's share of a batch.
+const MAX_IDEMPOTENCY_RECORDS_PER_SWEEP: i64 = 10_000;
+
+/// Deletes idempotency records past their 24 h window, oldest first, a bounded number per sweep.
+fn forget_old_idempotency_records(tx: &Transaction<'_>, now: UnixMillis) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "DELETE FROM idempotency WHERE (tenant_id, key) IN (
+             SELECT tenant_id, key FROM idempotency WHERE created_at <= ?1 ORDER BY created_at LIMIT ?2)",
+    )?
+    .execute(params![now.0 - IDEMPOTENCY_WINDOW_MS, MAX_IDEMPOTENCY_RECORDS_PER_SWEEP])?;
+    Ok(())
 }
 
 fn insert_api_key(
