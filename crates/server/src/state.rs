@@ -129,3 +129,48 @@ impl AppState {
         }
     }
 }
+
+/// Everything a write handler needs besides its body: who is calling, and what identifies the
+/// request for idempotency (method, path, `Idempotency-Key`). One extractor instead of four.
+pub struct WriteContext {
+    pub caller: crate::auth::Caller,
+    pub method: Method,
+    pub path: String,
+    pub idempotency_key: Option<String>,
+}
+
+impl WriteContext {
+    /// The request's identity, with `body` the exact bytes it carried.
+    pub fn identity<'a>(&'a self, body: &'a [u8]) -> RequestIdentity<'a> {
+        RequestIdentity {
+            method: &self.method,
+            path: &self.path,
+            body,
+            key: self.idempotency_key.clone(),
+        }
+    }
+}
+
+impl axum::extract::FromRequestParts<AppState> for WriteContext {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        let caller = crate::auth::Caller::from_request_parts(parts, state).await?;
+        let crate::extract::IdempotencyKey(idempotency_key) =
+            crate::extract::IdempotencyKey::from_request_parts(parts, state).await?;
+        // The path as the client sent it, even under a nested router.
+        let path = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or_else(|| parts.uri.path().to_owned(), |uri| uri.path().to_owned());
+        Ok(WriteContext {
+            caller,
+            method: parts.method.clone(),
+            path,
+            idempotency_key,
+        })
+    }
+}

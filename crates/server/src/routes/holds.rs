@@ -2,15 +2,14 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::extract::{IdempotencyKey, IgnoredBody, JsonBody, Query};
+use crate::extract::{IgnoredBody, JsonBody, Query};
 use crate::requests::{CreateHoldRequest, ExtendHoldRequest};
-use crate::state::{Actor, AppState, RequestIdentity};
+use crate::state::{Actor, AppState, WriteContext};
 use crate::views::{HoldBody, Page, render_created, render_ok};
 use allot_core::HoldStatus;
 use allot_store::{Command, HoldFilter, Role};
 use axum::Json;
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::Method;
+use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -23,45 +22,37 @@ use utoipa::IntoParams;
     security(("bearer" = [])))]
 pub async fn create_hold(
     State(state): State<AppState>,
-    caller: Caller,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    IdempotencyKey(key): IdempotencyKey,
+    write: WriteContext,
     body: JsonBody<CreateHoldRequest>,
 ) -> Result<Response, ApiError> {
-    let caller = caller.require(Role::Operator)?;
+    let caller = write.caller.require(Role::Operator)?;
     let command = body.value.validate()?;
-    let request = RequestIdentity {
-        method: &method,
-        path: uri.path(),
-        body: &body.raw,
-        key,
-    };
     Ok(state
-        .submit(Actor::Tenant(&caller), command, request, render_created)
+        .submit(
+            Actor::Tenant(&caller),
+            command,
+            write.identity(&body.raw),
+            render_created,
+        )
         .await?
         .into_response())
 }
 
-/// The lifecycle verbs take no body; one that is sent is ignored, but must be small.
+/// A lifecycle verb (operator): submits `command` and answers 200 with the hold.
 async fn step(
     state: AppState,
-    caller: Caller,
-    method: Method,
-    path: &str,
-    key: Option<String>,
+    write: WriteContext,
     body: &[u8],
     command: Command,
 ) -> Result<Response, ApiError> {
-    let caller = caller.require(Role::Operator)?;
-    let request = RequestIdentity {
-        method: &method,
-        path,
-        body,
-        key,
-    };
+    let caller = write.caller.require(Role::Operator)?;
     Ok(state
-        .submit(Actor::Tenant(&caller), command, request, render_ok)
+        .submit(
+            Actor::Tenant(&caller),
+            command,
+            write.identity(body),
+            render_ok,
+        )
         .await?
         .into_response())
 }
@@ -72,23 +63,11 @@ async fn step(
     security(("bearer" = [])))]
 pub async fn confirm_hold(
     State(state): State<AppState>,
-    caller: Caller,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    IdempotencyKey(key): IdempotencyKey,
+    write: WriteContext,
     Path(id): Path<String>,
     IgnoredBody(body): IgnoredBody,
 ) -> Result<Response, ApiError> {
-    step(
-        state,
-        caller,
-        method,
-        uri.path(),
-        key,
-        &body,
-        Command::ConfirmHold { hold_id: id },
-    )
-    .await
+    step(state, write, &body, Command::ConfirmHold { hold_id: id }).await
 }
 
 /// held or confirmed → released: the capacity comes back. Releasing a confirmed hold cancels it.
@@ -97,23 +76,11 @@ pub async fn confirm_hold(
     security(("bearer" = [])))]
 pub async fn release_hold(
     State(state): State<AppState>,
-    caller: Caller,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    IdempotencyKey(key): IdempotencyKey,
+    write: WriteContext,
     Path(id): Path<String>,
     IgnoredBody(body): IgnoredBody,
 ) -> Result<Response, ApiError> {
-    step(
-        state,
-        caller,
-        method,
-        uri.path(),
-        key,
-        &body,
-        Command::ReleaseHold { hold_id: id },
-    )
-    .await
+    step(state, write, &body, Command::ReleaseHold { hold_id: id }).await
 }
 
 /// Give a held hold a new deadline, `ttl_seconds` from now. An expired hold answers 410.
@@ -122,20 +89,14 @@ pub async fn release_hold(
     security(("bearer" = [])))]
 pub async fn extend_hold(
     State(state): State<AppState>,
-    caller: Caller,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    IdempotencyKey(key): IdempotencyKey,
+    write: WriteContext,
     Path(id): Path<String>,
     body: JsonBody<ExtendHoldRequest>,
 ) -> Result<Response, ApiError> {
     let ttl = body.value.validate()?;
     step(
         state,
-        caller,
-        method,
-        uri.path(),
-        key,
+        write,
         &body.raw,
         Command::ExtendHold { hold_id: id, ttl },
     )

@@ -2,16 +2,16 @@
 
 use crate::auth::{Caller, generate_secret, hash_secret};
 use crate::error::ApiError;
-use crate::extract::{IdempotencyKey, JsonBody};
+use crate::extract::JsonBody;
 use crate::requests::{CreateApiKeyRequest, CreateTenantRequest};
-use crate::state::{Actor, AppState, RequestIdentity};
+use crate::state::{Actor, AppState, WriteContext};
 use crate::views::{
     ApiKeyBody, ApiKeyCreatedBody, TenantCreatedBody, render_created, render_ok, rfc3339,
 };
 use allot_store::{Command, Role};
 use axum::Json;
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::{Method, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
@@ -34,13 +34,10 @@ fn with_secret(body: &[u8], secret: &str) -> Option<Value> {
     security(("bearer" = [])))]
 pub async fn create_tenant(
     State(state): State<AppState>,
-    caller: Caller,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    IdempotencyKey(key): IdempotencyKey,
+    write: WriteContext,
     body: JsonBody<CreateTenantRequest>,
 ) -> Result<Response, ApiError> {
-    caller.require_super_admin()?;
+    write.caller.require_super_admin()?;
     let name = body.value.validate()?;
     let secret = generate_secret();
     let command = Command::CreateTenant {
@@ -48,14 +45,13 @@ pub async fn create_tenant(
         key_id: new_key_id(),
         key_hash: hash_secret(&secret),
     };
-    let request = RequestIdentity {
-        method: &method,
-        path: uri.path(),
-        body: &body.raw,
-        key,
-    };
     let answer = state
-        .submit(Actor::SuperAdmin, command, request, render_created)
+        .submit(
+            Actor::SuperAdmin,
+            command,
+            write.identity(&body.raw),
+            render_created,
+        )
         .await?;
     Ok(secret_answer(answer, &secret))
 }
@@ -76,13 +72,10 @@ fn secret_answer(answer: crate::state::Answer, secret: &str) -> Response {
     security(("bearer" = [])))]
 pub async fn create_api_key(
     State(state): State<AppState>,
-    caller: Caller,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    IdempotencyKey(key): IdempotencyKey,
+    write: WriteContext,
     body: JsonBody<CreateApiKeyRequest>,
 ) -> Result<Response, ApiError> {
-    let caller = caller.require(Role::Admin)?;
+    let caller = write.caller.require(Role::Admin)?;
     let role = body.value.validate()?;
     let secret = generate_secret();
     let command = Command::CreateApiKey {
@@ -90,14 +83,13 @@ pub async fn create_api_key(
         key_hash: hash_secret(&secret),
         role,
     };
-    let request = RequestIdentity {
-        method: &method,
-        path: uri.path(),
-        body: &body.raw,
-        key,
-    };
     let answer = state
-        .submit(Actor::Tenant(&caller), command, request, render_created)
+        .submit(
+            Actor::Tenant(&caller),
+            command,
+            write.identity(&body.raw),
+            render_created,
+        )
         .await?;
     Ok(secret_answer(answer, &secret))
 }
@@ -127,23 +119,16 @@ pub async fn list_api_keys(
     responses((status = 200), (status = 404)), security(("bearer" = [])))]
 pub async fn revoke_api_key(
     State(state): State<AppState>,
-    caller: Caller,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
+    write: WriteContext,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let caller = caller.require(Role::Admin)?;
-    let request = RequestIdentity {
-        method: &method,
-        path: uri.path(),
-        body: &[],
-        key: None,
-    };
+    let caller = write.caller.require(Role::Admin)?;
+    let command = Command::RevokeApiKey { key_id: id.clone() };
     let answer = state
         .submit(
             Actor::Tenant(&caller),
-            Command::RevokeApiKey { key_id: id.clone() },
-            request,
+            command,
+            write.identity(&[]),
             render_ok,
         )
         .await?;

@@ -3,16 +3,15 @@
 use super::PageParams;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::extract::{IdempotencyKey, JsonBody, Query};
+use crate::extract::{JsonBody, Query};
 use crate::requests::{CreatePoolRequest, PatchPoolRequest};
-use crate::state::{Actor, AppState, RequestIdentity};
+use crate::state::{Actor, AppState, WriteContext};
 use crate::views::{
     AvailabilityBody, LedgerEntryBody, Page, PoolBody, TotalsBody, render_created, render_ok,
 };
 use allot_store::Role;
 use axum::Json;
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::Method;
+use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -24,22 +23,18 @@ use utoipa::IntoParams;
     security(("bearer" = [])))]
 pub async fn create_pool(
     State(state): State<AppState>,
-    caller: Caller,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    IdempotencyKey(key): IdempotencyKey,
+    write: WriteContext,
     body: JsonBody<CreatePoolRequest>,
 ) -> Result<Response, ApiError> {
-    let caller = caller.require(Role::Admin)?;
+    let caller = write.caller.require(Role::Admin)?;
     let command = body.value.validate()?;
-    let request = RequestIdentity {
-        method: &method,
-        path: uri.path(),
-        body: &body.raw,
-        key,
-    };
     Ok(state
-        .submit(Actor::Tenant(&caller), command, request, render_created)
+        .submit(
+            Actor::Tenant(&caller),
+            command,
+            write.identity(&body.raw),
+            render_created,
+        )
         .await?
         .into_response())
 }
@@ -101,23 +96,19 @@ pub async fn list_pools(
     security(("bearer" = [])))]
 pub async fn patch_pool(
     State(state): State<AppState>,
-    caller: Caller,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    IdempotencyKey(key): IdempotencyKey,
+    write: WriteContext,
     Path(id): Path<String>,
     body: JsonBody<PatchPoolRequest>,
 ) -> Result<Response, ApiError> {
-    let caller = caller.require(Role::Admin)?;
+    let caller = write.caller.require(Role::Admin)?;
     let command = body.value.validate(id)?;
-    let request = RequestIdentity {
-        method: &method,
-        path: uri.path(),
-        body: &body.raw,
-        key,
-    };
     Ok(state
-        .submit(Actor::Tenant(&caller), command, request, render_ok)
+        .submit(
+            Actor::Tenant(&caller),
+            command,
+            write.identity(&body.raw),
+            render_ok,
+        )
         .await?
         .into_response())
 }
