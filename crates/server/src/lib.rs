@@ -213,7 +213,7 @@ fn write_private(path: &Path, contents: &str) -> Result<(), ServeError> {
 }
 
 /// How often the store's housekeeping (WAL checkpoints) runs.
-const MAINTENANCE_INTERVAL: Duration = Duration::from_millis(500);
+const MAINTENANCE_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Runs the store's housekeeping on a blocking thread until `stop`.
 async fn maintain(store: Arc<dyn allot_store::Store>, stop: CancellationToken) {

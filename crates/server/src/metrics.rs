@@ -8,12 +8,14 @@ static BATCHES: AtomicU64 = AtomicU64::new(0);
 static BATCHED_COMMANDS: AtomicU64 = AtomicU64::new(0);
 static BATCH_MICROS: AtomicU64 = AtomicU64::new(0);
 static LARGEST_BATCH: AtomicU64 = AtomicU64::new(0);
+static SLOWEST_BATCH_MICROS: AtomicU64 = AtomicU64::new(0);
 
 pub fn record_batch(size: usize, took: Duration) {
     BATCHES.fetch_add(1, Ordering::Relaxed);
     BATCHED_COMMANDS.fetch_add(size as u64, Ordering::Relaxed);
     BATCH_MICROS.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
     LARGEST_BATCH.fetch_max(size as u64, Ordering::Relaxed);
+    SLOWEST_BATCH_MICROS.fetch_max(took.as_micros() as u64, Ordering::Relaxed);
 }
 
 pub fn render() -> String {
@@ -42,6 +44,12 @@ pub fn render() -> String {
             "gauge",
             "Largest batch seen since start.",
             LARGEST_BATCH.load(Ordering::Relaxed),
+        ),
+        (
+            "allot_write_batch_microseconds_max",
+            "gauge",
+            "Longest a batch took (transaction and commit) since start.",
+            SLOWEST_BATCH_MICROS.load(Ordering::Relaxed),
         ),
     ];
     for (name, kind, help, value) in metrics {
