@@ -9,6 +9,7 @@
 //! - [`pools`]: a working set of pools with their ancestors; places holds, moves counters through
 //!   a hold's lifecycle and adjusts capacity, asserting the invariants after every change.
 //! - [`hold`]: a hold's lifecycle (held → confirmed / released / expired) as pure transitions.
+//! - [`thresholds`]: which utilisation thresholds a change crossed and may alert on (seed 004).
 //! - [`totals`]: sums over a pool's children, capped by the pool itself.
 //! - [`audit`]: recomputing counters from the ledger and from live holds, for `allot verify`.
 
@@ -16,6 +17,7 @@ pub mod audit;
 pub mod hold;
 pub mod pool;
 pub mod pools;
+pub mod thresholds;
 pub mod totals;
 pub mod units;
 

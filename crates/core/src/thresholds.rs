@@ -1,0 +1,253 @@
+//! Utilisation thresholds and the alerts they raise (seed 004): which thresholds a change of use
+//! crossed upward, and which of those may fire now given when each last fired (throttling).
+//! Delivery is elsewhere; this only decides.
+
+use crate::units::UnixMillis;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Severity> {
+        match value {
+            "info" => Some(Severity::Info),
+            "warning" => Some(Severity::Warning),
+            "error" => Some(Severity::Error),
+            "critical" => Some(Severity::Critical),
+            _ => None,
+        }
+    }
+}
+
+/// One threshold: when use reaches `pct` percent of capacity, alert `recipients` (named groups)
+/// with `severity`, at most once every `throttle_seconds`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Threshold {
+    pub pct: u32,
+    pub severity: Severity,
+    pub recipients: Vec<String>,
+    pub throttle_seconds: i64,
+}
+
+impl Threshold {
+    fn new(pct: u32, severity: Severity, recipients: &[&str], throttle_hours: i64) -> Self {
+        Threshold {
+            pct,
+            severity,
+            recipients: recipients.iter().map(|r| (*r).to_owned()).collect(),
+            throttle_seconds: throttle_hours * 3600,
+        }
+    }
+
+    /// Whether `used` units of `capacity` are at or above this threshold. Integer arithmetic:
+    /// a threshold is reached exactly, never by rounding.
+    pub fn reached(&self, used: i64, capacity: i64) -> bool {
+        if capacity == 0 {
+            return used > 0;
+        }
+        i128::from(used) * 100 >= i128::from(capacity) * i128::from(self.pct)
+    }
+}
+
+/// Seed 004's table: 80% info → sales (24 h), 90% warning → company admin (12 h),
+/// 100% error → admin and customer success (6 h), 110% critical → the same (1 h).
+pub fn default_thresholds() -> Vec<Threshold> {
+    vec![
+        Threshold::new(80, Severity::Info, &["sales"], 24),
+        Threshold::new(90, Severity::Warning, &["company_admin"], 12),
+        Threshold::new(
+            100,
+            Severity::Error,
+            &["company_admin", "customer_success"],
+            6,
+        ),
+        Threshold::new(
+            110,
+            Severity::Critical,
+            &["company_admin", "customer_success"],
+            1,
+        ),
+    ]
+}
+
+/// The indexes of the thresholds that fire for a change of use from `used_before` to
+/// `used_after`: crossed upward by this change, and not fired within their throttle interval.
+/// `last_fired[i]` is when threshold `i` last fired, if ever.
+pub fn firing(
+    thresholds: &[Threshold],
+    capacity: i64,
+    used_before: i64,
+    used_after: i64,
+    last_fired: &[Option<UnixMillis>],
+    now: UnixMillis,
+) -> Vec<usize> {
+    assert_eq!(
+        thresholds.len(),
+        last_fired.len(),
+        "one last-fired time per threshold"
+    );
+    thresholds
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !t.reached(used_before, capacity) && t.reached(used_after, capacity))
+        .filter(|(i, t)| match last_fired[*i] {
+            None => true,
+            Some(at) => now.0 - at.0 >= t.throttle_seconds * 1000,
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Seed 004's capacity flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UtilizationFlags {
+    /// At or above 80% of capacity.
+    pub near: bool,
+    /// At or above 100%.
+    pub at: bool,
+    /// Above 100% (the overage band).
+    pub over: bool,
+}
+
+impl UtilizationFlags {
+    pub fn of(used: i64, capacity: i64) -> Self {
+        let (used, capacity) = (i128::from(used), i128::from(capacity));
+        UtilizationFlags {
+            near: used * 100 >= capacity * 80 && (capacity > 0 || used > 0),
+            at: used >= capacity && (capacity > 0 || used > 0),
+            over: used > capacity,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: UnixMillis = UnixMillis(1_790_000_000_000);
+
+    fn fire(before: i64, after: i64, last: [Option<UnixMillis>; 4]) -> Vec<u32> {
+        let thresholds = default_thresholds();
+        firing(&thresholds, 100, before, after, &last, NOW)
+            .into_iter()
+            .map(|i| thresholds[i].pct)
+            .collect()
+    }
+
+    #[test]
+    fn nothing_fires_below_eighty_percent() {
+        assert!(fire(0, 79, [None; 4]).is_empty());
+    }
+
+    #[test]
+    fn each_threshold_fires_once_when_crossed_upward() {
+        assert_eq!(fire(79, 80, [None; 4]), vec![80]);
+        assert_eq!(fire(80, 95, [None; 4]), vec![90]);
+        assert_eq!(fire(0, 110, [None; 4]), vec![80, 90, 100, 110]);
+        assert!(
+            fire(95, 85, [None; 4]).is_empty(),
+            "falling use fires nothing"
+        );
+        assert!(
+            fire(85, 89, [None; 4]).is_empty(),
+            "staying above 80 does not fire it again"
+        );
+    }
+
+    #[test]
+    fn throttling_holds_back_a_repeat_within_its_interval() {
+        let an_hour_ago = Some(UnixMillis(NOW.0 - 3_600_000));
+        let a_day_ago = Some(UnixMillis(NOW.0 - 24 * 3_600_000));
+        assert!(
+            fire(79, 80, [an_hour_ago, None, None, None]).is_empty(),
+            "80% throttles for 24 h"
+        );
+        assert_eq!(fire(79, 80, [a_day_ago, None, None, None]), vec![80]);
+        assert_eq!(
+            fire(109, 110, [None, None, None, an_hour_ago]),
+            vec![110],
+            "110% throttles for 1 h"
+        );
+    }
+
+    #[test]
+    fn the_default_table_is_seed_004s() {
+        let table = default_thresholds();
+        let summary: Vec<(u32, &str, usize, i64)> = table
+            .iter()
+            .map(|t| {
+                (
+                    t.pct,
+                    t.severity.as_str(),
+                    t.recipients.len(),
+                    t.throttle_seconds / 3600,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (80, "info", 1, 24),
+                (90, "warning", 1, 12),
+                (100, "error", 2, 6),
+                (110, "critical", 2, 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn flags_follow_seed_004_including_zero_capacity() {
+        assert_eq!(UtilizationFlags::of(79, 100), UtilizationFlags::default());
+        assert_eq!(
+            UtilizationFlags::of(80, 100),
+            UtilizationFlags {
+                near: true,
+                at: false,
+                over: false
+            }
+        );
+        assert_eq!(
+            UtilizationFlags::of(100, 100),
+            UtilizationFlags {
+                near: true,
+                at: true,
+                over: false
+            }
+        );
+        assert_eq!(
+            UtilizationFlags::of(105, 100),
+            UtilizationFlags {
+                near: true,
+                at: true,
+                over: true
+            }
+        );
+        assert_eq!(
+            UtilizationFlags::of(0, 0),
+            UtilizationFlags::default(),
+            "an empty zero pool is not full"
+        );
+        assert_eq!(
+            UtilizationFlags::of(1, 0),
+            UtilizationFlags {
+                near: true,
+                at: true,
+                over: true
+            }
+        );
+    }
+}
