@@ -99,7 +99,7 @@ pub enum ServeError {
         routes::ops::healthz, routes::ops::readyz, routes::ops::metrics,
         routes::keys::create_tenant, routes::keys::create_api_key, routes::keys::list_api_keys, routes::keys::revoke_api_key,
         routes::pools::create_pool, routes::pools::list_pools, routes::pools::get_pool, routes::pools::patch_pool,
-        routes::pools::pool_totals, routes::pools::availability, routes::pools::pool_ledger,
+        routes::pools::pool_totals, routes::pools::availability, routes::pools::utilization, routes::pools::pool_ledger,
         routes::holds::create_hold, routes::holds::list_holds, routes::holds::get_hold,
         routes::holds::confirm_hold, routes::holds::release_hold, routes::holds::extend_hold,
     ),
@@ -144,6 +144,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/pools/{id}/totals", get(pools::pool_totals))
         .route("/v1/pools/{id}/availability", get(pools::availability))
+        .route("/v1/pools/{id}/utilization", get(pools::utilization))
         .route("/v1/pools/{id}/ledger", get(pools::pool_ledger))
         .route("/v1/holds", post(holds::create_hold).get(holds::list_holds))
         .route("/v1/holds/{id}", get(holds::get_hold))

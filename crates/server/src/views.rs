@@ -285,3 +285,73 @@ fn success_bytes(success: &Success) -> Vec<u8> {
         Success::Swept { expired } => to_bytes(serde_json::json!({"expired": expired})),
     }
 }
+
+/// Seed 004's capacity flags: near (≥ 80% of capacity), at (≥ 100%), over (> 100%).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlagsBody {
+    pub near: bool,
+    pub at: bool,
+    pub over: bool,
+}
+
+impl From<allot_core::thresholds::UtilizationFlags> for FlagsBody {
+    fn from(flags: allot_core::thresholds::UtilizationFlags) -> Self {
+        FlagsBody {
+            near: flags.near,
+            at: flags.at,
+            over: flags.over,
+        }
+    }
+}
+
+/// One pool's use against its capacity and limit.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageBody {
+    pub pool_id: String,
+    pub name: String,
+    pub unit: String,
+    pub capacity: i64,
+    pub limit: i64,
+    /// held + committed.
+    pub used: i64,
+    pub held: i64,
+    pub committed: i64,
+    /// used as a percentage of capacity: above 100 in the overage band.
+    pub utilization_pct: f64,
+    /// used as a percentage of the limit.
+    pub limit_utilization_pct: f64,
+    pub flags: FlagsBody,
+}
+
+impl From<&PoolView> for UsageBody {
+    fn from(pool: &PoolView) -> Self {
+        let used = pool.held + pool.committed;
+        let limit_utilization_pct = if pool.limit == 0 {
+            if used > 0 { 100.0 } else { 0.0 }
+        } else {
+            (used as f64 * 10_000.0 / pool.limit as f64).round() / 100.0
+        };
+        UsageBody {
+            pool_id: pool.id.clone(),
+            name: pool.name.clone(),
+            unit: pool.unit.clone(),
+            capacity: pool.capacity,
+            limit: pool.limit,
+            used,
+            held: pool.held,
+            committed: pool.committed,
+            utilization_pct: pool.utilization_pct,
+            limit_utilization_pct,
+            flags: allot_core::thresholds::UtilizationFlags::of(used, pool.capacity).into(),
+        }
+    }
+}
+
+/// A pool's utilisation; for a bundle (a pool with children) the shared total is the pool itself
+/// and `breakdown` lists each campaign under it (seed 004's getBundleCapacityUtilization).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UtilizationBody {
+    #[serde(flatten)]
+    pub total: UsageBody,
+    pub breakdown: Vec<UsageBody>,
+}

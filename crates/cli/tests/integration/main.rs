@@ -9,3 +9,4 @@ mod concurrency;
 mod durability;
 mod helpers;
 mod smoke;
+mod utilization;

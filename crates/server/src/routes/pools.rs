@@ -7,7 +7,8 @@ use crate::extract::{JsonBody, Query};
 use crate::requests::{CreatePoolRequest, PatchPoolRequest};
 use crate::state::{Actor, AppState, WriteContext};
 use crate::views::{
-    AvailabilityBody, LedgerEntryBody, Page, PoolBody, TotalsBody, render_created, render_ok,
+    AvailabilityBody, LedgerEntryBody, Page, PoolBody, TotalsBody, UsageBody, UtilizationBody,
+    render_created, render_ok,
 };
 use allot_store::Role;
 use axum::Json;
@@ -141,6 +142,25 @@ pub async fn pool_totals(
         committed: totals.committed,
         available: totals.available,
         utilization_pct: totals.utilization_pct(),
+    }))
+}
+
+/// Use against capacity and limit, with seed 004's flags; for a bundle, each campaign under it.
+#[utoipa::path(get, path = "/v1/pools/{id}/utilization", tag = "pools",
+    responses((status = 200, body = UtilizationBody), (status = 404)), security(("bearer" = [])))]
+pub async fn utilization(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<UtilizationBody>, ApiError> {
+    let caller = caller.require(Role::Viewer)?;
+    let (pool, children) = state
+        .store
+        .pool_children(&caller.tenant, &id, state.clock.now())?
+        .ok_or_else(|| ApiError::not_found("pool", &id))?;
+    Ok(Json(UtilizationBody {
+        total: UsageBody::from(&pool),
+        breakdown: children.iter().map(UsageBody::from).collect(),
     }))
 }
 
