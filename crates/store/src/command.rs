@@ -76,6 +76,10 @@ pub enum Command {
     },
     /// Expire every hold whose deadline has passed (the sweeper's step; every batch does it first).
     SweepExpired,
+    /// Attendees, ticket issuance, voiding and check-in (see `crate::tickets`).
+    Tickets(crate::tickets::TicketCommand),
+    /// Creating and finishing background jobs (see `crate::jobs`).
+    Job(crate::jobs::JobCommand),
 }
 
 /// What a successful command answers.
@@ -95,6 +99,8 @@ pub enum Success {
     Swept {
         expired: usize,
     },
+    Tickets(crate::tickets::TicketSuccess),
+    Job(crate::jobs::JobView),
 }
 
 /// Why a command did nothing. Each maps to one stable problem type in the API.
@@ -114,6 +120,10 @@ pub enum Failure {
     /// The idempotency key was used before with a different request.
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyMismatch,
+    #[error(transparent)]
+    Tickets(#[from] crate::tickets::TicketFailure),
+    #[error(transparent)]
+    Job(#[from] crate::jobs::JobFailure),
 }
 
 pub type Outcome = Result<Success, Failure>;

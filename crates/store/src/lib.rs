@@ -13,19 +13,23 @@
 
 pub mod command;
 pub mod error;
+pub mod jobs;
 pub mod model;
 pub mod sqlite;
+pub mod tickets;
 
 pub use command::{
     Command, Envelope, Failure, Idempotency, Outcome, Reply, StoredResponse, Success,
 };
 pub use error::StoreError;
+pub use jobs::JobStore;
+pub use tickets::TicketStore;
 pub use model::*;
 
 use allot_core::UnixMillis;
 
 /// Reads. They never wait behind the writer.
-pub trait Store: Send + Sync + 'static {
+pub trait Store: TicketStore + JobStore + Send + Sync + 'static {
     /// Answers when the database answers: the readiness probe.
     fn ping(&self) -> Result<(), StoreError>;
 

@@ -3,6 +3,9 @@
 //! memory; rows, ledger entries and idempotency records are written as each command is decided,
 //! and the changed pools' counters once at the end. One commit answers the whole batch.
 
+mod jobs;
+mod tickets;
+
 use super::reads::{load_hold, load_pool};
 use super::rows::{HoldRow, PoolRow};
 use crate::command::*;
@@ -430,6 +433,8 @@ fn execute(
                 expired: expired_this_batch,
             }))
         }
+        Command::Tickets(command) => tickets::execute(tx, work, tenant, actor, command, now),
+        Command::Job(command) => jobs::execute(tx, tenant, command, now),
     }
 }
 

@@ -11,6 +11,7 @@ mod batch;
 mod reads;
 mod rows;
 pub mod schema;
+mod ticket_reads;
 mod verify;
 
 pub use batch::SqliteWriter;

@@ -100,6 +100,96 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX idempotency_by_age ON idempotency(created_at);
     "#,
+    // tickets: attendees, tickets, check-ins, jobs
+    r#"
+    -- An attendee of an event (a pool), upserted on external_id; section_id is a child pool.
+    CREATE TABLE attendees (
+        tenant_id   TEXT NOT NULL,
+        id          TEXT NOT NULL,
+        event_id    TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        email       TEXT,
+        section_id  TEXT,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE UNIQUE INDEX attendees_by_external_id ON attendees(tenant_id, event_id, external_id);
+    CREATE INDEX attendees_by_event ON attendees(tenant_id, event_id, id);
+
+    -- A ticket owns one confirmed hold of one unit (hold_id) on pool_id. The token is not
+    -- stored: token_hash (SHA-256) finds the ticket at check-in, and token_seed lets the server,
+    -- with a key kept outside the database, derive the token again for its QR code.
+    CREATE TABLE tickets (
+        tenant_id   TEXT NOT NULL,
+        id          TEXT NOT NULL,
+        event_id    TEXT NOT NULL,
+        pool_id     TEXT NOT NULL,
+        attendee_id TEXT NOT NULL,
+        hold_id     TEXT NOT NULL,
+        code        TEXT NOT NULL,
+        token_seed  TEXT NOT NULL,
+        token_hash  TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('valid', 'used', 'void')),
+        issued_at   INTEGER NOT NULL,
+        used_at     INTEGER,
+        voided_at   INTEGER,
+        job_id      TEXT,
+        PRIMARY KEY (tenant_id, id)
+    ) STRICT, WITHOUT ROWID;
+    -- The rule behind "one ticket per attendee": however often generation runs, the store
+    -- refuses a second ticket that is not void.
+    CREATE UNIQUE INDEX tickets_one_per_attendee ON tickets(tenant_id, attendee_id) WHERE status != 'void';
+    CREATE UNIQUE INDEX tickets_by_token ON tickets(token_hash);
+    CREATE INDEX tickets_by_event ON tickets(tenant_id, event_id, id);
+
+    -- Every scan at a door: admitted, already_used or void.
+    CREATE TABLE checkins (
+        tenant_id TEXT NOT NULL,
+        id        TEXT NOT NULL,
+        ticket_id TEXT NOT NULL,
+        result    TEXT NOT NULL CHECK (result IN ('admitted', 'already_used', 'void')),
+        actor     TEXT,
+        at        INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX checkins_by_ticket ON checkins(tenant_id, ticket_id, at);
+
+    -- Background jobs, advanced chunk by chunk through the writer (see crate::jobs).
+    CREATE TABLE jobs (
+        tenant_id   TEXT NOT NULL,
+        id          TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
+        params      TEXT NOT NULL,
+        cursor      TEXT,
+        total       INTEGER NOT NULL,
+        done        INTEGER NOT NULL DEFAULT 0,
+        created     INTEGER NOT NULL DEFAULT 0,
+        skipped     INTEGER NOT NULL DEFAULT 0,
+        failed      INTEGER NOT NULL DEFAULT 0,
+        error       TEXT,
+        created_at  INTEGER NOT NULL,
+        started_at  INTEGER,
+        updated_at  INTEGER NOT NULL,
+        finished_at INTEGER,
+        PRIMARY KEY (tenant_id, id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX jobs_active ON jobs(created_at) WHERE status IN ('queued', 'running');
+
+    -- The items a job skipped or failed, by their position in the job.
+    CREATE TABLE job_failures (
+        tenant_id TEXT NOT NULL,
+        job_id    TEXT NOT NULL,
+        seq       INTEGER NOT NULL,
+        item      TEXT NOT NULL,
+        outcome   TEXT NOT NULL CHECK (outcome IN ('skipped', 'failed')),
+        reason    TEXT NOT NULL,
+        at        INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, job_id, seq)
+    ) STRICT, WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.
