@@ -3,6 +3,7 @@
 //! Internal details (driver messages, file paths) are logged here, once, and never sent.
 
 use allot_core::{AdjustRefusal, Refusal, TransitionError};
+use allot_store::tickets::TicketFailure;
 use allot_store::{Failure, StoreError, StoredResponse};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -27,6 +28,8 @@ pub enum ErrorKind {
     IdempotencyMismatch,
     Unavailable,
     Internal,
+    TicketUsed,
+    TicketVoid,
 }
 
 impl ErrorKind {
@@ -96,6 +99,12 @@ impl ErrorKind {
                 "internal",
                 "Internal error",
             ),
+            TicketUsed => (
+                StatusCode::CONFLICT,
+                "ticket-used",
+                "The ticket was already used",
+            ),
+            TicketVoid => (StatusCode::CONFLICT, "ticket-void", "The ticket is void"),
         }
     }
 
@@ -289,6 +298,20 @@ impl From<Failure> for ApiError {
                 ErrorKind::IdempotencyMismatch,
                 "this Idempotency-Key was already used with a different request body or path",
             ),
+            Failure::Tickets(TicketFailure::AlreadyUsed { ticket_id, used_at }) => {
+                let used_at = crate::views::rfc3339(used_at);
+                ApiError::new(
+                    ErrorKind::TicketUsed,
+                    format!("already used: ticket {ticket_id} was scanned at {used_at}"),
+                )
+                .with("ticket_id", ticket_id)
+                .with("used_at", used_at)
+            }
+            Failure::Tickets(TicketFailure::Void { ticket_id }) => {
+                ApiError::new(ErrorKind::TicketVoid, format!("ticket {ticket_id} is void"))
+                    .with("ticket_id", ticket_id)
+            }
+            Failure::Job(failure) => ApiError::new(ErrorKind::Conflict, failure.to_string()),
         }
     }
 }

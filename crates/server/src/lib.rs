@@ -12,11 +12,14 @@ pub mod auth;
 pub mod clock;
 pub mod error;
 pub mod extract;
+pub mod jobs;
 pub mod metrics;
+pub mod printing;
 pub mod requests;
 pub mod routes;
 pub mod state;
 pub mod sweeper;
+pub mod tickets;
 pub mod views;
 pub mod writer;
 
@@ -56,6 +59,13 @@ pub struct Config {
     pub sweep_interval: Option<Duration>,
     pub max_batch: usize,
     pub clock: Clock,
+    /// The base of tickets' magic links: a link is this, `/`, and the ticket's token.
+    pub ticket_link_base: String,
+    /// The key tickets' tokens are derived with; `None`: read from or generated into the data
+    /// directory (`ticket-key`, mode 0600).
+    pub ticket_key: Option<String>,
+    /// Run background jobs (ticket generation); off only to test what a restart resumes.
+    pub job_worker: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -80,6 +90,9 @@ impl Config {
             sweep_interval: Some(Duration::from_millis(250)),
             max_batch: writer::DEFAULT_MAX_BATCH,
             clock: Clock::System,
+            ticket_link_base: tickets::DEFAULT_LINK_BASE.to_owned(),
+            ticket_key: None,
+            job_worker: true,
         }
     }
 }
@@ -102,6 +115,12 @@ pub enum ServeError {
         routes::pools::pool_totals, routes::pools::availability, routes::pools::utilization, routes::pools::pool_ledger,
         routes::holds::create_hold, routes::holds::list_holds, routes::holds::get_hold,
         routes::holds::confirm_hold, routes::holds::release_hold, routes::holds::extend_hold,
+        routes::attendees::import_attendees, routes::attendees::list_attendees,
+        routes::attendees::missing_tickets, routes::attendees::missing_count,
+        routes::tickets::generate, routes::tickets::list_tickets, routes::tickets::tickets_pdf_route,
+        routes::tickets::get_ticket, routes::tickets::void_ticket, routes::tickets::qr_svg, routes::tickets::qr_png,
+        routes::tickets::check_in, routes::tickets::checkin_counts,
+        routes::jobs::get_job, routes::jobs::job_report,
     ),
     modifiers(&BearerAuth),
 )]
@@ -151,6 +170,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/holds/{id}/confirm", post(holds::confirm_hold))
         .route("/v1/holds/{id}/release", post(holds::release_hold))
         .route("/v1/holds/{id}/extend", post(holds::extend_hold))
+        .merge(routes_for_tickets())
         .method_not_allowed_fallback(routes::method_not_allowed)
         .fallback(routes::not_found)
         .with_state(state);
@@ -170,6 +190,34 @@ pub fn app(state: AppState) -> Router {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Attendees, tickets, check-ins and jobs (issue 6).
+fn routes_for_tickets() -> Router<AppState> {
+    use routes::{attendees, jobs, tickets};
+    Router::new()
+        .route(
+            "/v1/pools/{id}/attendees",
+            post(attendees::import_attendees)
+                .layer(DefaultBodyLimit::max(attendees::MAX_IMPORT_BYTES))
+                .get(attendees::list_attendees),
+        )
+        .route("/v1/pools/{id}/tickets", get(tickets::list_tickets))
+        .route("/v1/pools/{id}/tickets.pdf", get(tickets::tickets_pdf_route))
+        .route("/v1/pools/{id}/tickets/missing", get(attendees::missing_tickets))
+        .route(
+            "/v1/pools/{id}/tickets/missing/count",
+            get(attendees::missing_count),
+        )
+        .route("/v1/pools/{id}/tickets/generate", post(tickets::generate))
+        .route("/v1/pools/{id}/checkins", get(tickets::checkin_counts))
+        .route("/v1/tickets/{id}", get(tickets::get_ticket))
+        .route("/v1/tickets/{id}/void", post(tickets::void_ticket))
+        .route("/v1/tickets/{id}/qr.svg", get(tickets::qr_svg))
+        .route("/v1/tickets/{id}/qr.png", get(tickets::qr_png))
+        .route("/v1/checkins", post(tickets::check_in))
+        .route("/v1/jobs/{id}", get(jobs::get_job))
+        .route("/v1/jobs/{id}/report.csv", get(jobs::job_report))
 }
 
 /// Finds the admin token: the configured one, else the one kept in the data directory, else a
@@ -241,6 +289,11 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let (store, writer) = allot_store::sqlite::open(&config.data_dir)?;
     let admin_token = resolve_admin_token(&config)?;
+    let ticket_keys = tickets::TicketKeys::load(
+        &config.data_dir,
+        config.ticket_key.as_deref(),
+        &config.ticket_link_base,
+    )?;
     let (writer, writer_thread) =
         Writer::spawn(Box::new(writer), config.clock.clone(), config.max_batch)
             .map_err(|error| ServeError::Io(format!("cannot start the writer thread: {error}")))?;
@@ -249,12 +302,16 @@ pub async fn serve(
         writer,
         Auth::new(&admin_token),
         config.clock.clone(),
+        ticket_keys,
     );
     let stop = CancellationToken::new();
     let sweeper = config
         .sweep_interval
         .map(|interval| tokio::spawn(sweeper::run(state.clone(), interval, stop.clone())));
     let maintenance = tokio::spawn(maintain(state.store.clone(), stop.clone()));
+    let job_worker = config
+        .job_worker
+        .then(|| tokio::spawn(jobs::run(state.clone(), stop.clone())));
 
     let local = listener
         .local_addr()
@@ -281,6 +338,9 @@ pub async fn serve(
         let _ = sweeper.await;
     }
     let _ = maintenance.await;
+    if let Some(job_worker) = job_worker {
+        let _ = job_worker.await;
+    }
     // Every handle to the writer is gone now (the router and sweeper were dropped), so the writer
     // finishes the batch it has, and its thread ends and closes the store.
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;

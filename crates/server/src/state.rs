@@ -21,6 +21,10 @@ pub struct Shared {
     pub writer: Writer,
     pub auth: Auth,
     pub clock: Clock,
+    /// Derives tickets' tokens and magic links.
+    pub tickets: crate::tickets::TicketKeys,
+    /// Wakes the job worker when a job is queued.
+    pub job_wake: tokio::sync::Notify,
 }
 
 impl std::ops::Deref for AppState {
@@ -66,12 +70,20 @@ impl Answer {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, writer: Writer, auth: Auth, clock: Clock) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        writer: Writer,
+        auth: Auth,
+        clock: Clock,
+        tickets: crate::tickets::TicketKeys,
+    ) -> Self {
         AppState(Arc::new(Shared {
             store,
             writer,
             auth,
             clock,
+            tickets,
+            job_wake: tokio::sync::Notify::new(),
         }))
     }
 

@@ -283,6 +283,8 @@ fn success_bytes(success: &Success) -> Vec<u8> {
             Some(warnings.iter().map(|w| w.as_str().to_owned()).collect()),
         )),
         Success::Swept { expired } => to_bytes(serde_json::json!({"expired": expired})),
+        Success::Tickets(success) => crate::routes::tickets::success_bytes(success),
+        Success::Job(job) => to_bytes(crate::routes::jobs::JobBody::new(job, Vec::new())),
     }
 }
 
