@@ -11,6 +11,8 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+/// The magic-link base the test servers use.
+pub const TICKET_LINK_BASE: &str = "https://door.test/t";
 
 /// A server running in this process on 127.0.0.1 with its own data directory.
 pub struct TestApp {
@@ -48,6 +50,15 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
 
 /// Starts a server on an existing data directory (to test what survives a restart).
 pub async fn spawn_in(data_dir: TempDir, options: Options) -> TestApp {
+    spawn_configured(data_dir, options, |_| {}).await
+}
+
+/// Like [`spawn_in`], with a last word on the server's configuration.
+pub async fn spawn_configured(
+    data_dir: TempDir,
+    options: Options,
+    configure: impl FnOnce(&mut allot_server::Config),
+) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");
@@ -62,6 +73,8 @@ pub async fn spawn_in(data_dir: TempDir, options: Options) -> TestApp {
     config.admin_token = Some(ADMIN_TOKEN.to_owned());
     config.clock = clock.clone();
     config.sweep_interval = options.sweeper.then(|| Duration::from_millis(50));
+    config.ticket_link_base = TICKET_LINK_BASE.to_owned();
+    configure(&mut config);
     let (shutdown, stop) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         allot_server::serve(listener, config, async {

@@ -9,4 +9,5 @@ mod concurrency;
 mod durability;
 mod helpers;
 mod smoke;
+mod tickets;
 mod utilization;

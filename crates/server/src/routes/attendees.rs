@@ -389,7 +389,8 @@ fn media_type(headers: &HeaderMap) -> String {
 /// Add or update attendees of an event (a pool) by `external_id` (operator). The body is one
 /// attendee, a JSON array of them, or CSV (`Content-Type: text/csv`) with a header row naming
 /// `external_id`, `name` and optionally `email` and `section` (a child pool's id or name). A bad
-/// row is reported with its line and the good rows still land.
+/// row is reported with its line and the good rows still land. Updating a row without an email
+/// or section keeps the stored one.
 #[utoipa::path(post, path = "/v1/pools/{id}/attendees", tag = "attendees",
     request_body(content(
         (AttendeeRequest = "application/json"),

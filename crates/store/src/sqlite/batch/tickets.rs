@@ -72,6 +72,7 @@ fn upsert_attendees(
         return Ok(pool_not_found(&event_id));
     }
     // A section is a child of the event, named by id or by name; each looked up once per import.
+    // An update without an email or section keeps the stored one (a CSV may lack the column).
     let mut sections: HashMap<String, Option<String>> = HashMap::new();
     let mut find_section = tx.prepare_cached(
         "SELECT id FROM pools WHERE tenant_id = ?1 AND parent_id = ?2 AND (id = ?3 OR name = ?3)
@@ -81,8 +82,8 @@ fn upsert_attendees(
         "INSERT INTO attendees (tenant_id, id, event_id, external_id, name, email, section_id, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
          ON CONFLICT (tenant_id, event_id, external_id) DO UPDATE SET
-             name = excluded.name, email = excluded.email, section_id = excluded.section_id,
-             updated_at = excluded.updated_at
+             name = excluded.name, email = COALESCE(excluded.email, email),
+             section_id = COALESCE(excluded.section_id, section_id), updated_at = excluded.updated_at
          RETURNING id",
     )?;
     let mut summary = ImportSummary {
