@@ -32,6 +32,12 @@ pub enum Command {
         after_help = "Examples:\n  allot bench --admin-token $TOKEN --scenario hot --concurrency 256 --duration 10\n  allot bench --admin-token $TOKEN --scenario rush --units 10000 --concurrency 256\n  allot bench --api-key $KEY --scenario spread --pools 10000 --json"
     )]
     Bench(BenchArgs),
+    /// Tickets of an event on a running server: bulk generation with a live progress bar.
+    #[command(subcommand)]
+    Tickets(crate::tickets::TicketsCommand),
+    /// Attendees of an event on a running server: CSV import with a progress bar.
+    #[command(subcommand)]
+    Attendees(crate::tickets::AttendeesCommand),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

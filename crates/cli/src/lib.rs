@@ -9,4 +9,5 @@ pub mod bench;
 pub mod cli;
 pub mod serve;
 pub mod telemetry;
+pub mod tickets;
 pub mod verify;

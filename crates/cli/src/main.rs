@@ -10,6 +10,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => allot::serve::run(args),
         Command::Verify(args) => allot::verify::run(args),
         Command::Bench(args) => allot::bench::run(args),
+        Command::Tickets(command) => allot::tickets::run_tickets(command),
+        Command::Attendees(command) => allot::tickets::run_attendees(command),
     };
     match result {
         Ok(code) => code,

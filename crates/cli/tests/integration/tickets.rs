@@ -655,3 +655,78 @@ async fn another_tenants_tickets_attendees_jobs_and_tokens_are_not_found() {
         .await
         .assert_problem(StatusCode::FORBIDDEN, "forbidden");
 }
+
+const BIN: &str = env!("CARGO_BIN_EXE_allot");
+
+async fn allot(app: &TestApp, key: &str, args: &[&str]) -> (i32, String, String) {
+    let output = tokio::process::Command::new(BIN)
+        .args(args)
+        .env("ALLOT_URL", &app.base_url)
+        .env("ALLOT_API_KEY", key)
+        .output()
+        .await
+        .expect("the allot binary runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_cli_imports_and_generates_with_summaries_and_exit_codes() {
+    let app = spawn_app().await;
+    let key = app.tenant("Campus").await;
+    let (full, _) = event(&app, &key, 3, &[]).await;
+    let (roomy, _) = event(&app, &key, 100, &[]).await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("students.csv");
+    std::fs::write(
+        &file,
+        "external_id,name,email\n1,Ani,ani@example.org\n2,,\n3,Cici,\n4,Dodi,\n5,Euis,\n",
+    )
+    .expect("the CSV is written");
+    let file = file.to_str().expect("a UTF-8 path");
+
+    // Batches of two rows: line numbers still point into the file.
+    let (code, out, err) = allot(&app, &key, &["attendees", "import", "--event", &full, "--batch", "2", file]).await;
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("created 4, updated 0, failed 1"), "{out}");
+    assert!(out.contains("line 3: name: must not be empty"), "{out}");
+    let (code, out, _) = allot(&app, &key, &["attendees", "import", "--event", &roomy, file]).await;
+    assert_eq!(code, 2);
+    assert!(out.contains("created 4, updated 0, failed 1"), "{out}");
+
+    // The full event: three tickets, one "no capacity", exit 2.
+    let (code, out, err) = allot(&app, &key, &["tickets", "generate", "--event", &full, "--chunk", "2"]).await;
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("created 3, skipped 0, failed 1"), "{out}");
+    assert!(out.contains("no capacity"), "{out}");
+    assert!(out.contains("Throughput:") && out.contains("Total time:"), "{out}");
+
+    // A roomy event: nothing fails, exit 0; again, everything is skipped; --regenerate reissues.
+    let (code, out, _) = allot(&app, &key, &["tickets", "generate", "--event", &roomy, "--limit", "2"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("created 2, skipped 0, failed 0"), "{out}");
+    let (code, out, _) = allot(&app, &key, &["tickets", "generate", "--event", &roomy]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("created 2, skipped 2, failed 0"), "{out}");
+    let (code, out, _) = allot(&app, &key, &["tickets", "generate", "--event", &roomy, "--regenerate"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("created 4, skipped 0, failed 0"), "{out}");
+
+    // Errors exit 1: an unknown event, a bad key, a missing file.
+    let (code, _, err) = allot(&app, &key, &["tickets", "generate", "--event", "pool_nope"]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("404"), "{err}");
+    let (code, _, _) = allot(&app, "allot_wrong", &["tickets", "generate", "--event", &roomy]).await;
+    assert_eq!(code, 1);
+    let (code, _, _) = allot(&app, &key, &["attendees", "import", "--event", &roomy, "/nonexistent.csv"]).await;
+    assert_eq!(code, 1);
+
+    for args in [&["tickets", "generate", "--help"][..], &["attendees", "import", "--help"][..]] {
+        let (code, out, _) = allot(&app, &key, args).await;
+        assert_eq!(code, 0);
+        assert!(out.contains("Examples:"), "{out}");
+    }
+}
