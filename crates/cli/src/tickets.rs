@@ -184,12 +184,18 @@ async fn generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     let job = api
         .send(
             api.client
-                .post(format!("{}/v1/pools/{}/tickets/generate", api.base, args.event))
+                .post(format!(
+                    "{}/v1/pools/{}/tickets/generate",
+                    api.base, args.event
+                ))
                 .json(&body),
         )
         .await
         .context("cannot start ticket generation")?;
-    let id = job["id"].as_str().context("the server answered no job id")?.to_owned();
+    let id = job["id"]
+        .as_str()
+        .context("the server answered no job id")?
+        .to_owned();
     eprintln!("Generating tickets for event {} (job {id})", args.event);
     let progress = bar(count(&job, "total").max(0) as u64, "tickets");
     let job = loop {
@@ -217,7 +223,11 @@ async fn generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     println!("Job {id}: {}", job["status"].as_str().unwrap_or("?"));
     print!(
         "{}",
-        table(&[("Created", created), ("Skipped", skipped), ("Failed", failed)])
+        table(&[
+            ("Created", created),
+            ("Skipped", skipped),
+            ("Failed", failed)
+        ])
     );
     println!("created {created}, skipped {skipped}, failed {failed}");
     println!("Total time: {elapsed:.2} s");
@@ -237,7 +247,11 @@ async fn generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
                 failure["reason"].as_str().unwrap_or("?")
             );
         }
-        println!("Full report: {}{}", api.base, job["report_url"].as_str().unwrap_or(""));
+        println!(
+            "Full report: {}{}",
+            api.base,
+            job["report_url"].as_str().unwrap_or("")
+        );
     }
     if job["status"] == "failed" {
         bail!(
@@ -267,9 +281,7 @@ fn record_starts(raw: &[u8]) -> anyhow::Result<(usize, Vec<(usize, u64)>)> {
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                let start = record
-                    .position()
-                    .map_or(position, |p| p.byte() as usize);
+                let start = record.position().map_or(position, |p| p.byte() as usize);
                 first.get_or_insert(start);
                 starts.push(start);
             }

@@ -148,7 +148,11 @@ async fn run_job(state: &AppState, tenant: &TenantId, id: &str, stop: &Cancellat
     }
 }
 
-async fn submit(state: &AppState, tenant: &TenantId, command: Command) -> Result<Reply, WriteError> {
+async fn submit(
+    state: &AppState,
+    tenant: &TenantId,
+    command: Command,
+) -> Result<Reply, WriteError> {
     state
         .writer
         .submit(Envelope {
@@ -232,14 +236,16 @@ async fn generate_step(
     match submit(state, tenant, command).await? {
         Reply::Outcome(Ok(Success::Tickets(TicketSuccess::Chunk(_)))) => Ok(Step::Continue),
         // Already applied (a retry whose first answer was lost) or finished meanwhile: re-read.
-        Reply::Outcome(Err(Failure::Job(JobFailure::Stale { .. } | JobFailure::Finished { .. }))) => {
-            Ok(Step::Continue)
-        }
+        Reply::Outcome(Err(Failure::Job(
+            JobFailure::Stale { .. } | JobFailure::Finished { .. },
+        ))) => Ok(Step::Continue),
         Reply::Outcome(Err(Failure::NotFound { kind: "pool", .. })) => {
             Ok(Step::Fail("the event no longer exists".into()))
         }
         Reply::Outcome(Err(failure)) => Ok(Step::Fail(failure.to_string())),
-        other => Ok(Step::Fail(format!("unexpected answer to a chunk: {other:?}"))),
+        other => Ok(Step::Fail(format!(
+            "unexpected answer to a chunk: {other:?}"
+        ))),
     }
 }
 

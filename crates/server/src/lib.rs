@@ -203,8 +203,14 @@ fn routes_for_tickets() -> Router<AppState> {
                 .get(attendees::list_attendees),
         )
         .route("/v1/pools/{id}/tickets", get(tickets::list_tickets))
-        .route("/v1/pools/{id}/tickets.pdf", get(tickets::tickets_pdf_route))
-        .route("/v1/pools/{id}/tickets/missing", get(attendees::missing_tickets))
+        .route(
+            "/v1/pools/{id}/tickets.pdf",
+            get(tickets::tickets_pdf_route),
+        )
+        .route(
+            "/v1/pools/{id}/tickets/missing",
+            get(attendees::missing_tickets),
+        )
         .route(
             "/v1/pools/{id}/tickets/missing/count",
             get(attendees::missing_count),

@@ -140,7 +140,11 @@ mod tests {
         assert_ne!(token, keys.token("seed2"));
         assert_ne!(token, other.token("seed"));
         assert_eq!(token.len(), 32);
-        assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
         assert_eq!(
             keys.magic_link(&token),
             format!("https://door.example/t/{token}")
@@ -155,7 +159,10 @@ mod tests {
         assert_ne!(prepared[0].token_seed, prepared[1].token_seed);
         for ticket in &prepared {
             assert_eq!(ticket.token_seed.len(), 32);
-            assert_eq!(ticket.token_hash, token_hash(&keys.token(&ticket.token_seed)));
+            assert_eq!(
+                ticket.token_hash,
+                token_hash(&keys.token(&ticket.token_seed))
+            );
             assert_eq!(ticket.code.len(), 11);
             assert_eq!(&ticket.code[5..6], "-");
         }

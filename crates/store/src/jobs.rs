@@ -7,8 +7,8 @@
 //! retry after a lost answer, a restart) is refused as stale instead of applied twice: each chunk
 //! lands exactly once, and a restarted worker resumes from the stored cursor.
 
-use crate::model::TenantId;
 use crate::StoreError;
+use crate::model::TenantId;
 use allot_core::UnixMillis;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

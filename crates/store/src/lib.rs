@@ -23,8 +23,8 @@ pub use command::{
 };
 pub use error::StoreError;
 pub use jobs::JobStore;
-pub use tickets::TicketStore;
 pub use model::*;
+pub use tickets::TicketStore;
 
 use allot_core::UnixMillis;
 

@@ -9,9 +9,9 @@
 //! a random seed from which the server, with a key the database does not hold, derives the token
 //! again to draw its QR code. A reader of the database can therefore not check in.
 
+use crate::StoreError;
 use crate::jobs::{JobProgress, JobView};
 use crate::model::{Page, PageRequest, TenantId};
-use crate::StoreError;
 use allot_core::UnixMillis;
 
 /// One attendee row to upsert (by `external_id` within the event).

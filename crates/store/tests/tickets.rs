@@ -123,15 +123,24 @@ fn a_chunk_sent_twice_lands_once_and_the_job_resumes_from_its_cursor() {
     let outcomes = run(
         &mut writer,
         &tenant,
-        vec![chunk(&event, &job, None, &ids, 1), chunk(&event, &job, None, &ids, 2)],
+        vec![
+            chunk(&event, &job, None, &ids, 1),
+            chunk(&event, &job, None, &ids, 2),
+        ],
     );
-    assert!(matches!(outcomes[0], Ok(Success::Tickets(TicketSuccess::Chunk(_)))));
+    assert!(matches!(
+        outcomes[0],
+        Ok(Success::Tickets(TicketSuccess::Chunk(_)))
+    ));
     assert!(
         matches!(&outcomes[1], Err(Failure::Job(JobFailure::Stale { job_id })) if *job_id == job),
         "{:?}",
         outcomes[1]
     );
-    let after = store.get_job(&tenant, &job).expect("read").expect("the job");
+    let after = store
+        .get_job(&tenant, &job)
+        .expect("read")
+        .expect("the job");
     assert_eq!(after.cursor.as_deref(), Some(ids[1].as_str()));
     assert_eq!((after.counters.done, after.counters.created), (2, 2));
     assert_eq!(after.status, JobStatus::Running);
@@ -141,12 +150,20 @@ fn a_chunk_sent_twice_lands_once_and_the_job_resumes_from_its_cursor() {
         .attendee_ids_after(&tenant, &event, after.cursor.as_deref(), 10)
         .expect("ids");
     assert_eq!(rest.len(), 2);
-    let outcome = one(&mut writer, &tenant, chunk(&event, &job, after.cursor.as_deref(), &rest, 3));
+    let outcome = one(
+        &mut writer,
+        &tenant,
+        chunk(&event, &job, after.cursor.as_deref(), &rest, 3),
+    );
     let Ok(Success::Tickets(TicketSuccess::Chunk(done))) = outcome else {
         panic!("{outcome:?}");
     };
     assert_eq!(
-        (done.counters.done, done.counters.created, done.counters.failed),
+        (
+            done.counters.done,
+            done.counters.created,
+            done.counters.failed
+        ),
         (4, 3, 1)
     );
     let failed = store
@@ -156,7 +173,10 @@ fn a_chunk_sent_twice_lands_once_and_the_job_resumes_from_its_cursor() {
     assert_eq!(failed[0].reason, "no capacity");
     assert_eq!(failed[0].seq, 3);
 
-    let pool = store.get_pool(&tenant, &event, T0).expect("read").expect("the pool");
+    let pool = store
+        .get_pool(&tenant, &event, T0)
+        .expect("read")
+        .expect("the pool");
     assert_eq!((pool.held, pool.committed), (0, 3));
     let report = sqlite::verify(dir.path()).expect("verify");
     assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);

@@ -8,9 +8,17 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 /// An event pool with sections under it; returns the event's id and the sections' ids.
-async fn event(app: &TestApp, key: &str, capacity: i64, sections: &[(&str, i64)]) -> (String, Vec<String>) {
+async fn event(
+    app: &TestApp,
+    key: &str,
+    capacity: i64,
+    sections: &[(&str, i64)],
+) -> (String, Vec<String>) {
     let event = app
-        .pool(key, json!({ "name": "Wisuda 2025", "capacity": capacity, "unit": "seats" }))
+        .pool(
+            key,
+            json!({ "name": "Wisuda 2025", "capacity": capacity, "unit": "seats" }),
+        )
         .await;
     let mut ids = Vec::new();
     for (name, capacity) in sections {
@@ -42,7 +50,11 @@ async fn attendees(app: &TestApp, key: &str, event: &str, count: usize) -> Vec<S
         .map(|i| json!({ "external_id": format!("p{i:04}"), "name": format!("Person {i}") }))
         .collect();
     let reply = app
-        .post(&format!("/v1/pools/{event}/attendees"), key, Value::Array(rows))
+        .post(
+            &format!("/v1/pools/{event}/attendees"),
+            key,
+            Value::Array(rows),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(reply.body["created"], count as u64, "{}", reply.body);
@@ -94,14 +106,17 @@ async fn ticket_of(app: &TestApp, key: &str, event: &str, attendee: &str) -> Val
         .iter()
         .find(|a| a["id"] == attendee)
         .expect("the attendee is listed");
-    let ticket = found["ticket_id"].as_str().expect("the attendee has a ticket");
+    let ticket = found["ticket_id"]
+        .as_str()
+        .expect("the attendee has a ticket");
     let reply = app.get(&format!("/v1/tickets/{ticket}"), key).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     reply.body
 }
 
 async fn check_in(app: &TestApp, key: &str, token: &str) -> Reply {
-    app.post("/v1/checkins", key, json!({ "token": token })).await
+    app.post("/v1/checkins", key, json!({ "token": token }))
+        .await
 }
 
 fn assert_verify_clean(app: &TestApp) {
@@ -131,11 +146,20 @@ async fn importing_attendees_lands_good_rows_and_reports_bad_ones_by_line() {
         .as_array()
         .expect("failures")
         .iter()
-        .map(|f| (f["line"].as_u64().expect("a line"), f["field"].as_str().expect("a field").to_owned()))
+        .map(|f| {
+            (
+                f["line"].as_u64().expect("a line"),
+                f["field"].as_str().expect("a field").to_owned(),
+            )
+        })
         .collect();
     assert_eq!(
         failures,
-        vec![(3, "name".to_owned()), (4, "email".to_owned()), (5, "section".to_owned())]
+        vec![
+            (3, "name".to_owned()),
+            (4, "email".to_owned()),
+            (5, "section".to_owned())
+        ]
     );
 
     // Upsert on external_id: a second import updates, a JSON object and array work too.
@@ -185,7 +209,10 @@ async fn importing_attendees_lands_good_rows_and_reports_bad_ones_by_line() {
     let listed = app
         .all_pages(&format!("/v1/pools/{event}/attendees"), &key, 2)
         .await;
-    let names: Vec<&str> = listed.iter().map(|a| a["name"].as_str().expect("a name")).collect();
+    let names: Vec<&str> = listed
+        .iter()
+        .map(|a| a["name"].as_str().expect("a name"))
+        .collect();
     assert_eq!(names, vec!["Siti R.", "Eko", "Fajar", "Gita"]);
     assert_eq!(listed[0]["section_id"], sections[0].as_str());
     assert_eq!(listed[0]["has_ticket"], false);
@@ -213,21 +240,35 @@ async fn generation_skips_existing_tickets_honours_limit_and_regenerates() {
         .all_pages(&format!("/v1/pools/{event}/tickets/missing"), &key, 100)
         .await;
     assert_eq!(missing.len(), 7);
-    assert!(missing.iter().all(|a| !people[..3].contains(&a["id"].as_str().unwrap_or("").to_owned())));
+    assert!(
+        missing
+            .iter()
+            .all(|a| !people[..3].contains(&a["id"].as_str().unwrap_or("").to_owned()))
+    );
 
     let second = generate(&app, &key, &event, json!({})).await;
     assert_eq!(counts(&second), (7, 3, 0), "{second}");
     let ticket_before = ticket_of(&app, &key, &event, &people[0]).await;
 
     // Regenerating gives every valid ticket a new token and code, never a second ticket.
-    let third = generate(&app, &key, &event, json!({ "skip_existing": false, "chunk": 4 })).await;
+    let third = generate(
+        &app,
+        &key,
+        &event,
+        json!({ "skip_existing": false, "chunk": 4 }),
+    )
+    .await;
     assert_eq!(counts(&third), (10, 0, 0), "{third}");
     let ticket_after = ticket_of(&app, &key, &event, &people[0]).await;
     assert_eq!(ticket_before["id"], ticket_after["id"]);
     assert_ne!(ticket_before["token"], ticket_after["token"]);
-    check_in(&app, &key, ticket_before["token"].as_str().expect("a token"))
-        .await
-        .assert_problem(StatusCode::NOT_FOUND, "not-found");
+    check_in(
+        &app,
+        &key,
+        ticket_before["token"].as_str().expect("a token"),
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND, "not-found");
 
     // Only some attendees: the ones named.
     let only = generate(
@@ -244,7 +285,10 @@ async fn generation_skips_existing_tickets_honours_limit_and_regenerates() {
         .all_pages(&format!("/v1/pools/{event}/tickets"), &key, 3)
         .await;
     assert_eq!(tickets.len(), 10);
-    let unique: HashSet<&str> = tickets.iter().map(|t| t["attendee_id"].as_str().unwrap_or("")).collect();
+    let unique: HashSet<&str> = tickets
+        .iter()
+        .map(|t| t["attendee_id"].as_str().unwrap_or(""))
+        .collect();
     assert_eq!(unique.len(), 10);
     let (held, committed, _) = app.counters(&key, &event).await;
     assert_eq!((held, committed), (0, 10));
@@ -257,8 +301,12 @@ async fn a_full_event_reports_no_capacity_per_attendee_and_is_never_oversold() {
     let key = app.tenant("Campus").await;
     let (event, sections) = event(&app, &key, 5, &[("Hall A", 2)]).await;
     // Two attendees in a section that has room for two... and one more that does not fit.
-    let csv = "external_id,name,section\na,A,Hall A\nb,B,Hall A\nc,C,Hall A\nd,D,\ne,E,\nf,F,\ng,G,\n";
-    assert_eq!(import_csv(&app, &key, &event, csv).await.json()["created"], 7);
+    let csv =
+        "external_id,name,section\na,A,Hall A\nb,B,Hall A\nc,C,Hall A\nd,D,\ne,E,\nf,F,\ng,G,\n";
+    assert_eq!(
+        import_csv(&app, &key, &event, csv).await.json()["created"],
+        7
+    );
 
     let job = generate(&app, &key, &event, json!({ "chunk": 3 })).await;
     assert_eq!(job["status"], "done");
@@ -280,20 +328,41 @@ async fn a_full_event_reports_no_capacity_per_attendee_and_is_never_oversold() {
     assert_eq!(section_committed, 2);
 
     let report = app
-        .call_raw(Method::GET, &format!("/v1/jobs/{}/report.csv", job["id"].as_str().unwrap_or("")), Some(&key), None, &[])
+        .call_raw(
+            Method::GET,
+            &format!("/v1/jobs/{}/report.csv", job["id"].as_str().unwrap_or("")),
+            Some(&key),
+            None,
+            &[],
+        )
         .await;
     assert_eq!(report.status, StatusCode::OK);
-    assert!(report.header("content-type").unwrap_or("").starts_with("text/csv"));
+    assert!(
+        report
+            .header("content-type")
+            .unwrap_or("")
+            .starts_with("text/csv")
+    );
     let text = String::from_utf8(report.bytes.clone()).expect("UTF-8");
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("outcome,item,external_id,ticket_id,code,reason"));
+    assert_eq!(
+        lines.next(),
+        Some("outcome,item,external_id,ticket_id,code,reason")
+    );
     let rest: Vec<&str> = lines.collect();
     assert_eq!(rest.iter().filter(|l| l.starts_with("created,")).count(), 5);
-    assert_eq!(rest.iter().filter(|l| l.starts_with("failed,") && l.ends_with(",no capacity")).count(), 2);
+    assert_eq!(
+        rest.iter()
+            .filter(|l| l.starts_with("failed,") && l.ends_with(",no capacity"))
+            .count(),
+        2
+    );
 
     // Voiding gives the unit back. A void ticket does not count as the attendee's ticket, so the
     // next run issues the unit again (here to the same attendee, first in line).
-    let some_ticket = app.all_pages(&format!("/v1/pools/{event}/tickets"), &key, 10).await[0]["id"]
+    let some_ticket = app
+        .all_pages(&format!("/v1/pools/{event}/tickets"), &key, 10)
+        .await[0]["id"]
         .as_str()
         .expect("a ticket")
         .to_owned();
@@ -309,8 +378,14 @@ async fn a_full_event_reports_no_capacity_per_attendee_and_is_never_oversold() {
     assert_eq!(counts(&rerun), (1, 4, 2), "{rerun}");
     let (_, committed, _) = app.counters(&key, &event).await;
     assert_eq!(committed, 5);
-    let ledger = app.ledger(&key, voided.body["pool_id"].as_str().expect("a pool")).await;
-    assert!(ledger.iter().any(|e| e["kind"] == "release" && e["hold_id"] == voided.body["hold_id"]));
+    let ledger = app
+        .ledger(&key, voided.body["pool_id"].as_str().expect("a pool"))
+        .await;
+    assert!(
+        ledger
+            .iter()
+            .any(|e| e["kind"] == "release" && e["hold_id"] == voided.body["hold_id"])
+    );
     assert_verify_clean(&app);
 }
 
@@ -323,8 +398,12 @@ async fn generation_is_idempotent_and_the_store_refuses_a_second_ticket() {
 
     let body = json!({ "chunk": 2 });
     let path = format!("/v1/pools/{event}/tickets/generate");
-    let first = app.post_raw(&path, &key, &body, &[("idempotency-key", "gen-1")]).await;
-    let again = app.post_raw(&path, &key, &body, &[("idempotency-key", "gen-1")]).await;
+    let first = app
+        .post_raw(&path, &key, &body, &[("idempotency-key", "gen-1")])
+        .await;
+    let again = app
+        .post_raw(&path, &key, &body, &[("idempotency-key", "gen-1")])
+        .await;
     assert_eq!(first.status, StatusCode::ACCEPTED);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(first.json()["id"], again.json()["id"]);
@@ -336,7 +415,12 @@ async fn generation_is_idempotent_and_the_store_refuses_a_second_ticket() {
     let b = start_generate(&app, &key, &event, json!({ "skip_existing": true })).await;
     assert_eq!(counts(&wait_job(&app, &key, &a).await), (0, 4, 0));
     assert_eq!(counts(&wait_job(&app, &key, &b).await), (0, 4, 0));
-    assert_eq!(app.all_pages(&format!("/v1/pools/{event}/tickets"), &key, 100).await.len(), 4);
+    assert_eq!(
+        app.all_pages(&format!("/v1/pools/{event}/tickets"), &key, 100)
+            .await
+            .len(),
+        4
+    );
 
     // The rule is the store's own: a second live ticket for an attendee does not insert.
     let dir = app.stop().await;
@@ -347,7 +431,10 @@ async fn generation_is_idempotent_and_the_store_refuses_a_second_ticket() {
          FROM tickets LIMIT 1",
         [],
     );
-    assert!(duplicate.is_err(), "a second ticket for one attendee was stored");
+    assert!(
+        duplicate.is_err(),
+        "a second ticket for one attendee was stored"
+    );
 }
 
 #[tokio::test]
@@ -402,12 +489,22 @@ fn decode_png(bytes: &[u8]) -> String {
 /// Reads the unit squares of our SVG (`M{x} {y}h1v1h-1z`) back into pixels.
 fn decode_svg(svg: &str) -> String {
     let view_box = svg.split("viewBox=\"0 0 ").nth(1).expect("a viewBox");
-    let side: usize = view_box.split(' ').next().and_then(|s| s.parse().ok()).expect("a size");
-    let path = svg.split(" d=\"").nth(1).and_then(|p| p.split('"').next()).expect("a path");
+    let side: usize = view_box
+        .split(' ')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("a size");
+    let path = svg
+        .split(" d=\"")
+        .nth(1)
+        .and_then(|p| p.split('"').next())
+        .expect("a path");
     let mut pixels = vec![255u8; side * side];
     for square in path.split('M').filter(|s| !s.is_empty()) {
         let corner = square.split('h').next().expect("a corner");
-        let mut xy = corner.split(' ').map(|n| n.parse::<usize>().expect("a coordinate"));
+        let mut xy = corner
+            .split(' ')
+            .map(|n| n.parse::<usize>().expect("a coordinate"));
         let (x, y) = (xy.next().expect("x"), xy.next().expect("y"));
         pixels[y * side + x] = 0;
     }
@@ -458,33 +555,73 @@ async fn qr_codes_and_the_pdf_carry_each_tickets_magic_link() {
     let key = app.tenant("Campus").await;
     let (event, _) = event(&app, &key, 100, &[("Hall A", 50)]).await;
     let csv = "external_id,name,section\n1,Siti Rahma,Hall A\n2,Budi Santoso,\n3,Zoë Ærø,Hall A\n";
-    assert_eq!(import_csv(&app, &key, &event, csv).await.json()["created"], 3);
-    assert_eq!(counts(&generate(&app, &key, &event, json!({})).await), (3, 0, 0));
-    let tickets = app.all_pages(&format!("/v1/pools/{event}/tickets"), &key, 100).await;
+    assert_eq!(
+        import_csv(&app, &key, &event, csv).await.json()["created"],
+        3
+    );
+    assert_eq!(
+        counts(&generate(&app, &key, &event, json!({})).await),
+        (3, 0, 0)
+    );
+    let tickets = app
+        .all_pages(&format!("/v1/pools/{event}/tickets"), &key, 100)
+        .await;
     let mut links = HashSet::new();
     for listed in &tickets {
         let id = listed["id"].as_str().expect("an id");
         let ticket = app.get(&format!("/v1/tickets/{id}"), &key).await.body;
-        let link = ticket["magic_link"].as_str().expect("a magic link").to_owned();
+        let link = ticket["magic_link"]
+            .as_str()
+            .expect("a magic link")
+            .to_owned();
         let token = ticket["token"].as_str().expect("a token");
         assert_eq!(link, format!("{TICKET_LINK_BASE}/{token}"));
         assert!(token.len() >= 22, "at least 128 bits");
-        assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
 
-        let png = app.call_raw(Method::GET, &format!("/v1/tickets/{id}/qr.png"), Some(&key), None, &[]).await;
+        let png = app
+            .call_raw(
+                Method::GET,
+                &format!("/v1/tickets/{id}/qr.png"),
+                Some(&key),
+                None,
+                &[],
+            )
+            .await;
         assert_eq!(png.status, StatusCode::OK);
         assert_eq!(png.header("content-type"), Some("image/png"));
         assert_eq!(decode_png(&png.bytes), link);
 
-        let svg = app.call_raw(Method::GET, &format!("/v1/tickets/{id}/qr.svg"), Some(&key), None, &[]).await;
+        let svg = app
+            .call_raw(
+                Method::GET,
+                &format!("/v1/tickets/{id}/qr.svg"),
+                Some(&key),
+                None,
+                &[],
+            )
+            .await;
         assert_eq!(svg.header("content-type"), Some("image/svg+xml"));
-        assert_eq!(decode_svg(&String::from_utf8(svg.bytes).expect("UTF-8")), link);
+        assert_eq!(
+            decode_svg(&String::from_utf8(svg.bytes).expect("UTF-8")),
+            link
+        );
         links.insert(link);
     }
     assert_eq!(links.len(), 3);
 
     let pdf = app
-        .call_raw(Method::GET, &format!("/v1/pools/{event}/tickets.pdf"), Some(&key), None, &[])
+        .call_raw(
+            Method::GET,
+            &format!("/v1/pools/{event}/tickets.pdf"),
+            Some(&key),
+            None,
+            &[],
+        )
         .await;
     assert_eq!(pdf.status, StatusCode::OK);
     assert_eq!(pdf.header("content-type"), Some("application/pdf"));
@@ -492,8 +629,16 @@ async fn qr_codes_and_the_pdf_carry_each_tickets_magic_link() {
     assert!(bytes.starts_with(b"%PDF-1."), "a PDF header");
     assert!(String::from_utf8_lossy(&bytes[bytes.len() - 8..]).contains("%%EOF"));
     let text = String::from_utf8_lossy(bytes);
-    assert_eq!(text.matches("/Type /Page\n").count() + text.matches("/Type /Page ").count(), 1);
-    for name in ["Siti Rahma", "Budi Santoso", "Section: Hall A", "Section: general"] {
+    assert_eq!(
+        text.matches("/Type /Page\n").count() + text.matches("/Type /Page ").count(),
+        1
+    );
+    for name in [
+        "Siti Rahma",
+        "Budi Santoso",
+        "Section: Hall A",
+        "Section: general",
+    ] {
         assert!(text.contains(name), "the PDF shows {name}");
     }
     for ticket in &tickets {
@@ -511,7 +656,7 @@ async fn qr_codes_and_the_pdf_carry_each_tickets_magic_link() {
         .collect();
     assert_eq!(decoded, links);
 
-    app.get(&format!("/v1/tickets/tkt_nope/qr.png"), &key)
+    app.get("/v1/tickets/tkt_nope/qr.png", &key)
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not-found");
 }
@@ -522,9 +667,17 @@ async fn check_in_admits_once_and_refuses_used_void_and_unknown_tokens() {
     let key = app.tenant("Campus").await;
     let (event, sections) = event(&app, &key, 100, &[("Hall A", 50)]).await;
     let csv = "external_id,name,section\n1,Siti,Hall A\n2,Budi,\n3,Citra,\n";
-    assert_eq!(import_csv(&app, &key, &event, csv).await.json()["created"], 3);
-    assert_eq!(counts(&generate(&app, &key, &event, json!({})).await), (3, 0, 0));
-    let people: Vec<Value> = app.all_pages(&format!("/v1/pools/{event}/attendees"), &key, 100).await;
+    assert_eq!(
+        import_csv(&app, &key, &event, csv).await.json()["created"],
+        3
+    );
+    assert_eq!(
+        counts(&generate(&app, &key, &event, json!({})).await),
+        (3, 0, 0)
+    );
+    let people: Vec<Value> = app
+        .all_pages(&format!("/v1/pools/{event}/attendees"), &key, 100)
+        .await;
     let siti = ticket_of(&app, &key, &event, people[0]["id"].as_str().unwrap_or("")).await;
     let budi = ticket_of(&app, &key, &event, people[1]["id"].as_str().unwrap_or("")).await;
     let citra = ticket_of(&app, &key, &event, people[2]["id"].as_str().unwrap_or("")).await;
@@ -535,18 +688,34 @@ async fn check_in_admits_once_and_refuses_used_void_and_unknown_tokens() {
     assert_eq!(first.body["result"], "admitted");
     assert_eq!(first.body["attendee"]["name"], "Siti");
     assert_eq!(first.body["ticket"]["status"], "used");
-    let used_at = first.body["ticket"]["used_at"].as_str().expect("used_at").to_owned();
+    let used_at = first.body["ticket"]["used_at"]
+        .as_str()
+        .expect("used_at")
+        .to_owned();
 
     let second = check_in(&app, &key, siti["token"].as_str().expect("a token")).await;
     second.assert_problem(StatusCode::CONFLICT, "ticket-used");
     assert_eq!(second.body["used_at"], used_at.as_str());
-    assert!(second.body["detail"].as_str().unwrap_or("").contains("already used"));
-    app.post(&format!("/v1/tickets/{}/void", siti["id"].as_str().unwrap_or("")), &key, json!({}))
-        .await
-        .assert_problem(StatusCode::CONFLICT, "ticket-used");
+    assert!(
+        second.body["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("already used")
+    );
+    app.post(
+        &format!("/v1/tickets/{}/void", siti["id"].as_str().unwrap_or("")),
+        &key,
+        json!({}),
+    )
+    .await
+    .assert_problem(StatusCode::CONFLICT, "ticket-used");
 
     let voided = app
-        .post(&format!("/v1/tickets/{}/void", budi["id"].as_str().unwrap_or("")), &key, json!({}))
+        .post(
+            &format!("/v1/tickets/{}/void", budi["id"].as_str().unwrap_or("")),
+            &key,
+            json!({}),
+        )
         .await;
     assert_eq!(voided.status, StatusCode::OK, "{}", voided.body);
     check_in(&app, &key, budi["token"].as_str().expect("a token"))
@@ -563,7 +732,10 @@ async fn check_in_admits_once_and_refuses_used_void_and_unknown_tokens() {
     let token = citra["token"].as_str().expect("a token").to_owned();
     let scans = (0..20).map(|_| check_in(&app, &key, &token));
     let replies = futures_join_all(scans).await;
-    let admitted = replies.iter().filter(|r| r.status == StatusCode::OK).count();
+    let admitted = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
     let refused = replies
         .iter()
         .filter(|r| r.status == StatusCode::CONFLICT && r.problem() == "ticket-used")
@@ -575,13 +747,17 @@ async fn check_in_admits_once_and_refuses_used_void_and_unknown_tokens() {
     assert_eq!(counts.body["checked_in"], 2);
     assert_eq!(counts.body["not_checked_in"], 0);
     assert_eq!(counts.body["void"], 1);
-    let section = app.get(&format!("/v1/pools/{}/checkins", sections[0]), &key).await;
+    let section = app
+        .get(&format!("/v1/pools/{}/checkins", sections[0]), &key)
+        .await;
     assert_eq!(section.body["checked_in"], 1, "{}", section.body);
     assert_verify_clean(&app);
 }
 
 /// Runs futures concurrently on this task and collects their outputs in order.
-async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
     let mut set = Vec::new();
     for future in futures {
         set.push(Box::pin(future));
@@ -597,10 +773,17 @@ async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = 
                 }
             }
         }
-        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
     })
     .await;
-    outputs.into_iter().map(|o| o.expect("every future finished")).collect()
+    outputs
+        .into_iter()
+        .map(|o| o.expect("every future finished"))
+        .collect()
 }
 
 #[tokio::test]
@@ -638,19 +821,30 @@ async fn another_tenants_tickets_attendees_jobs_and_tokens_are_not_found() {
     app.post(&format!("/v1/tickets/{ticket_id}/void"), &other, json!({}))
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not-found");
-    app.post(&format!("/v1/pools/{event}/attendees"), &other, json!({ "external_id": "x", "name": "X" }))
-        .await
-        .assert_problem(StatusCode::NOT_FOUND, "not-found");
-    app.post(&format!("/v1/pools/{event}/tickets/generate"), &other, json!({}))
-        .await
-        .assert_problem(StatusCode::NOT_FOUND, "not-found");
+    app.post(
+        &format!("/v1/pools/{event}/attendees"),
+        &other,
+        json!({ "external_id": "x", "name": "X" }),
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND, "not-found");
+    app.post(
+        &format!("/v1/pools/{event}/tickets/generate"),
+        &other,
+        json!({}),
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND, "not-found");
 
     // The owner's ticket is untouched and still admits.
     let admitted = check_in(&app, &owner, token).await;
     assert_eq!(admitted.status, StatusCode::OK, "{}", admitted.body);
     // A viewer may read progress but not tokens.
     let viewer = app.key(&owner, "viewer").await;
-    assert_eq!(app.get(&format!("/v1/jobs/{job_id}"), &viewer).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get(&format!("/v1/jobs/{job_id}"), &viewer).await.status,
+        StatusCode::OK
+    );
     app.get(&format!("/v1/tickets/{ticket_id}"), &viewer)
         .await
         .assert_problem(StatusCode::FORBIDDEN, "forbidden");
@@ -689,29 +883,65 @@ async fn the_cli_imports_and_generates_with_summaries_and_exit_codes() {
     let file = file.to_str().expect("a UTF-8 path");
 
     // Batches of two rows: line numbers still point into the file.
-    let (code, out, err) = allot(&app, &key, &["attendees", "import", "--event", &full, "--batch", "2", file]).await;
+    let (code, out, err) = allot(
+        &app,
+        &key,
+        &[
+            "attendees",
+            "import",
+            "--event",
+            &full,
+            "--batch",
+            "2",
+            file,
+        ],
+    )
+    .await;
     assert_eq!(code, 2, "{out}{err}");
     assert!(out.contains("created 4, updated 0, failed 1"), "{out}");
     assert!(out.contains("line 3: name: must not be empty"), "{out}");
-    let (code, out, _) = allot(&app, &key, &["attendees", "import", "--event", &roomy, file]).await;
+    let (code, out, _) = allot(
+        &app,
+        &key,
+        &["attendees", "import", "--event", &roomy, file],
+    )
+    .await;
     assert_eq!(code, 2);
     assert!(out.contains("created 4, updated 0, failed 1"), "{out}");
 
     // The full event: three tickets, one "no capacity", exit 2.
-    let (code, out, err) = allot(&app, &key, &["tickets", "generate", "--event", &full, "--chunk", "2"]).await;
+    let (code, out, err) = allot(
+        &app,
+        &key,
+        &["tickets", "generate", "--event", &full, "--chunk", "2"],
+    )
+    .await;
     assert_eq!(code, 2, "{out}{err}");
     assert!(out.contains("created 3, skipped 0, failed 1"), "{out}");
     assert!(out.contains("no capacity"), "{out}");
-    assert!(out.contains("Throughput:") && out.contains("Total time:"), "{out}");
+    assert!(
+        out.contains("Throughput:") && out.contains("Total time:"),
+        "{out}"
+    );
 
     // A roomy event: nothing fails, exit 0; again, everything is skipped; --regenerate reissues.
-    let (code, out, _) = allot(&app, &key, &["tickets", "generate", "--event", &roomy, "--limit", "2"]).await;
+    let (code, out, _) = allot(
+        &app,
+        &key,
+        &["tickets", "generate", "--event", &roomy, "--limit", "2"],
+    )
+    .await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("created 2, skipped 0, failed 0"), "{out}");
     let (code, out, _) = allot(&app, &key, &["tickets", "generate", "--event", &roomy]).await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("created 2, skipped 2, failed 0"), "{out}");
-    let (code, out, _) = allot(&app, &key, &["tickets", "generate", "--event", &roomy, "--regenerate"]).await;
+    let (code, out, _) = allot(
+        &app,
+        &key,
+        &["tickets", "generate", "--event", &roomy, "--regenerate"],
+    )
+    .await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("created 4, skipped 0, failed 0"), "{out}");
 
@@ -719,12 +949,25 @@ async fn the_cli_imports_and_generates_with_summaries_and_exit_codes() {
     let (code, _, err) = allot(&app, &key, &["tickets", "generate", "--event", "pool_nope"]).await;
     assert_eq!(code, 1);
     assert!(err.contains("404"), "{err}");
-    let (code, _, _) = allot(&app, "allot_wrong", &["tickets", "generate", "--event", &roomy]).await;
+    let (code, _, _) = allot(
+        &app,
+        "allot_wrong",
+        &["tickets", "generate", "--event", &roomy],
+    )
+    .await;
     assert_eq!(code, 1);
-    let (code, _, _) = allot(&app, &key, &["attendees", "import", "--event", &roomy, "/nonexistent.csv"]).await;
+    let (code, _, _) = allot(
+        &app,
+        &key,
+        &["attendees", "import", "--event", &roomy, "/nonexistent.csv"],
+    )
+    .await;
     assert_eq!(code, 1);
 
-    for args in [&["tickets", "generate", "--help"][..], &["attendees", "import", "--help"][..]] {
+    for args in [
+        &["tickets", "generate", "--help"][..],
+        &["attendees", "import", "--help"][..],
+    ] {
         let (code, out, _) = allot(&app, &key, args).await;
         assert_eq!(code, 0);
         assert!(out.contains("Examples:"), "{out}");

@@ -87,15 +87,15 @@ impl ImportBody {
                 })
                 .collect(),
             attendees: (!summary.attendees.is_empty()).then(|| {
-                    summary
-                        .attendees
-                        .iter()
-                        .map(|(id, external_id)| AttendeeRefBody {
-                            id: id.clone(),
-                            external_id: external_id.clone(),
-                        })
-                        .collect()
-                }),
+                summary
+                    .attendees
+                    .iter()
+                    .map(|(id, external_id)| AttendeeRefBody {
+                        id: id.clone(),
+                        external_id: external_id.clone(),
+                    })
+                    .collect()
+            }),
         }
     }
 }
@@ -161,9 +161,7 @@ fn check_row(row: &AttendeeRequest) -> Vec<(&'static str, String)> {
 }
 
 fn blank_to_none(value: Option<String>) -> Option<String> {
-    value
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
 /// Sorts rows into good ones and failures with their line.
@@ -215,7 +213,9 @@ fn csv_rows(raw: &[u8]) -> Result<(Vec<NewAttendee>, Vec<RowFailure>), ApiError>
         .from_reader(raw);
     let headers = reader
         .headers()
-        .map_err(|error| ApiError::invalid("body", format!("the CSV header is unreadable: {error}")))?
+        .map_err(|error| {
+            ApiError::invalid("body", format!("the CSV header is unreadable: {error}"))
+        })?
         .clone();
     let column = |name: &str| {
         headers
@@ -246,7 +246,8 @@ fn csv_rows(raw: &[u8]) -> Result<(Vec<NewAttendee>, Vec<RowFailure>), ApiError>
                 if record.iter().all(str::is_empty) {
                     continue;
                 }
-                let field = |index: Option<usize>| index.and_then(|i| record.get(i)).map(str::to_owned);
+                let field =
+                    |index: Option<usize>| index.and_then(|i| record.get(i)).map(str::to_owned);
                 sort_row(
                     line,
                     AttendeeRequest {
@@ -411,7 +412,9 @@ pub async fn import_attendees(
     let (rows, rejected, _single) = if mime == "text/csv" {
         let (good, bad) = csv_rows(&raw)?;
         (good, bad, false)
-    } else if mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json")) {
+    } else if mime == "application/json"
+        || (mime.starts_with("application/") && mime.ends_with("+json"))
+    {
         json_rows(&raw)?
     } else {
         return Err(ApiError::new(
@@ -474,7 +477,14 @@ pub async fn list_attendees(
     Path(id): Path<String>,
     Query(query): Query<AttendeeListQuery>,
 ) -> Result<Json<Page<AttendeeBody>>, ApiError> {
-    list(&state, &caller, &id, query.has_ticket, query.limit, query.cursor)
+    list(
+        &state,
+        &caller,
+        &id,
+        query.has_ticket,
+        query.limit,
+        query.cursor,
+    )
 }
 
 /// The event's attendees who have no ticket (or only a void one).

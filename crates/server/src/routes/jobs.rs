@@ -144,7 +144,14 @@ pub async fn job_report(
     let mut out = String::new();
     csv_line(
         &mut out,
-        &["outcome", "item", "external_id", "ticket_id", "code", "reason"],
+        &[
+            "outcome",
+            "item",
+            "external_id",
+            "ticket_id",
+            "code",
+            "reason",
+        ],
     );
     if job.kind == KIND_GENERATE_TICKETS
         && let Ok(params) = serde_json::from_value::<GenerateParams>(job.params.clone())
@@ -184,11 +191,18 @@ pub async fn job_report(
     }
     let mut after_seq = -1;
     loop {
-        let items = state
-            .store
-            .job_items(&caller.tenant, &id, None, after_seq, allot_store::MAX_PAGE_SIZE)?;
+        let items = state.store.job_items(
+            &caller.tenant,
+            &id,
+            None,
+            after_seq,
+            allot_store::MAX_PAGE_SIZE,
+        )?;
         for item in &items {
-            csv_line(&mut out, &[&item.outcome, &item.item, "", "", "", &item.reason]);
+            csv_line(
+                &mut out,
+                &[&item.outcome, &item.item, "", "", "", &item.reason],
+            );
         }
         match items.last() {
             Some(last) if items.len() == allot_store::MAX_PAGE_SIZE => after_seq = last.seq,

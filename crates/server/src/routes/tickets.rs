@@ -199,12 +199,13 @@ pub async fn generate(
         limit: request.limit,
         chunk: chunk as usize,
     };
-    let total = request.limit.map_or(available, |limit| limit.min(available));
+    let total = request
+        .limit
+        .map_or(available, |limit| limit.min(available));
     let command = Command::Job(JobCommand::Create {
         kind: KIND_GENERATE_TICKETS.to_owned(),
-        params: serde_json::to_value(&params).map_err(|e| {
-            ApiError::new(ErrorKind::Internal, format!("job parameters: {e}"))
-        })?,
+        params: serde_json::to_value(&params)
+            .map_err(|e| ApiError::new(ErrorKind::Internal, format!("job parameters: {e}")))?,
         total,
     });
     let answer = state
@@ -266,7 +267,10 @@ fn qr_of(state: &AppState, ticket: &TicketView) -> Result<QrMatrix, ApiError> {
         .tickets
         .magic_link(&state.tickets.token(&ticket.token_seed));
     QrMatrix::encode(&link).map_err(|error| {
-        ApiError::new(ErrorKind::Internal, format!("cannot encode a QR code: {error}"))
+        ApiError::new(
+            ErrorKind::Internal,
+            format!("cannot encode a QR code: {error}"),
+        )
     })
 }
 
@@ -304,9 +308,9 @@ pub async fn qr_png(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let ticket = load_ticket(&state, &caller, &id)?;
-    let png = qr_of(&state, &ticket)?
-        .png(8)
-        .map_err(|error| ApiError::new(ErrorKind::Internal, format!("cannot draw a PNG: {error}")))?;
+    let png = qr_of(&state, &ticket)?.png(8).map_err(|error| {
+        ApiError::new(ErrorKind::Internal, format!("cannot draw a PNG: {error}"))
+    })?;
     Ok(with_type(png, "image/png"))
 }
 
@@ -411,8 +415,9 @@ pub async fn tickets_pdf_route(
                 .magic_link(&state.tickets.token(&ticket.ticket.token_seed)),
         })
         .collect();
-    let pdf = tickets_pdf(&event.name, &items)
-        .map_err(|error| ApiError::new(ErrorKind::Internal, format!("cannot draw the PDF: {error}")))?;
+    let pdf = tickets_pdf(&event.name, &items).map_err(|error| {
+        ApiError::new(ErrorKind::Internal, format!("cannot draw the PDF: {error}"))
+    })?;
     let mut response = with_type(pdf, "application/pdf");
     if let Some(next) = found.next_cursor
         && let Ok(value) = HeaderValue::from_str(&next)

@@ -1,10 +1,10 @@
 //! Reads of attendees, tickets and jobs, and the row mappings the writer shares.
 
 use super::SqliteStore;
+use crate::StoreError;
 use crate::jobs::{JobCounters, JobItem, JobStatus, JobStore, JobView};
 use crate::model::{Page, PageRequest, TenantId};
 use crate::tickets::*;
-use crate::StoreError;
 use allot_core::UnixMillis;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 

@@ -3,10 +3,10 @@
 
 use super::super::ticket_reads::load_job;
 use super::new_id;
+use crate::StoreError;
 use crate::command::{Failure, Outcome, Success};
 use crate::jobs::{JobCommand, JobCounters, JobFailure, JobItem, JobProgress, JobStatus, JobView};
 use crate::model::TenantId;
-use crate::StoreError;
 use allot_core::UnixMillis;
 use rusqlite::{Transaction, params};
 
@@ -75,10 +75,7 @@ pub(super) fn claim(
         }));
     };
     if job.status.is_finished() {
-        return Ok(Err(JobFailure::Finished {
-            job_id: job.id,
-        }
-        .into()));
+        return Ok(Err(JobFailure::Finished { job_id: job.id }.into()));
     }
     if job.cursor != progress.expected_cursor {
         return Ok(Err(JobFailure::Stale { job_id: job.id }.into()));

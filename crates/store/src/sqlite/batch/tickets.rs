@@ -4,11 +4,11 @@
 
 use super::super::ticket_reads::{load_attendee, load_ticket};
 use super::{Working, jobs, load_hold, new_id, place_hold, tenant_pools, transition};
+use crate::StoreError;
 use crate::command::{Failure, Outcome, Success};
 use crate::jobs::{JobCounters, JobItem, JobProgress};
 use crate::model::{LedgerKind, TenantId};
 use crate::tickets::*;
-use crate::StoreError;
 use allot_core::{HoldLine, PoolId, Quantity, Refusal, UnixMillis};
 use rusqlite::{OptionalExtension, Transaction, params};
 use std::collections::HashMap;
@@ -225,7 +225,9 @@ fn issue_one(
     now: UnixMillis,
 ) -> Result<Issued, StoreError> {
     let attendee: Option<(String, Option<String>)> = tx
-        .prepare_cached("SELECT event_id, section_id FROM attendees WHERE tenant_id = ?1 AND id = ?2")?
+        .prepare_cached(
+            "SELECT event_id, section_id FROM attendees WHERE tenant_id = ?1 AND id = ?2",
+        )?
         .query_row(params![tenant.0, item.attendee_id], |row| {
             Ok((row.get(0)?, row.get(1)?))
         })
@@ -333,13 +335,25 @@ fn void_ticket(
             .into()));
         }
     }
-    let hold = load_hold(tx, tenant, &ticket.hold_id)?.ok_or_else(|| {
-        StoreError::Corrupt(format!("ticket {} names a missing hold", ticket.id))
-    })?;
+    let hold = load_hold(tx, tenant, &ticket.hold_id)?
+        .ok_or_else(|| StoreError::Corrupt(format!("ticket {} names a missing hold", ticket.id)))?;
     let (status, effect) = hold.lifecycle().release(now).map_err(|error| {
-        StoreError::Corrupt(format!("ticket {}'s hold cannot be released: {error}", ticket.id))
+        StoreError::Corrupt(format!(
+            "ticket {}'s hold cannot be released: {error}",
+            ticket.id
+        ))
     })?;
-    transition(tx, work, tenant, actor, &hold, status, effect, LedgerKind::Release, now)?;
+    transition(
+        tx,
+        work,
+        tenant,
+        actor,
+        &hold,
+        status,
+        effect,
+        LedgerKind::Release,
+        now,
+    )?;
     tx.prepare_cached(
         "UPDATE tickets SET status = 'void', voided_at = ?3 WHERE tenant_id = ?1 AND id = ?2",
     )?
@@ -403,7 +417,10 @@ fn check_in(
             let attendee = load_attendee(tx, tenant, &ticket.attendee_id)?.ok_or_else(|| {
                 StoreError::Corrupt(format!("ticket {} names a missing attendee", ticket.id))
             })?;
-            Ok(Ok(Success::Tickets(TicketSuccess::CheckedIn { ticket, attendee })))
+            Ok(Ok(Success::Tickets(TicketSuccess::CheckedIn {
+                ticket,
+                attendee,
+            })))
         }
     }
 }
