@@ -68,6 +68,11 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, env = "ALLOT_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// The base of tickets' magic links (your door or ticket page): a link is this, `/`, and
+    /// the ticket's token. The key tokens are derived with comes from ALLOT_TICKET_KEY, else the
+    /// data directory's `ticket-key` file (generated on first start, mode 0600).
+    #[arg(long, env = "ALLOT_TICKET_LINK_BASE", default_value = allot_server::tickets::DEFAULT_LINK_BASE)]
+    pub ticket_link_base: String,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.sweep_interval =
         (args.sweep_interval_ms > 0).then(|| Duration::from_millis(args.sweep_interval_ms));
     config.max_batch = args.max_batch as usize;
+    config.ticket_link_base = args.ticket_link_base;
+    config.ticket_key = std::env::var("ALLOT_TICKET_KEY")
+        .ok()
+        .filter(|key| !key.is_empty());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,10 +1,12 @@
 //! Ticket secrets: tokens, codes and magic links.
 //!
-//! A token is `HMAC-SHA256(key, seed)` cut to 192 bits and written URL-safe (base64url, 32
-//! characters). The seed (128 random bits) and SHA-256 of the token are stored; the key is not: it
-//! lives in the data directory's `ticket-key` file (mode 0600) or `ALLOT_TICKET_KEY`. So the
-//! server can draw a ticket's QR code again at any time, while a copy of the database alone can
-//! neither read a token nor forge one that checks in.
+//! A token is the attendee's id (16 bytes) followed by `HMAC-SHA256(key, attendee id, seed)` cut
+//! to 144 bits, written URL-safe (base64url, 46 characters). The seed (128 random bits) and the
+//! SHA-256 of the token are stored; the key is not: it lives in the data directory's `ticket-key`
+//! file (mode 0600) or `ALLOT_TICKET_KEY`. So the server can draw a ticket's QR code again at any
+//! time, while a copy of the database alone can neither read a token nor forge one that checks
+//! in. The attendee id in front lets check-in find the ticket through an index the store keeps
+//! anyway, instead of an index of random hashes that would cost every issuance a random insert.
 
 use allot_store::tickets::PreparedTicket;
 use base64::Engine;
@@ -61,14 +63,21 @@ impl TicketKeys {
         Ok(TicketKeys::new(&secret, link_base))
     }
 
-    /// The ticket's token, derived from its stored seed.
-    pub fn token(&self, seed: &str) -> String {
+    /// The token of an attendee's ticket, derived from its stored seed.
+    pub fn token(&self, attendee_id: &str, seed: &str) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
             .expect("HMAC takes a key of any length");
         mac.update(b"allot-ticket-token:");
+        mac.update(attendee_id.as_bytes());
+        mac.update(b":");
         mac.update(seed.as_bytes());
         let tag = mac.finalize().into_bytes();
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tag[..24])
+        // An id allot did not make (never stored) gets zeros: its token matches nothing.
+        let mut bytes = attendee_bytes(attendee_id)
+            .unwrap_or([0; ID_BYTES])
+            .to_vec();
+        bytes.extend_from_slice(&tag[..MAC_BYTES]);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     }
 
     pub fn magic_link(&self, token: &str) -> String {
@@ -87,7 +96,7 @@ impl TicketKeys {
             .zip(random.chunks_exact(SEED + CODE))
             .map(|(attendee_id, bytes)| {
                 let token_seed = hex::encode(&bytes[..SEED]);
-                let token_hash = token_hash(&self.token(&token_seed));
+                let token_hash = token_hash(&self.token(&attendee_id, &token_seed));
                 PreparedTicket {
                     attendee_id,
                     code: code_from(&bytes[SEED..]),
@@ -99,7 +108,29 @@ impl TicketKeys {
     }
 }
 
-/// SHA-256 of a token, hex: what the store keeps and looks tickets up by.
+const ID_BYTES: usize = 16;
+/// 144 bits of MAC: at least 128 bits that only the key's holder can produce.
+const MAC_BYTES: usize = 18;
+const ATTENDEE_PREFIX: &str = "att_";
+
+/// An attendee id (`att_` and 32 hex digits) as bytes.
+fn attendee_bytes(attendee_id: &str) -> Option<[u8; ID_BYTES]> {
+    let hex_part = attendee_id.strip_prefix(ATTENDEE_PREFIX)?;
+    let mut bytes = [0u8; ID_BYTES];
+    hex::decode_to_slice(hex_part, &mut bytes).ok()?;
+    Some(bytes)
+}
+
+/// The attendee a token names, if it has a token's shape.
+pub fn attendee_of_token(token: &str) -> Option<String> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()?;
+    (bytes.len() == ID_BYTES + MAC_BYTES)
+        .then(|| format!("{ATTENDEE_PREFIX}{}", hex::encode(&bytes[..ID_BYTES])))
+}
+
+/// SHA-256 of a token, hex: what the store keeps to confirm a token.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
@@ -135,11 +166,14 @@ mod tests {
     fn tokens_are_stable_per_seed_and_key_and_url_safe() {
         let keys = TicketKeys::new("secret-one", "https://door.example/t/");
         let other = TicketKeys::new("secret-two", "https://door.example/t");
-        let token = keys.token("seed");
-        assert_eq!(token, keys.token("seed"));
-        assert_ne!(token, keys.token("seed2"));
-        assert_ne!(token, other.token("seed"));
-        assert_eq!(token.len(), 32);
+        let attendee = "att_0193a0b1c2d37e4f8a9b0c1d2e3f4a5b";
+        let token = keys.token(attendee, "seed");
+        assert_eq!(token, keys.token(attendee, "seed"));
+        assert_ne!(token, keys.token(attendee, "seed2"));
+        assert_ne!(token, other.token(attendee, "seed"));
+        assert_eq!(token.len(), 46);
+        assert_eq!(attendee_of_token(&token).as_deref(), Some(attendee));
+        assert_eq!(attendee_of_token("not-a-token"), None);
         assert!(
             token
                 .bytes()
@@ -154,14 +188,17 @@ mod tests {
     #[test]
     fn prepared_tickets_hash_their_derived_token() {
         let keys = TicketKeys::new("secret", DEFAULT_LINK_BASE);
-        let prepared = keys.prepare(vec!["a".into(), "b".into()]);
+        let prepared = keys.prepare(vec![
+            "att_0193a0b1c2d37e4f8a9b0c1d2e3f4a5b".into(),
+            "att_0193a0b1c2d37e4f8a9b0c1d2e3f4a5c".into(),
+        ]);
         assert_eq!(prepared.len(), 2);
         assert_ne!(prepared[0].token_seed, prepared[1].token_seed);
         for ticket in &prepared {
             assert_eq!(ticket.token_seed.len(), 32);
             assert_eq!(
                 ticket.token_hash,
-                token_hash(&keys.token(&ticket.token_seed))
+                token_hash(&keys.token(&ticket.attendee_id, &ticket.token_seed))
             );
             assert_eq!(ticket.code.len(), 11);
             assert_eq!(&ticket.code[5..6], "-");

@@ -5,9 +5,10 @@
 //! its section (or the event), so issuing goes through the core's capacity decision like any hold,
 //! voiding releases the hold, and the ledger and `allot verify` see tickets as holds.
 //!
-//! A ticket's secret token is never stored: only its SHA-256 (to find the ticket at check-in) and
-//! a random seed from which the server, with a key the database does not hold, derives the token
-//! again to draw its QR code. A reader of the database can therefore not check in.
+//! A ticket's secret token is never stored: only its SHA-256 (to confirm it at check-in) and a
+//! random seed from which the server, with a key the database does not hold, derives the token
+//! again to draw its QR code. A reader of the database can therefore not check in. The token
+//! names its attendee, whose one live ticket check-in then looks up.
 
 use crate::StoreError;
 use crate::jobs::{JobProgress, JobView};
@@ -136,8 +137,12 @@ pub enum TicketCommand {
     },
     /// Voids a valid ticket and gives its unit back.
     Void { ticket_id: String },
-    /// Admits the ticket whose token hashes to `token_hash`, once.
-    CheckIn { token_hash: String },
+    /// Admits, once, the live ticket of `attendee_id` (named by the token) if its token hashes
+    /// to `token_hash`; a void ticket with that hash is answered as void.
+    CheckIn {
+        attendee_id: String,
+        token_hash: String,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

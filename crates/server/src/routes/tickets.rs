@@ -69,7 +69,7 @@ impl TicketBody {
     }
 
     fn with_secret(mut self, state: &AppState, ticket: &TicketView) -> Self {
-        let token = state.tickets.token(&ticket.token_seed);
+        let token = state.tickets.token(&ticket.attendee_id, &ticket.token_seed);
         self.magic_link = Some(state.tickets.magic_link(&token));
         self.token = Some(token);
         self
@@ -265,7 +265,7 @@ pub async fn void_ticket(
 fn qr_of(state: &AppState, ticket: &TicketView) -> Result<QrMatrix, ApiError> {
     let link = state
         .tickets
-        .magic_link(&state.tickets.token(&ticket.token_seed));
+        .magic_link(&state.tickets.token(&ticket.attendee_id, &ticket.token_seed));
     QrMatrix::encode(&link).map_err(|error| {
         ApiError::new(
             ErrorKind::Internal,
@@ -410,9 +410,11 @@ pub async fn tickets_pdf_route(
         .iter()
         .map(|ticket| PrintItem {
             ticket,
-            qr_data: state
-                .tickets
-                .magic_link(&state.tickets.token(&ticket.ticket.token_seed)),
+            qr_data: state.tickets.magic_link(
+                &state
+                    .tickets
+                    .token(&ticket.ticket.attendee_id, &ticket.ticket.token_seed),
+            ),
         })
         .collect();
     let pdf = tickets_pdf(&event.name, &items).map_err(|error| {
@@ -450,7 +452,11 @@ pub async fn check_in(
     if token.is_empty() || token.len() > 512 {
         return Err(ApiError::invalid("token", "is not a ticket token"));
     }
+    // A token that names no attendee cannot be one of ours.
+    let attendee_id = crate::tickets::attendee_of_token(token)
+        .ok_or_else(|| ApiError::not_found("ticket", "for this token"))?;
     let command = Command::Tickets(TicketCommand::CheckIn {
+        attendee_id,
         token_hash: crate::tickets::token_hash(token),
     });
     Ok(state

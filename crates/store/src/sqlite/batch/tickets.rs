@@ -1,13 +1,15 @@
-//! Attendees and tickets in the writer. A ticket is issued by placing a confirmed hold of one
-//! unit through the same path as `POST /v1/holds` (the core decides, the ledger records), so a
-//! full event answers "no capacity" per attendee and is never oversold; voiding releases it.
+//! Attendees and tickets in the writer. A ticket is issued as a confirmed hold of one unit,
+//! decided by the core exactly as `POST /v1/holds` with `confirm: true` is, so a full event
+//! answers "no capacity" per attendee and is never oversold; voiding releases the hold. A chunk
+//! writes one ledger entry per pool for the units it issued (the hold rows name each unit), so
+//! `allot verify` recomputes the same counters from the ledger and from the holds.
 
 use super::super::ticket_reads::{load_attendee, load_ticket};
-use super::{Working, jobs, load_hold, new_id, place_hold, tenant_pools, transition};
+use super::{Working, append_ledger, jobs, load_hold, new_id, tenant_pools, transition};
 use crate::StoreError;
 use crate::command::{Failure, Outcome, Success};
 use crate::jobs::{JobCounters, JobItem, JobProgress};
-use crate::model::{LedgerKind, TenantId};
+use crate::model::{HoldLineView, LedgerKind, TenantId};
 use crate::tickets::*;
 use allot_core::{HoldLine, PoolId, Quantity, Refusal, UnixMillis};
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -45,7 +47,10 @@ pub(super) fn execute(
             now,
         ),
         TicketCommand::Void { ticket_id } => void_ticket(tx, work, tenant, actor, &ticket_id, now),
-        TicketCommand::CheckIn { token_hash } => check_in(tx, tenant, actor, &token_hash, now),
+        TicketCommand::CheckIn {
+            attendee_id,
+            token_hash,
+        } => check_in(tx, tenant, actor, &attendee_id, &token_hash, now),
     }
 }
 
@@ -149,6 +154,14 @@ enum Issued {
     Failed(String),
 }
 
+/// What one chunk issued, per pool: written as one ledger entry per pool when the chunk ends.
+#[derive(Default)]
+struct Issuance {
+    committed: HashMap<PoolId, i64>,
+    /// The `lines` JSON of a one-unit hold on each pool, made once per chunk.
+    lines: HashMap<PoolId, String>,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn issue_chunk(
     tx: &Transaction<'_>,
@@ -174,16 +187,17 @@ fn issue_chunk(
     }
     let mut delta = JobCounters::default();
     let mut noted = Vec::new();
+    let mut issuance = Issuance::default();
     for (index, item) in items.iter().enumerate() {
         let issued = issue_one(
             tx,
             work,
             tenant,
-            actor,
             event_id,
             &job.id,
             skip_existing,
             item,
+            &mut issuance,
             now,
         )?;
         delta.done += 1;
@@ -208,6 +222,36 @@ fn issue_chunk(
             reason,
         });
     }
+    // One ledger entry per pool for the whole chunk: the tickets (and their holds) name the
+    // units one by one; the ledger keeps the counters recomputable at a fraction of the rows.
+    let pools = tenant_pools(&mut work.tenants, tenant);
+    let mut committed: Vec<(PoolId, i64)> = issuance.committed.into_iter().collect();
+    committed.sort();
+    let reason = format!("tickets issued by job {}", job.id);
+    for (pool_id, units) in committed {
+        let capacity = pools
+            .set
+            .get(&pool_id)
+            .expect("a pool that issued tickets is loaded")
+            .limits
+            .capacity
+            .get();
+        append_ledger(
+            tx,
+            &mut work.ledger_seq,
+            tenant,
+            &pool_id,
+            None,
+            LedgerKind::Hold,
+            0,
+            units,
+            capacity,
+            actor,
+            Some(&reason),
+            now,
+        )?;
+        pools.mark_chain_dirty(&pool_id);
+    }
     let job = jobs::advance(tx, tenant, &job, progress, delta, &noted, now)?;
     Ok(Ok(Success::Tickets(TicketSuccess::Chunk(job))))
 }
@@ -217,40 +261,35 @@ fn issue_one(
     tx: &Transaction<'_>,
     work: &mut Working,
     tenant: &TenantId,
-    actor: Option<&str>,
     event_id: &str,
     job_id: &str,
     skip_existing: bool,
     item: &PreparedTicket,
+    issuance: &mut Issuance,
     now: UnixMillis,
 ) -> Result<Issued, StoreError> {
-    let attendee: Option<(String, Option<String>)> = tx
+    // The attendee, and their ticket that is not void, in one probe of each index.
+    let found: Option<(String, Option<String>, Option<String>, Option<String>)> = tx
         .prepare_cached(
-            "SELECT event_id, section_id FROM attendees WHERE tenant_id = ?1 AND id = ?2",
+            "SELECT a.event_id, a.section_id, t.id, t.status FROM attendees a
+             LEFT JOIN tickets t ON t.tenant_id = a.tenant_id AND t.attendee_id = a.id AND t.status != 'void'
+             WHERE a.tenant_id = ?1 AND a.id = ?2",
         )?
         .query_row(params![tenant.0, item.attendee_id], |row| {
-            Ok((row.get(0)?, row.get(1)?))
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
         })
         .optional()?;
-    let Some((attendee_event, section_id)) = attendee else {
+    let Some((attendee_event, section_id, ticket_id, status)) = found else {
         return Ok(Issued::Failed("unknown attendee".into()));
     };
     if attendee_event != event_id {
         return Ok(Issued::Failed("the attendee is not of this event".into()));
     }
-    let existing: Option<(String, String)> = tx
-        .prepare_cached(
-            "SELECT id, status FROM tickets WHERE tenant_id = ?1 AND attendee_id = ?2 AND status != 'void'",
-        )?
-        .query_row(params![tenant.0, item.attendee_id], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })
-        .optional()?;
-    if let Some((ticket_id, status)) = existing {
+    if let Some(ticket_id) = ticket_id {
         if skip_existing {
             return Ok(Issued::Skipped("has a ticket".into()));
         }
-        if status == TicketStatus::Used.as_str() {
+        if status.as_deref() == Some(TicketStatus::Used.as_str()) {
             return Ok(Issued::Skipped("the ticket was already used".into()));
         }
         // Regenerating keeps the ticket and its unit, and replaces its code and token: the old
@@ -270,19 +309,39 @@ fn issue_one(
         ])?;
         return Ok(Issued::Created);
     }
-    let pool_id = section_id.unwrap_or_else(|| event_id.to_owned());
+    let pool_id = PoolId(section_id.unwrap_or_else(|| event_id.to_owned()));
+    let pools = tenant_pools(&mut work.tenants, tenant);
+    if !pools.load_chain(tx, tenant, &pool_id)? {
+        return Ok(Issued::Failed(format!("pool {pool_id} does not exist")));
+    }
+    // The core decides, exactly as for `POST /v1/holds` with `confirm: true`.
     let line = HoldLine {
-        pool_id: PoolId(pool_id.clone()),
+        pool_id: pool_id.clone(),
         quantity: Quantity::new(1).map_err(|e| StoreError::Other(e.to_string()))?,
     };
-    let hold = match place_hold(tx, work, tenant, actor, vec![line], now, None, true, now)? {
-        Ok(Success::Hold { hold, .. }) => hold,
-        Ok(_) => return Err(StoreError::Other("a hold answered something else".into())),
-        Err(Failure::Refused(Refusal::InsufficientCapacity { .. })) => {
+    match pools.set.place(std::slice::from_ref(&line), true) {
+        Ok(_) => {}
+        Err(Refusal::InsufficientCapacity { .. }) => {
             return Ok(Issued::Failed("no capacity".into()));
         }
-        Err(failure) => return Ok(Issued::Failed(failure.to_string())),
-    };
+        Err(refusal) => return Ok(Issued::Failed(refusal.to_string())),
+    }
+    if !issuance.lines.contains_key(&pool_id) {
+        let lines = vec![HoldLineView {
+            pool_id: pool_id.0.clone(),
+            quantity: 1,
+            unit_price: pools.rows[&pool_id].price.clone(),
+        }];
+        issuance
+            .lines
+            .insert(pool_id.clone(), serde_json::to_string(&lines)?);
+    }
+    let hold_id = new_id("hold");
+    tx.prepare_cached(
+        "INSERT INTO holds (id, tenant_id, status, holder, expires_at, lines, created_at, updated_at)
+         VALUES (?1, ?2, 'confirmed', NULL, ?3, ?4, ?3, ?3)",
+    )?
+    .execute(params![hold_id, tenant.0, now.0, issuance.lines[&pool_id]])?;
     tx.prepare_cached(
         "INSERT INTO tickets (tenant_id, id, event_id, pool_id, attendee_id, hold_id, code, token_seed, token_hash,
              status, issued_at, job_id)
@@ -292,15 +351,16 @@ fn issue_one(
         tenant.0,
         new_id("tkt"),
         event_id,
-        pool_id,
+        pool_id.0,
         item.attendee_id,
-        hold.id,
+        hold_id,
         item.code,
         item.token_seed,
         item.token_hash,
         now.0,
         job_id
     ])?;
+    *issuance.committed.entry(pool_id).or_default() += 1;
     Ok(Issued::Created)
 }
 
@@ -367,13 +427,26 @@ fn check_in(
     tx: &Transaction<'_>,
     tenant: &TenantId,
     actor: Option<&str>,
+    attendee_id: &str,
     token_hash: &str,
     now: UnixMillis,
 ) -> Result<Outcome, StoreError> {
-    let ticket_id: Option<String> = tx
-        .prepare_cached("SELECT id FROM tickets WHERE token_hash = ?1 AND tenant_id = ?2")?
-        .query_row(params![token_hash, tenant.0], |row| row.get(0))
+    // The attendee's live ticket if the token is its current one, else a void ticket of it.
+    let live: Option<String> = tx
+        .prepare_cached(
+            "SELECT id FROM tickets WHERE tenant_id = ?1 AND attendee_id = ?2 AND status != 'void' AND token_hash = ?3",
+        )?
+        .query_row(params![tenant.0, attendee_id, token_hash], |row| row.get(0))
         .optional()?;
+    let ticket_id = match live {
+        Some(id) => Some(id),
+        None => tx
+            .prepare_cached(
+                "SELECT id FROM tickets WHERE tenant_id = ?1 AND token_hash = ?2 AND status = 'void'",
+            )?
+            .query_row(params![tenant.0, token_hash], |row| row.get(0))
+            .optional()?,
+    };
     let Some(ticket) = (match ticket_id {
         Some(id) => load_ticket(tx, tenant, &id)?,
         None => None,
