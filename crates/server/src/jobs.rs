@@ -258,3 +258,17 @@ pub fn rate_per_second(job: &JobView) -> f64 {
     let millis = (end.0 - job.created_at.0).max(1);
     (job.counters.done as f64 * 1000.0 / millis as f64 * 10.0).round() / 10.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_five_seconds() {
+        let waits: Vec<u128> = (1..=9).map(|n| backoff(n).as_millis()).collect();
+        assert_eq!(
+            waits,
+            vec![100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]
+        );
+    }
+}

@@ -973,3 +973,31 @@ async fn the_cli_imports_and_generates_with_summaries_and_exit_codes() {
         assert!(out.contains("Examples:"), "{out}");
     }
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_ticket_routes() {
+    let app = spawn_app().await;
+    let reply = app
+        .call(Method::GET, "/openapi.json", None, None, &[])
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let paths = reply.body["paths"].as_object().expect("paths");
+    for path in [
+        "/v1/pools/{id}/attendees",
+        "/v1/pools/{id}/tickets/missing",
+        "/v1/pools/{id}/tickets/missing/count",
+        "/v1/pools/{id}/tickets/generate",
+        "/v1/pools/{id}/tickets",
+        "/v1/pools/{id}/tickets.pdf",
+        "/v1/pools/{id}/checkins",
+        "/v1/tickets/{id}",
+        "/v1/tickets/{id}/void",
+        "/v1/tickets/{id}/qr.svg",
+        "/v1/tickets/{id}/qr.png",
+        "/v1/checkins",
+        "/v1/jobs/{id}",
+        "/v1/jobs/{id}/report.csv",
+    ] {
+        assert!(paths.contains_key(path), "{path} is documented");
+    }
+}
