@@ -1001,3 +1001,173 @@ async fn the_openapi_document_describes_the_ticket_routes() {
         assert!(paths.contains_key(path), "{path} is documented");
     }
 }
+
+/// `allot serve` as a child process on `data_dir`; killed when dropped.
+struct Child {
+    process: std::process::Child,
+    url: String,
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+async fn serve_child(data_dir: &std::path::Path) -> Child {
+    for _ in 0..3 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let process = std::process::Command::new(BIN)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("ALLOT_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("ALLOT_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("allot serve starts");
+        let mut child = Child {
+            process,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while tokio::time::Instant::now() < deadline {
+            if child.process.try_wait().ok().flatten().is_some() {
+                break; // the port was taken meanwhile: try another
+            }
+            if let Ok(reply) = client.get(format!("{}/readyz", child.url)).send().await
+                && reply.status() == StatusCode::OK
+            {
+                return child;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+    panic!("allot serve did not become ready");
+}
+
+async fn child_call(
+    child: &Child,
+    method: Method,
+    path: &str,
+    key: &str,
+    body: Option<(&str, Vec<u8>)>,
+) -> Value {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{}{path}", child.url))
+        .bearer_auth(key);
+    if let Some((content_type, bytes)) = body {
+        request = request.header("content-type", content_type).body(bytes);
+    }
+    let reply = request.send().await.expect("the server answers");
+    assert!(reply.status().is_success(), "{path}: {}", reply.status());
+    reply.json().await.expect("a JSON answer")
+}
+
+#[tokio::test]
+async fn a_job_killed_mid_way_resumes_after_a_restart_and_issues_each_ticket_once() {
+    const ATTENDEES: usize = 6_000;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let server = serve_child(dir.path()).await;
+    let tenant = child_call(
+        &server,
+        Method::POST,
+        "/v1/tenants",
+        ADMIN_TOKEN,
+        Some(("application/json", br#"{"name":"Campus"}"#.to_vec())),
+    )
+    .await;
+    let key = tenant["api_key"].as_str().expect("a key").to_owned();
+    let event = child_call(
+        &server,
+        Method::POST,
+        "/v1/pools",
+        &key,
+        Some((
+            "application/json",
+            format!(r#"{{"name":"Wisuda","capacity":{ATTENDEES}}}"#).into_bytes(),
+        )),
+    )
+    .await["id"]
+        .as_str()
+        .expect("a pool id")
+        .to_owned();
+    let mut csv = String::from("external_id,name\n");
+    for i in 0..ATTENDEES {
+        csv.push_str(&format!("s{i},Student {i}\n"));
+    }
+    let imported = child_call(
+        &server,
+        Method::POST,
+        &format!("/v1/pools/{event}/attendees"),
+        &key,
+        Some(("text/csv", csv.into_bytes())),
+    )
+    .await;
+    assert_eq!(imported["created"], ATTENDEES as u64);
+    let job = child_call(
+        &server,
+        Method::POST,
+        &format!("/v1/pools/{event}/tickets/generate"),
+        &key,
+        Some(("application/json", br#"{"chunk":20}"#.to_vec())),
+    )
+    .await["id"]
+        .as_str()
+        .expect("a job id")
+        .to_owned();
+
+    // SIGKILL once some chunks have landed and many remain.
+    let progress = eventually(Duration::from_secs(30), "the job is under way", || async {
+        let job = child_call(&server, Method::GET, &format!("/v1/jobs/{job}"), &key, None).await;
+        (job["done"].as_i64().unwrap_or(0) >= 100).then_some(job)
+    })
+    .await;
+    drop(server);
+    assert_ne!(
+        progress["status"], "done",
+        "the job finished before the kill: {progress}"
+    );
+
+    let server = serve_child(dir.path()).await;
+    let finished = eventually(
+        Duration::from_secs(60),
+        "the resumed job finishes",
+        || async {
+            let job =
+                child_call(&server, Method::GET, &format!("/v1/jobs/{job}"), &key, None).await;
+            (job["status"] == "done").then_some(job)
+        },
+    )
+    .await;
+    assert_eq!(counts(&finished), (ATTENDEES as i64, 0, 0), "{finished}");
+    let missing = child_call(
+        &server,
+        Method::GET,
+        &format!("/v1/pools/{event}/tickets/missing/count"),
+        &key,
+        None,
+    )
+    .await;
+    assert_eq!(missing["missing"], 0);
+    let pool = child_call(
+        &server,
+        Method::GET,
+        &format!("/v1/pools/{event}"),
+        &key,
+        None,
+    )
+    .await;
+    assert_eq!(pool["committed"], ATTENDEES as u64);
+    drop(server);
+    let report = allot_store::sqlite::verify(dir.path()).expect("verify runs");
+    assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
+    assert_eq!(report.live_holds, ATTENDEES);
+}

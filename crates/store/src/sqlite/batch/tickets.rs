@@ -256,6 +256,9 @@ fn issue_chunk(
     Ok(Ok(Success::Tickets(TicketSuccess::Chunk(job))))
 }
 
+/// An attendee's event and section, and the id and status of their ticket that is not void.
+type AttendeeAndTicket = (String, Option<String>, Option<String>, Option<String>);
+
 #[allow(clippy::too_many_arguments)]
 fn issue_one(
     tx: &Transaction<'_>,
@@ -269,7 +272,7 @@ fn issue_one(
     now: UnixMillis,
 ) -> Result<Issued, StoreError> {
     // The attendee, and their ticket that is not void, in one probe of each index.
-    let found: Option<(String, Option<String>, Option<String>, Option<String>)> = tx
+    let found: Option<AttendeeAndTicket> = tx
         .prepare_cached(
             "SELECT a.event_id, a.section_id, t.id, t.status FROM attendees a
              LEFT JOIN tickets t ON t.tenant_id = a.tenant_id AND t.attendee_id = a.id AND t.status != 'void'
