@@ -656,6 +656,33 @@ async fn qr_codes_and_the_pdf_carry_each_tickets_magic_link() {
         .collect();
     assert_eq!(decoded, links);
 
+    // Big events page: at most `limit` tickets per document, the next cursor in a header.
+    let first = app
+        .call_raw(
+            Method::GET,
+            &format!("/v1/pools/{event}/tickets.pdf?limit=2"),
+            Some(&key),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(pdf_images(&first.bytes).len(), 2);
+    let cursor = first
+        .header("x-next-cursor")
+        .expect("a next cursor")
+        .to_owned();
+    let rest = app
+        .call_raw(
+            Method::GET,
+            &format!("/v1/pools/{event}/tickets.pdf?limit=2&cursor={cursor}"),
+            Some(&key),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(pdf_images(&rest.bytes).len(), 1);
+    assert_eq!(rest.header("x-next-cursor"), None);
+
     app.get("/v1/tickets/tkt_nope/qr.png", &key)
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not-found");
