@@ -33,10 +33,16 @@ pub enum Command {
     )]
     Bench(BenchArgs),
     /// Tickets of an event on a running server: bulk generation with a live progress bar.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  ALLOT_URL=http://127.0.0.1:7878 ALLOT_API_KEY=$KEY allot tickets generate --event pool_0193...\n  allot tickets generate --help"
+    )]
     Tickets(crate::tickets::TicketsCommand),
     /// Attendees of an event on a running server: CSV import with a progress bar.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  ALLOT_URL=http://127.0.0.1:7878 ALLOT_API_KEY=$KEY allot attendees import --event pool_0193... students.csv\n  allot attendees import --help"
+    )]
     Attendees(crate::tickets::AttendeesCommand),
 }
 
