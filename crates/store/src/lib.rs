@@ -17,12 +17,14 @@ pub mod model;
 pub mod sqlite;
 
 pub use command::{
-    Command, Envelope, Failure, Idempotency, Outcome, Reply, StoredResponse, Success,
+    Command, Envelope, Failure, Idempotency, Outcome, PriorityRequest, Reply, StoredResponse,
+    Success,
 };
 pub use error::StoreError;
 pub use model::*;
 
 use allot_core::UnixMillis;
+use allot_core::waitlist::PriorityClasses;
 
 /// Reads. They never wait behind the writer.
 pub trait Store: Send + Sync + 'static {
@@ -85,6 +87,43 @@ pub trait Store: Send + Sync + 'static {
         pool_id: &str,
         page: PageRequest,
     ) -> Result<Option<Page<LedgerEntry>>, StoreError>;
+
+    /// A waiting-list entry as of `now`, with its position while it waits.
+    fn get_waitlist_entry(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: UnixMillis,
+    ) -> Result<Option<WaitlistEntryView>, StoreError>;
+
+    /// A pool's waiting list: figures and one page of entries in queue order (the cursor is a
+    /// position). A session's date not used yet has an empty list; `None` for an unknown pool.
+    fn pool_waitlist(
+        &self,
+        tenant: &TenantId,
+        pool_id: &str,
+        page: PageRequest,
+        now: UnixMillis,
+    ) -> Result<Option<WaitlistStatus>, StoreError>;
+
+    /// One holder's entries, newest first.
+    fn holder_waitlist(
+        &self,
+        tenant: &TenantId,
+        holder: &str,
+        page: PageRequest,
+        now: UnixMillis,
+    ) -> Result<Page<WaitlistEntryView>, StoreError>;
+
+    /// The tenant's events in the order they happened, optionally of one type.
+    fn list_events(
+        &self,
+        tenant: &TenantId,
+        kind: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<EventView>, StoreError>;
+
+    fn priority_classes(&self, tenant: &TenantId) -> Result<PriorityClasses, StoreError>;
 }
 
 /// The one writer of a store. It is used from a single thread; the server feeds it batches.

@@ -1,7 +1,8 @@
 //! Records as the store keeps them, free of any driver type. Times are `UnixMillis`; the server
 //! renders them as RFC 3339.
 
-use allot_core::{HoldStatus, UnixMillis};
+use allot_core::waitlist::{EntryStatus, PromotionMode, WaitlistPolicy};
+use allot_core::{HoldStatus, TtlSeconds, UnixMillis};
 use serde::{Deserialize, Serialize};
 
 /// The tenant a row belongs to. Every query filters by it.
@@ -78,8 +79,86 @@ pub struct PoolView {
     pub price: Option<Price>,
     pub metadata: Option<serde_json::Value>,
     pub active: bool,
+    /// A session that serves many dates: holds and waiting lists address one of its dates.
+    pub per_date: bool,
+    /// For one date's instance of a session: the session and the date (`YYYY-MM-DD`).
+    pub session_id: Option<String>,
+    pub date: Option<String>,
+    pub waitlist: WaitlistSettings,
+    /// Entries waiting on this pool itself.
+    pub waiting: i64,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
+}
+
+/// How a pool serves its waiting list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitlistSettings {
+    pub policy: WaitlistPolicy,
+    pub mode: PromotionMode,
+    /// How long an offer's hold lives (offer mode).
+    pub offer_ttl: TtlSeconds,
+}
+
+impl Default for WaitlistSettings {
+    fn default() -> Self {
+        WaitlistSettings {
+            policy: WaitlistPolicy::Strict,
+            mode: PromotionMode::Offer,
+            offer_ttl: TtlSeconds::DEFAULT,
+        }
+    }
+}
+
+/// A waiting-list entry as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitlistEntryView {
+    pub id: String,
+    /// The pool waited on (for a dated session, that date's instance).
+    pub pool_id: String,
+    pub session_id: Option<String>,
+    pub date: Option<String>,
+    pub holder: String,
+    pub quantity: i64,
+    pub priority: i64,
+    /// As of read time: a waiting entry past its deadline reads as expired.
+    pub status: EntryStatus,
+    /// 1 for the next entry served; only while waiting.
+    pub position: Option<u64>,
+    /// The times of the pool's latest promotions, newest first, to estimate the wait from;
+    /// only while waiting.
+    pub recent_promotions: Vec<UnixMillis>,
+    /// The hold made by promotion: an offer to confirm, or a confirmed booking.
+    pub hold_id: Option<String>,
+    pub offer_expires_at: Option<UnixMillis>,
+    pub promoted_at: Option<UnixMillis>,
+    pub expires_at: UnixMillis,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+/// A pool's waiting list at a glance, with one page of its entries in queue order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitlistStatus {
+    pub pool_id: String,
+    pub waiting: u64,
+    pub total_quantity: i64,
+    /// How long the entries waiting now have waited so far, on average.
+    pub average_waited_ms: Option<i64>,
+    /// How long promoted entries waited before promotion, on average.
+    pub average_wait_to_promotion_ms: Option<i64>,
+    pub recent_promotions: Vec<UnixMillis>,
+    pub entries: Page<WaitlistEntryView>,
+}
+
+/// An event in the outbox: something that happened, for webhooks and for `GET /v1/events`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventView {
+    pub seq: i64,
+    pub id: String,
+    pub kind: String,
+    pub data: serde_json::Value,
+    pub created_at: UnixMillis,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,7 +246,7 @@ pub struct PageRequest {
     pub after: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
     pub items: Vec<T>,
     /// Present when there may be more: pass it back as `cursor`.

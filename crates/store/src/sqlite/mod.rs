@@ -8,10 +8,12 @@
 //! - `verify`: recomputing counters from the ledger and from live holds.
 
 mod batch;
+mod promotion;
 mod reads;
 mod rows;
 pub mod schema;
 mod verify;
+mod waitlist;
 
 pub use batch::SqliteWriter;
 pub use verify::{Mismatch, VerifyReport, verify};

@@ -2,10 +2,12 @@
 //! writer (WAL), and each corrects for holds that are past their deadline but not yet swept.
 
 use super::SqliteStore;
-use super::rows::{HOLD_COLUMNS, HoldRow, POOL_COLUMNS, PoolRow};
+use super::rows::{ENTRY_COLUMNS, ENTRY_FROM, EntryRow, HOLD_COLUMNS, HoldRow, POOL_COLUMNS, PoolRow};
+use super::waitlist::{entry_view, load_entry, priority_classes, queue, recent_promotions};
 use crate::model::*;
 use crate::{Store, StoreError};
-use allot_core::{HoldStatus, PoolId, PoolSet, UnixMillis};
+use allot_core::waitlist::{EntryStatus, PriorityClasses};
+use allot_core::{HoldStatus, PoolId, PoolSet, SessionDate, UnixMillis};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -227,6 +229,188 @@ impl Store for SqliteStore {
             Ok(Some(paginate(items, page.limit, |entry| entry.seq.to_string())))
         })
     }
+
+    fn get_waitlist_entry(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: UnixMillis,
+    ) -> Result<Option<WaitlistEntryView>, StoreError> {
+        self.read(|conn| {
+            load_entry(conn, tenant, id)?
+                .map(|row| entry_view(conn, tenant, &row, now))
+                .transpose()
+        })
+    }
+
+    fn pool_waitlist(
+        &self,
+        tenant: &TenantId,
+        pool_id: &str,
+        page: PageRequest,
+        now: UnixMillis,
+    ) -> Result<Option<WaitlistStatus>, StoreError> {
+        let offset = cursor_number(&page)?.unwrap_or(0).max(0);
+        self.read(|conn| {
+            if !Self::pool_exists(conn, tenant, pool_id)? {
+                return Ok(None);
+            }
+            let (waiting, total_quantity, average_waited_ms): (i64, i64, Option<f64>) = conn
+                .prepare_cached(
+                    "SELECT COUNT(*), COALESCE(SUM(quantity), 0), AVG(?3 - created_at) FROM waitlist_entries
+                     WHERE tenant_id = ?1 AND pool_id = ?2 AND status = 'waiting' AND expires_at > ?3",
+                )?
+                .query_row(params![tenant.0, pool_id, now.0], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })?;
+            let average_wait_to_promotion_ms: Option<f64> = conn
+                .prepare_cached(
+                    "SELECT AVG(promoted_at - created_at) FROM waitlist_entries
+                     WHERE tenant_id = ?1 AND pool_id = ?2 AND promoted_at IS NOT NULL",
+                )?
+                .query_row(params![tenant.0, pool_id], |row| row.get(0))?;
+            let rows = queue(conn, tenant, pool_id, Some(now), offset, page.limit as i64 + 1)?;
+            let recent = recent_promotions(conn, tenant, pool_id, now)?;
+            let items: Vec<WaitlistEntryView> = rows
+                .iter()
+                .enumerate()
+                .map(|(index, row)| {
+                    let mut view = row.view(now);
+                    view.position = Some(offset as u64 + index as u64 + 1);
+                    view.recent_promotions = recent.clone();
+                    view
+                })
+                .collect();
+            let entries = paginate(items, page.limit, |entry| {
+                entry.position.unwrap_or_default().to_string()
+            });
+            Ok(Some(WaitlistStatus {
+                pool_id: pool_id.to_owned(),
+                waiting: waiting as u64,
+                total_quantity,
+                average_waited_ms: average_waited_ms.map(|ms| ms.round() as i64),
+                average_wait_to_promotion_ms: average_wait_to_promotion_ms
+                    .map(|ms| ms.round() as i64),
+                recent_promotions: recent,
+                entries,
+            }))
+        })
+    }
+
+    fn holder_waitlist(
+        &self,
+        tenant: &TenantId,
+        holder: &str,
+        page: PageRequest,
+        now: UnixMillis,
+    ) -> Result<Page<WaitlistEntryView>, StoreError> {
+        let before = cursor_number(&page)?.unwrap_or(i64::MAX);
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM {ENTRY_FROM}
+                 WHERE e.tenant_id = ?1 AND e.holder = ?2 AND e.seq < ?3 ORDER BY e.seq DESC LIMIT ?4"
+            ))?;
+            let mut rows = stmt.query(params![tenant.0, holder, before, page.limit as i64 + 1])?;
+            let mut entries = Vec::new();
+            while let Some(row) = rows.next()? {
+                entries.push(EntryRow::from_row(row)?);
+            }
+            drop(rows);
+            let mut items = Vec::with_capacity(entries.len());
+            for row in &entries {
+                let mut view = row.view(now);
+                if view.status == EntryStatus::Waiting {
+                    view = entry_view(conn, tenant, row, now)?;
+                }
+                items.push((row.seq, view));
+            }
+            let page = paginate(items, page.limit, |(seq, _)| seq.to_string());
+            Ok(Page {
+                items: page.items.into_iter().map(|(_, view)| view).collect(),
+                next_cursor: page.next_cursor,
+            })
+        })
+    }
+
+    fn list_events(
+        &self,
+        tenant: &TenantId,
+        kind: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<EventView>, StoreError> {
+        let after = cursor_number(&page)?.unwrap_or(0);
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, id, type, data, created_at FROM events
+                 WHERE tenant_id = ?1 AND seq > ?2 AND (?3 IS NULL OR type = ?3) ORDER BY seq LIMIT ?4",
+            )?;
+            let rows = stmt.query_map(
+                params![tenant.0, after, kind, page.limit as i64 + 1],
+                |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                        row.get::<_, i64>(4)?,
+                    ))
+                },
+            )?;
+            let mut items = Vec::new();
+            for row in rows {
+                let (seq, id, kind, data, created_at) = row?;
+                items.push(EventView {
+                    seq,
+                    id,
+                    kind,
+                    data: serde_json::from_str(&data)?,
+                    created_at: UnixMillis(created_at),
+                });
+            }
+            Ok(paginate(items, page.limit, |event| event.seq.to_string()))
+        })
+    }
+
+    fn priority_classes(&self, tenant: &TenantId) -> Result<PriorityClasses, StoreError> {
+        self.read(|conn| priority_classes(conn, tenant))
+    }
+}
+
+impl SqliteStore {
+    /// Whether a pool exists for the tenant, a session's date not used yet included.
+    fn pool_exists(conn: &Connection, tenant: &TenantId, id: &str) -> Result<bool, StoreError> {
+        if load_pool(conn, tenant, id)?.is_some() {
+            return Ok(true);
+        }
+        Ok(load_session_date(conn, tenant, id, UnixMillis(0))?.is_some())
+    }
+}
+
+fn cursor_number(page: &PageRequest) -> Result<Option<i64>, StoreError> {
+    page.after
+        .as_deref()
+        .map(|cursor| {
+            cursor.parse::<i64>().map_err(|_| {
+                StoreError::InvalidInput("cursor is not one this list gave out".into())
+            })
+        })
+        .transpose()
+}
+
+/// A session's date that has not been used yet, as it would be made: the session's settings and
+/// no use. `None` when `id` is not a date of a session.
+fn load_session_date(
+    conn: &Connection,
+    tenant: &TenantId,
+    id: &str,
+    now: UnixMillis,
+) -> Result<Option<PoolRow>, StoreError> {
+    let Some((session, date)) = SessionDate::split_instance_id(&PoolId(id.to_owned())) else {
+        return Ok(None);
+    };
+    Ok(load_pool(conn, tenant, &session.0)?
+        .filter(|row| row.per_date)
+        .map(|row| PoolRow::instance_of(&row, date, now)))
 }
 
 /// Totals read at most this many children: a pool with more is an event no page would show.
@@ -294,6 +478,7 @@ struct PoolViews<'c> {
     rows: HashMap<String, Option<PoolRow>>,
     /// Units of due-but-unswept holds per pool, rolled up to ancestors.
     due: HashMap<String, i64>,
+    now: UnixMillis,
 }
 
 impl<'c> PoolViews<'c> {
@@ -309,6 +494,7 @@ impl<'c> PoolViews<'c> {
             tenant,
             rows: HashMap::new(),
             due: HashMap::new(),
+            now,
         };
         // Nothing can be due before the earliest deadline: skip the query (the common case).
         if now.0 >= next_due {
@@ -349,7 +535,10 @@ impl<'c> PoolViews<'c> {
         if let Some(row) = self.rows.get(id) {
             return Ok(row.clone());
         }
-        let row = load_pool(self.conn, self.tenant, id)?;
+        let row = match load_pool(self.conn, self.tenant, id)? {
+            Some(row) => Some(row),
+            None => load_session_date(self.conn, self.tenant, id, self.now)?,
+        };
         self.rows.insert(id.to_owned(), row.clone());
         Ok(row)
     }
