@@ -59,6 +59,10 @@ pub struct ServeArgs {
     /// Most commands the writer applies in one transaction.
     #[arg(long, env = "ALLOT_MAX_BATCH", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub max_batch: u64,
+    /// Seconds per place in line for waiting-list estimates when a pool has promoted no one in
+    /// the last 24 h (after that, estimates come from the measured promotion rate).
+    #[arg(long, env = "ALLOT_WAITLIST_FALLBACK_WAIT_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub waitlist_fallback_wait_seconds: u64,
     /// Log format.
     #[arg(long, env = "ALLOT_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

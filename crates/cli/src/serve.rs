@@ -19,6 +19,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.sweep_interval =
         (args.sweep_interval_ms > 0).then(|| Duration::from_millis(args.sweep_interval_ms));
     config.max_batch = args.max_batch as usize;
+    config.fallback_wait_seconds = args.waitlist_fallback_wait_seconds as i64;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

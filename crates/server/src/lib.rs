@@ -56,6 +56,9 @@ pub struct Config {
     pub sweep_interval: Option<Duration>,
     pub max_batch: usize,
     pub clock: Clock,
+    /// Seconds per place in line for waiting-list estimates when a pool has no promotion in the
+    /// last 24 h.
+    pub fallback_wait_seconds: i64,
 }
 
 impl std::fmt::Debug for Config {
@@ -80,6 +83,7 @@ impl Config {
             sweep_interval: Some(Duration::from_millis(250)),
             max_batch: writer::DEFAULT_MAX_BATCH,
             clock: Clock::System,
+            fallback_wait_seconds: views::DEFAULT_FALLBACK_WAIT_SECONDS,
         }
     }
 }
@@ -102,6 +106,11 @@ pub enum ServeError {
         routes::pools::pool_totals, routes::pools::availability, routes::pools::utilization, routes::pools::pool_ledger,
         routes::holds::create_hold, routes::holds::list_holds, routes::holds::get_hold,
         routes::holds::confirm_hold, routes::holds::release_hold, routes::holds::extend_hold,
+        routes::sessions::get_date, routes::sessions::patch_date, routes::sessions::list_dates,
+        routes::waitlist::join, routes::waitlist::pool_waitlist, routes::waitlist::get_entry,
+        routes::waitlist::cancel_entry, routes::waitlist::holder_entries,
+        routes::waitlist::get_priority_classes, routes::waitlist::put_priority_classes,
+        routes::events::list_events,
     ),
     modifiers(&BearerAuth),
 )]
@@ -122,7 +131,7 @@ impl utoipa::Modify for BearerAuth {
 
 /// The router with every route and layer, over `state`.
 pub fn app(state: AppState) -> Router {
-    use routes::{holds, keys, ops, pools};
+    use routes::{events, holds, keys, ops, pools, sessions, waitlist};
     let request_id = HeaderName::from_static("x-request-id");
     let api = Router::new()
         .route("/healthz", get(ops::healthz))
@@ -146,6 +155,25 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/pools/{id}/availability", get(pools::availability))
         .route("/v1/pools/{id}/utilization", get(pools::utilization))
         .route("/v1/pools/{id}/ledger", get(pools::pool_ledger))
+        .route("/v1/pools/{id}/dates", get(sessions::list_dates))
+        .route(
+            "/v1/pools/{id}/dates/{date}",
+            get(sessions::get_date).patch(sessions::patch_date),
+        )
+        .route(
+            "/v1/pools/{id}/waitlist",
+            post(waitlist::join).get(waitlist::pool_waitlist),
+        )
+        .route("/v1/waitlist", get(waitlist::holder_entries))
+        .route(
+            "/v1/waitlist/{id}",
+            get(waitlist::get_entry).delete(waitlist::cancel_entry),
+        )
+        .route(
+            "/v1/settings/priority-classes",
+            get(waitlist::get_priority_classes).put(waitlist::put_priority_classes),
+        )
+        .route("/v1/events", get(events::list_events))
         .route("/v1/holds", post(holds::create_hold).get(holds::list_holds))
         .route("/v1/holds/{id}", get(holds::get_hold))
         .route("/v1/holds/{id}/confirm", post(holds::confirm_hold))
@@ -249,6 +277,7 @@ pub async fn serve(
         writer,
         Auth::new(&admin_token),
         config.clock.clone(),
+        config.fallback_wait_seconds,
     );
     let stop = CancellationToken::new();
     let sweeper = config

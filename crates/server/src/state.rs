@@ -21,6 +21,8 @@ pub struct Shared {
     pub writer: Writer,
     pub auth: Auth,
     pub clock: Clock,
+    /// Seconds per place in line for waiting-list estimates when a pool has no promotion history.
+    pub fallback_wait_seconds: i64,
 }
 
 impl std::ops::Deref for AppState {
@@ -66,12 +68,19 @@ impl Answer {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, writer: Writer, auth: Auth, clock: Clock) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        writer: Writer,
+        auth: Auth,
+        clock: Clock,
+        fallback_wait_seconds: i64,
+    ) -> Self {
         AppState(Arc::new(Shared {
             store,
             writer,
             auth,
             clock,
+            fallback_wait_seconds,
         }))
     }
 
@@ -83,7 +92,7 @@ impl AppState {
         actor: Actor<'_>,
         command: Command,
         request: RequestIdentity<'_>,
-        render: fn(&Outcome) -> StoredResponse,
+        render: impl Fn(&Outcome) -> StoredResponse + Clone + Send + 'static,
     ) -> Result<Answer, ApiError> {
         let (tenant, actor_id) = match actor {
             Actor::Tenant(caller) => (caller.tenant.clone(), Some(caller.key_id.clone())),
@@ -100,7 +109,7 @@ impl AppState {
             Idempotency {
                 key,
                 request_hash: hex::encode(hash.finalize()),
-                render: Box::new(render),
+                render: Box::new(render.clone()),
             }
         });
         let envelope = Envelope {

@@ -3,7 +3,11 @@
 
 use crate::error::ApiError;
 use allot_core::UnixMillis;
-use allot_store::{HoldView, LedgerEntry, Outcome, PoolView, Price, StoredResponse, Success};
+use allot_core::waitlist::estimate_wait_seconds;
+use allot_store::{
+    EventView, HoldView, LedgerEntry, Outcome, PoolView, Price, StoredResponse, Success,
+    WaitlistEntryView, WaitlistStatus,
+};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -65,8 +69,28 @@ pub struct PoolBody {
     pub price: Option<PriceBody>,
     pub metadata: Option<Value>,
     pub active: bool,
+    /// A session serving many dates: address a date with `date` in holds and waiting lists.
+    pub per_date: bool,
+    /// On one date's instance of a session: the session and the date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    pub waitlist: WaitlistSettingsBody,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// How a pool serves its waiting list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WaitlistSettingsBody {
+    /// strict or skip.
+    pub policy: &'static str,
+    /// offer or confirm.
+    pub mode: &'static str,
+    pub offer_ttl_seconds: i64,
+    /// Entries waiting on this pool now.
+    pub waiting: i64,
 }
 
 impl From<&PoolView> for PoolBody {
@@ -88,8 +112,144 @@ impl From<&PoolView> for PoolBody {
             price: pool.price.as_ref().map(PriceBody::from),
             metadata: pool.metadata.clone(),
             active: pool.active,
+            per_date: pool.per_date,
+            session_id: pool.session_id.clone(),
+            date: pool.date.clone(),
+            waitlist: WaitlistSettingsBody {
+                policy: pool.waitlist.policy.as_str(),
+                mode: pool.waitlist.mode.as_str(),
+                offer_ttl_seconds: pool.waitlist.offer_ttl.get(),
+                waiting: pool.waiting,
+            },
             created_at: rfc3339(pool.created_at),
             updated_at: rfc3339(pool.updated_at),
+        }
+    }
+}
+
+/// Seconds per place in line assumed when a pool has no promotion in the last 24 h
+/// (seed 000's 5 minutes); `ALLOT_WAITLIST_FALLBACK_WAIT_SECONDS` changes it.
+pub const DEFAULT_FALLBACK_WAIT_SECONDS: i64 = 300;
+
+/// A waiting-list entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WaitlistEntryBody {
+    pub id: String,
+    pub pool_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    pub holder: String,
+    pub quantity: i64,
+    pub priority: i64,
+    /// waiting, offered, accepted, confirmed, declined, lapsed, expired or cancelled.
+    #[schema(example = "waiting")]
+    pub status: &'static str,
+    /// 1 = served next. Only while waiting.
+    pub position: Option<u64>,
+    /// From the rate at which this pool actually promoted entries in the last 24 h; with no
+    /// history, a configured time per place in line. Only while waiting.
+    pub estimated_wait_seconds: Option<i64>,
+    /// The hold promotion made: an offer to confirm with POST /v1/holds/{id}/confirm before
+    /// `offer_expires_at`, or a confirmed booking.
+    pub hold_id: Option<String>,
+    pub offer_expires_at: Option<String>,
+    pub promoted_at: Option<String>,
+    /// Waiting ends then.
+    pub expires_at: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl WaitlistEntryBody {
+    /// `now` dates the estimate: the read time, or the write time for a command's answer.
+    pub fn new(entry: &WaitlistEntryView, fallback_wait: i64, now: UnixMillis) -> Self {
+        WaitlistEntryBody {
+            id: entry.id.clone(),
+            pool_id: entry.pool_id.clone(),
+            session_id: entry.session_id.clone(),
+            date: entry.date.clone(),
+            holder: entry.holder.clone(),
+            quantity: entry.quantity,
+            priority: entry.priority,
+            status: entry.status.as_str(),
+            position: entry.position,
+            estimated_wait_seconds: entry.position.map(|position| {
+                estimate_wait_seconds(position, &entry.recent_promotions, now, fallback_wait)
+            }),
+            hold_id: entry.hold_id.clone(),
+            offer_expires_at: entry.offer_expires_at.map(rfc3339),
+            promoted_at: entry.promoted_at.map(rfc3339),
+            expires_at: rfc3339(entry.expires_at),
+            created_at: rfc3339(entry.created_at),
+            updated_at: rfc3339(entry.updated_at),
+        }
+    }
+}
+
+/// A pool's waiting list: figures, and one page of entries in queue order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WaitlistStatusBody {
+    pub pool_id: String,
+    /// Entries waiting now.
+    pub waiting: u64,
+    /// Units they ask for, together.
+    pub total_quantity: i64,
+    /// How long the entries waiting now have waited so far, on average.
+    pub average_waited_seconds: Option<i64>,
+    /// How long served entries waited before promotion, on average.
+    pub average_wait_to_promotion_seconds: Option<i64>,
+    /// Promotions in the last 24 h that the estimates are measured from (at most 20 counted).
+    pub recent_promotions: usize,
+    pub entries: Page<WaitlistEntryBody>,
+}
+
+impl WaitlistStatusBody {
+    pub fn new(status: &WaitlistStatus, fallback_wait: i64, now: UnixMillis) -> Self {
+        WaitlistStatusBody {
+            pool_id: status.pool_id.clone(),
+            waiting: status.waiting,
+            total_quantity: status.total_quantity,
+            average_waited_seconds: status.average_waited_ms.map(|ms| ms / 1000),
+            average_wait_to_promotion_seconds: status
+                .average_wait_to_promotion_ms
+                .map(|ms| ms / 1000),
+            recent_promotions: status.recent_promotions.len(),
+            entries: Page {
+                items: status
+                    .entries
+                    .items
+                    .iter()
+                    .map(|entry| WaitlistEntryBody::new(entry, fallback_wait, now))
+                    .collect(),
+                next_cursor: status.entries.next_cursor.clone(),
+            },
+        }
+    }
+}
+
+/// Something that happened, from the outbox (waiting-list promotions, offers, lapses, expiries).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventBody {
+    /// Increases with every event: pass the last one seen as `?cursor=` to read on.
+    pub seq: i64,
+    pub id: String,
+    /// For example waitlist.offered, waitlist.confirmed, waitlist.offer_lapsed, waitlist.expired.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub data: Value,
+    pub created_at: String,
+}
+
+impl From<&EventView> for EventBody {
+    fn from(event: &EventView) -> Self {
+        EventBody {
+            seq: event.seq,
+            id: event.id.clone(),
+            kind: event.kind.clone(),
+            data: event.data.clone(),
+            created_at: rfc3339(event.created_at),
         }
     }
 }
@@ -237,10 +397,15 @@ pub struct TotalsBody {
 /// The JSON of a success, or the problem of a failure: one function per route, used both for a
 /// live answer and for the idempotency record, so a replay is byte-for-byte the first answer.
 pub fn render(outcome: &Outcome, ok: StatusCode) -> StoredResponse {
+    render_with(outcome, ok, DEFAULT_FALLBACK_WAIT_SECONDS)
+}
+
+/// `render`, with the server's fallback wait per place in line for waiting-list answers.
+pub fn render_with(outcome: &Outcome, ok: StatusCode, fallback_wait: i64) -> StoredResponse {
     match outcome {
         Ok(success) => StoredResponse {
             status: ok.as_u16(),
-            body: success_bytes(success),
+            body: success_bytes(success, fallback_wait),
         },
         Err(failure) => ApiError::from(failure.clone()).to_stored(),
     }
@@ -259,7 +424,7 @@ fn to_bytes<T: Serialize>(body: T) -> Vec<u8> {
 }
 
 /// Serialises straight to bytes: the hot path (a hold) builds no intermediate JSON tree.
-fn success_bytes(success: &Success) -> Vec<u8> {
+fn success_bytes(success: &Success, fallback_wait: i64) -> Vec<u8> {
     match success {
         Success::TenantCreated { tenant, key } => to_bytes(TenantCreatedBody {
             tenant: TenantBody {
@@ -283,6 +448,14 @@ fn success_bytes(success: &Success) -> Vec<u8> {
             Some(warnings.iter().map(|w| w.as_str().to_owned()).collect()),
         )),
         Success::Swept { expired } => to_bytes(serde_json::json!({"expired": expired})),
+        Success::WaitlistEntry(entry) => to_bytes(WaitlistEntryBody::new(
+            entry,
+            fallback_wait,
+            entry.updated_at,
+        )),
+        Success::PriorityClasses(classes) => {
+            to_bytes(crate::requests::PriorityClassesBody::from(classes))
+        }
     }
 }
 

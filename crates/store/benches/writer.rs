@@ -40,6 +40,8 @@ fn create_pools(
                         soft_limit_pct: LimitPct::HUNDRED,
                         price: None,
                         metadata: None,
+                        per_date: false,
+                        waitlist: Default::default(),
                     }),
                 )
             })

@@ -124,6 +124,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Page<EventView>, StoreError>;
 
     fn priority_classes(&self, tenant: &TenantId) -> Result<PriorityClasses, StoreError>;
+
+    /// A session's dates already made, in date order (the cursor is a date); `None` when `session`
+    /// is not a per-date pool of the tenant.
+    fn session_dates(
+        &self,
+        tenant: &TenantId,
+        session: &str,
+        page: PageRequest,
+        now: UnixMillis,
+    ) -> Result<Option<Page<PoolView>>, StoreError>;
 }
 
 /// The one writer of a store. It is used from a single thread; the server feeds it batches.

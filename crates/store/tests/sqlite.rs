@@ -40,6 +40,8 @@ fn new_pool(capacity: i64, parent: Option<&str>) -> Command {
         soft_limit_pct: LimitPct::HUNDRED,
         price: None,
         metadata: None,
+        per_date: false,
+        waitlist: Default::default(),
     })
 }
 

@@ -1,10 +1,13 @@
 //! HTTP routes. Handlers translate HTTP to the store's commands and reads, and back; every rule
 //! about capacity lives in the core and every query in the store.
 
+pub mod events;
 pub mod holds;
 pub mod keys;
 pub mod ops;
 pub mod pools;
+pub mod sessions;
+pub mod waitlist;
 
 use crate::error::{ApiError, ErrorKind};
 use crate::extract::Query;

@@ -685,7 +685,11 @@ fn create_pool(
     Ok(Ok(Success::Pool(pools.view(&id))))
 }
 
-fn insert_pool_row(tx: &Transaction<'_>, tenant: &TenantId, row: &PoolRow) -> Result<(), StoreError> {
+fn insert_pool_row(
+    tx: &Transaction<'_>,
+    tenant: &TenantId,
+    row: &PoolRow,
+) -> Result<(), StoreError> {
     let limits = row.core.limits;
     tx.prepare_cached(
         "INSERT INTO pools (id, tenant_id, parent_id, name, unit, capacity, hard_limit_pct, soft_limit_pct, held, committed,
@@ -755,7 +759,12 @@ fn update_pool(
     };
     let is_session = pools.rows[&id].per_date;
     if limits != current {
-        if let Err(refusal) = pools.set.get(&id).expect("loaded above").check_adjust(limits) {
+        if let Err(refusal) = pools
+            .set
+            .get(&id)
+            .expect("loaded above")
+            .check_adjust(limits)
+        {
             return Ok(Err(refusal.into()));
         }
         // A session-wide change reaches the dates already made only when asked, and never a
@@ -808,8 +817,9 @@ fn update_pool(
         pools.set.set_active(&id, active);
         pools.freed.insert(id.clone());
     }
-    let waitlist_changed =
-        patch.waitlist_policy.is_some() || patch.waitlist_mode.is_some() || patch.offer_ttl.is_some();
+    let waitlist_changed = patch.waitlist_policy.is_some()
+        || patch.waitlist_mode.is_some()
+        || patch.offer_ttl.is_some();
     let row = pools.rows.get_mut(&id).expect("loaded above");
     if let Some(name) = patch.name {
         row.name = name;

@@ -15,9 +15,9 @@ use super::batch::{
 use super::reads::load_hold;
 use super::rows::EntryRow;
 use super::waitlist::{entry_view, load_entry, priority_classes, queue};
+use crate::StoreError;
 use crate::command::{Failure, NewWaitlistEntry, Outcome, PriorityRequest, Success};
 use crate::model::{LedgerKind, TenantId};
-use crate::StoreError;
 use allot_core::waitlist::{self, Decision, EntryStatus, PriorityClasses, PromotionMode, Queue};
 use allot_core::{HoldLine, HoldStatus, PoolId, TransitionError, UnixMillis};
 use rusqlite::{Transaction, params};
@@ -89,7 +89,14 @@ pub(super) fn join(
         "entry_id": id, "pool_id": pool_id.0, "holder": entry.holder,
         "quantity": entry.quantity.get(), "priority": priority,
     });
-    record_event(tx, &mut work.event_seq, tenant, "waitlist.joined", data, now)?;
+    record_event(
+        tx,
+        &mut work.event_seq,
+        tenant,
+        "waitlist.joined",
+        data,
+        now,
+    )?;
     // Served at once when capacity is free and no one is ahead: no one waits for nothing.
     pools.freed.insert(pool_id);
     promote_tenant(tx, work, tenant, now)?;
@@ -140,10 +147,9 @@ pub(super) fn cancel(
                 Ok(_) => {}
                 // The offer ran out just now; the sweeper has not written it down yet.
                 Err(TransitionError::Expired) => {
-                    let (status, effect) = hold
-                        .lifecycle()
-                        .expire(now)
-                        .ok_or_else(|| StoreError::Corrupt("an offer neither held nor due".into()))?;
+                    let (status, effect) = hold.lifecycle().expire(now).ok_or_else(|| {
+                        StoreError::Corrupt("an offer neither held nor due".into())
+                    })?;
                     transition(
                         tx,
                         work,
@@ -161,7 +167,14 @@ pub(super) fn cancel(
         }
     }
     let data = json!({"entry_id": entry.id, "pool_id": entry.pool_id, "holder": entry.holder});
-    record_event(tx, &mut work.event_seq, tenant, "waitlist.cancelled", data, now)?;
+    record_event(
+        tx,
+        &mut work.event_seq,
+        tenant,
+        "waitlist.cancelled",
+        data,
+        now,
+    )?;
     answer(tx, tenant, entry_id, now)
 }
 
@@ -278,7 +291,10 @@ fn promote_tenant(
                 pool_id: pool_id.clone(),
                 policy: settings.policy,
                 mode: settings.mode,
-                entries: rows.iter().map(EntryRow::waiting).collect::<Result<_, _>>()?,
+                entries: rows
+                    .iter()
+                    .map(EntryRow::waiting)
+                    .collect::<Result<_, _>>()?,
             });
             entries.extend(rows.into_iter().map(|row| (row.id.clone(), row)));
         }
@@ -315,7 +331,8 @@ fn promote_tenant(
                     };
                     let hold =
                         write_new_hold(tx, &mut work.ledger_seq, pools, tenant, None, hold, now)?;
-                    let offer_expires_at = (mode == PromotionMode::Offer).then_some(hold.expires_at.0);
+                    let offer_expires_at =
+                        (mode == PromotionMode::Offer).then_some(hold.expires_at.0);
                     tx.prepare_cached(
                         "UPDATE waitlist_entries SET status = ?3, hold_id = ?4, offer_expires_at = ?5,
                              promoted_at = ?6, updated_at = ?6
@@ -416,7 +433,14 @@ fn expire_entry(
     // An expired strict head no longer blocks the entries behind it.
     pools.freed.insert(pool_id.clone());
     let data = json!({"entry_id": entry_id, "pool_id": pool_id.0, "holder": holder});
-    record_event(tx, &mut work.event_seq, tenant, "waitlist.expired", data, now)
+    record_event(
+        tx,
+        &mut work.event_seq,
+        tenant,
+        "waitlist.expired",
+        data,
+        now,
+    )
 }
 
 fn set_status(
@@ -458,7 +482,9 @@ fn answer(
 ) -> Result<Outcome, StoreError> {
     let row = load_entry(tx, tenant, entry_id)?
         .ok_or_else(|| StoreError::Corrupt(format!("entry {entry_id} vanished")))?;
-    Ok(Ok(Success::WaitlistEntry(entry_view(tx, tenant, &row, now)?)))
+    Ok(Ok(Success::WaitlistEntry(entry_view(
+        tx, tenant, &row, now,
+    )?)))
 }
 
 /// Appends an event to the outbox, in the transaction of the change it reports.

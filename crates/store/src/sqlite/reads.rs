@@ -2,7 +2,9 @@
 //! writer (WAL), and each corrects for holds that are past their deadline but not yet swept.
 
 use super::SqliteStore;
-use super::rows::{ENTRY_COLUMNS, ENTRY_FROM, EntryRow, HOLD_COLUMNS, HoldRow, POOL_COLUMNS, PoolRow};
+use super::rows::{
+    ENTRY_COLUMNS, ENTRY_FROM, EntryRow, HOLD_COLUMNS, HoldRow, POOL_COLUMNS, PoolRow,
+};
 use super::waitlist::{entry_view, load_entry, priority_classes, queue, recent_promotions};
 use crate::model::*;
 use crate::{Store, StoreError};
@@ -373,6 +375,42 @@ impl Store for SqliteStore {
 
     fn priority_classes(&self, tenant: &TenantId) -> Result<PriorityClasses, StoreError> {
         self.read(|conn| priority_classes(conn, tenant))
+    }
+
+    fn session_dates(
+        &self,
+        tenant: &TenantId,
+        session: &str,
+        page: PageRequest,
+        now: UnixMillis,
+    ) -> Result<Option<Page<PoolView>>, StoreError> {
+        self.read(|conn| {
+            if !load_pool(conn, tenant, session)?.is_some_and(|row| row.per_date) {
+                return Ok(None);
+            }
+            let after = page.after.clone().unwrap_or_default();
+            let ids: Vec<String> = conn
+                .prepare_cached(
+                    "SELECT id FROM pools WHERE tenant_id = ?1 AND session_id = ?2 AND date > ?3
+                     ORDER BY date LIMIT ?4",
+                )?
+                .query_map(
+                    params![tenant.0, session, after, page.limit as i64 + 1],
+                    |row| row.get(0),
+                )?
+                .collect::<Result<_, _>>()?;
+            let mut views =
+                PoolViews::new(conn, tenant, now, self.next_due.load(Ordering::Acquire))?;
+            let mut items = Vec::with_capacity(ids.len());
+            for id in &ids {
+                if let Some(view) = views.view(id)? {
+                    items.push(view);
+                }
+            }
+            Ok(Some(paginate(items, page.limit, |pool| {
+                pool.date.clone().unwrap_or_default()
+            })))
+        })
     }
 }
 
