@@ -162,6 +162,10 @@ pub enum Failure {
         kind: &'static str,
         status: &'static str,
     },
+    /// A change the stored state does not allow, explained (a session-wide capacity that one of
+    /// its dates cannot take).
+    #[error("{0}")]
+    Rejected(String),
     /// The idempotency key was used before with a different request.
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyMismatch,

@@ -10,3 +10,4 @@ mod durability;
 mod helpers;
 mod smoke;
 mod utilization;
+mod waitlist;

@@ -780,13 +780,10 @@ fn update_pool(
             }
             let pool = pools.set.get(date_id).expect("loaded above");
             if let Err(refusal) = pool.check_adjust(limits) {
-                return Ok(Err(Failure::Invalid {
-                    field: "apply_to_dates".to_owned(),
-                    message: format!(
-                        "date {}: {refusal}; nothing was changed",
-                        pools.rows[date_id].date.as_deref().unwrap_or("?")
-                    ),
-                }));
+                return Ok(Err(Failure::Rejected(format!(
+                    "date {}: {refusal}; no date was changed",
+                    pools.rows[date_id].date.as_deref().unwrap_or("?")
+                ))));
             }
         }
         let reason = patch.reason.as_deref().unwrap_or("adjusted");
