@@ -11,3 +11,4 @@ mod helpers;
 mod smoke;
 mod utilization;
 mod waitlist;
+mod waitlist_concurrency;
