@@ -200,6 +200,31 @@ async fn past_dates_and_dateless_session_holds_are_refused() {
         .get(&format!("/v1/pools/{tour}/availability"), &key)
         .await;
     availability.assert_problem(StatusCode::BAD_REQUEST, "validation");
+    let plain = app
+        .pool(&key, json!({"name": "Plain", "capacity": 1}))
+        .await;
+    let undated = app
+        .post(
+            "/v1/holds",
+            &key,
+            json!({"lines": [{"pool_id": plain, "date": DATE, "quantity": 1}]}),
+        )
+        .await;
+    undated.assert_problem(StatusCode::BAD_REQUEST, "validation");
+    assert!(
+        undated.body["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not a session")
+    );
+    let child = app
+        .post(
+            "/v1/pools",
+            &key,
+            json!({"name": "Child", "capacity": 1, "parent_id": tour}),
+        )
+        .await;
+    child.assert_problem(StatusCode::BAD_REQUEST, "validation");
     // Today is still bookable.
     hold_date(&app, &key, &tour, "2026-09-21", 1).await;
     let change = app

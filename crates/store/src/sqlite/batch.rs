@@ -216,9 +216,14 @@ impl TenantPools {
             let Some((session, date)) = SessionDate::split_instance_id(id) else {
                 return Ok(Err(Refusal::UnknownPool(id.clone()).into()));
             };
-            let is_session = self.load_chain(tx, tenant, &session)? && self.rows[&session].per_date;
-            if !is_session {
+            if !self.load_chain(tx, tenant, &session)? {
                 return Ok(Err(Refusal::UnknownPool(id.clone()).into()));
+            }
+            if !self.rows[&session].per_date {
+                return Ok(Err(Failure::Invalid {
+                    field: "date".to_owned(),
+                    message: format!("pool {session} is not a session with dates (per_date)"),
+                }));
             }
             if date.is_past(now) {
                 return Ok(Err(past_date()));
@@ -634,6 +639,12 @@ fn create_pool(
     if let Some(parent) = &parent_id {
         if !pools.load_chain(tx, tenant, parent)? {
             return Ok(invalid("parent_id", "no such pool"));
+        }
+        if pools.rows[parent].per_date {
+            return Ok(invalid(
+                "parent_id",
+                "a session that serves many dates cannot have pools under it; its dates count against its own parent",
+            ));
         }
         let depth = pools.set.chain(parent).map_or(0, |chain| chain.len());
         if depth >= allot_core::MAX_POOL_DEPTH {
