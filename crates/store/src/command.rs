@@ -5,7 +5,8 @@
 //! lapsed), and comes back as a [`Failure`], never as an error of the batch.
 
 use crate::model::{
-    ApiKey, HoldView, PoolView, Price, Role, Tenant, TenantId, WaitlistEntryView, WaitlistSettings,
+    ApiKey, HoldView, PoolView, Price, Role, Tenant, TenantId, ThresholdRecord, WaitlistEntryView,
+    WaitlistSettings,
 };
 use allot_core::waitlist::{PriorityClasses, PromotionMode, WaitlistPolicy};
 use allot_core::{
@@ -27,6 +28,8 @@ pub struct NewPool {
     /// A session serving many dates: each date gets its own instance on first use.
     pub per_date: bool,
     pub waitlist: WaitlistSettings,
+    /// `None`: seed 004's thresholds.
+    pub thresholds: Option<Vec<ThresholdRecord>>,
 }
 
 /// Changes to a pool; `None` leaves a field as it is.
@@ -48,6 +51,8 @@ pub struct PoolPatch {
     /// For a session: whether a change of capacity or limits also applies to the dates already
     /// made (today and later). Past dates are never changed.
     pub apply_to_dates: bool,
+    /// `Some(None)` goes back to seed 004's thresholds.
+    pub thresholds: Option<Option<Vec<ThresholdRecord>>>,
 }
 
 /// How a new waiting-list entry's priority is chosen.

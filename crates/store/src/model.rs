@@ -252,3 +252,114 @@ pub struct Page<T> {
     /// Present when there may be more: pass it back as `cursor`.
     pub next_cursor: Option<String>,
 }
+
+/// One utilisation threshold as stored and shown: at `pct` percent of capacity, alert the
+/// `recipients` groups with `severity`, at most once every `throttle_seconds`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThresholdRecord {
+    pub pct: u32,
+    pub severity: String,
+    pub recipients: Vec<String>,
+    pub throttle_seconds: i64,
+}
+
+impl ThresholdRecord {
+    pub fn from_core(threshold: &allot_core::thresholds::Threshold) -> Self {
+        ThresholdRecord {
+            pct: threshold.pct,
+            severity: threshold.severity.as_str().to_owned(),
+            recipients: threshold.recipients.clone(),
+            throttle_seconds: threshold.throttle_seconds,
+        }
+    }
+
+    pub fn to_core(&self) -> Option<allot_core::thresholds::Threshold> {
+        Some(allot_core::thresholds::Threshold {
+            pct: self.pct,
+            severity: allot_core::thresholds::Severity::parse(&self.severity)?,
+            recipients: self.recipients.clone(),
+            throttle_seconds: self.throttle_seconds,
+        })
+    }
+}
+
+/// Where a recipient group's alerts go: an e-mail address or a webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Channel {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_id: Option<String>,
+}
+
+/// An alert as the log keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertView {
+    pub seq: i64,
+    pub id: String,
+    pub pool_id: String,
+    /// threshold, queue_long or shortage.
+    pub kind: String,
+    pub threshold_pct: Option<u32>,
+    pub severity: String,
+    pub recipients: Vec<String>,
+    pub used: i64,
+    pub capacity: i64,
+    pub waiting: i64,
+    pub created_at: UnixMillis,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertFilter {
+    pub pool_id: Option<String>,
+    pub severity: Option<String>,
+    pub since: Option<UnixMillis>,
+}
+
+/// A webhook endpoint as stored (its secret is shown once, at creation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookView {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub active: bool,
+    pub created_at: UnixMillis,
+}
+
+/// One delivery of one event to one destination, with its attempts so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryView {
+    pub id: String,
+    pub tenant_id: TenantId,
+    /// webhook or email.
+    pub channel: String,
+    pub webhook_id: Option<String>,
+    pub email: Option<String>,
+    pub event_id: String,
+    pub event_type: String,
+    /// The JSON body delivered.
+    pub payload: String,
+    /// pending, delivered or failed (given up).
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: UnixMillis,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+/// What one attempt at a delivery came to, as the delivery worker reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryAttempt {
+    pub delivery_id: String,
+    pub at: UnixMillis,
+    /// The HTTP status (webhooks) or the SMTP reply code (e-mail), when there was an answer.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    pub delivered: bool,
+    /// When to try again; `None` with `delivered` false means give up.
+    pub retry_at: Option<UnixMillis>,
+}

@@ -3,6 +3,7 @@
 //! memory; rows, ledger entries and idempotency records are written as each command is decided,
 //! and the changed pools' counters once at the end. One commit answers the whole batch.
 
+use super::outbox::Outbox;
 use super::promotion;
 use super::reads::{load_hold, load_pool};
 use super::rows::{HOLD_COLUMNS, HoldRow, PoolRow};
@@ -75,10 +76,31 @@ pub(super) struct TenantPools {
     pub(super) rows: HashMap<PoolId, PoolRow>,
     /// Ids looked up and not found for this tenant, so a batch of bad ids costs one query each.
     missing: HashSet<PoolId>,
-    dirty: HashSet<PoolId>,
+    pub(super) dirty: HashSet<PoolId>,
     /// Pools whose headroom may have grown (with everything below them) since promotion last
     /// ran: their waiting entries are served next.
     pub(super) freed: BTreeSet<PoolId>,
+    /// Each pool's use, capacity and waiting count when the batch first loaded it: alerts fire
+    /// on what the batch changed.
+    pub(super) baseline: HashMap<PoolId, Baseline>,
+}
+
+/// A pool's figures before this batch changed it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Baseline {
+    pub(super) used: i64,
+    pub(super) capacity: i64,
+    pub(super) waiting: i64,
+}
+
+impl Baseline {
+    pub(super) fn of(row: &PoolRow) -> Self {
+        Baseline {
+            used: row.core.used(),
+            capacity: row.core.limits.capacity.get(),
+            waiting: row.waiting,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -86,9 +108,9 @@ pub(super) struct Working {
     pub(super) tenants: HashMap<TenantId, TenantPools>,
     /// The last ledger sequence number used; read at the start of the batch, written at flush.
     pub(super) ledger_seq: i64,
-    /// The last waiting-list arrival number and event number used, likewise.
+    /// The last waiting-list arrival number used, likewise.
     pub(super) waitlist_seq: i64,
-    pub(super) event_seq: i64,
+    pub(super) outbox: Outbox,
 }
 
 /// One tenant's pools in the batch. A free function, not a method, so that callers can hold it
@@ -110,20 +132,25 @@ impl Working {
             tenants: HashMap::new(),
             ledger_seq: counter("ledger_seq")?,
             waitlist_seq: counter("waitlist_seq")?,
-            event_seq: counter("event_seq")?,
+            outbox: Outbox::new(counter("event_seq")?, counter("alert_seq")?),
         })
     }
 
     /// Writes every changed pool's counters and settings, once per batch.
     fn flush(&mut self, tx: &Transaction<'_>, now: UnixMillis) -> Result<(), StoreError> {
+        // Alerts first: they may append events and alerts, whose counters are saved just below.
+        super::alerts::raise_alerts(tx, self, now)?;
         let mut meta = tx.prepare_cached("UPDATE allot_meta SET value = ?2 WHERE name = ?1")?;
         meta.execute(params!["ledger_seq", self.ledger_seq])?;
         meta.execute(params!["waitlist_seq", self.waitlist_seq])?;
-        meta.execute(params!["event_seq", self.event_seq])?;
+        meta.execute(params!["event_seq", self.outbox.event_seq])?;
+        meta.execute(params!["alert_seq", self.outbox.alert_seq])?;
+        drop(meta);
         let mut stmt = tx.prepare_cached(
             "UPDATE pools SET held = ?2, committed = ?3, capacity = ?4, hard_limit_pct = ?5, soft_limit_pct = ?6,
                  active = ?7, name = ?8, price_amount_minor = ?9, price_currency = ?10, metadata = ?11, updated_at = ?12,
-                 waitlist_policy = ?13, waitlist_mode = ?14, offer_ttl_seconds = ?15, waiting = ?16, waiting_below = ?17
+                 waitlist_policy = ?13, waitlist_mode = ?14, offer_ttl_seconds = ?15, waiting = ?16, waiting_below = ?17,
+                 thresholds = ?18, alert_marks = ?19
              WHERE id = ?1",
         )?;
         for pools in self.tenants.values() {
@@ -151,6 +178,8 @@ impl Working {
                     row.waitlist.offer_ttl.get(),
                     row.waiting,
                     row.waiting_below,
+                    row.thresholds,
+                    row.alert_marks,
                 ])?;
             }
         }
@@ -184,6 +213,7 @@ impl TenantPools {
             match load_pool(tx, tenant, &id.0)? {
                 Some(row) => {
                     next = row.core.parent_id.clone();
+                    self.baseline.insert(id.clone(), Baseline::of(&row));
                     self.set.insert(row.core.clone());
                     self.rows.insert(id, row);
                 }
@@ -245,6 +275,7 @@ impl TenantPools {
                 now,
             )?;
             self.missing.remove(id);
+            self.baseline.insert(id.clone(), Baseline::of(&row));
             self.set.insert(row.core.clone());
             self.rows.insert(id.clone(), row);
         }
@@ -674,6 +705,11 @@ fn create_pool(
         waitlist: new_pool.waitlist,
         waiting: 0,
         waiting_below: 0,
+        thresholds: match &new_pool.thresholds {
+            Some(thresholds) => Some(serde_json::to_string(thresholds)?),
+            None => None,
+        },
+        alert_marks: None,
     };
     insert_pool_row(tx, tenant, &row)?;
     append_ledger(
@@ -692,6 +728,7 @@ fn create_pool(
     )?;
     pools.set.insert(row.core.clone());
     pools.missing.remove(&id);
+    pools.baseline.insert(id.clone(), Baseline::of(&row));
     pools.rows.insert(id.clone(), row);
     Ok(Ok(Success::Pool(pools.view(&id))))
 }
@@ -705,8 +742,8 @@ fn insert_pool_row(
     tx.prepare_cached(
         "INSERT INTO pools (id, tenant_id, parent_id, name, unit, capacity, hard_limit_pct, soft_limit_pct, held, committed,
              price_amount_minor, price_currency, metadata, active, created_at, updated_at,
-             per_date, session_id, date, waitlist_policy, waitlist_mode, offer_ttl_seconds, waiting, waiting_below)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16, ?17, ?18, ?19, ?20, ?21, 0, 0)",
+             per_date, session_id, date, waitlist_policy, waitlist_mode, offer_ttl_seconds, waiting, waiting_below, thresholds)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16, ?17, ?18, ?19, ?20, ?21, 0, 0, ?22)",
     )?
     .execute(params![
         row.core.id.0,
@@ -730,6 +767,7 @@ fn insert_pool_row(
         row.waitlist.policy.as_str(),
         row.waitlist.mode.as_str(),
         row.waitlist.offer_ttl.get(),
+        row.thresholds,
     ])?;
     Ok(())
 }
@@ -837,6 +875,12 @@ fn update_pool(
     }
     if let Some(metadata) = patch.metadata {
         row.metadata = Some(metadata.to_string());
+    }
+    if let Some(thresholds) = &patch.thresholds {
+        row.thresholds = match thresholds {
+            Some(thresholds) => Some(serde_json::to_string(thresholds)?),
+            None => None,
+        };
     }
     if waitlist_changed {
         let settings = &mut row.waitlist;

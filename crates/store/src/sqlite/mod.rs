@@ -7,7 +7,9 @@
 //! - `batch`: the [`crate::BatchWriter`] implementation: one transaction per batch.
 //! - `verify`: recomputing counters from the ledger and from live holds.
 
+mod alerts;
 mod batch;
+mod outbox;
 mod promotion;
 mod reads;
 mod rows;

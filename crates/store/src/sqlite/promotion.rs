@@ -89,14 +89,8 @@ pub(super) fn join(
         "entry_id": id, "pool_id": pool_id.0, "holder": entry.holder,
         "quantity": entry.quantity.get(), "priority": priority,
     });
-    record_event(
-        tx,
-        &mut work.event_seq,
-        tenant,
-        "waitlist.joined",
-        data,
-        now,
-    )?;
+    work.outbox
+        .record_event(tx, tenant, "waitlist.joined", data, now)?;
     // Served at once when capacity is free and no one is ahead: no one waits for nothing.
     pools.freed.insert(pool_id);
     promote_tenant(tx, work, tenant, now)?;
@@ -167,14 +161,8 @@ pub(super) fn cancel(
         }
     }
     let data = json!({"entry_id": entry.id, "pool_id": entry.pool_id, "holder": entry.holder});
-    record_event(
-        tx,
-        &mut work.event_seq,
-        tenant,
-        "waitlist.cancelled",
-        data,
-        now,
-    )?;
+    work.outbox
+        .record_event(tx, tenant, "waitlist.cancelled", data, now)?;
     answer(tx, tenant, entry_id, now)
 }
 
@@ -221,7 +209,7 @@ pub(super) fn offer_settled(
         .execute(params![tenant.0, entry_id, status.as_str(), now.0])?;
     if changed == 1 {
         let data = json!({"entry_id": entry_id, "hold_id": hold_id});
-        record_event(tx, &mut work.event_seq, tenant, event, data, now)?;
+        work.outbox.record_event(tx, tenant, event, data, now)?;
     }
     Ok(())
 }
@@ -352,7 +340,7 @@ fn promote_tenant(
                         "quantity": entry.quantity.get(), "hold_id": hold.id,
                         "offer_expires_at": offer_expires_at,
                     });
-                    record_event(tx, &mut work.event_seq, tenant, event, data, now)?;
+                    work.outbox.record_event(tx, tenant, event, data, now)?;
                 }
                 Decision::Expire { entry } => {
                     let holder = entries[&entry.id].holder.clone();
@@ -433,14 +421,9 @@ fn expire_entry(
     // An expired strict head no longer blocks the entries behind it.
     pools.freed.insert(pool_id.clone());
     let data = json!({"entry_id": entry_id, "pool_id": pool_id.0, "holder": holder});
-    record_event(
-        tx,
-        &mut work.event_seq,
-        tenant,
-        "waitlist.expired",
-        data,
-        now,
-    )
+    work.outbox
+        .record_event(tx, tenant, "waitlist.expired", data, now)?;
+    Ok(())
 }
 
 fn set_status(
@@ -485,28 +468,4 @@ fn answer(
     Ok(Ok(Success::WaitlistEntry(entry_view(
         tx, tenant, &row, now,
     )?)))
-}
-
-/// Appends an event to the outbox, in the transaction of the change it reports.
-pub(super) fn record_event(
-    tx: &Transaction<'_>,
-    event_seq: &mut i64,
-    tenant: &TenantId,
-    kind: &str,
-    data: serde_json::Value,
-    now: UnixMillis,
-) -> Result<(), StoreError> {
-    *event_seq += 1;
-    tx.prepare_cached(
-        "INSERT INTO events (tenant_id, seq, id, type, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        tenant.0,
-        *event_seq,
-        new_id("evt"),
-        kind,
-        data.to_string(),
-        now.0
-    ])?;
-    Ok(())
 }

@@ -12,7 +12,8 @@ use rusqlite::Row;
 /// Columns read for a pool, in the order [`PoolRow::from_row`] expects.
 pub const POOL_COLUMNS: &str = "id, tenant_id, parent_id, name, unit, capacity, hard_limit_pct, soft_limit_pct, \
      held, committed, price_amount_minor, price_currency, metadata, active, created_at, updated_at, \
-     per_date, session_id, date, waitlist_policy, waitlist_mode, offer_ttl_seconds, waiting, waiting_below";
+     per_date, session_id, date, waitlist_policy, waitlist_mode, offer_ttl_seconds, waiting, waiting_below, \
+     thresholds, alert_marks";
 
 /// A pool row: the core's view of it plus what only the API shows.
 #[derive(Debug, Clone)]
@@ -36,6 +37,10 @@ pub struct PoolRow {
     /// Waiting entries on this pool and every pool below it: promotion looks for waiters only
     /// where this is above zero.
     pub waiting_below: i64,
+    /// The pool's thresholds as stored (JSON); `None` for seed 004's table.
+    pub thresholds: Option<String>,
+    /// When each threshold or queue alert last fired (JSON), for throttling.
+    pub alert_marks: Option<String>,
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -92,6 +97,8 @@ impl PoolRow {
             },
             waiting: row.get(22)?,
             waiting_below: row.get(23)?,
+            thresholds: row.get(24)?,
+            alert_marks: row.get(25)?,
         })
     }
 
@@ -115,6 +122,8 @@ impl PoolRow {
             waitlist: session.waitlist,
             waiting: 0,
             waiting_below: 0,
+            thresholds: session.thresholds.clone(),
+            alert_marks: None,
         }
     }
 

@@ -170,6 +170,84 @@ const MIGRATIONS: &[&str] = &[
 
     INSERT INTO allot_meta (name, value) VALUES ('waitlist_seq', 0), ('event_seq', 0);
     "#,
+    // 3: thresholds and the alert log, recipient groups, webhooks and their deliveries.
+    r#"
+    -- thresholds: a JSON array of {pct, severity, recipients, throttle_seconds}; NULL means
+    -- seed 004's table. alert_marks: when each threshold (or queue alert) last fired.
+    ALTER TABLE pools ADD COLUMN thresholds TEXT;
+    ALTER TABLE pools ADD COLUMN alert_marks TEXT;
+
+    CREATE TABLE alerts (
+        tenant_id     TEXT NOT NULL,
+        seq           INTEGER NOT NULL,
+        id            TEXT NOT NULL,
+        pool_id       TEXT NOT NULL,
+        kind          TEXT NOT NULL CHECK (kind IN ('threshold', 'queue_long', 'shortage')),
+        threshold_pct INTEGER,
+        severity      TEXT NOT NULL CHECK (severity IN ('info', 'warning', 'error', 'critical')),
+        recipients    TEXT NOT NULL,
+        used          INTEGER NOT NULL,
+        capacity      INTEGER NOT NULL,
+        waiting       INTEGER NOT NULL,
+        created_at    INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, seq)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX alerts_by_pool ON alerts(tenant_id, pool_id, seq);
+
+    -- Named groups of channels that alerts go to: a JSON array of {"email"} or {"webhook_id"}.
+    CREATE TABLE recipient_groups (
+        tenant_id TEXT NOT NULL,
+        name      TEXT NOT NULL,
+        channels  TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, name)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE webhooks (
+        tenant_id  TEXT NOT NULL,
+        id         TEXT NOT NULL,
+        url        TEXT NOT NULL,
+        -- A JSON array of event types; ["*"] for all.
+        events     TEXT NOT NULL,
+        secret     TEXT NOT NULL,
+        active     INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    ) STRICT, WITHOUT ROWID;
+
+    -- One row per event and destination, written in the transaction of the event itself, so a
+    -- crash can delay a delivery but never lose it. The worker retries until delivered or given up.
+    CREATE TABLE deliveries (
+        id              TEXT PRIMARY KEY,
+        tenant_id       TEXT NOT NULL,
+        channel         TEXT NOT NULL CHECK (channel IN ('webhook', 'email')),
+        webhook_id      TEXT,
+        email           TEXT,
+        event_id        TEXT NOT NULL,
+        event_type      TEXT NOT NULL,
+        payload         TEXT NOT NULL,
+        status          TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts        INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        last_status     INTEGER,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE status = 'pending';
+    CREATE INDEX deliveries_by_webhook ON deliveries(tenant_id, webhook_id, created_at);
+
+    CREATE TABLE delivery_attempts (
+        delivery_id TEXT NOT NULL,
+        attempt     INTEGER NOT NULL,
+        at          INTEGER NOT NULL,
+        status      INTEGER,
+        error       TEXT,
+        duration_ms INTEGER NOT NULL,
+        PRIMARY KEY (delivery_id, attempt)
+    ) STRICT, WITHOUT ROWID;
+
+    INSERT INTO allot_meta (name, value) VALUES ('alert_seq', 0);
+    "#,
 ];
 
 /// The schema version this build writes.
