@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod clock;
+pub mod delivery;
 pub mod error;
 pub mod extract;
 pub mod metrics;
@@ -59,6 +60,8 @@ pub struct Config {
     /// Seconds per place in line for waiting-list estimates when a pool has no promotion in the
     /// last 24 h.
     pub fallback_wait_seconds: i64,
+    /// Webhook and e-mail delivery.
+    pub delivery: delivery::DeliveryConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -84,6 +87,7 @@ impl Config {
             max_batch: writer::DEFAULT_MAX_BATCH,
             clock: Clock::System,
             fallback_wait_seconds: views::DEFAULT_FALLBACK_WAIT_SECONDS,
+            delivery: delivery::DeliveryConfig::default(),
         }
     }
 }
@@ -111,6 +115,9 @@ pub enum ServeError {
         routes::waitlist::cancel_entry, routes::waitlist::holder_entries,
         routes::waitlist::get_priority_classes, routes::waitlist::put_priority_classes,
         routes::events::list_events,
+        routes::alerts::list_alerts, routes::alerts::get_recipients, routes::alerts::put_recipients,
+        routes::webhooks::create_webhook, routes::webhooks::list_webhooks, routes::webhooks::delete_webhook,
+        routes::webhooks::test_webhook, routes::webhooks::list_deliveries,
     ),
     modifiers(&BearerAuth),
 )]
@@ -131,7 +138,7 @@ impl utoipa::Modify for BearerAuth {
 
 /// The router with every route and layer, over `state`.
 pub fn app(state: AppState) -> Router {
-    use routes::{events, holds, keys, ops, pools, sessions, waitlist};
+    use routes::{alerts, events, holds, keys, ops, pools, sessions, waitlist, webhooks};
     let request_id = HeaderName::from_static("x-request-id");
     let api = Router::new()
         .route("/healthz", get(ops::healthz))
@@ -174,6 +181,24 @@ pub fn app(state: AppState) -> Router {
             get(waitlist::get_priority_classes).put(waitlist::put_priority_classes),
         )
         .route("/v1/events", get(events::list_events))
+        .route("/v1/alerts", get(alerts::list_alerts))
+        .route(
+            "/v1/settings/recipients",
+            get(alerts::get_recipients).put(alerts::put_recipients),
+        )
+        .route(
+            "/v1/webhooks",
+            post(webhooks::create_webhook).get(webhooks::list_webhooks),
+        )
+        .route(
+            "/v1/webhooks/{id}",
+            axum::routing::delete(webhooks::delete_webhook),
+        )
+        .route("/v1/webhooks/{id}/test", post(webhooks::test_webhook))
+        .route(
+            "/v1/webhooks/{id}/deliveries",
+            get(webhooks::list_deliveries),
+        )
         .route("/v1/holds", post(holds::create_hold).get(holds::list_holds))
         .route("/v1/holds/{id}", get(holds::get_hold))
         .route("/v1/holds/{id}/confirm", post(holds::confirm_hold))
@@ -284,6 +309,11 @@ pub async fn serve(
         .sweep_interval
         .map(|interval| tokio::spawn(sweeper::run(state.clone(), interval, stop.clone())));
     let maintenance = tokio::spawn(maintain(state.store.clone(), stop.clone()));
+    let deliveries = tokio::spawn(delivery::run(
+        state.clone(),
+        config.delivery.clone(),
+        stop.clone(),
+    ));
 
     let local = listener
         .local_addr()
@@ -310,6 +340,7 @@ pub async fn serve(
         let _ = sweeper.await;
     }
     let _ = maintenance.await;
+    let _ = deliveries.await;
     // Every handle to the writer is gone now (the router and sweeper were dropped), so the writer
     // finishes the batch it has, and its thread ends and closes the store.
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;

@@ -3,13 +3,16 @@
 
 use crate::error::{ApiError, ErrorKind, FieldError};
 use crate::views::PriceBody;
+use allot_core::thresholds::{self, Severity, Threshold};
 use allot_core::waitlist::{PriorityClasses, PromotionMode, WaitlistPolicy, check_priority};
 use allot_core::{
     Capacity, HoldLine, LimitPct, MAX_LINES_PER_HOLD, PoolId, Quantity, SessionDate, TtlSeconds,
     UnitError, UnixMillis,
 };
 use allot_store::command::{NewPool, NewWaitlistEntry, PoolPatch};
-use allot_store::{Command, Price, PriorityRequest, Role, WaitlistSettings};
+use allot_store::{
+    Channel, Command, Price, PriorityRequest, Role, ThresholdRecord, WaitlistSettings,
+};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -95,6 +98,18 @@ impl Checks {
         SessionDate::parse_upcoming(text, now)
             .map_err(|error| self.fail(field, error.to_string()))
             .ok()
+    }
+
+    /// A recipient group's name: 1 to 64 letters, digits, '_' or '-'.
+    fn group_name(&mut self, field: &str, name: &str) {
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            self.fail(field, "a group name is 1 to 64 letters, digits, '_' or '-'");
+        }
     }
 
     fn waitlist_policy(&mut self, value: &str) -> Option<WaitlistPolicy> {
@@ -207,6 +222,55 @@ pub struct CreatePoolRequest {
     pub waitlist_mode: Option<String>,
     /// How long an offer's hold lives. Default 900 (15 minutes).
     pub offer_ttl_seconds: Option<i64>,
+    /// When to alert. Default seed 004's table: 80% info → sales (24 h), 90% warning →
+    /// company_admin (12 h), 100% error and 110% critical → company_admin and customer_success
+    /// (6 h, 1 h). `[]` never alerts.
+    pub thresholds: Option<Vec<ThresholdBody>>,
+}
+
+/// One threshold: at `pct` percent of capacity, alert the `recipients` groups with `severity`,
+/// at most once every `throttle_seconds`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdBody {
+    #[schema(example = 80)]
+    pub pct: u32,
+    /// info, warning, error or critical.
+    #[schema(example = "info")]
+    pub severity: String,
+    #[schema(example = json!(["sales"]))]
+    pub recipients: Vec<String>,
+    #[schema(example = 86400)]
+    pub throttle_seconds: i64,
+}
+
+fn check_thresholds(checks: &mut Checks, thresholds: &[ThresholdBody]) -> Vec<ThresholdRecord> {
+    let mut records = Vec::with_capacity(thresholds.len());
+    let mut core = Vec::with_capacity(thresholds.len());
+    for (index, threshold) in thresholds.iter().enumerate() {
+        let Some(severity) = Severity::parse(&threshold.severity) else {
+            checks.fail(
+                &format!("thresholds[{index}].severity"),
+                "must be info, warning, error or critical",
+            );
+            continue;
+        };
+        for group in &threshold.recipients {
+            checks.group_name(&format!("thresholds[{index}].recipients"), group);
+        }
+        let entry = Threshold {
+            pct: threshold.pct,
+            severity,
+            recipients: threshold.recipients.clone(),
+            throttle_seconds: threshold.throttle_seconds,
+        };
+        records.push(ThresholdRecord::from_core(&entry));
+        core.push(entry);
+    }
+    if let Err(message) = thresholds::validate(&core) {
+        checks.fail("thresholds", message);
+    }
+    records
 }
 
 impl CreatePoolRequest {
@@ -251,6 +315,10 @@ impl CreatePoolRequest {
                 .unit("offer_ttl_seconds", TtlSeconds::new(ttl))
                 .unwrap_or(TtlSeconds::DEFAULT);
         }
+        let thresholds = self
+            .thresholds
+            .as_ref()
+            .map(|thresholds| check_thresholds(&mut checks, thresholds));
         let command = match (capacity, hard, soft) {
             (Some(capacity), Some(hard_limit_pct), Some(soft_limit_pct)) => {
                 Some(Command::CreatePool(NewPool {
@@ -264,6 +332,7 @@ impl CreatePoolRequest {
                     metadata: self.metadata,
                     per_date: self.per_date,
                     waitlist,
+                    thresholds,
                 }))
             }
             _ => None,
@@ -311,6 +380,10 @@ pub struct PatchPoolRequest {
     /// on (all of them or none). Default false: only dates made from now on get the new figures.
     #[serde(default)]
     pub apply_to_dates: bool,
+    /// New thresholds; `null` goes back to seed 004's table.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Vec<ThresholdBody>>)]
+    pub thresholds: Option<Option<Vec<ThresholdBody>>>,
 }
 
 impl PatchPoolRequest {
@@ -354,6 +427,13 @@ impl PatchPoolRequest {
             patch.offer_ttl = checks.unit("offer_ttl_seconds", TtlSeconds::new(ttl));
         }
         patch.apply_to_dates = self.apply_to_dates;
+        if let Some(thresholds) = &self.thresholds {
+            patch.thresholds = Some(
+                thresholds
+                    .as_ref()
+                    .map(|thresholds| check_thresholds(&mut checks, thresholds)),
+            );
+        }
         checks.finish(Some(Command::UpdatePool { pool_id, patch }))
     }
 }
@@ -591,4 +671,90 @@ impl PriorityClassesBody {
             classes: self.classes,
         })))
     }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhookRequest {
+    /// Where to POST events: http or https.
+    #[schema(example = "https://example.com/allot-events")]
+    pub url: String,
+    /// Event types to send, e.g. `["waitlist.offered", "alert.fired"]`; `["*"]` for all.
+    #[schema(example = json!(["*"]))]
+    pub events: Vec<String>,
+    /// The signing secret, `whsec_` and 24 to 64 base64 bytes (Standard Webhooks). Default: one
+    /// is generated and shown once in the answer.
+    pub secret: Option<String>,
+}
+
+impl CreateWebhookRequest {
+    /// The command, and the secret to show once.
+    pub fn validate(self) -> Result<(Command, String), ApiError> {
+        let mut checks = Checks::default();
+        match reqwest::Url::parse(&self.url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+            _ => checks.fail("url", "must be an absolute http or https URL"),
+        }
+        if self.url.len() > 2000 {
+            checks.fail("url", "must be at most 2000 characters");
+        }
+        if self.events.is_empty() || self.events.len() > 50 {
+            checks.fail("events", "must list 1 to 50 event types, or [\"*\"]");
+        }
+        for event in &self.events {
+            if event.is_empty()
+                || event.len() > 64
+                || !event
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_' || b == b'*')
+            {
+                checks.fail("events", format!("{event:?} is not an event type"));
+            }
+        }
+        let secret = match self.secret {
+            Some(secret) => {
+                if crate::delivery::signing_key(&secret).is_none() {
+                    checks.fail(
+                        "secret",
+                        "must be whsec_ followed by 24 to 64 base64-encoded bytes",
+                    );
+                }
+                secret
+            }
+            None => crate::delivery::generate_webhook_secret(),
+        };
+        let command = Command::CreateWebhook {
+            url: self.url,
+            events: self.events,
+            secret: secret.clone(),
+        };
+        checks.finish(Some((command, secret)))
+    }
+}
+
+/// Checks recipient groups: names, and each channel an e-mail address or a webhook id.
+pub fn validate_recipients(groups: BTreeMap<String, Vec<Channel>>) -> Result<Command, ApiError> {
+    let mut checks = Checks::default();
+    if groups.len() > 100 {
+        checks.fail("groups", "at most 100 groups");
+    }
+    for (name, channels) in &groups {
+        checks.group_name(&format!("groups.{name}"), name);
+        if channels.len() > 50 {
+            checks.fail(&format!("groups.{name}"), "at most 50 channels per group");
+        }
+        for (index, channel) in channels.iter().enumerate() {
+            let field = format!("groups.{name}[{index}]");
+            match (&channel.email, &channel.webhook_id) {
+                (Some(email), None) => {
+                    if email.parse::<lettre::Address>().is_err() {
+                        checks.fail(&field, "is not an e-mail address");
+                    }
+                }
+                (None, Some(webhook)) => checks.id(&field, webhook),
+                _ => checks.fail(&field, "must be {\"email\": ...} or {\"webhook_id\": ...}"),
+            }
+        }
+    }
+    checks.finish(Some(Command::SetRecipients(groups)))
 }

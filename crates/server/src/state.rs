@@ -23,6 +23,8 @@ pub struct Shared {
     pub clock: Clock,
     /// Seconds per place in line for waiting-list estimates when a pool has no promotion history.
     pub fallback_wait_seconds: i64,
+    /// Wakes the delivery worker before its next poll (a test send, a finished attempt).
+    pub delivery_wakeup: tokio::sync::Notify,
 }
 
 impl std::ops::Deref for AppState {
@@ -81,6 +83,7 @@ impl AppState {
             auth,
             clock,
             fallback_wait_seconds,
+            delivery_wakeup: tokio::sync::Notify::new(),
         }))
     }
 

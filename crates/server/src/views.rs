@@ -5,12 +5,14 @@ use crate::error::ApiError;
 use allot_core::UnixMillis;
 use allot_core::waitlist::estimate_wait_seconds;
 use allot_store::{
-    EventView, HoldView, LedgerEntry, Outcome, PoolView, Price, StoredResponse, Success,
-    WaitlistEntryView, WaitlistStatus,
+    AlertView, Channel, DeliveryWithAttempts, EventView, HoldView, LedgerEntry, Outcome, PoolView,
+    Price, StoredResponse, Success, ThresholdRecord, WaitlistEntryView, WaitlistStatus,
+    WebhookView,
 };
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 /// RFC 3339 in UTC with milliseconds, e.g. `2026-11-22T08:00:00.000Z`.
@@ -25,6 +27,15 @@ pub fn rfc3339(at: UnixMillis) -> String {
         .ok()
         .and_then(|t| t.format(FORMAT).ok())
         .unwrap_or_default()
+}
+
+/// Parses an RFC 3339 time (any offset) into milliseconds since the epoch.
+pub fn parse_rfc3339(text: &str) -> Option<UnixMillis> {
+    let at =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000)
+        .ok()
+        .map(UnixMillis)
 }
 
 /// Money in minor units (cents) with an ISO 4217 currency code.
@@ -77,6 +88,9 @@ pub struct PoolBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
     pub waitlist: WaitlistSettingsBody,
+    /// When to alert: the pool's own thresholds, or seed 004's table.
+    #[schema(value_type = Vec<crate::requests::ThresholdBody>)]
+    pub thresholds: Vec<ThresholdRecord>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -121,6 +135,7 @@ impl From<&PoolView> for PoolBody {
                 offer_ttl_seconds: pool.waitlist.offer_ttl.get(),
                 waiting: pool.waiting,
             },
+            thresholds: allot_store::threshold_records(pool.thresholds.as_deref()),
             created_at: rfc3339(pool.created_at),
             updated_at: rfc3339(pool.updated_at),
         }
@@ -456,6 +471,13 @@ fn success_bytes(success: &Success, fallback_wait: i64) -> Vec<u8> {
         Success::PriorityClasses(classes) => {
             to_bytes(crate::requests::PriorityClassesBody::from(classes))
         }
+        Success::Webhook(webhook) => to_bytes(WebhookBody::new(webhook, None)),
+        Success::WebhookDeleted => to_bytes(serde_json::json!({"deleted": true})),
+        Success::DeliveryQueued { delivery_id } => {
+            to_bytes(serde_json::json!({"delivery_id": delivery_id, "status": "pending"}))
+        }
+        Success::Recipients(groups) => to_bytes(RecipientsBody::from(groups)),
+        Success::AttemptsRecorded => to_bytes(serde_json::json!({"recorded": true})),
     }
 }
 
@@ -527,4 +549,146 @@ pub struct UtilizationBody {
     #[serde(flatten)]
     pub total: UsageBody,
     pub breakdown: Vec<UsageBody>,
+}
+
+/// An alert from the log: a threshold crossed upward, or a queue alert (seed 000).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertBody {
+    pub seq: i64,
+    pub id: String,
+    pub pool_id: String,
+    /// threshold, queue_long or shortage.
+    pub kind: String,
+    pub threshold_pct: Option<u32>,
+    /// info, warning, error or critical.
+    pub severity: String,
+    /// The recipient groups alerted.
+    pub recipients: Vec<String>,
+    pub used: i64,
+    pub capacity: i64,
+    pub utilization_pct: f64,
+    pub waiting: i64,
+    pub created_at: String,
+}
+
+impl From<&AlertView> for AlertBody {
+    fn from(alert: &AlertView) -> Self {
+        let utilization_pct = if alert.capacity == 0 {
+            if alert.used > 0 { 100.0 } else { 0.0 }
+        } else {
+            (alert.used as f64 * 10_000.0 / alert.capacity as f64).round() / 100.0
+        };
+        AlertBody {
+            seq: alert.seq,
+            id: alert.id.clone(),
+            pool_id: alert.pool_id.clone(),
+            kind: alert.kind.clone(),
+            threshold_pct: alert.threshold_pct,
+            severity: alert.severity.clone(),
+            recipients: alert.recipients.clone(),
+            used: alert.used,
+            capacity: alert.capacity,
+            utilization_pct,
+            waiting: alert.waiting,
+            created_at: rfc3339(alert.created_at),
+        }
+    }
+}
+
+/// Recipient groups: each name maps to the channels its alerts go to.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientsBody {
+    /// Group name → channels, each `{"email": "..."}` or `{"webhook_id": "wh_..."}`.
+    #[schema(value_type = Object, example = json!({"sales": [{"email": "sales@example.com"}], "company_admin": [{"webhook_id": "wh_0123"}]}))]
+    pub groups: BTreeMap<String, Vec<Channel>>,
+}
+
+impl From<&BTreeMap<String, Vec<Channel>>> for RecipientsBody {
+    fn from(groups: &BTreeMap<String, Vec<Channel>>) -> Self {
+        RecipientsBody {
+            groups: groups.clone(),
+        }
+    }
+}
+
+/// A webhook endpoint.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookBody {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub active: bool,
+    pub created_at: String,
+    /// The signing secret (`whsec_…`), shown only when the webhook is created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+impl WebhookBody {
+    pub fn new(webhook: &WebhookView, secret: Option<String>) -> Self {
+        WebhookBody {
+            id: webhook.id.clone(),
+            url: webhook.url.clone(),
+            events: webhook.events.clone(),
+            active: webhook.active,
+            created_at: rfc3339(webhook.created_at),
+            secret,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptBody {
+    pub attempt: i64,
+    pub at: String,
+    /// The receiver's HTTP status, when it answered.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// One event's delivery to a webhook, with every attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryBody {
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    /// pending, delivered or failed (given up).
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Option<String>,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub attempt_log: Vec<AttemptBody>,
+}
+
+impl From<&DeliveryWithAttempts> for DeliveryBody {
+    fn from(item: &DeliveryWithAttempts) -> Self {
+        let delivery = &item.delivery;
+        DeliveryBody {
+            id: delivery.id.clone(),
+            event_id: delivery.event_id.clone(),
+            event_type: delivery.event_type.clone(),
+            status: delivery.status.clone(),
+            attempts: delivery.attempts,
+            next_attempt_at: (delivery.status == "pending")
+                .then(|| rfc3339(delivery.next_attempt_at)),
+            last_status: delivery.last_status,
+            last_error: delivery.last_error.clone(),
+            created_at: rfc3339(delivery.created_at),
+            attempt_log: item
+                .attempts
+                .iter()
+                .map(|attempt| AttemptBody {
+                    attempt: attempt.attempt,
+                    at: rfc3339(attempt.at),
+                    status: attempt.status,
+                    error: attempt.error.clone(),
+                    duration_ms: attempt.duration_ms,
+                })
+                .collect(),
+        }
+    }
 }

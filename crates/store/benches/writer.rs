@@ -42,6 +42,7 @@ fn create_pools(
                         metadata: None,
                         per_date: false,
                         waitlist: Default::default(),
+                        thresholds: None,
                     }),
                 )
             })

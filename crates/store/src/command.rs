@@ -5,14 +5,15 @@
 //! lapsed), and comes back as a [`Failure`], never as an error of the batch.
 
 use crate::model::{
-    ApiKey, HoldView, PoolView, Price, Role, Tenant, TenantId, ThresholdRecord, WaitlistEntryView,
-    WaitlistSettings,
+    ApiKey, Channel, DeliveryAttempt, HoldView, PoolView, Price, Role, Tenant, TenantId,
+    ThresholdRecord, WaitlistEntryView, WaitlistSettings, WebhookView,
 };
 use allot_core::waitlist::{PriorityClasses, PromotionMode, WaitlistPolicy};
 use allot_core::{
     AdjustRefusal, Capacity, HoldLine, LimitPct, Quantity, Refusal, TransitionError, TtlSeconds,
     Warning,
 };
+use std::collections::BTreeMap;
 
 /// A pool to create.
 #[derive(Debug, Clone)]
@@ -123,6 +124,24 @@ pub enum Command {
     },
     /// Replace the tenant's priority classes.
     SetPriorityClasses(PriorityClasses),
+    /// A webhook endpoint for the event types listed (`*` for all). The secret signs deliveries.
+    CreateWebhook {
+        url: String,
+        events: Vec<String>,
+        secret: String,
+    },
+    /// Stop delivering to a webhook; pending deliveries to it are given up.
+    DeleteWebhook {
+        webhook_id: String,
+    },
+    /// Queue a `webhook.test` delivery to one webhook.
+    TestWebhook {
+        webhook_id: String,
+    },
+    /// Replace the tenant's recipient groups.
+    SetRecipients(BTreeMap<String, Vec<Channel>>),
+    /// The delivery worker's report of attempts made (any tenant).
+    RecordDeliveryAttempts(Vec<DeliveryAttempt>),
 }
 
 /// What a successful command answers.
@@ -144,6 +163,13 @@ pub enum Success {
     },
     WaitlistEntry(WaitlistEntryView),
     PriorityClasses(PriorityClasses),
+    Webhook(WebhookView),
+    WebhookDeleted,
+    DeliveryQueued {
+        delivery_id: String,
+    },
+    Recipients(BTreeMap<String, Vec<Channel>>),
+    AttemptsRecorded,
 }
 
 /// Why a command did nothing. Each maps to one stable problem type in the API.

@@ -25,6 +25,7 @@ pub use model::*;
 
 use allot_core::UnixMillis;
 use allot_core::waitlist::PriorityClasses;
+use std::collections::BTreeMap;
 
 /// Reads. They never wait behind the writer.
 pub trait Store: Send + Sync + 'static {
@@ -127,6 +128,31 @@ pub trait Store: Send + Sync + 'static {
 
     /// A session's dates already made, in date order (the cursor is a date); `None` when `session`
     /// is not a per-date pool of the tenant.
+    /// The alert log, oldest first, filtered.
+    fn list_alerts(
+        &self,
+        tenant: &TenantId,
+        filter: &AlertFilter,
+        page: PageRequest,
+    ) -> Result<Page<AlertView>, StoreError>;
+
+    fn recipients(&self, tenant: &TenantId) -> Result<BTreeMap<String, Vec<Channel>>, StoreError>;
+
+    /// The tenant's active webhooks.
+    fn list_webhooks(&self, tenant: &TenantId) -> Result<Vec<WebhookView>, StoreError>;
+
+    /// One webhook's deliveries, newest first, each with its attempts; `None` for an unknown webhook.
+    fn list_deliveries(
+        &self,
+        tenant: &TenantId,
+        webhook_id: &str,
+        page: PageRequest,
+    ) -> Result<Option<Page<DeliveryWithAttempts>>, StoreError>;
+
+    /// Deliveries due at `now`, oldest first, across tenants: the delivery worker's queue.
+    fn due_deliveries(&self, now: UnixMillis, limit: usize)
+    -> Result<Vec<DueDelivery>, StoreError>;
+
     fn session_dates(
         &self,
         tenant: &TenantId,

@@ -87,6 +87,9 @@ pub struct PoolView {
     pub waitlist: WaitlistSettings,
     /// Entries waiting on this pool itself.
     pub waiting: i64,
+    /// The pool's own thresholds as stored (JSON), or `None` for seed 004's table; see
+    /// [`threshold_records`]. Kept raw so that reads which do not show them do not parse them.
+    pub thresholds: Option<String>,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
 }
@@ -362,4 +365,40 @@ pub struct DeliveryAttempt {
     pub delivered: bool,
     /// When to try again; `None` with `delivered` false means give up.
     pub retry_at: Option<UnixMillis>,
+}
+
+/// One attempt in a delivery's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    pub attempt: i64,
+    pub at: UnixMillis,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// A delivery with its attempts, as `GET /v1/webhooks/{id}/deliveries` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryWithAttempts {
+    pub delivery: DeliveryView,
+    pub attempts: Vec<AttemptRecord>,
+}
+
+/// A delivery that is due, with where it goes: the webhook's URL and signing secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueDelivery {
+    pub delivery: DeliveryView,
+    pub url: Option<String>,
+    pub secret: Option<String>,
+}
+
+/// A pool's thresholds as stored (`None`: seed 004's table), as records to show.
+pub fn threshold_records(stored: Option<&str>) -> Vec<ThresholdRecord> {
+    match stored {
+        Some(text) => serde_json::from_str(text).unwrap_or_default(),
+        None => allot_core::thresholds::default_thresholds()
+            .iter()
+            .map(ThresholdRecord::from_core)
+            .collect(),
+    }
 }

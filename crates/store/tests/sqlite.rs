@@ -42,6 +42,7 @@ fn new_pool(capacity: i64, parent: Option<&str>) -> Command {
         metadata: None,
         per_date: false,
         waitlist: Default::default(),
+        thresholds: None,
     })
 }
 

@@ -1,6 +1,7 @@
 //! HTTP routes. Handlers translate HTTP to the store's commands and reads, and back; every rule
 //! about capacity lives in the core and every query in the store.
 
+pub mod alerts;
 pub mod events;
 pub mod holds;
 pub mod keys;
@@ -8,6 +9,7 @@ pub mod ops;
 pub mod pools;
 pub mod sessions;
 pub mod waitlist;
+pub mod webhooks;
 
 use crate::error::{ApiError, ErrorKind};
 use crate::extract::Query;

@@ -3,7 +3,7 @@
 //! memory; rows, ledger entries and idempotency records are written as each command is decided,
 //! and the changed pools' counters once at the end. One commit answers the whole batch.
 
-use super::outbox::Outbox;
+use super::outbox::{self, Outbox};
 use super::promotion;
 use super::reads::{load_hold, load_pool};
 use super::rows::{HOLD_COLUMNS, HoldRow, PoolRow};
@@ -578,6 +578,19 @@ fn execute(
         Command::SetPriorityClasses(classes) => {
             promotion::set_priority_classes(tx, tenant, classes)
         }
+        Command::CreateWebhook {
+            url,
+            events,
+            secret,
+        } => outbox::create_webhook(tx, &mut work.outbox, tenant, url, events, secret, now),
+        Command::DeleteWebhook { webhook_id } => {
+            outbox::delete_webhook(tx, &mut work.outbox, tenant, &webhook_id, now)
+        }
+        Command::TestWebhook { webhook_id } => outbox::test_webhook(tx, tenant, &webhook_id, now),
+        Command::SetRecipients(groups) => {
+            outbox::set_recipients(tx, &mut work.outbox, tenant, groups)
+        }
+        Command::RecordDeliveryAttempts(attempts) => outbox::record_attempts(tx, attempts),
     }
 }
 

@@ -4,9 +4,10 @@
 
 use super::batch::new_id;
 use crate::StoreError;
-use crate::model::{Channel, TenantId};
+use crate::command::{Failure, Outcome, Success};
+use crate::model::{Channel, DeliveryAttempt, TenantId, WebhookView};
 use allot_core::UnixMillis;
-use rusqlite::{Transaction, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 
@@ -250,4 +251,157 @@ pub(super) fn insert_delivery(
     )?
     .execute(params![id, tenant.0, channel, webhook, email, event_id, kind, payload, now.0])?;
     Ok(id)
+}
+
+pub(super) fn create_webhook(
+    tx: &Transaction<'_>,
+    outbox: &mut Outbox,
+    tenant: &TenantId,
+    url: String,
+    events: Vec<String>,
+    secret: String,
+    now: UnixMillis,
+) -> Result<Outcome, StoreError> {
+    let id = new_id("wh");
+    tx.prepare_cached(
+        "INSERT INTO webhooks (tenant_id, id, url, events, secret, active, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
+    )?
+    .execute(params![tenant.0, id, url, serde_json::to_string(&events)?, secret, now.0])?;
+    outbox.forget(tenant);
+    Ok(Ok(Success::Webhook(WebhookView {
+        id,
+        url,
+        events,
+        active: true,
+        created_at: now,
+    })))
+}
+
+pub(super) fn delete_webhook(
+    tx: &Transaction<'_>,
+    outbox: &mut Outbox,
+    tenant: &TenantId,
+    webhook_id: &str,
+    now: UnixMillis,
+) -> Result<Outcome, StoreError> {
+    let changed = tx
+        .prepare_cached(
+            "UPDATE webhooks SET active = 0 WHERE tenant_id = ?1 AND id = ?2 AND active = 1",
+        )?
+        .execute(params![tenant.0, webhook_id])?;
+    if changed == 0 {
+        return Ok(Err(Failure::NotFound {
+            kind: "webhook",
+            id: webhook_id.to_owned(),
+        }));
+    }
+    tx.prepare_cached(
+        "UPDATE deliveries SET status = 'failed', last_error = 'the webhook was deleted', updated_at = ?3
+         WHERE tenant_id = ?1 AND webhook_id = ?2 AND status = 'pending'",
+    )?
+    .execute(params![tenant.0, webhook_id, now.0])?;
+    outbox.forget(tenant);
+    Ok(Ok(Success::WebhookDeleted))
+}
+
+pub(super) fn test_webhook(
+    tx: &Transaction<'_>,
+    tenant: &TenantId,
+    webhook_id: &str,
+    now: UnixMillis,
+) -> Result<Outcome, StoreError> {
+    let active: Option<i64> = tx
+        .prepare_cached("SELECT active FROM webhooks WHERE tenant_id = ?1 AND id = ?2")?
+        .query_row(params![tenant.0, webhook_id], |row| row.get(0))
+        .optional()?;
+    if active != Some(1) {
+        return Ok(Err(Failure::NotFound {
+            kind: "webhook",
+            id: webhook_id.to_owned(),
+        }));
+    }
+    let event_id = new_id("evt");
+    let payload = json!({
+        "id": event_id, "type": "webhook.test", "timestamp": now.0 / 1000,
+        "data": {"webhook_id": webhook_id, "message": "a test delivery from allot"},
+    })
+    .to_string();
+    let delivery_id = insert_delivery(
+        tx,
+        tenant,
+        Target::Webhook(webhook_id),
+        &event_id,
+        "webhook.test",
+        &payload,
+        now,
+    )?;
+    Ok(Ok(Success::DeliveryQueued { delivery_id }))
+}
+
+pub(super) fn set_recipients(
+    tx: &Transaction<'_>,
+    outbox: &mut Outbox,
+    tenant: &TenantId,
+    groups: BTreeMap<String, Vec<Channel>>,
+) -> Result<Outcome, StoreError> {
+    tx.prepare_cached("DELETE FROM recipient_groups WHERE tenant_id = ?1")?
+        .execute([&tenant.0])?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO recipient_groups (tenant_id, name, channels) VALUES (?1, ?2, ?3)",
+    )?;
+    for (name, channels) in &groups {
+        insert.execute(params![tenant.0, name, serde_json::to_string(channels)?])?;
+    }
+    outbox.forget(tenant);
+    Ok(Ok(Success::Recipients(groups)))
+}
+
+/// Writes down what the delivery worker's attempts came to: each attempt in the log, and the
+/// delivery delivered, scheduled again, or given up.
+pub(super) fn record_attempts(
+    tx: &Transaction<'_>,
+    attempts: Vec<DeliveryAttempt>,
+) -> Result<Outcome, StoreError> {
+    let mut update = tx.prepare_cached(
+        "UPDATE deliveries SET status = ?2, attempts = attempts + 1, next_attempt_at = ?3, last_status = ?4,
+             last_error = ?5, updated_at = ?6
+         WHERE id = ?1 AND status = 'pending' RETURNING attempts",
+    )?;
+    let mut log = tx.prepare_cached(
+        "INSERT OR IGNORE INTO delivery_attempts (delivery_id, attempt, at, status, error, duration_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for attempt in attempts {
+        let status = match (attempt.delivered, attempt.retry_at) {
+            (true, _) => "delivered",
+            (false, Some(_)) => "pending",
+            (false, None) => "failed",
+        };
+        let next = attempt.retry_at.unwrap_or(attempt.at);
+        let number: Option<i64> = update
+            .query_row(
+                params![
+                    attempt.delivery_id,
+                    status,
+                    next.0,
+                    attempt.status,
+                    attempt.error,
+                    attempt.at.0
+                ],
+                |row| row.get(0),
+            )
+            .optional()?;
+        // A delivery no longer pending (its webhook was deleted meanwhile) keeps its state.
+        if let Some(number) = number {
+            log.execute(params![
+                attempt.delivery_id,
+                number,
+                attempt.at.0,
+                attempt.status,
+                attempt.error,
+                attempt.duration_ms
+            ])?;
+        }
+    }
+    Ok(Ok(Success::AttemptsRecorded))
 }

@@ -2,6 +2,7 @@
 //! writer (WAL), and each corrects for holds that are past their deadline but not yet swept.
 
 use super::SqliteStore;
+use super::outbox::recipient_groups;
 use super::rows::{
     ENTRY_COLUMNS, ENTRY_FROM, EntryRow, HOLD_COLUMNS, HoldRow, POOL_COLUMNS, PoolRow,
 };
@@ -11,6 +12,7 @@ use crate::{Store, StoreError};
 use allot_core::waitlist::{EntryStatus, PriorityClasses};
 use allot_core::{HoldStatus, PoolId, PoolSet, SessionDate, UnixMillis};
 use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
@@ -377,6 +379,149 @@ impl Store for SqliteStore {
         self.read(|conn| priority_classes(conn, tenant))
     }
 
+    fn list_alerts(
+        &self,
+        tenant: &TenantId,
+        filter: &AlertFilter,
+        page: PageRequest,
+    ) -> Result<Page<AlertView>, StoreError> {
+        let after = cursor_number(&page)?.unwrap_or(0);
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, id, pool_id, kind, threshold_pct, severity, recipients, used, capacity, waiting, created_at
+                 FROM alerts WHERE tenant_id = ?1 AND seq > ?2 AND (?3 IS NULL OR pool_id = ?3)
+                   AND (?4 IS NULL OR severity = ?4) AND (?5 IS NULL OR created_at >= ?5)
+                 ORDER BY seq LIMIT ?6",
+            )?;
+            let mut rows = stmt.query(params![
+                tenant.0,
+                after,
+                filter.pool_id,
+                filter.severity,
+                filter.since.map(|at| at.0),
+                page.limit as i64 + 1
+            ])?;
+            let mut items = Vec::new();
+            while let Some(row) = rows.next()? {
+                let recipients: String = row.get(6)?;
+                items.push(AlertView {
+                    seq: row.get(0)?,
+                    id: row.get(1)?,
+                    pool_id: row.get(2)?,
+                    kind: row.get(3)?,
+                    threshold_pct: row.get(4)?,
+                    severity: row.get(5)?,
+                    recipients: serde_json::from_str(&recipients)?,
+                    used: row.get(7)?,
+                    capacity: row.get(8)?,
+                    waiting: row.get(9)?,
+                    created_at: UnixMillis(row.get(10)?),
+                });
+            }
+            Ok(paginate(items, page.limit, |alert| alert.seq.to_string()))
+        })
+    }
+
+    fn recipients(&self, tenant: &TenantId) -> Result<BTreeMap<String, Vec<Channel>>, StoreError> {
+        self.read(|conn| recipient_groups(conn, tenant))
+    }
+
+    fn list_webhooks(&self, tenant: &TenantId) -> Result<Vec<WebhookView>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, url, events, created_at FROM webhooks WHERE tenant_id = ?1 AND active = 1 ORDER BY id",
+            )?;
+            let mut rows = stmt.query([&tenant.0])?;
+            let mut found = Vec::new();
+            while let Some(row) = rows.next()? {
+                let events: String = row.get(2)?;
+                found.push(WebhookView {
+                    id: row.get(0)?,
+                    url: row.get(1)?,
+                    events: serde_json::from_str(&events)?,
+                    active: true,
+                    created_at: UnixMillis(row.get(3)?),
+                });
+            }
+            Ok(found)
+        })
+    }
+
+    fn list_deliveries(
+        &self,
+        tenant: &TenantId,
+        webhook_id: &str,
+        page: PageRequest,
+    ) -> Result<Option<Page<DeliveryWithAttempts>>, StoreError> {
+        let before = page.after.clone().unwrap_or_else(|| "~".to_owned());
+        self.read(|conn| {
+            let exists: Option<i64> = conn
+                .prepare_cached("SELECT 1 FROM webhooks WHERE tenant_id = ?1 AND id = ?2")?
+                .query_row(params![tenant.0, webhook_id], |row| row.get(0))
+                .optional()?;
+            if exists.is_none() {
+                return Ok(None);
+            }
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {DELIVERY_COLUMNS} FROM deliveries
+                 WHERE tenant_id = ?1 AND webhook_id = ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4"
+            ))?;
+            let mut rows =
+                stmt.query(params![tenant.0, webhook_id, before, page.limit as i64 + 1])?;
+            let mut deliveries = Vec::new();
+            while let Some(row) = rows.next()? {
+                deliveries.push(delivery_from_row(row)?);
+            }
+            drop(rows);
+            let mut attempts_of = conn.prepare_cached(
+                "SELECT attempt, at, status, error, duration_ms FROM delivery_attempts
+                 WHERE delivery_id = ?1 ORDER BY attempt LIMIT 100",
+            )?;
+            let mut items = Vec::with_capacity(deliveries.len());
+            for delivery in deliveries {
+                let attempts = attempts_of
+                    .query_map([&delivery.id], |row| {
+                        Ok(AttemptRecord {
+                            attempt: row.get(0)?,
+                            at: UnixMillis(row.get(1)?),
+                            status: row.get(2)?,
+                            error: row.get(3)?,
+                            duration_ms: row.get(4)?,
+                        })
+                    })?
+                    .collect::<Result<_, _>>()?;
+                items.push(DeliveryWithAttempts { delivery, attempts });
+            }
+            Ok(Some(paginate(items, page.limit, |item| {
+                item.delivery.id.clone()
+            })))
+        })
+    }
+
+    fn due_deliveries(
+        &self,
+        now: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {DELIVERY_COLUMNS}, w.url, w.secret FROM deliveries d
+                 LEFT JOIN webhooks w ON w.tenant_id = d.tenant_id AND w.id = d.webhook_id
+                 WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 ORDER BY d.next_attempt_at LIMIT ?2"
+            ))?;
+            let mut rows = stmt.query(params![now.0, limit as i64])?;
+            let mut due = Vec::new();
+            while let Some(row) = rows.next()? {
+                due.push(DueDelivery {
+                    delivery: delivery_from_row(row)?,
+                    url: row.get(15)?,
+                    secret: row.get(16)?,
+                });
+            }
+            Ok(due)
+        })
+    }
+
     fn session_dates(
         &self,
         tenant: &TenantId,
@@ -422,6 +567,30 @@ impl SqliteStore {
         }
         Ok(load_session_date(conn, tenant, id, UnixMillis(0))?.is_some())
     }
+}
+
+/// Columns read for a delivery, in the order [`delivery_from_row`] expects.
+const DELIVERY_COLUMNS: &str = "d.id, d.tenant_id, d.channel, d.webhook_id, d.email, d.event_id, d.event_type, \
+     d.payload, d.status, d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.updated_at";
+
+fn delivery_from_row(row: &rusqlite::Row<'_>) -> Result<DeliveryView, StoreError> {
+    Ok(DeliveryView {
+        id: row.get(0)?,
+        tenant_id: TenantId(row.get(1)?),
+        channel: row.get(2)?,
+        webhook_id: row.get(3)?,
+        email: row.get(4)?,
+        event_id: row.get(5)?,
+        event_type: row.get(6)?,
+        payload: row.get(7)?,
+        status: row.get(8)?,
+        attempts: row.get(9)?,
+        next_attempt_at: UnixMillis(row.get(10)?),
+        last_status: row.get(11)?,
+        last_error: row.get(12)?,
+        created_at: UnixMillis(row.get(13)?),
+        updated_at: UnixMillis(row.get(14)?),
+    })
 }
 
 fn cursor_number(page: &PageRequest) -> Result<Option<i64>, StoreError> {

@@ -155,6 +155,7 @@ impl PoolRow {
             date: self.date.clone(),
             waitlist: self.waitlist,
             waiting: self.waiting,
+            thresholds: self.thresholds.clone(),
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
