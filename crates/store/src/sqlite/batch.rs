@@ -297,6 +297,23 @@ impl TenantPools {
         Ok(Ok(()))
     }
 
+    /// After a change that lowered use or waiting, or raised capacity, in `id`'s chain: the
+    /// baseline alerts compare against follows it down, so a later rise in the same batch (an
+    /// expiry, then a new hold) is seen as the crossing it is.
+    pub(super) fn lower_baseline(&mut self, id: &PoolId) {
+        let Some(chain) = self.set.chain(id) else {
+            return;
+        };
+        for pool in chain {
+            let waiting = self.rows.get(&pool.id).map_or(0, |row| row.waiting);
+            if let Some(base) = self.baseline.get_mut(&pool.id) {
+                base.used = base.used.min(pool.used());
+                base.capacity = base.capacity.max(pool.limits.capacity.get());
+                base.waiting = base.waiting.min(waiting);
+            }
+        }
+    }
+
     /// Adds `delta` waiting entries to `id`, and to the rolled-up count of it and its ancestors.
     pub(super) fn add_waiting(&mut self, id: &PoolId, delta: i64) {
         let chain: Vec<PoolId> = self
@@ -313,6 +330,9 @@ impl TenantPools {
             }
             row.waiting_below += delta;
             self.dirty.insert(pool.clone());
+        }
+        if delta < 0 {
+            self.lower_baseline(id);
         }
     }
 
@@ -870,6 +890,7 @@ fn update_pool(
             )?;
             pools.dirty.insert(pool_id.clone());
             pools.freed.insert(pool_id.clone());
+            pools.lower_baseline(pool_id);
         }
     }
     if let Some(active) = patch.active {
@@ -1203,6 +1224,7 @@ pub(super) fn transition(
         for line in &lines {
             let root = pools.root_of(&line.pool_id);
             pools.freed.insert(root);
+            pools.lower_baseline(&line.pool_id);
         }
     }
     tx.prepare_cached(

@@ -463,8 +463,8 @@ impl Store for SqliteStore {
                 return Ok(None);
             }
             let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {DELIVERY_COLUMNS} FROM deliveries
-                 WHERE tenant_id = ?1 AND webhook_id = ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4"
+                "SELECT {DELIVERY_COLUMNS} FROM deliveries d
+                 WHERE d.tenant_id = ?1 AND d.webhook_id = ?2 AND d.id < ?3 ORDER BY d.id DESC LIMIT ?4"
             ))?;
             let mut rows =
                 stmt.query(params![tenant.0, webhook_id, before, page.limit as i64 + 1])?;
