@@ -71,6 +71,21 @@ pub struct ServeArgs {
     /// Most commands the writer applies in one transaction.
     #[arg(long, env = "ALLOT_MAX_BATCH", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub max_batch: u64,
+    /// Seconds per place in line for waiting-list estimates when a pool has promoted no one in
+    /// the last 24 h (after that, estimates come from the measured promotion rate).
+    #[arg(long, env = "ALLOT_WAITLIST_FALLBACK_WAIT_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub waitlist_fallback_wait_seconds: u64,
+    /// SMTP server for alert e-mail: `smtp://user:pass@host:587?tls=required` (STARTTLS),
+    /// `smtps://user:pass@host:465` (TLS), or `smtp://host:25` (a local relay). Unset: no e-mail.
+    #[arg(long, env = "ALLOT_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The From address of alert e-mail.
+    #[arg(
+        long,
+        env = "ALLOT_SMTP_FROM",
+        default_value = "allot <allot@localhost>"
+    )]
+    pub smtp_from: String,
     /// Log format.
     #[arg(long, env = "ALLOT_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

@@ -19,6 +19,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.sweep_interval =
         (args.sweep_interval_ms > 0).then(|| Duration::from_millis(args.sweep_interval_ms));
     config.max_batch = args.max_batch as usize;
+    config.fallback_wait_seconds = args.waitlist_fallback_wait_seconds as i64;
+    if let Some(url) = args.smtp_url.filter(|url| !url.is_empty()) {
+        lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&url)
+            .context("ALLOT_SMTP_URL is not a usable SMTP URL")?;
+        if args.smtp_from.parse::<lettre::message::Mailbox>().is_err() {
+            anyhow::bail!(
+                "ALLOT_SMTP_FROM is not an e-mail address: {}",
+                args.smtp_from
+            );
+        }
+        config.delivery.smtp = Some(allot_server::delivery::SmtpConfig {
+            url,
+            from: args.smtp_from,
+        });
+    }
     config.ticket_link_base = args.ticket_link_base;
     config.ticket_key = std::env::var("ALLOT_TICKET_KEY")
         .ok()

@@ -11,16 +11,22 @@
 //! - [`hold`]: a hold's lifecycle (held → confirmed / released / expired) as pure transitions.
 //! - [`thresholds`]: which utilisation thresholds a change crossed and may alert on (seed 004).
 //! - [`totals`]: sums over a pool's children, capped by the pool itself.
+//! - [`dates`]: dated sessions: calendar dates and the ids of a session's per-date instances.
+//! - [`waitlist`]: waiting lists: queue order, priority classes, promotion when capacity frees,
+//!   and waits estimated from the measured promotion rate.
 //! - [`audit`]: recomputing counters from the ledger and from live holds, for `allot verify`.
 
 pub mod audit;
+pub mod dates;
 pub mod hold;
 pub mod pool;
 pub mod pools;
 pub mod thresholds;
 pub mod totals;
 pub mod units;
+pub mod waitlist;
 
+pub use dates::{DateError, SessionDate};
 pub use hold::{Hold, HoldStatus, LineEffect, TransitionError};
 pub use pool::{Pool, PoolId, PoolLimits};
 pub use pools::{AdjustRefusal, HoldLine, Placement, PoolSet, Refusal, Warning};

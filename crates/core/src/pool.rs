@@ -3,6 +3,7 @@
 //! Counters are rolled up: a hold on a section also counts in the event above it, so checking a
 //! pool and its ancestors is a walk up a short chain, never a scan of a subtree.
 
+use crate::pools::AdjustRefusal;
 use crate::units::{Capacity, LimitPct};
 use std::fmt;
 
@@ -90,6 +91,24 @@ impl Pool {
     /// Units this pool alone could still take: limit − held − committed, never below 0.
     pub fn headroom(&self) -> i64 {
         (self.limits.limit() - self.used()).max(0)
+    }
+
+    /// Whether the pool may take `limits`: never a capacity lowered below what is already held
+    /// plus committed (seed 000), nor a limit below it. A pool in its overage band (used above
+    /// capacity, within a hard limit over 100%) may still raise its capacity or loosen its limits.
+    pub fn check_adjust(&self, limits: PoolLimits) -> Result<(), AdjustRefusal> {
+        if !limits.is_consistent() {
+            return Err(AdjustRefusal::SoftAboveHard);
+        }
+        let used = self.used();
+        let lowered = limits.capacity < self.limits.capacity;
+        if (lowered && limits.capacity.get() < used) || limits.limit() < used {
+            return Err(AdjustRefusal::BelowUse {
+                capacity: limits.capacity.get(),
+                used,
+            });
+        }
+        Ok(())
     }
 
     pub fn over_soft_limit(&self) -> bool {

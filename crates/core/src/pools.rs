@@ -199,17 +199,7 @@ impl PoolSet {
             .pools
             .get_mut(id)
             .ok_or_else(|| AdjustRefusal::UnknownPool(id.clone()))?;
-        if !limits.is_consistent() {
-            return Err(AdjustRefusal::SoftAboveHard);
-        }
-        let used = pool.used();
-        let lowered = limits.capacity < pool.limits.capacity;
-        if (lowered && limits.capacity.get() < used) || limits.limit() < used {
-            return Err(AdjustRefusal::BelowUse {
-                capacity: limits.capacity.get(),
-                used,
-            });
-        }
+        pool.check_adjust(limits)?;
         pool.limits = limits;
         Ok(())
     }

@@ -84,14 +84,20 @@ pub fn default_thresholds() -> Vec<Threshold> {
     ]
 }
 
-/// The indexes of the thresholds that fire for a change of use from `used_before` to
-/// `used_after`: crossed upward by this change, and not fired within their throttle interval.
+/// Use against capacity at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub used: i64,
+    pub capacity: i64,
+}
+
+/// The indexes of the thresholds that fire for a change from `before` to `after` — more use, or
+/// less capacity: crossed upward by this change, and not fired within their throttle interval.
 /// `last_fired[i]` is when threshold `i` last fired, if ever.
 pub fn firing(
     thresholds: &[Threshold],
-    capacity: i64,
-    used_before: i64,
-    used_after: i64,
+    before: Usage,
+    after: Usage,
     last_fired: &[Option<UnixMillis>],
     now: UnixMillis,
 ) -> Vec<usize> {
@@ -103,13 +109,70 @@ pub fn firing(
     thresholds
         .iter()
         .enumerate()
-        .filter(|(_, t)| !t.reached(used_before, capacity) && t.reached(used_after, capacity))
+        .filter(|(_, t)| {
+            !t.reached(before.used, before.capacity) && t.reached(after.used, after.capacity)
+        })
         .filter(|(i, t)| match last_fired[*i] {
             None => true,
             Some(at) => now.0 - at.0 >= t.throttle_seconds * 1000,
         })
         .map(|(i, _)| i)
         .collect()
+}
+
+/// Seed 000's operational alerts, beside the utilisation thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueAlert {
+    /// The waiting list grew past the configured length (seed 000: 10).
+    Long,
+    /// Capacity is 0 and people are waiting.
+    Shortage,
+}
+
+impl QueueAlert {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueAlert::Long => "queue_long",
+            QueueAlert::Shortage => "shortage",
+        }
+    }
+}
+
+/// Queue alerts raised by a change of a pool's waiting list or capacity: each fires when its
+/// condition becomes true (not while it stays true).
+pub fn queue_alerts(long_after: i64, before: (i64, i64), after: (i64, i64)) -> Vec<QueueAlert> {
+    let ((waiting_before, capacity_before), (waiting_after, capacity_after)) = (before, after);
+    let mut alerts = Vec::new();
+    if waiting_before <= long_after && waiting_after > long_after {
+        alerts.push(QueueAlert::Long);
+    }
+    let short = |waiting: i64, capacity: i64| capacity == 0 && waiting > 0;
+    if !short(waiting_before, capacity_before) && short(waiting_after, capacity_after) {
+        alerts.push(QueueAlert::Shortage);
+    }
+    alerts
+}
+
+/// Checks a threshold table a tenant sends: percentages 1 to 1000, throttles up to 30 days,
+/// at least one recipient group each.
+pub fn validate(thresholds: &[Threshold]) -> Result<(), String> {
+    if thresholds.len() > 20 {
+        return Err("at most 20 thresholds".to_owned());
+    }
+    for (index, threshold) in thresholds.iter().enumerate() {
+        if !(1..=1000).contains(&threshold.pct) {
+            return Err(format!("[{index}].pct must be between 1 and 1000"));
+        }
+        if !(0..=30 * 24 * 3600).contains(&threshold.throttle_seconds) {
+            return Err(format!(
+                "[{index}].throttle_seconds must be between 0 and 30 days"
+            ));
+        }
+        if threshold.recipients.is_empty() {
+            return Err(format!("[{index}].recipients must name at least one group"));
+        }
+    }
+    Ok(())
 }
 
 /// Seed 004's capacity flags.
@@ -142,7 +205,11 @@ mod tests {
 
     fn fire(before: i64, after: i64, last: [Option<UnixMillis>; 4]) -> Vec<u32> {
         let thresholds = default_thresholds();
-        firing(&thresholds, 100, before, after, &last, NOW)
+        let usage = |used| Usage {
+            used,
+            capacity: 100,
+        };
+        firing(&thresholds, usage(before), usage(after), &last, NOW)
             .into_iter()
             .map(|i| thresholds[i].pct)
             .collect()
@@ -182,6 +249,34 @@ mod tests {
             vec![110],
             "110% throttles for 1 h"
         );
+    }
+
+    #[test]
+    fn a_capacity_cut_can_cross_a_threshold_too() {
+        let thresholds = default_thresholds();
+        let fired = firing(
+            &thresholds,
+            Usage {
+                used: 50,
+                capacity: 100,
+            },
+            Usage {
+                used: 50,
+                capacity: 60,
+            },
+            &[None; 4],
+            NOW,
+        );
+        assert_eq!(fired, vec![0], "50 of 60 is 83%");
+    }
+
+    #[test]
+    fn queue_alerts_fire_when_their_condition_starts() {
+        assert_eq!(queue_alerts(10, (10, 5), (11, 5)), vec![QueueAlert::Long]);
+        assert!(queue_alerts(10, (11, 5), (12, 5)).is_empty());
+        assert_eq!(queue_alerts(10, (1, 5), (1, 0)), vec![QueueAlert::Shortage]);
+        assert_eq!(queue_alerts(10, (0, 0), (1, 0)), vec![QueueAlert::Shortage]);
+        assert!(queue_alerts(10, (1, 0), (2, 0)).is_empty());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! outside the interval fires.
 
 use allot_core::UnixMillis;
-use allot_core::thresholds::{default_thresholds, firing};
+use allot_core::thresholds::{Usage, default_thresholds, firing};
 use proptest::prelude::*;
 
 proptest! {
@@ -19,7 +19,13 @@ proptest! {
         for (pct_of_capacity_x10, elapsed_ms) in steps {
             now = UnixMillis(now.0 + elapsed_ms);
             let next = capacity * pct_of_capacity_x10 / 1_000;
-            let fired = firing(&thresholds, capacity, used, next, &last_fired, now);
+            let fired = firing(
+                &thresholds,
+                Usage { used, capacity },
+                Usage { used: next, capacity },
+                &last_fired,
+                now,
+            );
             for (i, threshold) in thresholds.iter().enumerate() {
                 let crossed = used * 100 < capacity * i64::from(threshold.pct)
                     && next * 100 >= capacity * i64::from(threshold.pct);

@@ -294,6 +294,11 @@ impl From<Failure> for ApiError {
             // Not `status`: that member is the HTTP status code (RFC 9457).
             .with("hold_status", status.as_str()),
             Failure::Invalid { field, message } => ApiError::invalid(field, message),
+            Failure::Rejected(message) => ApiError::new(ErrorKind::Conflict, message),
+            Failure::Conflict { kind, status } => {
+                ApiError::new(ErrorKind::Conflict, format!("the {kind} is {status}"))
+                    .with("status", status.to_owned())
+            }
             Failure::IdempotencyMismatch => ApiError::new(
                 ErrorKind::IdempotencyMismatch,
                 "this Idempotency-Key was already used with a different request body or path",

@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod clock;
+pub mod delivery;
 pub mod error;
 pub mod extract;
 pub mod jobs;
@@ -59,6 +60,11 @@ pub struct Config {
     pub sweep_interval: Option<Duration>,
     pub max_batch: usize,
     pub clock: Clock,
+    /// Seconds per place in line for waiting-list estimates when a pool has no promotion in the
+    /// last 24 h.
+    pub fallback_wait_seconds: i64,
+    /// Webhook and e-mail delivery.
+    pub delivery: delivery::DeliveryConfig,
     /// The base of tickets' magic links: a link is this, `/`, and the ticket's token.
     pub ticket_link_base: String,
     /// The key tickets' tokens are derived with; `None`: read from or generated into the data
@@ -90,6 +96,8 @@ impl Config {
             sweep_interval: Some(Duration::from_millis(250)),
             max_batch: writer::DEFAULT_MAX_BATCH,
             clock: Clock::System,
+            fallback_wait_seconds: views::DEFAULT_FALLBACK_WAIT_SECONDS,
+            delivery: delivery::DeliveryConfig::default(),
             ticket_link_base: tickets::DEFAULT_LINK_BASE.to_owned(),
             ticket_key: None,
             job_worker: true,
@@ -115,6 +123,14 @@ pub enum ServeError {
         routes::pools::pool_totals, routes::pools::availability, routes::pools::utilization, routes::pools::pool_ledger,
         routes::holds::create_hold, routes::holds::list_holds, routes::holds::get_hold,
         routes::holds::confirm_hold, routes::holds::release_hold, routes::holds::extend_hold,
+        routes::sessions::get_date, routes::sessions::patch_date, routes::sessions::list_dates,
+        routes::waitlist::join, routes::waitlist::pool_waitlist, routes::waitlist::get_entry,
+        routes::waitlist::cancel_entry, routes::waitlist::holder_entries,
+        routes::waitlist::get_priority_classes, routes::waitlist::put_priority_classes,
+        routes::events::list_events,
+        routes::alerts::list_alerts, routes::alerts::get_recipients, routes::alerts::put_recipients,
+        routes::webhooks::create_webhook, routes::webhooks::list_webhooks, routes::webhooks::delete_webhook,
+        routes::webhooks::test_webhook, routes::webhooks::list_deliveries,
         routes::attendees::import_attendees, routes::attendees::list_attendees,
         routes::attendees::missing_tickets, routes::attendees::missing_count,
         routes::tickets::generate, routes::tickets::list_tickets, routes::tickets::tickets_pdf_route,
@@ -141,7 +157,7 @@ impl utoipa::Modify for BearerAuth {
 
 /// The router with every route and layer, over `state`.
 pub fn app(state: AppState) -> Router {
-    use routes::{holds, keys, ops, pools};
+    use routes::{alerts, events, holds, keys, ops, pools, sessions, waitlist, webhooks};
     let request_id = HeaderName::from_static("x-request-id");
     let api = Router::new()
         .route("/healthz", get(ops::healthz))
@@ -165,6 +181,43 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/pools/{id}/availability", get(pools::availability))
         .route("/v1/pools/{id}/utilization", get(pools::utilization))
         .route("/v1/pools/{id}/ledger", get(pools::pool_ledger))
+        .route("/v1/pools/{id}/dates", get(sessions::list_dates))
+        .route(
+            "/v1/pools/{id}/dates/{date}",
+            get(sessions::get_date).patch(sessions::patch_date),
+        )
+        .route(
+            "/v1/pools/{id}/waitlist",
+            post(waitlist::join).get(waitlist::pool_waitlist),
+        )
+        .route("/v1/waitlist", get(waitlist::holder_entries))
+        .route(
+            "/v1/waitlist/{id}",
+            get(waitlist::get_entry).delete(waitlist::cancel_entry),
+        )
+        .route(
+            "/v1/settings/priority-classes",
+            get(waitlist::get_priority_classes).put(waitlist::put_priority_classes),
+        )
+        .route("/v1/events", get(events::list_events))
+        .route("/v1/alerts", get(alerts::list_alerts))
+        .route(
+            "/v1/settings/recipients",
+            get(alerts::get_recipients).put(alerts::put_recipients),
+        )
+        .route(
+            "/v1/webhooks",
+            post(webhooks::create_webhook).get(webhooks::list_webhooks),
+        )
+        .route(
+            "/v1/webhooks/{id}",
+            axum::routing::delete(webhooks::delete_webhook),
+        )
+        .route("/v1/webhooks/{id}/test", post(webhooks::test_webhook))
+        .route(
+            "/v1/webhooks/{id}/deliveries",
+            get(webhooks::list_deliveries),
+        )
         .route("/v1/holds", post(holds::create_hold).get(holds::list_holds))
         .route("/v1/holds/{id}", get(holds::get_hold))
         .route("/v1/holds/{id}/confirm", post(holds::confirm_hold))
@@ -308,6 +361,7 @@ pub async fn serve(
         writer,
         Auth::new(&admin_token),
         config.clock.clone(),
+        config.fallback_wait_seconds,
         ticket_keys,
     );
     let stop = CancellationToken::new();
@@ -315,6 +369,11 @@ pub async fn serve(
         .sweep_interval
         .map(|interval| tokio::spawn(sweeper::run(state.clone(), interval, stop.clone())));
     let maintenance = tokio::spawn(maintain(state.store.clone(), stop.clone()));
+    let deliveries = tokio::spawn(delivery::run(
+        state.clone(),
+        config.delivery.clone(),
+        stop.clone(),
+    ));
     let job_worker = config
         .job_worker
         .then(|| tokio::spawn(jobs::run(state.clone(), stop.clone())));
@@ -344,6 +403,7 @@ pub async fn serve(
         let _ = sweeper.await;
     }
     let _ = maintenance.await;
+    let _ = deliveries.await;
     if let Some(job_worker) = job_worker {
         let _ = job_worker.await;
     }

@@ -3,13 +3,19 @@
 
 use crate::error::{ApiError, ErrorKind, FieldError};
 use crate::views::PriceBody;
+use allot_core::thresholds::{self, Severity, Threshold};
+use allot_core::waitlist::{PriorityClasses, PromotionMode, WaitlistPolicy, check_priority};
 use allot_core::{
-    Capacity, HoldLine, LimitPct, MAX_LINES_PER_HOLD, PoolId, Quantity, TtlSeconds, UnitError,
+    Capacity, HoldLine, LimitPct, MAX_LINES_PER_HOLD, PoolId, Quantity, SessionDate, TtlSeconds,
+    UnitError, UnixMillis,
 };
-use allot_store::command::{NewPool, PoolPatch};
-use allot_store::{Command, Price, Role};
+use allot_store::command::{NewPool, NewWaitlistEntry, PoolPatch};
+use allot_store::{
+    Channel, Command, Price, PriorityRequest, Role, ThresholdRecord, WaitlistSettings,
+};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 const MAX_NAME_CHARS: usize = 200;
@@ -85,6 +91,41 @@ impl Checks {
                 format!("must be at most {MAX_METADATA_BYTES} bytes"),
             );
         }
+    }
+
+    /// A session's date as the client addresses it: `YYYY-MM-DD`, today (UTC) or later.
+    fn date(&mut self, field: &str, text: &str, now: UnixMillis) -> Option<SessionDate> {
+        SessionDate::parse_upcoming(text, now)
+            .map_err(|error| self.fail(field, error.to_string()))
+            .ok()
+    }
+
+    /// A recipient group's name: 1 to 64 letters, digits, '_' or '-'.
+    fn group_name(&mut self, field: &str, name: &str) {
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            self.fail(field, "a group name is 1 to 64 letters, digits, '_' or '-'");
+        }
+    }
+
+    fn waitlist_policy(&mut self, value: &str) -> Option<WaitlistPolicy> {
+        let policy = WaitlistPolicy::parse(value);
+        if policy.is_none() {
+            self.fail("waitlist_policy", "must be strict or skip");
+        }
+        policy
+    }
+
+    fn waitlist_mode(&mut self, value: &str) -> Option<PromotionMode> {
+        let mode = PromotionMode::parse(value);
+        if mode.is_none() {
+            self.fail("waitlist_mode", "must be offer or confirm");
+        }
+        mode
     }
 
     fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
@@ -167,6 +208,69 @@ pub struct CreatePoolRequest {
     pub price: Option<PriceBody>,
     /// Free-form JSON object, at most 16 KiB.
     pub metadata: Option<Value>,
+    /// A session that serves many dates (seed 000): each date gets its own instance with this
+    /// capacity and these limits, made on first use. Holds and waiting lists then name a `date`.
+    #[serde(default)]
+    pub per_date: bool,
+    /// `strict` (default): a request at the head of the waiting list that does not fit blocks the
+    /// smaller ones behind it. `skip`: smaller ones may pass it.
+    #[schema(example = "strict")]
+    pub waitlist_policy: Option<String>,
+    /// `offer` (default): promotion makes a hold the holder confirms. `confirm`: promotion
+    /// books at once.
+    #[schema(example = "offer")]
+    pub waitlist_mode: Option<String>,
+    /// How long an offer's hold lives. Default 900 (15 minutes).
+    pub offer_ttl_seconds: Option<i64>,
+    /// When to alert. Default seed 004's table: 80% info → sales (24 h), 90% warning →
+    /// company_admin (12 h), 100% error and 110% critical → company_admin and customer_success
+    /// (6 h, 1 h). `[]` never alerts.
+    pub thresholds: Option<Vec<ThresholdBody>>,
+}
+
+/// One threshold: at `pct` percent of capacity, alert the `recipients` groups with `severity`,
+/// at most once every `throttle_seconds`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdBody {
+    #[schema(example = 80)]
+    pub pct: u32,
+    /// info, warning, error or critical.
+    #[schema(example = "info")]
+    pub severity: String,
+    #[schema(example = json!(["sales"]))]
+    pub recipients: Vec<String>,
+    #[schema(example = 86400)]
+    pub throttle_seconds: i64,
+}
+
+fn check_thresholds(checks: &mut Checks, thresholds: &[ThresholdBody]) -> Vec<ThresholdRecord> {
+    let mut records = Vec::with_capacity(thresholds.len());
+    let mut core = Vec::with_capacity(thresholds.len());
+    for (index, threshold) in thresholds.iter().enumerate() {
+        let Some(severity) = Severity::parse(&threshold.severity) else {
+            checks.fail(
+                &format!("thresholds[{index}].severity"),
+                "must be info, warning, error or critical",
+            );
+            continue;
+        };
+        for group in &threshold.recipients {
+            checks.group_name(&format!("thresholds[{index}].recipients"), group);
+        }
+        let entry = Threshold {
+            pct: threshold.pct,
+            severity,
+            recipients: threshold.recipients.clone(),
+            throttle_seconds: threshold.throttle_seconds,
+        };
+        records.push(ThresholdRecord::from_core(&entry));
+        core.push(entry);
+    }
+    if let Err(message) = thresholds::validate(&core) {
+        checks.fail("thresholds", message);
+    }
+    records
 }
 
 impl CreatePoolRequest {
@@ -199,6 +303,22 @@ impl CreatePoolRequest {
         if let Some(metadata) = &self.metadata {
             checks.metadata(metadata);
         }
+        let mut waitlist = WaitlistSettings::default();
+        if let Some(policy) = &self.waitlist_policy {
+            waitlist.policy = checks.waitlist_policy(policy).unwrap_or_default();
+        }
+        if let Some(mode) = &self.waitlist_mode {
+            waitlist.mode = checks.waitlist_mode(mode).unwrap_or_default();
+        }
+        if let Some(ttl) = self.offer_ttl_seconds {
+            waitlist.offer_ttl = checks
+                .unit("offer_ttl_seconds", TtlSeconds::new(ttl))
+                .unwrap_or(TtlSeconds::DEFAULT);
+        }
+        let thresholds = self
+            .thresholds
+            .as_ref()
+            .map(|thresholds| check_thresholds(&mut checks, thresholds));
         let command = match (capacity, hard, soft) {
             (Some(capacity), Some(hard_limit_pct), Some(soft_limit_pct)) => {
                 Some(Command::CreatePool(NewPool {
@@ -210,6 +330,9 @@ impl CreatePoolRequest {
                     soft_limit_pct,
                     price,
                     metadata: self.metadata,
+                    per_date: self.per_date,
+                    waitlist,
+                    thresholds,
                 }))
             }
             _ => None,
@@ -248,6 +371,19 @@ pub struct PatchPoolRequest {
     pub metadata: Option<Value>,
     /// Why capacity or limits changed; kept in the ledger.
     pub reason: Option<String>,
+    /// strict or skip (see POST /v1/pools).
+    pub waitlist_policy: Option<String>,
+    /// offer or confirm (see POST /v1/pools).
+    pub waitlist_mode: Option<String>,
+    pub offer_ttl_seconds: Option<i64>,
+    /// On a session: also apply a capacity or limit change to the dates already made, from today
+    /// on (all of them or none). Default false: only dates made from now on get the new figures.
+    #[serde(default)]
+    pub apply_to_dates: bool,
+    /// New thresholds; `null` goes back to seed 004's table.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Vec<ThresholdBody>>)]
+    pub thresholds: Option<Option<Vec<ThresholdBody>>>,
 }
 
 impl PatchPoolRequest {
@@ -281,6 +417,23 @@ impl PatchPoolRequest {
             checks.metadata(metadata);
         }
         patch.metadata = self.metadata;
+        if let Some(policy) = &self.waitlist_policy {
+            patch.waitlist_policy = checks.waitlist_policy(policy);
+        }
+        if let Some(mode) = &self.waitlist_mode {
+            patch.waitlist_mode = checks.waitlist_mode(mode);
+        }
+        if let Some(ttl) = self.offer_ttl_seconds {
+            patch.offer_ttl = checks.unit("offer_ttl_seconds", TtlSeconds::new(ttl));
+        }
+        patch.apply_to_dates = self.apply_to_dates;
+        if let Some(thresholds) = &self.thresholds {
+            patch.thresholds = Some(
+                thresholds
+                    .as_ref()
+                    .map(|thresholds| check_thresholds(&mut checks, thresholds)),
+            );
+        }
         checks.finish(Some(Command::UpdatePool { pool_id, patch }))
     }
 }
@@ -291,6 +444,9 @@ pub struct HoldLineRequest {
     pub pool_id: String,
     #[schema(example = 2)]
     pub quantity: i64,
+    /// For a session pool (`per_date`): the date, `YYYY-MM-DD`, today (UTC) or later.
+    #[schema(example = "2026-12-24")]
+    pub date: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -309,7 +465,7 @@ pub struct CreateHoldRequest {
 }
 
 impl CreateHoldRequest {
-    pub fn validate(self) -> Result<Command, ApiError> {
+    pub fn validate(self, now: UnixMillis) -> Result<Command, ApiError> {
         let mut checks = Checks::default();
         if self.lines.is_empty() {
             checks.fail("lines", "must hold at least one line");
@@ -322,14 +478,17 @@ impl CreateHoldRequest {
         let mut lines = Vec::with_capacity(self.lines.len());
         for (index, line) in self.lines.iter().enumerate() {
             checks.id(&format!("lines[{index}].pool_id"), &line.pool_id);
+            let mut pool_id = PoolId(line.pool_id.clone());
+            if let Some(date) = &line.date
+                && let Some(date) = checks.date(&format!("lines[{index}].date"), date, now)
+            {
+                pool_id = date.instance_id(&pool_id);
+            }
             if let Some(quantity) = checks.unit(
                 &format!("lines[{index}].quantity"),
                 Quantity::new(line.quantity),
             ) {
-                lines.push(HoldLine {
-                    pool_id: PoolId(line.pool_id.clone()),
-                    quantity,
-                });
+                lines.push(HoldLine { pool_id, quantity });
             }
         }
         let ttl = match self.ttl_seconds {
@@ -363,4 +522,239 @@ impl ExtendHoldRequest {
         let ttl = checks.unit("ttl_seconds", TtlSeconds::new(self.ttl_seconds));
         checks.finish(ttl)
     }
+}
+
+/// A priority class name, or several whose bonuses add up (registered and private_gold: +5).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum PriorityClassField {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinWaitlistRequest {
+    #[schema(example = 2)]
+    pub quantity: i64,
+    /// Who is waiting, as your platform names them; list their entries with GET /v1/waitlist?holder=.
+    #[schema(example = "user_42")]
+    pub holder: String,
+    /// For a session pool (`per_date`): the date, `YYYY-MM-DD`, today (UTC) or later.
+    pub date: Option<String>,
+    /// Higher is served first; default the tenant's base priority. Not with `priority_class`.
+    pub priority: Option<i64>,
+    /// A class from PUT /v1/settings/priority-classes, or a list of them: base + their bonuses.
+    #[schema(value_type = Option<Object>, example = "registered")]
+    pub priority_class: Option<PriorityClassField>,
+    /// Waiting ends this long after joining. Default 7200 (2 hours, seed 000), at most 30 days.
+    #[schema(example = 7200)]
+    pub expires_in_seconds: Option<i64>,
+}
+
+/// Waiting lists expire after two hours unless the request says otherwise (seed 000).
+const DEFAULT_WAIT_SECONDS: i64 = 7200;
+
+/// At most this many priority classes per tenant, and per entry.
+const MAX_PRIORITY_CLASSES: usize = 100;
+
+impl JoinWaitlistRequest {
+    pub fn validate(self, pool_id: String, now: UnixMillis) -> Result<Command, ApiError> {
+        let mut checks = Checks::default();
+        checks.id("pool_id", &pool_id);
+        let mut pool_id = PoolId(pool_id);
+        if let Some(date) = &self.date
+            && let Some(date) = checks.date("date", date, now)
+        {
+            pool_id = date.instance_id(&pool_id);
+        }
+        let quantity = checks.unit("quantity", Quantity::new(self.quantity));
+        checks.text("holder", &self.holder, MAX_HOLDER_CHARS);
+        let expires_in = checks.unit(
+            "expires_in_seconds",
+            TtlSeconds::new(self.expires_in_seconds.unwrap_or(DEFAULT_WAIT_SECONDS)),
+        );
+        let priority = match (self.priority, self.priority_class) {
+            (Some(_), Some(_)) => {
+                checks.fail(
+                    "priority_class",
+                    "give priority or priority_class, not both",
+                );
+                PriorityRequest::Base
+            }
+            (Some(priority), None) => {
+                if let Err(error) = check_priority(priority) {
+                    checks.fail("priority", error.to_string());
+                }
+                PriorityRequest::Explicit(priority)
+            }
+            (None, Some(classes)) => {
+                let names = match classes {
+                    PriorityClassField::One(name) => vec![name],
+                    PriorityClassField::Many(names) => names,
+                };
+                if names.is_empty() || names.len() > MAX_PRIORITY_CLASSES {
+                    checks.fail("priority_class", "must name 1 to 100 classes");
+                }
+                PriorityRequest::Classes(names)
+            }
+            (None, None) => PriorityRequest::Base,
+        };
+        let command = match (quantity, expires_in) {
+            (Some(quantity), Some(expires_in)) => Some(Command::JoinWaitlist(NewWaitlistEntry {
+                pool_id: pool_id.0,
+                holder: self.holder,
+                quantity,
+                priority,
+                expires_in,
+            })),
+            _ => None,
+        };
+        checks.finish(command)
+    }
+}
+
+/// A tenant's priority classes: an entry's priority is `base` plus the bonus of each class it
+/// names. Seed 000's rules as an example: base 1; registered +2, private_silver +2, private_gold +3.
+#[derive(Debug, Deserialize, serde::Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityClassesBody {
+    /// The priority of an entry that names no class. Default 1.
+    #[serde(default = "default_priority_base")]
+    #[schema(example = 1)]
+    pub base: i64,
+    /// Class name → bonus over the base.
+    #[schema(example = json!({"registered": 2, "private_silver": 2, "private_gold": 3}))]
+    pub classes: BTreeMap<String, i64>,
+}
+
+fn default_priority_base() -> i64 {
+    1
+}
+
+impl From<&PriorityClasses> for PriorityClassesBody {
+    fn from(classes: &PriorityClasses) -> Self {
+        PriorityClassesBody {
+            base: classes.base,
+            classes: classes.classes.clone(),
+        }
+    }
+}
+
+impl PriorityClassesBody {
+    pub fn validate(self) -> Result<Command, ApiError> {
+        let mut checks = Checks::default();
+        if let Err(error) = check_priority(self.base) {
+            checks.fail("base", error.to_string());
+        }
+        if self.classes.len() > MAX_PRIORITY_CLASSES {
+            checks.fail("classes", "must have at most 100 classes");
+        }
+        for (name, bonus) in &self.classes {
+            if name.is_empty()
+                || name.len() > 64
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                checks.fail(
+                    &format!("classes.{name}"),
+                    "a class name is 1 to 64 letters, digits, '_' or '-'",
+                );
+            }
+            if let Err(error) = check_priority(*bonus) {
+                checks.fail(&format!("classes.{name}"), error.to_string());
+            }
+        }
+        checks.finish(Some(Command::SetPriorityClasses(PriorityClasses {
+            base: self.base,
+            classes: self.classes,
+        })))
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhookRequest {
+    /// Where to POST events: http or https.
+    #[schema(example = "https://example.com/allot-events")]
+    pub url: String,
+    /// Event types to send, e.g. `["waitlist.offered", "alert.fired"]`; `["*"]` for all.
+    #[schema(example = json!(["*"]))]
+    pub events: Vec<String>,
+    /// The signing secret, `whsec_` and 24 to 64 base64 bytes (Standard Webhooks). Default: one
+    /// is generated and shown once in the answer.
+    pub secret: Option<String>,
+}
+
+impl CreateWebhookRequest {
+    /// The command, and the secret to show once.
+    pub fn validate(self) -> Result<(Command, String), ApiError> {
+        let mut checks = Checks::default();
+        match reqwest::Url::parse(&self.url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+            _ => checks.fail("url", "must be an absolute http or https URL"),
+        }
+        if self.url.len() > 2000 {
+            checks.fail("url", "must be at most 2000 characters");
+        }
+        if self.events.is_empty() || self.events.len() > 50 {
+            checks.fail("events", "must list 1 to 50 event types, or [\"*\"]");
+        }
+        for event in &self.events {
+            if event.is_empty()
+                || event.len() > 64
+                || !event
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_' || b == b'*')
+            {
+                checks.fail("events", format!("{event:?} is not an event type"));
+            }
+        }
+        let secret = match self.secret {
+            Some(secret) => {
+                if crate::delivery::signing_key(&secret).is_none() {
+                    checks.fail(
+                        "secret",
+                        "must be whsec_ followed by 24 to 64 base64-encoded bytes",
+                    );
+                }
+                secret
+            }
+            None => crate::delivery::generate_webhook_secret(),
+        };
+        let command = Command::CreateWebhook {
+            url: self.url,
+            events: self.events,
+            secret: secret.clone(),
+        };
+        checks.finish(Some((command, secret)))
+    }
+}
+
+/// Checks recipient groups: names, and each channel an e-mail address or a webhook id.
+pub fn validate_recipients(groups: BTreeMap<String, Vec<Channel>>) -> Result<Command, ApiError> {
+    let mut checks = Checks::default();
+    if groups.len() > 100 {
+        checks.fail("groups", "at most 100 groups");
+    }
+    for (name, channels) in &groups {
+        checks.group_name(&format!("groups.{name}"), name);
+        if channels.len() > 50 {
+            checks.fail(&format!("groups.{name}"), "at most 50 channels per group");
+        }
+        for (index, channel) in channels.iter().enumerate() {
+            let field = format!("groups.{name}[{index}]");
+            match (&channel.email, &channel.webhook_id) {
+                (Some(email), None) => {
+                    if email.parse::<lettre::Address>().is_err() {
+                        checks.fail(&field, "is not an e-mail address");
+                    }
+                }
+                (None, Some(webhook)) => checks.id(&field, webhook),
+                _ => checks.fail(&field, "must be {\"email\": ...} or {\"webhook_id\": ...}"),
+            }
+        }
+    }
+    checks.finish(Some(Command::SetRecipients(groups)))
 }

@@ -21,6 +21,10 @@ pub struct Shared {
     pub writer: Writer,
     pub auth: Auth,
     pub clock: Clock,
+    /// Seconds per place in line for waiting-list estimates when a pool has no promotion history.
+    pub fallback_wait_seconds: i64,
+    /// Wakes the delivery worker before its next poll (a test send, a finished attempt).
+    pub delivery_wakeup: tokio::sync::Notify,
     /// Derives tickets' tokens and magic links.
     pub tickets: crate::tickets::TicketKeys,
     /// Wakes the job worker when a job is queued.
@@ -75,6 +79,7 @@ impl AppState {
         writer: Writer,
         auth: Auth,
         clock: Clock,
+        fallback_wait_seconds: i64,
         tickets: crate::tickets::TicketKeys,
     ) -> Self {
         AppState(Arc::new(Shared {
@@ -82,6 +87,8 @@ impl AppState {
             writer,
             auth,
             clock,
+            fallback_wait_seconds,
+            delivery_wakeup: tokio::sync::Notify::new(),
             tickets,
             job_wake: tokio::sync::Notify::new(),
         }))
@@ -95,7 +102,7 @@ impl AppState {
         actor: Actor<'_>,
         command: Command,
         request: RequestIdentity<'_>,
-        render: fn(&Outcome) -> StoredResponse,
+        render: impl Fn(&Outcome) -> StoredResponse + Clone + Send + 'static,
     ) -> Result<Answer, ApiError> {
         let (tenant, actor_id) = match actor {
             Actor::Tenant(caller) => (caller.tenant.clone(), Some(caller.key_id.clone())),
@@ -112,7 +119,7 @@ impl AppState {
             Idempotency {
                 key,
                 request_hash: hex::encode(hash.finalize()),
-                render: Box::new(render),
+                render: Box::new(render.clone()),
             }
         });
         let envelope = Envelope {

@@ -3,10 +3,16 @@
 
 use crate::error::ApiError;
 use allot_core::UnixMillis;
-use allot_store::{HoldView, LedgerEntry, Outcome, PoolView, Price, StoredResponse, Success};
+use allot_core::waitlist::estimate_wait_seconds;
+use allot_store::{
+    AlertView, Channel, DeliveryWithAttempts, EventView, HoldView, LedgerEntry, Outcome, PoolView,
+    Price, StoredResponse, Success, ThresholdRecord, WaitlistEntryView, WaitlistStatus,
+    WebhookView,
+};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 /// RFC 3339 in UTC with milliseconds, e.g. `2026-11-22T08:00:00.000Z`.
@@ -21,6 +27,15 @@ pub fn rfc3339(at: UnixMillis) -> String {
         .ok()
         .and_then(|t| t.format(FORMAT).ok())
         .unwrap_or_default()
+}
+
+/// Parses an RFC 3339 time (any offset) into milliseconds since the epoch.
+pub fn parse_rfc3339(text: &str) -> Option<UnixMillis> {
+    let at =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000)
+        .ok()
+        .map(UnixMillis)
 }
 
 /// Money in minor units (cents) with an ISO 4217 currency code.
@@ -65,8 +80,31 @@ pub struct PoolBody {
     pub price: Option<PriceBody>,
     pub metadata: Option<Value>,
     pub active: bool,
+    /// A session serving many dates: address a date with `date` in holds and waiting lists.
+    pub per_date: bool,
+    /// On one date's instance of a session: the session and the date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    pub waitlist: WaitlistSettingsBody,
+    /// When to alert: the pool's own thresholds, or seed 004's table.
+    #[schema(value_type = Vec<crate::requests::ThresholdBody>)]
+    pub thresholds: Vec<ThresholdRecord>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// How a pool serves its waiting list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WaitlistSettingsBody {
+    /// strict or skip.
+    pub policy: &'static str,
+    /// offer or confirm.
+    pub mode: &'static str,
+    pub offer_ttl_seconds: i64,
+    /// Entries waiting on this pool now.
+    pub waiting: i64,
 }
 
 impl From<&PoolView> for PoolBody {
@@ -88,8 +126,145 @@ impl From<&PoolView> for PoolBody {
             price: pool.price.as_ref().map(PriceBody::from),
             metadata: pool.metadata.clone(),
             active: pool.active,
+            per_date: pool.per_date,
+            session_id: pool.session_id.clone(),
+            date: pool.date.clone(),
+            waitlist: WaitlistSettingsBody {
+                policy: pool.waitlist.policy.as_str(),
+                mode: pool.waitlist.mode.as_str(),
+                offer_ttl_seconds: pool.waitlist.offer_ttl.get(),
+                waiting: pool.waiting,
+            },
+            thresholds: allot_store::threshold_records(pool.thresholds.as_deref()),
             created_at: rfc3339(pool.created_at),
             updated_at: rfc3339(pool.updated_at),
+        }
+    }
+}
+
+/// Seconds per place in line assumed when a pool has no promotion in the last 24 h
+/// (seed 000's 5 minutes); `ALLOT_WAITLIST_FALLBACK_WAIT_SECONDS` changes it.
+pub const DEFAULT_FALLBACK_WAIT_SECONDS: i64 = 300;
+
+/// A waiting-list entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WaitlistEntryBody {
+    pub id: String,
+    pub pool_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    pub holder: String,
+    pub quantity: i64,
+    pub priority: i64,
+    /// waiting, offered, accepted, confirmed, declined, lapsed, expired or cancelled.
+    #[schema(example = "waiting")]
+    pub status: &'static str,
+    /// 1 = served next. Only while waiting.
+    pub position: Option<u64>,
+    /// From the rate at which this pool actually promoted entries in the last 24 h; with no
+    /// history, a configured time per place in line. Only while waiting.
+    pub estimated_wait_seconds: Option<i64>,
+    /// The hold promotion made: an offer to confirm with POST /v1/holds/{id}/confirm before
+    /// `offer_expires_at`, or a confirmed booking.
+    pub hold_id: Option<String>,
+    pub offer_expires_at: Option<String>,
+    pub promoted_at: Option<String>,
+    /// Waiting ends then.
+    pub expires_at: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl WaitlistEntryBody {
+    /// `now` dates the estimate: the read time, or the write time for a command's answer.
+    pub fn new(entry: &WaitlistEntryView, fallback_wait: i64, now: UnixMillis) -> Self {
+        WaitlistEntryBody {
+            id: entry.id.clone(),
+            pool_id: entry.pool_id.clone(),
+            session_id: entry.session_id.clone(),
+            date: entry.date.clone(),
+            holder: entry.holder.clone(),
+            quantity: entry.quantity,
+            priority: entry.priority,
+            status: entry.status.as_str(),
+            position: entry.position,
+            estimated_wait_seconds: entry.position.map(|position| {
+                estimate_wait_seconds(position, &entry.recent_promotions, now, fallback_wait)
+            }),
+            hold_id: entry.hold_id.clone(),
+            offer_expires_at: entry.offer_expires_at.map(rfc3339),
+            promoted_at: entry.promoted_at.map(rfc3339),
+            expires_at: rfc3339(entry.expires_at),
+            created_at: rfc3339(entry.created_at),
+            updated_at: rfc3339(entry.updated_at),
+        }
+    }
+}
+
+/// A pool's waiting list: figures, and one page of entries in queue order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WaitlistStatusBody {
+    pub pool_id: String,
+    /// Entries waiting now.
+    pub waiting: u64,
+    /// Units they ask for, together.
+    pub total_quantity: i64,
+    /// How long the entries waiting now have waited so far, on average.
+    pub average_waited_seconds: Option<i64>,
+    /// How long served entries waited before promotion, on average.
+    pub average_wait_to_promotion_seconds: Option<i64>,
+    /// Promotions in the last 24 h that the estimates are measured from (at most 20 counted).
+    pub recent_promotions: usize,
+    pub entries: Page<WaitlistEntryBody>,
+}
+
+impl WaitlistStatusBody {
+    pub fn new(status: &WaitlistStatus, fallback_wait: i64, now: UnixMillis) -> Self {
+        WaitlistStatusBody {
+            pool_id: status.pool_id.clone(),
+            waiting: status.waiting,
+            total_quantity: status.total_quantity,
+            average_waited_seconds: status.average_waited_ms.map(|ms| ms / 1000),
+            average_wait_to_promotion_seconds: status
+                .average_wait_to_promotion_ms
+                .map(|ms| ms / 1000),
+            recent_promotions: status.recent_promotions.len(),
+            entries: Page {
+                items: status
+                    .entries
+                    .items
+                    .iter()
+                    .map(|entry| WaitlistEntryBody::new(entry, fallback_wait, now))
+                    .collect(),
+                next_cursor: status.entries.next_cursor.clone(),
+            },
+        }
+    }
+}
+
+/// Something that happened, from the outbox (waiting-list promotions, offers, lapses, expiries).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventBody {
+    /// Increases with every event: pass the last one seen as `?cursor=` to read on.
+    pub seq: i64,
+    pub id: String,
+    /// For example waitlist.offered, waitlist.confirmed, waitlist.offer_lapsed, waitlist.expired.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub data: Value,
+    pub created_at: String,
+}
+
+impl From<&EventView> for EventBody {
+    fn from(event: &EventView) -> Self {
+        EventBody {
+            seq: event.seq,
+            id: event.id.clone(),
+            kind: event.kind.clone(),
+            data: event.data.clone(),
+            created_at: rfc3339(event.created_at),
         }
     }
 }
@@ -237,10 +412,15 @@ pub struct TotalsBody {
 /// The JSON of a success, or the problem of a failure: one function per route, used both for a
 /// live answer and for the idempotency record, so a replay is byte-for-byte the first answer.
 pub fn render(outcome: &Outcome, ok: StatusCode) -> StoredResponse {
+    render_with(outcome, ok, DEFAULT_FALLBACK_WAIT_SECONDS)
+}
+
+/// `render`, with the server's fallback wait per place in line for waiting-list answers.
+pub fn render_with(outcome: &Outcome, ok: StatusCode, fallback_wait: i64) -> StoredResponse {
     match outcome {
         Ok(success) => StoredResponse {
             status: ok.as_u16(),
-            body: success_bytes(success),
+            body: success_bytes(success, fallback_wait),
         },
         Err(failure) => ApiError::from(failure.clone()).to_stored(),
     }
@@ -259,7 +439,7 @@ fn to_bytes<T: Serialize>(body: T) -> Vec<u8> {
 }
 
 /// Serialises straight to bytes: the hot path (a hold) builds no intermediate JSON tree.
-fn success_bytes(success: &Success) -> Vec<u8> {
+fn success_bytes(success: &Success, fallback_wait: i64) -> Vec<u8> {
     match success {
         Success::TenantCreated { tenant, key } => to_bytes(TenantCreatedBody {
             tenant: TenantBody {
@@ -283,6 +463,21 @@ fn success_bytes(success: &Success) -> Vec<u8> {
             Some(warnings.iter().map(|w| w.as_str().to_owned()).collect()),
         )),
         Success::Swept { expired } => to_bytes(serde_json::json!({"expired": expired})),
+        Success::WaitlistEntry(entry) => to_bytes(WaitlistEntryBody::new(
+            entry,
+            fallback_wait,
+            entry.updated_at,
+        )),
+        Success::PriorityClasses(classes) => {
+            to_bytes(crate::requests::PriorityClassesBody::from(classes))
+        }
+        Success::Webhook(webhook) => to_bytes(WebhookBody::new(webhook, None)),
+        Success::WebhookDeleted => to_bytes(serde_json::json!({"deleted": true})),
+        Success::DeliveryQueued { delivery_id } => {
+            to_bytes(serde_json::json!({"delivery_id": delivery_id, "status": "pending"}))
+        }
+        Success::Recipients(groups) => to_bytes(RecipientsBody::from(groups)),
+        Success::AttemptsRecorded => to_bytes(serde_json::json!({"recorded": true})),
         Success::Tickets(success) => crate::routes::tickets::success_bytes(success),
         Success::Job(job) => to_bytes(crate::routes::jobs::JobBody::new(job, Vec::new())),
     }
@@ -356,4 +551,146 @@ pub struct UtilizationBody {
     #[serde(flatten)]
     pub total: UsageBody,
     pub breakdown: Vec<UsageBody>,
+}
+
+/// An alert from the log: a threshold crossed upward, or a queue alert (seed 000).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertBody {
+    pub seq: i64,
+    pub id: String,
+    pub pool_id: String,
+    /// threshold, queue_long or shortage.
+    pub kind: String,
+    pub threshold_pct: Option<u32>,
+    /// info, warning, error or critical.
+    pub severity: String,
+    /// The recipient groups alerted.
+    pub recipients: Vec<String>,
+    pub used: i64,
+    pub capacity: i64,
+    pub utilization_pct: f64,
+    pub waiting: i64,
+    pub created_at: String,
+}
+
+impl From<&AlertView> for AlertBody {
+    fn from(alert: &AlertView) -> Self {
+        let utilization_pct = if alert.capacity == 0 {
+            if alert.used > 0 { 100.0 } else { 0.0 }
+        } else {
+            (alert.used as f64 * 10_000.0 / alert.capacity as f64).round() / 100.0
+        };
+        AlertBody {
+            seq: alert.seq,
+            id: alert.id.clone(),
+            pool_id: alert.pool_id.clone(),
+            kind: alert.kind.clone(),
+            threshold_pct: alert.threshold_pct,
+            severity: alert.severity.clone(),
+            recipients: alert.recipients.clone(),
+            used: alert.used,
+            capacity: alert.capacity,
+            utilization_pct,
+            waiting: alert.waiting,
+            created_at: rfc3339(alert.created_at),
+        }
+    }
+}
+
+/// Recipient groups: each name maps to the channels its alerts go to.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientsBody {
+    /// Group name → channels, each `{"email": "..."}` or `{"webhook_id": "wh_..."}`.
+    #[schema(value_type = Object, example = json!({"sales": [{"email": "sales@example.com"}], "company_admin": [{"webhook_id": "wh_0123"}]}))]
+    pub groups: BTreeMap<String, Vec<Channel>>,
+}
+
+impl From<&BTreeMap<String, Vec<Channel>>> for RecipientsBody {
+    fn from(groups: &BTreeMap<String, Vec<Channel>>) -> Self {
+        RecipientsBody {
+            groups: groups.clone(),
+        }
+    }
+}
+
+/// A webhook endpoint.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookBody {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub active: bool,
+    pub created_at: String,
+    /// The signing secret (`whsec_…`), shown only when the webhook is created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+impl WebhookBody {
+    pub fn new(webhook: &WebhookView, secret: Option<String>) -> Self {
+        WebhookBody {
+            id: webhook.id.clone(),
+            url: webhook.url.clone(),
+            events: webhook.events.clone(),
+            active: webhook.active,
+            created_at: rfc3339(webhook.created_at),
+            secret,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptBody {
+    pub attempt: i64,
+    pub at: String,
+    /// The receiver's HTTP status, when it answered.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// One event's delivery to a webhook, with every attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryBody {
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    /// pending, delivered or failed (given up).
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Option<String>,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub attempt_log: Vec<AttemptBody>,
+}
+
+impl From<&DeliveryWithAttempts> for DeliveryBody {
+    fn from(item: &DeliveryWithAttempts) -> Self {
+        let delivery = &item.delivery;
+        DeliveryBody {
+            id: delivery.id.clone(),
+            event_id: delivery.event_id.clone(),
+            event_type: delivery.event_type.clone(),
+            status: delivery.status.clone(),
+            attempts: delivery.attempts,
+            next_attempt_at: (delivery.status == "pending")
+                .then(|| rfc3339(delivery.next_attempt_at)),
+            last_status: delivery.last_status,
+            last_error: delivery.last_error.clone(),
+            created_at: rfc3339(delivery.created_at),
+            attempt_log: item
+                .attempts
+                .iter()
+                .map(|attempt| AttemptBody {
+                    attempt: attempt.attempt,
+                    at: rfc3339(attempt.at),
+                    status: attempt.status,
+                    error: attempt.error.clone(),
+                    duration_ms: attempt.duration_ms,
+                })
+                .collect(),
+        }
+    }
 }

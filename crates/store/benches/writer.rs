@@ -40,6 +40,9 @@ fn create_pools(
                         soft_limit_pct: LimitPct::HUNDRED,
                         price: None,
                         metadata: None,
+                        per_date: false,
+                        waitlist: Default::default(),
+                        thresholds: None,
                     }),
                 )
             })

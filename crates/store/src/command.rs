@@ -4,10 +4,16 @@
 //! What can still go wrong depends on the stored state (unknown pool, no capacity, a hold that
 //! lapsed), and comes back as a [`Failure`], never as an error of the batch.
 
-use crate::model::{ApiKey, HoldView, PoolView, Price, Role, Tenant, TenantId};
-use allot_core::{
-    AdjustRefusal, Capacity, HoldLine, LimitPct, Refusal, TransitionError, TtlSeconds, Warning,
+use crate::model::{
+    ApiKey, Channel, DeliveryAttempt, HoldView, PoolView, Price, Role, Tenant, TenantId,
+    ThresholdRecord, WaitlistEntryView, WaitlistSettings, WebhookView,
 };
+use allot_core::waitlist::{PriorityClasses, PromotionMode, WaitlistPolicy};
+use allot_core::{
+    AdjustRefusal, Capacity, HoldLine, LimitPct, Quantity, Refusal, TransitionError, TtlSeconds,
+    Warning,
+};
+use std::collections::BTreeMap;
 
 /// A pool to create.
 #[derive(Debug, Clone)]
@@ -20,6 +26,11 @@ pub struct NewPool {
     pub soft_limit_pct: LimitPct,
     pub price: Option<Price>,
     pub metadata: Option<serde_json::Value>,
+    /// A session serving many dates: each date gets its own instance on first use.
+    pub per_date: bool,
+    pub waitlist: WaitlistSettings,
+    /// `None`: seed 004's thresholds.
+    pub thresholds: Option<Vec<ThresholdRecord>>,
 }
 
 /// Changes to a pool; `None` leaves a field as it is.
@@ -35,6 +46,34 @@ pub struct PoolPatch {
     pub metadata: Option<serde_json::Value>,
     /// Why capacity or limits changed, kept in the ledger.
     pub reason: Option<String>,
+    pub waitlist_policy: Option<WaitlistPolicy>,
+    pub waitlist_mode: Option<PromotionMode>,
+    pub offer_ttl: Option<TtlSeconds>,
+    /// For a session: whether a change of capacity or limits also applies to the dates already
+    /// made (today and later). Past dates are never changed.
+    pub apply_to_dates: bool,
+    /// `Some(None)` goes back to seed 004's thresholds.
+    pub thresholds: Option<Option<Vec<ThresholdRecord>>>,
+}
+
+/// How a new waiting-list entry's priority is chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PriorityRequest {
+    /// The tenant's base priority.
+    Base,
+    Explicit(i64),
+    /// The base plus the bonus of each named class (the tenant's priority classes).
+    Classes(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct NewWaitlistEntry {
+    /// The pool waited on; for a dated session, the date's instance id.
+    pub pool_id: String,
+    pub holder: String,
+    pub quantity: Quantity,
+    pub priority: PriorityRequest,
+    pub expires_in: TtlSeconds,
 }
 
 #[derive(Debug, Clone)]
@@ -74,8 +113,35 @@ pub enum Command {
         hold_id: String,
         ttl: TtlSeconds,
     },
-    /// Expire every hold whose deadline has passed (the sweeper's step; every batch does it first).
+    /// Expire every hold whose deadline has passed (the sweeper's step; every batch does it
+    /// first), and every waiting-list entry past its deadline.
     SweepExpired,
+    /// Join a pool's waiting list; served at once if capacity is free and no one is ahead.
+    JoinWaitlist(NewWaitlistEntry),
+    /// Cancel a waiting or offered entry (an offer's hold is released and the next is served).
+    CancelWaitlistEntry {
+        entry_id: String,
+    },
+    /// Replace the tenant's priority classes.
+    SetPriorityClasses(PriorityClasses),
+    /// A webhook endpoint for the event types listed (`*` for all). The secret signs deliveries.
+    CreateWebhook {
+        url: String,
+        events: Vec<String>,
+        secret: String,
+    },
+    /// Stop delivering to a webhook; pending deliveries to it are given up.
+    DeleteWebhook {
+        webhook_id: String,
+    },
+    /// Queue a `webhook.test` delivery to one webhook.
+    TestWebhook {
+        webhook_id: String,
+    },
+    /// Replace the tenant's recipient groups.
+    SetRecipients(BTreeMap<String, Vec<Channel>>),
+    /// The delivery worker's report of attempts made (any tenant).
+    RecordDeliveryAttempts(Vec<DeliveryAttempt>),
     /// Attendees, ticket issuance, voiding and check-in (see `crate::tickets`).
     Tickets(crate::tickets::TicketCommand),
     /// Creating and finishing background jobs (see `crate::jobs`).
@@ -99,6 +165,15 @@ pub enum Success {
     Swept {
         expired: usize,
     },
+    WaitlistEntry(WaitlistEntryView),
+    PriorityClasses(PriorityClasses),
+    Webhook(WebhookView),
+    WebhookDeleted,
+    DeliveryQueued {
+        delivery_id: String,
+    },
+    Recipients(BTreeMap<String, Vec<Channel>>),
+    AttemptsRecorded,
     Tickets(crate::tickets::TicketSuccess),
     Job(crate::jobs::JobView),
 }
@@ -117,6 +192,17 @@ pub enum Failure {
     /// Input that only the stored state shows to be wrong, such as a parent nested too deep.
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
+    /// The thing exists but is past the point where this step applies (a served entry cannot be
+    /// cancelled).
+    #[error("the {kind} is {status}")]
+    Conflict {
+        kind: &'static str,
+        status: &'static str,
+    },
+    /// A change the stored state does not allow, explained (a session-wide capacity that one of
+    /// its dates cannot take).
+    #[error("{0}")]
+    Rejected(String),
     /// The idempotency key was used before with a different request.
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyMismatch,

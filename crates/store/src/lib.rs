@@ -19,7 +19,8 @@ pub mod sqlite;
 pub mod tickets;
 
 pub use command::{
-    Command, Envelope, Failure, Idempotency, Outcome, Reply, StoredResponse, Success,
+    Command, Envelope, Failure, Idempotency, Outcome, PriorityRequest, Reply, StoredResponse,
+    Success,
 };
 pub use error::StoreError;
 pub use jobs::JobStore;
@@ -27,6 +28,8 @@ pub use model::*;
 pub use tickets::TicketStore;
 
 use allot_core::UnixMillis;
+use allot_core::waitlist::PriorityClasses;
+use std::collections::BTreeMap;
 
 /// Reads. They never wait behind the writer.
 pub trait Store: TicketStore + JobStore + Send + Sync + 'static {
@@ -89,6 +92,78 @@ pub trait Store: TicketStore + JobStore + Send + Sync + 'static {
         pool_id: &str,
         page: PageRequest,
     ) -> Result<Option<Page<LedgerEntry>>, StoreError>;
+
+    /// A waiting-list entry as of `now`, with its position while it waits.
+    fn get_waitlist_entry(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: UnixMillis,
+    ) -> Result<Option<WaitlistEntryView>, StoreError>;
+
+    /// A pool's waiting list: figures and one page of entries in queue order (the cursor is a
+    /// position). A session's date not used yet has an empty list; `None` for an unknown pool.
+    fn pool_waitlist(
+        &self,
+        tenant: &TenantId,
+        pool_id: &str,
+        page: PageRequest,
+        now: UnixMillis,
+    ) -> Result<Option<WaitlistStatus>, StoreError>;
+
+    /// One holder's entries, newest first.
+    fn holder_waitlist(
+        &self,
+        tenant: &TenantId,
+        holder: &str,
+        page: PageRequest,
+        now: UnixMillis,
+    ) -> Result<Page<WaitlistEntryView>, StoreError>;
+
+    /// The tenant's events in the order they happened, optionally of one type.
+    fn list_events(
+        &self,
+        tenant: &TenantId,
+        kind: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<EventView>, StoreError>;
+
+    fn priority_classes(&self, tenant: &TenantId) -> Result<PriorityClasses, StoreError>;
+
+    /// A session's dates already made, in date order (the cursor is a date); `None` when `session`
+    /// is not a per-date pool of the tenant.
+    /// The alert log, oldest first, filtered.
+    fn list_alerts(
+        &self,
+        tenant: &TenantId,
+        filter: &AlertFilter,
+        page: PageRequest,
+    ) -> Result<Page<AlertView>, StoreError>;
+
+    fn recipients(&self, tenant: &TenantId) -> Result<BTreeMap<String, Vec<Channel>>, StoreError>;
+
+    /// The tenant's active webhooks.
+    fn list_webhooks(&self, tenant: &TenantId) -> Result<Vec<WebhookView>, StoreError>;
+
+    /// One webhook's deliveries, newest first, each with its attempts; `None` for an unknown webhook.
+    fn list_deliveries(
+        &self,
+        tenant: &TenantId,
+        webhook_id: &str,
+        page: PageRequest,
+    ) -> Result<Option<Page<DeliveryWithAttempts>>, StoreError>;
+
+    /// Deliveries due at `now`, oldest first, across tenants: the delivery worker's queue.
+    fn due_deliveries(&self, now: UnixMillis, limit: usize)
+    -> Result<Vec<DueDelivery>, StoreError>;
+
+    fn session_dates(
+        &self,
+        tenant: &TenantId,
+        session: &str,
+        page: PageRequest,
+        now: UnixMillis,
+    ) -> Result<Option<Page<PoolView>>, StoreError>;
 }
 
 /// The one writer of a store. It is used from a single thread; the server feeds it batches.

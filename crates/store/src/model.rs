@@ -1,7 +1,8 @@
 //! Records as the store keeps them, free of any driver type. Times are `UnixMillis`; the server
 //! renders them as RFC 3339.
 
-use allot_core::{HoldStatus, UnixMillis};
+use allot_core::waitlist::{EntryStatus, PromotionMode, WaitlistPolicy};
+use allot_core::{HoldStatus, TtlSeconds, UnixMillis};
 use serde::{Deserialize, Serialize};
 
 /// The tenant a row belongs to. Every query filters by it.
@@ -78,8 +79,89 @@ pub struct PoolView {
     pub price: Option<Price>,
     pub metadata: Option<serde_json::Value>,
     pub active: bool,
+    /// A session that serves many dates: holds and waiting lists address one of its dates.
+    pub per_date: bool,
+    /// For one date's instance of a session: the session and the date (`YYYY-MM-DD`).
+    pub session_id: Option<String>,
+    pub date: Option<String>,
+    pub waitlist: WaitlistSettings,
+    /// Entries waiting on this pool itself.
+    pub waiting: i64,
+    /// The pool's own thresholds as stored (JSON), or `None` for seed 004's table; see
+    /// [`threshold_records`]. Kept raw so that reads which do not show them do not parse them.
+    pub thresholds: Option<String>,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
+}
+
+/// How a pool serves its waiting list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitlistSettings {
+    pub policy: WaitlistPolicy,
+    pub mode: PromotionMode,
+    /// How long an offer's hold lives (offer mode).
+    pub offer_ttl: TtlSeconds,
+}
+
+impl Default for WaitlistSettings {
+    fn default() -> Self {
+        WaitlistSettings {
+            policy: WaitlistPolicy::Strict,
+            mode: PromotionMode::Offer,
+            offer_ttl: TtlSeconds::DEFAULT,
+        }
+    }
+}
+
+/// A waiting-list entry as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitlistEntryView {
+    pub id: String,
+    /// The pool waited on (for a dated session, that date's instance).
+    pub pool_id: String,
+    pub session_id: Option<String>,
+    pub date: Option<String>,
+    pub holder: String,
+    pub quantity: i64,
+    pub priority: i64,
+    /// As of read time: a waiting entry past its deadline reads as expired.
+    pub status: EntryStatus,
+    /// 1 for the next entry served; only while waiting.
+    pub position: Option<u64>,
+    /// The times of the pool's latest promotions, newest first, to estimate the wait from;
+    /// only while waiting.
+    pub recent_promotions: Vec<UnixMillis>,
+    /// The hold made by promotion: an offer to confirm, or a confirmed booking.
+    pub hold_id: Option<String>,
+    pub offer_expires_at: Option<UnixMillis>,
+    pub promoted_at: Option<UnixMillis>,
+    pub expires_at: UnixMillis,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+/// A pool's waiting list at a glance, with one page of its entries in queue order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitlistStatus {
+    pub pool_id: String,
+    pub waiting: u64,
+    pub total_quantity: i64,
+    /// How long the entries waiting now have waited so far, on average.
+    pub average_waited_ms: Option<i64>,
+    /// How long promoted entries waited before promotion, on average.
+    pub average_wait_to_promotion_ms: Option<i64>,
+    pub recent_promotions: Vec<UnixMillis>,
+    pub entries: Page<WaitlistEntryView>,
+}
+
+/// An event in the outbox: something that happened, for webhooks and for `GET /v1/events`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventView {
+    pub seq: i64,
+    pub id: String,
+    pub kind: String,
+    pub data: serde_json::Value,
+    pub created_at: UnixMillis,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,9 +249,156 @@ pub struct PageRequest {
     pub after: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
     pub items: Vec<T>,
     /// Present when there may be more: pass it back as `cursor`.
     pub next_cursor: Option<String>,
+}
+
+/// One utilisation threshold as stored and shown: at `pct` percent of capacity, alert the
+/// `recipients` groups with `severity`, at most once every `throttle_seconds`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThresholdRecord {
+    pub pct: u32,
+    pub severity: String,
+    pub recipients: Vec<String>,
+    pub throttle_seconds: i64,
+}
+
+impl ThresholdRecord {
+    pub fn from_core(threshold: &allot_core::thresholds::Threshold) -> Self {
+        ThresholdRecord {
+            pct: threshold.pct,
+            severity: threshold.severity.as_str().to_owned(),
+            recipients: threshold.recipients.clone(),
+            throttle_seconds: threshold.throttle_seconds,
+        }
+    }
+
+    pub fn to_core(&self) -> Option<allot_core::thresholds::Threshold> {
+        Some(allot_core::thresholds::Threshold {
+            pct: self.pct,
+            severity: allot_core::thresholds::Severity::parse(&self.severity)?,
+            recipients: self.recipients.clone(),
+            throttle_seconds: self.throttle_seconds,
+        })
+    }
+}
+
+/// Where a recipient group's alerts go: an e-mail address or a webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Channel {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_id: Option<String>,
+}
+
+/// An alert as the log keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertView {
+    pub seq: i64,
+    pub id: String,
+    pub pool_id: String,
+    /// threshold, queue_long or shortage.
+    pub kind: String,
+    pub threshold_pct: Option<u32>,
+    pub severity: String,
+    pub recipients: Vec<String>,
+    pub used: i64,
+    pub capacity: i64,
+    pub waiting: i64,
+    pub created_at: UnixMillis,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertFilter {
+    pub pool_id: Option<String>,
+    pub severity: Option<String>,
+    pub since: Option<UnixMillis>,
+}
+
+/// A webhook endpoint as stored (its secret is shown once, at creation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookView {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub active: bool,
+    pub created_at: UnixMillis,
+}
+
+/// One delivery of one event to one destination, with its attempts so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryView {
+    pub id: String,
+    pub tenant_id: TenantId,
+    /// webhook or email.
+    pub channel: String,
+    pub webhook_id: Option<String>,
+    pub email: Option<String>,
+    pub event_id: String,
+    pub event_type: String,
+    /// The JSON body delivered.
+    pub payload: String,
+    /// pending, delivered or failed (given up).
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: UnixMillis,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+/// What one attempt at a delivery came to, as the delivery worker reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryAttempt {
+    pub delivery_id: String,
+    pub at: UnixMillis,
+    /// The HTTP status (webhooks) or the SMTP reply code (e-mail), when there was an answer.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    pub delivered: bool,
+    /// When to try again; `None` with `delivered` false means give up.
+    pub retry_at: Option<UnixMillis>,
+}
+
+/// One attempt in a delivery's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    pub attempt: i64,
+    pub at: UnixMillis,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// A delivery with its attempts, as `GET /v1/webhooks/{id}/deliveries` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryWithAttempts {
+    pub delivery: DeliveryView,
+    pub attempts: Vec<AttemptRecord>,
+}
+
+/// A delivery that is due, with where it goes: the webhook's URL and signing secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueDelivery {
+    pub delivery: DeliveryView,
+    pub url: Option<String>,
+    pub secret: Option<String>,
+}
+
+/// A pool's thresholds as stored (`None`: seed 004's table), as records to show.
+pub fn threshold_records(stored: Option<&str>) -> Vec<ThresholdRecord> {
+    match stored {
+        Some(text) => serde_json::from_str(text).unwrap_or_default(),
+        None => allot_core::thresholds::default_thresholds()
+            .iter()
+            .map(ThresholdRecord::from_core)
+            .collect(),
+    }
 }

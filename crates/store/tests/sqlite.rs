@@ -40,6 +40,9 @@ fn new_pool(capacity: i64, parent: Option<&str>) -> Command {
         soft_limit_pct: LimitPct::HUNDRED,
         price: None,
         metadata: None,
+        per_date: false,
+        waitlist: Default::default(),
+        thresholds: None,
     })
 }
 
@@ -413,4 +416,98 @@ fn a_sweep_forgets_idempotency_records_past_their_window() {
         .apply(vec![envelope(&acme, Command::SweepExpired)], next_day)
         .expect("commits");
     assert_eq!(count(&dir), 1, "only the record older than 24 h is gone");
+}
+
+fn join_waitlist(pool: &str, holder: &str, quantity: i64) -> Command {
+    Command::JoinWaitlist(allot_store::command::NewWaitlistEntry {
+        pool_id: pool.to_owned(),
+        holder: holder.to_owned(),
+        quantity: Quantity::new(quantity).expect("valid"),
+        priority: PriorityRequest::Base,
+        expires_in: TtlSeconds::new(7200).expect("valid ttl"),
+    })
+}
+
+#[test]
+fn freed_capacity_goes_to_the_waiting_list_before_a_later_command_in_the_same_batch() {
+    let (dir, store, mut writer) = open();
+    let acme = tenant("acme");
+    let pool = create_pool(&mut writer, &acme, 2, None);
+    let taken = hold_id(&apply_one(&mut writer, &acme, hold(&pool, 2, 60), T0));
+    let entry = match apply_one(&mut writer, &acme, join_waitlist(&pool, "ana", 2), T0) {
+        Ok(Success::WaitlistEntry(entry)) => entry,
+        other => panic!("not joined: {other:?}"),
+    };
+    assert_eq!(entry.position, Some(1));
+
+    // One batch: the release, then a newcomer's hold. The waiting entry is served first.
+    let batch = vec![
+        envelope(&acme, Command::ReleaseHold { hold_id: taken }),
+        envelope(&acme, hold(&pool, 1, 60)),
+    ];
+    let replies: Vec<Outcome> = writer
+        .apply(batch, T0)
+        .expect("commits")
+        .into_iter()
+        .map(outcome)
+        .collect();
+    assert!(replies[0].is_ok());
+    assert!(matches!(
+        replies[1],
+        Err(Failure::Refused(Refusal::InsufficientCapacity { .. }))
+    ));
+    let served = store
+        .get_waitlist_entry(&acme, &entry.id, T0)
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(served.status, allot_core::waitlist::EntryStatus::Offered);
+    let offer = served.hold_id.expect("an offer hold");
+    let offer = store
+        .get_hold(&acme, &offer, T0)
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(
+        (offer.status, offer.holder.as_deref()),
+        (HoldStatus::Held, Some("ana"))
+    );
+    let report = sqlite::verify(dir.path()).expect("verify runs");
+    assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
+
+    // The outbox has the join and the offer, in order, in the same transactions.
+    let events = store
+        .list_events(
+            &acme,
+            None,
+            PageRequest {
+                limit: 10,
+                after: None,
+            },
+        )
+        .expect("reads");
+    let kinds: Vec<&str> = events.items.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["waitlist.joined", "waitlist.offered"]);
+}
+
+#[test]
+fn verify_reports_a_waiting_count_that_disagrees_with_the_entries() {
+    let (dir, _store, mut writer) = open();
+    let acme = tenant("acme");
+    let event = create_pool(&mut writer, &acme, 1, None);
+    let section = create_pool(&mut writer, &acme, 1, Some(&event));
+    assert!(apply_one(&mut writer, &acme, hold(&section, 1, 60), T0).is_ok());
+    assert!(apply_one(&mut writer, &acme, join_waitlist(&section, "ana", 1), T0).is_ok());
+    drop(writer);
+    let report = sqlite::verify(dir.path()).expect("verify runs");
+    assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
+
+    let conn = rusqlite::Connection::open(dir.path().join(sqlite::DATABASE_FILE)).expect("opens");
+    conn.execute("UPDATE pools SET waiting_below = 0 WHERE id = ?1", [&event])
+        .expect("tampers");
+    let report = sqlite::verify(dir.path()).expect("verify runs");
+    let found: Vec<(&str, &str)> = report
+        .mismatches
+        .iter()
+        .map(|m| (m.pool_id.as_str(), m.what.as_str()))
+        .collect();
+    assert_eq!(found, [(event.as_str(), "waiting_below (from entries)")]);
 }

@@ -75,6 +75,9 @@ fn a_chunk_sent_twice_lands_once_and_the_job_resumes_from_its_cursor() {
             soft_limit_pct: LimitPct::HUNDRED,
             price: None,
             metadata: None,
+            per_date: false,
+            waitlist: Default::default(),
+            thresholds: None,
         }),
     ) {
         Ok(Success::Pool(pool)) => pool.id,

@@ -25,6 +25,7 @@ fn manual() -> Options {
     Options {
         manual_clock: true,
         sweeper: false,
+        ..Options::default()
     }
 }
 
@@ -543,6 +544,7 @@ async fn the_sweeper_writes_expiry_into_the_ledger() {
     let app = spawn_app_with(Options {
         manual_clock: true,
         sweeper: true,
+        ..Options::default()
     })
     .await;
     let key = app.tenant("Acme").await;

@@ -22,6 +22,7 @@ async fn a_new_pool_has_the_documented_defaults_and_fields() {
     let app = spawn_app_with(Options {
         manual_clock: true,
         sweeper: false,
+        ..Options::default()
     })
     .await;
     let key = app.tenant("Acme").await;
@@ -195,6 +196,7 @@ async fn patching_a_pool_changes_its_name_price_active_flag_and_capacity_with_a_
     let app = spawn_app_with(Options {
         manual_clock: true,
         sweeper: false,
+        ..Options::default()
     })
     .await;
     let key = app.tenant("Acme").await;

@@ -27,6 +27,9 @@ const INHERITED_SETTINGS: &[&str] = &[
     "ALLOT_MAX_BATCH",
     "ALLOT_LOG_FORMAT",
     "ALLOT_LOG",
+    "ALLOT_SMTP_URL",
+    "ALLOT_SMTP_FROM",
+    "ALLOT_WAITLIST_FALLBACK_WAIT_SECONDS",
     "RUST_LOG",
 ];
 
@@ -754,4 +757,61 @@ async fn the_command_line_explains_itself_and_fails_plainly() {
     let (status, _, stderr) = run_allot(&["serve", "--listen", "not-an-address"]).await;
     assert_eq!(status.code(), Some(2), "a usage error: {stderr}");
     assert!(stderr.contains("--listen"), "{stderr}");
+}
+
+#[tokio::test]
+async fn events_not_yet_delivered_when_the_server_is_killed_are_delivered_after_restart() {
+    // The receiver fails the first attempt; the server is killed before it can retry.
+    let receiver = crate::helpers::Receiver::start(&[500]).await;
+    let data = tempfile::tempdir().expect("a data directory");
+    let client = http();
+    let mut server = Server::start(data.path(), Some(TOKEN)).await;
+    let key = tenant(&server, &client, TOKEN, "Deliveries").await;
+    let (status, webhook) = post(
+        &server,
+        &client,
+        "/v1/webhooks",
+        &key,
+        json!({"url": receiver.url, "events": ["alert.fired"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{webhook}");
+    let secret = webhook["secret"].as_str().expect("a secret").to_owned();
+    let seats = pool(
+        &server,
+        &client,
+        &key,
+        json!({"name": "Seats", "capacity": 10}),
+    )
+    .await;
+    // 8 of 10 crosses one threshold (80%): one alert, one delivery.
+    let body = json!({"lines": [{"pool_id": seats, "quantity": 8}], "confirm": true});
+    let (status, _) = post(&server, &client, "/v1/holds", &key, body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    crate::helpers::eventually(Duration::from_secs(10), "the first attempt", || async {
+        (!receiver.requests().is_empty()).then_some(())
+    })
+    .await;
+    let killed = server.kill();
+    assert_eq!(killed.signal(), Some(9), "killed by SIGKILL: {killed}");
+    let before_restart = receiver.requests().len();
+
+    let _server = Server::start(data.path(), Some(TOKEN)).await;
+    // The retry is due about 5 s after the failure; allow for a slow machine.
+    let first = receiver.requests()[0].clone();
+    assert_eq!(first.status, 500);
+    let delivered = crate::helpers::eventually(
+        Duration::from_secs(30),
+        "delivery after restart",
+        || async { receiver.requests().into_iter().find(|r| r.status == 200) },
+    )
+    .await;
+    assert_eq!(before_restart, 1, "nothing else was sent before the kill");
+    assert!(crate::helpers::signature_verifies(&secret, &delivered));
+    assert_eq!(
+        first.headers.get("webhook-id"),
+        delivered.headers.get("webhook-id"),
+        "the same event, retried"
+    );
+    assert!(delivered.body.contains("alert.fired"));
 }

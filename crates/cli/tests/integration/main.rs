@@ -1,6 +1,7 @@
 //! Integration tests: the real server on a random loopback port with a temporary data directory,
 //! driven over HTTP. One test binary, so linking happens once.
 
+mod alerts;
 mod api_auth;
 mod api_holds;
 mod api_input;
@@ -11,3 +12,5 @@ mod helpers;
 mod smoke;
 mod tickets;
 mod utilization;
+mod waitlist;
+mod waitlist_concurrency;

@@ -26,7 +26,7 @@ pub async fn create_hold(
     body: JsonBody<CreateHoldRequest>,
 ) -> Result<Response, ApiError> {
     let caller = write.caller.require(Role::Operator)?;
-    let command = body.value.validate()?;
+    let command = body.value.validate(state.clock.now())?;
     Ok(state
         .submit(
             Actor::Tenant(&caller),

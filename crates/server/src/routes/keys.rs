@@ -19,12 +19,12 @@ fn new_key_id() -> String {
     format!("key_{}", uuid::Uuid::now_v7().simple())
 }
 
-/// Adds `api_key` to a freshly created body.
-fn with_secret(body: &[u8], secret: &str) -> Option<Value> {
+/// Adds the secret as `field` to a freshly created body.
+fn with_secret(body: &[u8], field: &str, secret: &str) -> Option<Value> {
     let mut value: Value = serde_json::from_slice(body).ok()?;
     value
         .as_object_mut()?
-        .insert("api_key".into(), Value::String(secret.to_owned()));
+        .insert(field.into(), Value::String(secret.to_owned()));
     Some(value)
 }
 
@@ -53,13 +53,15 @@ pub async fn create_tenant(
             render_created,
         )
         .await?;
-    Ok(secret_answer(answer, &secret))
+    Ok(secret_answer(answer, "api_key", &secret))
 }
 
-fn secret_answer(answer: crate::state::Answer, secret: &str) -> Response {
+/// The answer to a request that made a secret: the secret is shown in the live answer only. It
+/// is not in the stored body, so a replay by Idempotency-Key omits it.
+pub(crate) fn secret_answer(answer: crate::state::Answer, field: &str, secret: &str) -> Response {
     if !answer.replayed
         && answer.response.status == StatusCode::CREATED.as_u16()
-        && let Some(value) = with_secret(&answer.response.body, secret)
+        && let Some(value) = with_secret(&answer.response.body, field, secret)
     {
         return (StatusCode::CREATED, Json(value)).into_response();
     }
@@ -91,7 +93,7 @@ pub async fn create_api_key(
             render_created,
         )
         .await?;
-    Ok(secret_answer(answer, &secret))
+    Ok(secret_answer(answer, "api_key", &secret))
 }
 
 /// List the tenant's active API keys (admin). Secrets are never shown again.

@@ -1,13 +1,18 @@
 //! HTTP routes. Handlers translate HTTP to the store's commands and reads, and back; every rule
 //! about capacity lives in the core and every query in the store.
 
+pub mod alerts;
 pub mod attendees;
+pub mod events;
 pub mod holds;
 pub mod jobs;
 pub mod keys;
 pub mod ops;
 pub mod pools;
+pub mod sessions;
 pub mod tickets;
+pub mod waitlist;
+pub mod webhooks;
 
 use crate::error::{ApiError, ErrorKind};
 use crate::extract::Query;

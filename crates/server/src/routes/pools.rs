@@ -168,6 +168,8 @@ pub async fn utilization(
 pub struct AvailabilityQuery {
     /// Units wanted; at least 1, default 1.
     pub quantity: Option<i64>,
+    /// For a session pool: the date, `YYYY-MM-DD`.
+    pub date: Option<String>,
 }
 
 /// Whether `quantity` units could be held now.
@@ -183,10 +185,25 @@ pub async fn availability(
     let caller = caller.require(Role::Viewer)?;
     let quantity = allot_core::Quantity::new(query.quantity.unwrap_or(1))
         .map_err(|error| ApiError::invalid("quantity", error.to_string()))?;
+    let id = match &query.date {
+        Some(date) => {
+            allot_core::SessionDate::parse(date)
+                .map_err(|error| ApiError::invalid("date", error.to_string()))?
+                .instance_id(&allot_core::PoolId(id))
+                .0
+        }
+        None => id,
+    };
     let pool = state
         .store
         .get_pool(&caller.tenant, &id, state.clock.now())?
         .ok_or_else(|| ApiError::not_found("pool", &id))?;
+    if pool.per_date {
+        return Err(ApiError::invalid(
+            "date",
+            "this pool is a session that serves many dates: give ?date=YYYY-MM-DD",
+        ));
+    }
     Ok(Json(AvailabilityBody {
         can_hold: pool.active && pool.available >= quantity.get(),
         pool_id: pool.id,

@@ -6,17 +6,19 @@
 mod jobs;
 mod tickets;
 
+use super::outbox::{self, Outbox};
+use super::promotion;
 use super::reads::{load_hold, load_pool};
-use super::rows::{HoldRow, PoolRow};
+use super::rows::{HOLD_COLUMNS, HoldRow, PoolRow};
 use crate::command::*;
 use crate::model::*;
 use crate::{BatchWriter, StoreError};
 use allot_core::{
-    HoldLine, HoldStatus, LineEffect, Pool, PoolId, PoolLimits, PoolSet, TransitionError,
-    UnixMillis,
+    HoldLine, HoldStatus, LineEffect, Pool, PoolId, PoolLimits, PoolSet, Refusal, SessionDate,
+    TransitionError, UnixMillis,
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -48,9 +50,12 @@ impl BatchWriter for SqliteWriter {
         } else {
             0
         };
+        // Capacity a change frees goes to those waiting before the next command can take it.
+        promotion::promote_freed(&tx, &mut work, now)?;
         let mut replies = Vec::with_capacity(batch.len());
         for envelope in batch {
             replies.push(apply_envelope(&tx, &mut work, envelope, now, expired)?);
+            promotion::promote_freed(&tx, &mut work, now)?;
         }
         work.flush(&tx, now)?;
         let next_due: Option<i64> = tx
@@ -69,24 +74,51 @@ impl BatchWriter for SqliteWriter {
 
 /// The pools one tenant's commands in this batch have touched.
 #[derive(Default)]
-struct TenantPools {
-    set: PoolSet,
-    rows: HashMap<PoolId, PoolRow>,
+pub(super) struct TenantPools {
+    pub(super) set: PoolSet,
+    pub(super) rows: HashMap<PoolId, PoolRow>,
     /// Ids looked up and not found for this tenant, so a batch of bad ids costs one query each.
     missing: HashSet<PoolId>,
-    dirty: HashSet<PoolId>,
+    pub(super) dirty: HashSet<PoolId>,
+    /// Pools whose headroom may have grown (with everything below them) since promotion last
+    /// ran: their waiting entries are served next.
+    pub(super) freed: BTreeSet<PoolId>,
+    /// Each pool's use, capacity and waiting count when the batch first loaded it: alerts fire
+    /// on what the batch changed.
+    pub(super) baseline: HashMap<PoolId, Baseline>,
+}
+
+/// A pool's figures before this batch changed it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Baseline {
+    pub(super) used: i64,
+    pub(super) capacity: i64,
+    pub(super) waiting: i64,
+}
+
+impl Baseline {
+    pub(super) fn of(row: &PoolRow) -> Self {
+        Baseline {
+            used: row.core.used(),
+            capacity: row.core.limits.capacity.get(),
+            waiting: row.waiting,
+        }
+    }
 }
 
 #[derive(Default)]
-struct Working {
-    tenants: HashMap<TenantId, TenantPools>,
+pub(super) struct Working {
+    pub(super) tenants: HashMap<TenantId, TenantPools>,
     /// The last ledger sequence number used; read at the start of the batch, written at flush.
-    ledger_seq: i64,
+    pub(super) ledger_seq: i64,
+    /// The last waiting-list arrival number used, likewise.
+    pub(super) waitlist_seq: i64,
+    pub(super) outbox: Outbox,
 }
 
 /// One tenant's pools in the batch. A free function, not a method, so that callers can hold it
 /// and `Working::ledger_seq` at once.
-fn tenant_pools<'w>(
+pub(super) fn tenant_pools<'w>(
     tenants: &'w mut HashMap<TenantId, TenantPools>,
     tenant: &TenantId,
 ) -> &'w mut TenantPools {
@@ -95,22 +127,33 @@ fn tenant_pools<'w>(
 
 impl Working {
     fn load(tx: &Transaction<'_>) -> Result<Working, StoreError> {
-        let ledger_seq = tx
-            .prepare_cached("SELECT value FROM allot_meta WHERE name = 'ledger_seq'")?
-            .query_row([], |row| row.get(0))?;
+        let mut meta = tx.prepare_cached("SELECT value FROM allot_meta WHERE name = ?1")?;
+        let mut counter = |name: &str| -> Result<i64, StoreError> {
+            Ok(meta.query_row([name], |row| row.get(0))?)
+        };
         Ok(Working {
             tenants: HashMap::new(),
-            ledger_seq,
+            ledger_seq: counter("ledger_seq")?,
+            waitlist_seq: counter("waitlist_seq")?,
+            outbox: Outbox::new(counter("event_seq")?, counter("alert_seq")?),
         })
     }
 
     /// Writes every changed pool's counters and settings, once per batch.
     fn flush(&mut self, tx: &Transaction<'_>, now: UnixMillis) -> Result<(), StoreError> {
-        tx.prepare_cached("UPDATE allot_meta SET value = ?1 WHERE name = 'ledger_seq'")?
-            .execute([self.ledger_seq])?;
+        // Alerts first: they may append events and alerts, whose counters are saved just below.
+        super::alerts::raise_alerts(tx, self, now)?;
+        let mut meta = tx.prepare_cached("UPDATE allot_meta SET value = ?2 WHERE name = ?1")?;
+        meta.execute(params!["ledger_seq", self.ledger_seq])?;
+        meta.execute(params!["waitlist_seq", self.waitlist_seq])?;
+        meta.execute(params!["event_seq", self.outbox.event_seq])?;
+        meta.execute(params!["alert_seq", self.outbox.alert_seq])?;
+        drop(meta);
         let mut stmt = tx.prepare_cached(
             "UPDATE pools SET held = ?2, committed = ?3, capacity = ?4, hard_limit_pct = ?5, soft_limit_pct = ?6,
-                 active = ?7, name = ?8, price_amount_minor = ?9, price_currency = ?10, metadata = ?11, updated_at = ?12
+                 active = ?7, name = ?8, price_amount_minor = ?9, price_currency = ?10, metadata = ?11, updated_at = ?12,
+                 waitlist_policy = ?13, waitlist_mode = ?14, offer_ttl_seconds = ?15, waiting = ?16, waiting_below = ?17,
+                 thresholds = ?18, alert_marks = ?19
              WHERE id = ?1",
         )?;
         for pools in self.tenants.values() {
@@ -133,6 +176,13 @@ impl Working {
                     row.price.as_ref().map(|p| p.currency.clone()),
                     row.metadata,
                     now.0.max(row.updated_at.0),
+                    row.waitlist.policy.as_str(),
+                    row.waitlist.mode.as_str(),
+                    row.waitlist.offer_ttl.get(),
+                    row.waiting,
+                    row.waiting_below,
+                    row.thresholds,
+                    row.alert_marks,
                 ])?;
             }
         }
@@ -143,7 +193,7 @@ impl Working {
 impl TenantPools {
     /// Loads a pool and its ancestors into the working set. `false` when the pool does not exist
     /// for this tenant (another tenant's id included).
-    fn load_chain(
+    pub(super) fn load_chain(
         &mut self,
         tx: &Transaction<'_>,
         tenant: &TenantId,
@@ -166,6 +216,7 @@ impl TenantPools {
             match load_pool(tx, tenant, &id.0)? {
                 Some(row) => {
                     next = row.core.parent_id.clone();
+                    self.baseline.insert(id.clone(), Baseline::of(&row));
                     self.set.insert(row.core.clone());
                     self.rows.insert(id, row);
                 }
@@ -183,7 +234,121 @@ impl TenantPools {
         Ok(true)
     }
 
-    fn mark_chain_dirty(&mut self, id: &PoolId) {
+    /// Loads a pool for a new use — a hold, a waiting-list entry, a change of capacity — making a
+    /// session's date on its first use. A session itself takes no holds (its dates do), and a
+    /// date in the past takes no new use. `Ok(Err(_))` says why the pool cannot be used.
+    pub(super) fn load_for_use(
+        &mut self,
+        tx: &Transaction<'_>,
+        work_ledger_seq: &mut i64,
+        tenant: &TenantId,
+        id: &PoolId,
+        now: UnixMillis,
+    ) -> Result<Result<(), Failure>, StoreError> {
+        if !self.load_chain(tx, tenant, id)? {
+            let Some((session, date)) = SessionDate::split_instance_id(id) else {
+                return Ok(Err(Refusal::UnknownPool(id.clone()).into()));
+            };
+            if !self.load_chain(tx, tenant, &session)? {
+                return Ok(Err(Refusal::UnknownPool(id.clone()).into()));
+            }
+            if !self.rows[&session].per_date {
+                return Ok(Err(Failure::Invalid {
+                    field: "date".to_owned(),
+                    message: format!("pool {session} is not a session with dates (per_date)"),
+                }));
+            }
+            if date.is_past(now) {
+                return Ok(Err(past_date()));
+            }
+            let row = PoolRow::instance_of(&self.rows[&session], date, now);
+            insert_pool_row(tx, tenant, &row)?;
+            append_ledger(
+                tx,
+                work_ledger_seq,
+                tenant,
+                id,
+                None,
+                LedgerKind::Adjust,
+                0,
+                0,
+                row.core.limits.capacity.get(),
+                None,
+                Some("date first used"),
+                now,
+            )?;
+            self.missing.remove(id);
+            self.baseline.insert(id.clone(), Baseline::of(&row));
+            self.set.insert(row.core.clone());
+            self.rows.insert(id.clone(), row);
+        }
+        let row = &self.rows[id];
+        if row.per_date {
+            return Ok(Err(Failure::Invalid {
+                field: "date".to_owned(),
+                message: format!("pool {id} is a session that serves many dates: give a date"),
+            }));
+        }
+        let past = row
+            .date
+            .as_deref()
+            .and_then(|date| SessionDate::parse(date).ok())
+            .is_some_and(|date| date.is_past(now));
+        if past {
+            return Ok(Err(past_date()));
+        }
+        Ok(Ok(()))
+    }
+
+    /// After a change that lowered use or waiting, or raised capacity, in `id`'s chain: the
+    /// baseline alerts compare against follows it down, so a later rise in the same batch (an
+    /// expiry, then a new hold) is seen as the crossing it is.
+    pub(super) fn lower_baseline(&mut self, id: &PoolId) {
+        let Some(chain) = self.set.chain(id) else {
+            return;
+        };
+        for pool in chain {
+            let waiting = self.rows.get(&pool.id).map_or(0, |row| row.waiting);
+            if let Some(base) = self.baseline.get_mut(&pool.id) {
+                base.used = base.used.min(pool.used());
+                base.capacity = base.capacity.max(pool.limits.capacity.get());
+                base.waiting = base.waiting.min(waiting);
+            }
+        }
+    }
+
+    /// Adds `delta` waiting entries to `id`, and to the rolled-up count of it and its ancestors.
+    pub(super) fn add_waiting(&mut self, id: &PoolId, delta: i64) {
+        let chain: Vec<PoolId> = self
+            .set
+            .chain(id)
+            .expect("chains are loaded before their waiting lists change")
+            .iter()
+            .map(|pool| pool.id.clone())
+            .collect();
+        for (depth, pool) in chain.iter().enumerate() {
+            let row = self.rows.get_mut(pool).expect("a loaded pool has its row");
+            if depth == 0 {
+                row.waiting += delta;
+            }
+            row.waiting_below += delta;
+            self.dirty.insert(pool.clone());
+        }
+        if delta < 0 {
+            self.lower_baseline(id);
+        }
+    }
+
+    /// The topmost ancestor of `id`: a change that frees capacity in a pool frees it for every
+    /// pool that shares an ancestor with it, so promotion looks below the root.
+    pub(super) fn root_of(&self, id: &PoolId) -> PoolId {
+        self.set
+            .chain(id)
+            .and_then(|chain| chain.last().map(|pool| pool.id.clone()))
+            .unwrap_or_else(|| id.clone())
+    }
+
+    pub(super) fn mark_chain_dirty(&mut self, id: &PoolId) {
         let chain: Vec<PoolId> = self
             .set
             .chain(id)
@@ -194,7 +359,7 @@ impl TenantPools {
         self.dirty.extend(chain);
     }
 
-    fn view(&self, id: &PoolId) -> PoolView {
+    pub(super) fn view(&self, id: &PoolId) -> PoolView {
         let pool = self.set.get(id).expect("a viewed pool is loaded");
         let available = self
             .set
@@ -204,7 +369,14 @@ impl TenantPools {
     }
 }
 
-fn new_id(prefix: &str) -> String {
+fn past_date() -> Failure {
+    Failure::Invalid {
+        field: "date".to_owned(),
+        message: "is in the past (dates are UTC)".to_owned(),
+    }
+}
+
+pub(super) fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
 }
 
@@ -215,27 +387,15 @@ fn expire_due(
     work: &mut Working,
     now: UnixMillis,
 ) -> Result<usize, StoreError> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT tenant_id, id, status, holder, expires_at, lines, created_at, updated_at
-         FROM holds WHERE status = 'held' AND expires_at <= ?1",
-    )?;
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT {HOLD_COLUMNS}, tenant_id FROM holds WHERE status = 'held' AND expires_at <= ?1"
+    ))?;
     let mut due: Vec<(TenantId, HoldRow)> = Vec::new();
     let mut rows = stmt.query([now.0])?;
     while let Some(row) = rows.next()? {
-        let tenant = TenantId(row.get(0)?);
-        let lines: String = row.get(5)?;
-        due.push((
-            tenant,
-            HoldRow {
-                id: row.get(1)?,
-                status: HoldStatus::Held,
-                holder: row.get(3)?,
-                expires_at: UnixMillis(row.get(4)?),
-                lines: serde_json::from_str(&lines)?,
-                created_at: UnixMillis(row.get(6)?),
-                updated_at: UnixMillis(row.get(7)?),
-            },
-        ));
+        // The tenant comes after the hold's own columns, which from_row reads by position.
+        let tenant = TenantId(row.get(8)?);
+        due.push((tenant, HoldRow::from_row(row)?));
     }
     drop(rows);
     for (tenant, hold) in &due {
@@ -429,10 +589,31 @@ fn execute(
         }
         Command::SweepExpired => {
             forget_old_idempotency_records(tx, now)?;
+            let entries = promotion::expire_due_entries(tx, work, now)?;
             Ok(Ok(Success::Swept {
-                expired: expired_this_batch,
+                expired: expired_this_batch + entries,
             }))
         }
+        Command::JoinWaitlist(entry) => promotion::join(tx, work, tenant, entry, now),
+        Command::CancelWaitlistEntry { entry_id } => {
+            promotion::cancel(tx, work, tenant, actor, &entry_id, now)
+        }
+        Command::SetPriorityClasses(classes) => {
+            promotion::set_priority_classes(tx, tenant, classes)
+        }
+        Command::CreateWebhook {
+            url,
+            events,
+            secret,
+        } => outbox::create_webhook(tx, &mut work.outbox, tenant, url, events, secret, now),
+        Command::DeleteWebhook { webhook_id } => {
+            outbox::delete_webhook(tx, &mut work.outbox, tenant, &webhook_id, now)
+        }
+        Command::TestWebhook { webhook_id } => outbox::test_webhook(tx, tenant, &webhook_id, now),
+        Command::SetRecipients(groups) => {
+            outbox::set_recipients(tx, &mut work.outbox, tenant, groups)
+        }
+        Command::RecordDeliveryAttempts(attempts) => outbox::record_attempts(tx, attempts),
         Command::Tickets(command) => tickets::execute(tx, work, tenant, actor, command, now),
         Command::Job(command) => jobs::execute(tx, tenant, command, now),
     }
@@ -472,7 +653,7 @@ fn insert_api_key(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn append_ledger(
+pub(super) fn append_ledger(
     tx: &Transaction<'_>,
     ledger_seq: &mut i64,
     tenant: &TenantId,
@@ -528,6 +709,12 @@ fn create_pool(
         if !pools.load_chain(tx, tenant, parent)? {
             return Ok(invalid("parent_id", "no such pool"));
         }
+        if pools.rows[parent].per_date {
+            return Ok(invalid(
+                "parent_id",
+                "a session that serves many dates cannot have pools under it; its dates count against its own parent",
+            ));
+        }
         let depth = pools.set.chain(parent).map_or(0, |chain| chain.len());
         if depth >= allot_core::MAX_POOL_DEPTH {
             return Ok(invalid("parent_id", "pools nest at most 8 levels deep"));
@@ -542,27 +729,27 @@ fn create_pool(
         return Ok(invalid("soft_limit_pct", "must not exceed hard_limit_pct"));
     }
     let id = PoolId(new_id("pool"));
-    let metadata = new_pool.metadata.as_ref().map(serde_json::Value::to_string);
-    tx.prepare_cached(
-        "INSERT INTO pools (id, tenant_id, parent_id, name, unit, capacity, hard_limit_pct, soft_limit_pct, held, committed,
-             price_amount_minor, price_currency, metadata, active, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, 0, ?9, ?10, ?11, 1, ?12, ?12)",
-    )?
-    .execute(params![
-        id.0,
-        tenant.0,
-        parent_id.as_ref().map(|p| p.0.clone()),
-        new_pool.name,
-        new_pool.unit,
-        limits.capacity.get(),
-        limits.hard_limit_pct.get(),
-        limits.soft_limit_pct.get(),
-        new_pool.price.as_ref().map(|p| p.amount_minor),
-        new_pool.price.as_ref().map(|p| p.currency.clone()),
-        metadata,
-        now.0,
-    ])?;
-    let core = Pool::new(id.clone(), parent_id, limits);
+    let row = PoolRow {
+        core: Pool::new(id.clone(), parent_id, limits),
+        name: new_pool.name,
+        unit: new_pool.unit,
+        price: new_pool.price,
+        metadata: new_pool.metadata.as_ref().map(serde_json::Value::to_string),
+        created_at: now,
+        updated_at: now,
+        per_date: new_pool.per_date,
+        session_id: None,
+        date: None,
+        waitlist: new_pool.waitlist,
+        waiting: 0,
+        waiting_below: 0,
+        thresholds: match &new_pool.thresholds {
+            Some(thresholds) => Some(serde_json::to_string(thresholds)?),
+            None => None,
+        },
+        alert_marks: None,
+    };
+    insert_pool_row(tx, tenant, &row)?;
     append_ledger(
         tx,
         &mut work.ledger_seq,
@@ -577,21 +764,50 @@ fn create_pool(
         Some("created"),
         now,
     )?;
-    pools.set.insert(core.clone());
+    pools.set.insert(row.core.clone());
     pools.missing.remove(&id);
-    pools.rows.insert(
-        id.clone(),
-        PoolRow {
-            core,
-            name: new_pool.name,
-            unit: new_pool.unit,
-            price: new_pool.price,
-            metadata,
-            created_at: now,
-            updated_at: now,
-        },
-    );
+    pools.baseline.insert(id.clone(), Baseline::of(&row));
+    pools.rows.insert(id.clone(), row);
     Ok(Ok(Success::Pool(pools.view(&id))))
+}
+
+fn insert_pool_row(
+    tx: &Transaction<'_>,
+    tenant: &TenantId,
+    row: &PoolRow,
+) -> Result<(), StoreError> {
+    let limits = row.core.limits;
+    tx.prepare_cached(
+        "INSERT INTO pools (id, tenant_id, parent_id, name, unit, capacity, hard_limit_pct, soft_limit_pct, held, committed,
+             price_amount_minor, price_currency, metadata, active, created_at, updated_at,
+             per_date, session_id, date, waitlist_policy, waitlist_mode, offer_ttl_seconds, waiting, waiting_below, thresholds)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16, ?17, ?18, ?19, ?20, ?21, 0, 0, ?22)",
+    )?
+    .execute(params![
+        row.core.id.0,
+        tenant.0,
+        row.core.parent_id.as_ref().map(|p| p.0.clone()),
+        row.name,
+        row.unit,
+        limits.capacity.get(),
+        limits.hard_limit_pct.get(),
+        limits.soft_limit_pct.get(),
+        row.core.held,
+        row.core.committed,
+        row.price.as_ref().map(|p| p.amount_minor),
+        row.price.as_ref().map(|p| p.currency.clone()),
+        row.metadata,
+        row.core.active,
+        row.created_at.0,
+        row.per_date,
+        row.session_id,
+        row.date,
+        row.waitlist.policy.as_str(),
+        row.waitlist.mode.as_str(),
+        row.waitlist.offer_ttl.get(),
+        row.thresholds,
+    ])?;
+    Ok(())
 }
 
 fn update_pool(
@@ -604,7 +820,19 @@ fn update_pool(
     now: UnixMillis,
 ) -> Result<Outcome, StoreError> {
     let pools = tenant_pools(&mut work.tenants, tenant);
-    if !pools.load_chain(tx, tenant, &id)? {
+    // One date's instance is made on its first use, a change of its capacity included.
+    if SessionDate::split_instance_id(&id).is_some() {
+        match pools.load_for_use(tx, &mut work.ledger_seq, tenant, &id, now)? {
+            Ok(()) => {}
+            Err(Failure::Refused(Refusal::UnknownPool(_))) => {
+                return Ok(Err(Failure::NotFound {
+                    kind: "pool",
+                    id: id.0,
+                }));
+            }
+            Err(failure) => return Ok(Err(failure)),
+        }
+    } else if !pools.load_chain(tx, tenant, &id)? {
         return Ok(Err(Failure::NotFound {
             kind: "pool",
             id: id.0,
@@ -616,29 +844,67 @@ fn update_pool(
         hard_limit_pct: patch.hard_limit_pct.unwrap_or(current.hard_limit_pct),
         soft_limit_pct: patch.soft_limit_pct.unwrap_or(current.soft_limit_pct),
     };
+    let is_session = pools.rows[&id].per_date;
     if limits != current {
-        if let Err(refusal) = pools.set.adjust(&id, limits) {
+        if let Err(refusal) = pools
+            .set
+            .get(&id)
+            .expect("loaded above")
+            .check_adjust(limits)
+        {
             return Ok(Err(refusal.into()));
         }
+        // A session-wide change reaches the dates already made only when asked, and never a
+        // past one. Every date is checked before any changes: all of them, or none.
+        let dates = if is_session && patch.apply_to_dates {
+            session_dates_from_today(tx, tenant, &id, now)?
+        } else {
+            Vec::new()
+        };
+        for date_id in &dates {
+            if !pools.load_chain(tx, tenant, date_id)? {
+                return Err(StoreError::Corrupt(format!("date {date_id} vanished")));
+            }
+            let pool = pools.set.get(date_id).expect("loaded above");
+            if let Err(refusal) = pool.check_adjust(limits) {
+                return Ok(Err(Failure::Rejected(format!(
+                    "date {}: {refusal}; no date was changed",
+                    pools.rows[date_id].date.as_deref().unwrap_or("?")
+                ))));
+            }
+        }
         let reason = patch.reason.as_deref().unwrap_or("adjusted");
-        append_ledger(
-            tx,
-            &mut work.ledger_seq,
-            tenant,
-            &id,
-            None,
-            LedgerKind::Adjust,
-            0,
-            0,
-            limits.capacity.get(),
-            actor,
-            Some(reason),
-            now,
-        )?;
+        for pool_id in std::iter::once(&id).chain(&dates) {
+            pools
+                .set
+                .adjust(pool_id, limits)
+                .expect("checked above, in the same working set");
+            append_ledger(
+                tx,
+                &mut work.ledger_seq,
+                tenant,
+                pool_id,
+                None,
+                LedgerKind::Adjust,
+                0,
+                0,
+                limits.capacity.get(),
+                actor,
+                Some(reason),
+                now,
+            )?;
+            pools.dirty.insert(pool_id.clone());
+            pools.freed.insert(pool_id.clone());
+            pools.lower_baseline(pool_id);
+        }
     }
     if let Some(active) = patch.active {
         pools.set.set_active(&id, active);
+        pools.freed.insert(id.clone());
     }
+    let waitlist_changed = patch.waitlist_policy.is_some()
+        || patch.waitlist_mode.is_some()
+        || patch.offer_ttl.is_some();
     let row = pools.rows.get_mut(&id).expect("loaded above");
     if let Some(name) = patch.name {
         row.name = name;
@@ -649,9 +915,63 @@ fn update_pool(
     if let Some(metadata) = patch.metadata {
         row.metadata = Some(metadata.to_string());
     }
+    if let Some(thresholds) = &patch.thresholds {
+        row.thresholds = match thresholds {
+            Some(thresholds) => Some(serde_json::to_string(thresholds)?),
+            None => None,
+        };
+    }
+    if waitlist_changed {
+        let settings = &mut row.waitlist;
+        settings.policy = patch.waitlist_policy.unwrap_or(settings.policy);
+        settings.mode = patch.waitlist_mode.unwrap_or(settings.mode);
+        settings.offer_ttl = patch.offer_ttl.unwrap_or(settings.offer_ttl);
+        let settings = *settings;
+        if is_session {
+            // A session's dates serve their lists the session's way: the ones in this batch's
+            // working set and the ones on disk alike.
+            tx.prepare_cached(
+                "UPDATE pools SET waitlist_policy = ?3, waitlist_mode = ?4, offer_ttl_seconds = ?5
+                 WHERE tenant_id = ?1 AND session_id = ?2",
+            )?
+            .execute(params![
+                tenant.0,
+                id.0,
+                settings.policy.as_str(),
+                settings.mode.as_str(),
+                settings.offer_ttl.get()
+            ])?;
+            for date in pools.rows.values_mut() {
+                if date.session_id.as_deref() == Some(id.0.as_str()) {
+                    date.waitlist = settings;
+                    pools.freed.insert(date.core.id.clone());
+                }
+            }
+        }
+        pools.freed.insert(id.clone());
+    }
+    let row = pools.rows.get_mut(&id).expect("loaded above");
     row.updated_at = now;
     pools.dirty.insert(id.clone());
     Ok(Ok(Success::Pool(pools.view(&id))))
+}
+
+/// A session's dates from today on (UTC), already made.
+fn session_dates_from_today(
+    tx: &Transaction<'_>,
+    tenant: &TenantId,
+    session: &PoolId,
+    now: UnixMillis,
+) -> Result<Vec<PoolId>, StoreError> {
+    let today = SessionDate::today(now).to_string();
+    let mut stmt = tx.prepare_cached(
+        "SELECT id FROM pools WHERE tenant_id = ?1 AND session_id = ?2 AND date >= ?3 ORDER BY date",
+    )?;
+    let ids = stmt
+        .query_map(params![tenant.0, session.0, today], |row| row.get(0))?
+        .map(|id| id.map(PoolId))
+        .collect::<Result<_, _>>()?;
+    Ok(ids)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -668,23 +988,58 @@ fn place_hold(
 ) -> Result<Outcome, StoreError> {
     let pools = tenant_pools(&mut work.tenants, tenant);
     for line in &lines {
-        if !pools.load_chain(tx, tenant, &line.pool_id)? {
-            return Ok(Err(
-                allot_core::Refusal::UnknownPool(line.pool_id.clone()).into()
-            ));
+        if let Err(failure) =
+            pools.load_for_use(tx, &mut work.ledger_seq, tenant, &line.pool_id, now)?
+        {
+            return Ok(Err(failure));
         }
     }
     let placement = match pools.set.place(&lines, confirm) {
         Ok(placement) => placement,
         Err(refusal) => return Ok(Err(refusal.into())),
     };
-    let hold_id = new_id("hold");
     let status = if confirm {
         HoldStatus::Confirmed
     } else {
         HoldStatus::Held
     };
-    let line_views: Vec<HoldLineView> = lines
+    let hold = NewHold {
+        lines: &lines,
+        status,
+        holder,
+        expires_at,
+        waitlist_entry_id: None,
+    };
+    let hold = write_new_hold(tx, &mut work.ledger_seq, pools, tenant, actor, hold, now)?;
+    Ok(Ok(Success::Hold {
+        hold,
+        warnings: placement.warnings,
+    }))
+}
+
+/// A hold the core has just placed, to be written down.
+pub(super) struct NewHold<'a> {
+    pub lines: &'a [HoldLine],
+    /// Held, or confirmed at once.
+    pub status: HoldStatus,
+    pub holder: Option<String>,
+    pub expires_at: UnixMillis,
+    pub waitlist_entry_id: Option<&'a str>,
+}
+
+/// Writes a placed hold: its row, with each line's price locked in, and one ledger entry per line.
+pub(super) fn write_new_hold(
+    tx: &Transaction<'_>,
+    ledger_seq: &mut i64,
+    pools: &mut TenantPools,
+    tenant: &TenantId,
+    actor: Option<&str>,
+    hold: NewHold<'_>,
+    now: UnixMillis,
+) -> Result<HoldView, StoreError> {
+    let hold_id = new_id("hold");
+    let line_views: Vec<HoldLineView> = hold
+        .lines
         .iter()
         .map(|line| HoldLineView {
             pool_id: line.pool_id.0.clone(),
@@ -693,65 +1048,92 @@ fn place_hold(
         })
         .collect();
     tx.prepare_cached(
-        "INSERT INTO holds (id, tenant_id, status, holder, expires_at, lines, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        "INSERT INTO holds (id, tenant_id, status, holder, expires_at, lines, created_at, updated_at, waitlist_entry_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
     )?
     .execute(params![
         hold_id,
         tenant.0,
-        status.as_str(),
-        holder,
-        expires_at.0,
+        hold.status.as_str(),
+        hold.holder,
+        hold.expires_at.0,
         serde_json::to_string(&line_views)?,
-        now.0
+        now.0,
+        hold.waitlist_entry_id,
     ])?;
-    let effect = if confirm {
+    let effect = if hold.status == HoldStatus::Confirmed {
         LineEffect::HOLD_AND_CONFIRM
     } else {
         LineEffect::HOLD
     };
-    for line in &lines {
+    let change = LineChange {
+        hold_id: &hold_id,
+        kind: LedgerKind::Hold,
+        effect,
+        actor,
+    };
+    append_line_entries(tx, ledger_seq, pools, tenant, hold.lines, change, now)?;
+    Ok(HoldView {
+        id: hold_id,
+        status: hold.status,
+        holder: hold.holder,
+        expires_at: hold.expires_at,
+        lines: line_views,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+/// What one step of a hold did to each of its lines, for the ledger.
+#[derive(Clone, Copy)]
+struct LineChange<'a> {
+    hold_id: &'a str,
+    kind: LedgerKind,
+    effect: LineEffect,
+    actor: Option<&'a str>,
+}
+
+/// One ledger entry per line of a hold (the counters have already moved), and the lines' chains
+/// marked for the flush.
+fn append_line_entries(
+    tx: &Transaction<'_>,
+    ledger_seq: &mut i64,
+    pools: &mut TenantPools,
+    tenant: &TenantId,
+    lines: &[HoldLine],
+    change: LineChange<'_>,
+    now: UnixMillis,
+) -> Result<(), StoreError> {
+    for line in lines {
         let quantity = line.quantity.get();
         let capacity = pools
             .set
             .get(&line.pool_id)
-            .expect("loaded above")
+            .expect("a changed line's pool is loaded")
             .limits
             .capacity
             .get();
         append_ledger(
             tx,
-            &mut work.ledger_seq,
+            ledger_seq,
             tenant,
             &line.pool_id,
-            Some(&hold_id),
-            LedgerKind::Hold,
-            effect.held * quantity,
-            effect.committed * quantity,
+            Some(change.hold_id),
+            change.kind,
+            change.effect.held * quantity,
+            change.effect.committed * quantity,
             capacity,
-            actor,
+            change.actor,
             None,
             now,
         )?;
         pools.mark_chain_dirty(&line.pool_id);
     }
-    let hold = HoldView {
-        id: hold_id,
-        status,
-        holder,
-        expires_at,
-        lines: line_views,
-        created_at: now,
-        updated_at: now,
-    };
-    Ok(Ok(Success::Hold {
-        hold,
-        warnings: placement.warnings,
-    }))
+    Ok(())
 }
 
 #[derive(Clone, Copy)]
-enum Step {
+pub(super) enum Step {
     Confirm,
     Release,
 }
@@ -771,34 +1153,50 @@ fn step_hold(
             id: hold_id.to_owned(),
         }));
     };
+    match step_loaded_hold(tx, work, tenant, actor, hold, now, step)? {
+        Ok(hold) => Ok(Ok(Success::Hold {
+            hold: hold.view(now),
+            warnings: Vec::new(),
+        })),
+        Err(error) => Ok(Err(error.into())),
+    }
+}
+
+/// Confirms or releases a loaded hold, if its lifecycle allows; answers the hold as it is after.
+pub(super) fn step_loaded_hold(
+    tx: &Transaction<'_>,
+    work: &mut Working,
+    tenant: &TenantId,
+    actor: Option<&str>,
+    hold: HoldRow,
+    now: UnixMillis,
+    step: Step,
+) -> Result<Result<HoldRow, TransitionError>, StoreError> {
     let decided: Result<(HoldStatus, LineEffect), TransitionError> = match step {
         Step::Confirm => hold.lifecycle().confirm(now),
         Step::Release => hold.lifecycle().release(now),
     };
     let (status, effect) = match decided {
         Ok(decided) => decided,
-        Err(error) => return Ok(Err(error.into())),
+        Err(error) => return Ok(Err(error)),
     };
     let kind = match step {
         Step::Confirm => LedgerKind::Confirm,
         Step::Release => LedgerKind::Release,
     };
     transition(tx, work, tenant, actor, &hold, status, effect, kind, now)?;
-    let hold = HoldRow {
+    Ok(Ok(HoldRow {
         status,
         updated_at: now,
         ..hold
-    };
-    Ok(Ok(Success::Hold {
-        hold: hold.view(now),
-        warnings: Vec::new(),
     }))
 }
 
-/// Moves a hold to `status`: counters of every line's pool chain by `effect`, the hold row, and
-/// one ledger entry per line.
+/// Moves a hold to `status`: counters of every line's pool chain by `effect`, the hold row, one
+/// ledger entry per line, and the waiting-list entry the hold was offered to, if any. Capacity
+/// given back is marked for promotion.
 #[allow(clippy::too_many_arguments)]
-fn transition(
+pub(super) fn transition(
     tx: &Transaction<'_>,
     work: &mut Working,
     tenant: &TenantId,
@@ -820,34 +1218,26 @@ fn transition(
         }
     }
     pools.set.apply(&lines, effect);
-    for line in &lines {
-        let quantity = line.quantity.get();
-        let capacity = pools
-            .set
-            .get(&line.pool_id)
-            .expect("loaded above")
-            .limits
-            .capacity
-            .get();
-        append_ledger(
-            tx,
-            &mut work.ledger_seq,
-            tenant,
-            &line.pool_id,
-            Some(&hold.id),
-            kind,
-            effect.held * quantity,
-            effect.committed * quantity,
-            capacity,
-            actor,
-            None,
-            now,
-        )?;
-        pools.mark_chain_dirty(&line.pool_id);
+    let change = LineChange {
+        hold_id: &hold.id,
+        kind,
+        effect,
+        actor,
+    };
+    append_line_entries(tx, &mut work.ledger_seq, pools, tenant, &lines, change, now)?;
+    if effect.held + effect.committed < 0 {
+        for line in &lines {
+            let root = pools.root_of(&line.pool_id);
+            pools.freed.insert(root);
+            pools.lower_baseline(&line.pool_id);
+        }
     }
     tx.prepare_cached(
         "UPDATE holds SET status = ?3, updated_at = ?4 WHERE tenant_id = ?1 AND id = ?2",
     )?
     .execute(params![tenant.0, hold.id, status.as_str(), now.0])?;
+    if let Some(entry_id) = &hold.waitlist_entry_id {
+        promotion::offer_settled(tx, work, tenant, entry_id, &hold.id, kind, now)?;
+    }
     Ok(())
 }

@@ -7,12 +7,16 @@
 //! - `batch`: the [`crate::BatchWriter`] implementation: one transaction per batch.
 //! - `verify`: recomputing counters from the ledger and from live holds.
 
+mod alerts;
 mod batch;
+mod outbox;
+mod promotion;
 mod reads;
 mod rows;
 pub mod schema;
 mod ticket_reads;
 mod verify;
+mod waitlist;
 
 pub use batch::SqliteWriter;
 pub use verify::{Mismatch, VerifyReport, verify};

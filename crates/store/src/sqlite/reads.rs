@@ -2,11 +2,17 @@
 //! writer (WAL), and each corrects for holds that are past their deadline but not yet swept.
 
 use super::SqliteStore;
-use super::rows::{HOLD_COLUMNS, HoldRow, POOL_COLUMNS, PoolRow};
+use super::outbox::recipient_groups;
+use super::rows::{
+    ENTRY_COLUMNS, ENTRY_FROM, EntryRow, HOLD_COLUMNS, HoldRow, POOL_COLUMNS, PoolRow,
+};
+use super::waitlist::{entry_view, load_entry, priority_classes, queue, recent_promotions};
 use crate::model::*;
 use crate::{Store, StoreError};
-use allot_core::{HoldStatus, PoolId, PoolSet, UnixMillis};
+use allot_core::waitlist::{EntryStatus, PriorityClasses};
+use allot_core::{HoldStatus, PoolId, PoolSet, SessionDate, UnixMillis};
 use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
@@ -227,6 +233,391 @@ impl Store for SqliteStore {
             Ok(Some(paginate(items, page.limit, |entry| entry.seq.to_string())))
         })
     }
+
+    fn get_waitlist_entry(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: UnixMillis,
+    ) -> Result<Option<WaitlistEntryView>, StoreError> {
+        self.read(|conn| {
+            load_entry(conn, tenant, id)?
+                .map(|row| entry_view(conn, tenant, &row, now))
+                .transpose()
+        })
+    }
+
+    fn pool_waitlist(
+        &self,
+        tenant: &TenantId,
+        pool_id: &str,
+        page: PageRequest,
+        now: UnixMillis,
+    ) -> Result<Option<WaitlistStatus>, StoreError> {
+        let offset = cursor_number(&page)?.unwrap_or(0).max(0);
+        self.read(|conn| {
+            if !Self::pool_exists(conn, tenant, pool_id)? {
+                return Ok(None);
+            }
+            let (waiting, total_quantity, average_waited_ms): (i64, i64, Option<f64>) = conn
+                .prepare_cached(
+                    "SELECT COUNT(*), COALESCE(SUM(quantity), 0), AVG(?3 - created_at) FROM waitlist_entries
+                     WHERE tenant_id = ?1 AND pool_id = ?2 AND status = 'waiting' AND expires_at > ?3",
+                )?
+                .query_row(params![tenant.0, pool_id, now.0], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })?;
+            let average_wait_to_promotion_ms: Option<f64> = conn
+                .prepare_cached(
+                    "SELECT AVG(promoted_at - created_at) FROM waitlist_entries
+                     WHERE tenant_id = ?1 AND pool_id = ?2 AND promoted_at IS NOT NULL",
+                )?
+                .query_row(params![tenant.0, pool_id], |row| row.get(0))?;
+            let rows = queue(conn, tenant, pool_id, Some(now), offset, page.limit as i64 + 1)?;
+            let recent = recent_promotions(conn, tenant, pool_id, now)?;
+            let items: Vec<WaitlistEntryView> = rows
+                .iter()
+                .enumerate()
+                .map(|(index, row)| {
+                    let mut view = row.view(now);
+                    view.position = Some(offset as u64 + index as u64 + 1);
+                    view.recent_promotions = recent.clone();
+                    view
+                })
+                .collect();
+            let entries = paginate(items, page.limit, |entry| {
+                entry.position.unwrap_or_default().to_string()
+            });
+            Ok(Some(WaitlistStatus {
+                pool_id: pool_id.to_owned(),
+                waiting: waiting as u64,
+                total_quantity,
+                average_waited_ms: average_waited_ms.map(|ms| ms.round() as i64),
+                average_wait_to_promotion_ms: average_wait_to_promotion_ms
+                    .map(|ms| ms.round() as i64),
+                recent_promotions: recent,
+                entries,
+            }))
+        })
+    }
+
+    fn holder_waitlist(
+        &self,
+        tenant: &TenantId,
+        holder: &str,
+        page: PageRequest,
+        now: UnixMillis,
+    ) -> Result<Page<WaitlistEntryView>, StoreError> {
+        let before = cursor_number(&page)?.unwrap_or(i64::MAX);
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM {ENTRY_FROM}
+                 WHERE e.tenant_id = ?1 AND e.holder = ?2 AND e.seq < ?3 ORDER BY e.seq DESC LIMIT ?4"
+            ))?;
+            let mut rows = stmt.query(params![tenant.0, holder, before, page.limit as i64 + 1])?;
+            let mut entries = Vec::new();
+            while let Some(row) = rows.next()? {
+                entries.push(EntryRow::from_row(row)?);
+            }
+            drop(rows);
+            let mut items = Vec::with_capacity(entries.len());
+            for row in &entries {
+                let mut view = row.view(now);
+                if view.status == EntryStatus::Waiting {
+                    view = entry_view(conn, tenant, row, now)?;
+                }
+                items.push((row.seq, view));
+            }
+            let page = paginate(items, page.limit, |(seq, _)| seq.to_string());
+            Ok(Page {
+                items: page.items.into_iter().map(|(_, view)| view).collect(),
+                next_cursor: page.next_cursor,
+            })
+        })
+    }
+
+    fn list_events(
+        &self,
+        tenant: &TenantId,
+        kind: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<EventView>, StoreError> {
+        let after = cursor_number(&page)?.unwrap_or(0);
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, id, type, data, created_at FROM events
+                 WHERE tenant_id = ?1 AND seq > ?2 AND (?3 IS NULL OR type = ?3) ORDER BY seq LIMIT ?4",
+            )?;
+            let rows = stmt.query_map(
+                params![tenant.0, after, kind, page.limit as i64 + 1],
+                |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                        row.get::<_, i64>(4)?,
+                    ))
+                },
+            )?;
+            let mut items = Vec::new();
+            for row in rows {
+                let (seq, id, kind, data, created_at) = row?;
+                items.push(EventView {
+                    seq,
+                    id,
+                    kind,
+                    data: serde_json::from_str(&data)?,
+                    created_at: UnixMillis(created_at),
+                });
+            }
+            Ok(paginate(items, page.limit, |event| event.seq.to_string()))
+        })
+    }
+
+    fn priority_classes(&self, tenant: &TenantId) -> Result<PriorityClasses, StoreError> {
+        self.read(|conn| priority_classes(conn, tenant))
+    }
+
+    fn list_alerts(
+        &self,
+        tenant: &TenantId,
+        filter: &AlertFilter,
+        page: PageRequest,
+    ) -> Result<Page<AlertView>, StoreError> {
+        let after = cursor_number(&page)?.unwrap_or(0);
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, id, pool_id, kind, threshold_pct, severity, recipients, used, capacity, waiting, created_at
+                 FROM alerts WHERE tenant_id = ?1 AND seq > ?2 AND (?3 IS NULL OR pool_id = ?3)
+                   AND (?4 IS NULL OR severity = ?4) AND (?5 IS NULL OR created_at >= ?5)
+                 ORDER BY seq LIMIT ?6",
+            )?;
+            let mut rows = stmt.query(params![
+                tenant.0,
+                after,
+                filter.pool_id,
+                filter.severity,
+                filter.since.map(|at| at.0),
+                page.limit as i64 + 1
+            ])?;
+            let mut items = Vec::new();
+            while let Some(row) = rows.next()? {
+                let recipients: String = row.get(6)?;
+                items.push(AlertView {
+                    seq: row.get(0)?,
+                    id: row.get(1)?,
+                    pool_id: row.get(2)?,
+                    kind: row.get(3)?,
+                    threshold_pct: row.get(4)?,
+                    severity: row.get(5)?,
+                    recipients: serde_json::from_str(&recipients)?,
+                    used: row.get(7)?,
+                    capacity: row.get(8)?,
+                    waiting: row.get(9)?,
+                    created_at: UnixMillis(row.get(10)?),
+                });
+            }
+            Ok(paginate(items, page.limit, |alert| alert.seq.to_string()))
+        })
+    }
+
+    fn recipients(&self, tenant: &TenantId) -> Result<BTreeMap<String, Vec<Channel>>, StoreError> {
+        self.read(|conn| recipient_groups(conn, tenant))
+    }
+
+    fn list_webhooks(&self, tenant: &TenantId) -> Result<Vec<WebhookView>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, url, events, created_at FROM webhooks WHERE tenant_id = ?1 AND active = 1 ORDER BY id",
+            )?;
+            let mut rows = stmt.query([&tenant.0])?;
+            let mut found = Vec::new();
+            while let Some(row) = rows.next()? {
+                let events: String = row.get(2)?;
+                found.push(WebhookView {
+                    id: row.get(0)?,
+                    url: row.get(1)?,
+                    events: serde_json::from_str(&events)?,
+                    active: true,
+                    created_at: UnixMillis(row.get(3)?),
+                });
+            }
+            Ok(found)
+        })
+    }
+
+    fn list_deliveries(
+        &self,
+        tenant: &TenantId,
+        webhook_id: &str,
+        page: PageRequest,
+    ) -> Result<Option<Page<DeliveryWithAttempts>>, StoreError> {
+        let before = page.after.clone().unwrap_or_else(|| "~".to_owned());
+        self.read(|conn| {
+            let exists: Option<i64> = conn
+                .prepare_cached("SELECT 1 FROM webhooks WHERE tenant_id = ?1 AND id = ?2")?
+                .query_row(params![tenant.0, webhook_id], |row| row.get(0))
+                .optional()?;
+            if exists.is_none() {
+                return Ok(None);
+            }
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {DELIVERY_COLUMNS} FROM deliveries d
+                 WHERE d.tenant_id = ?1 AND d.webhook_id = ?2 AND d.id < ?3 ORDER BY d.id DESC LIMIT ?4"
+            ))?;
+            let mut rows =
+                stmt.query(params![tenant.0, webhook_id, before, page.limit as i64 + 1])?;
+            let mut deliveries = Vec::new();
+            while let Some(row) = rows.next()? {
+                deliveries.push(delivery_from_row(row)?);
+            }
+            drop(rows);
+            let mut attempts_of = conn.prepare_cached(
+                "SELECT attempt, at, status, error, duration_ms FROM delivery_attempts
+                 WHERE delivery_id = ?1 ORDER BY attempt LIMIT 100",
+            )?;
+            let mut items = Vec::with_capacity(deliveries.len());
+            for delivery in deliveries {
+                let attempts = attempts_of
+                    .query_map([&delivery.id], |row| {
+                        Ok(AttemptRecord {
+                            attempt: row.get(0)?,
+                            at: UnixMillis(row.get(1)?),
+                            status: row.get(2)?,
+                            error: row.get(3)?,
+                            duration_ms: row.get(4)?,
+                        })
+                    })?
+                    .collect::<Result<_, _>>()?;
+                items.push(DeliveryWithAttempts { delivery, attempts });
+            }
+            Ok(Some(paginate(items, page.limit, |item| {
+                item.delivery.id.clone()
+            })))
+        })
+    }
+
+    fn due_deliveries(
+        &self,
+        now: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {DELIVERY_COLUMNS}, w.url, w.secret FROM deliveries d
+                 LEFT JOIN webhooks w ON w.tenant_id = d.tenant_id AND w.id = d.webhook_id
+                 WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 ORDER BY d.next_attempt_at LIMIT ?2"
+            ))?;
+            let mut rows = stmt.query(params![now.0, limit as i64])?;
+            let mut due = Vec::new();
+            while let Some(row) = rows.next()? {
+                due.push(DueDelivery {
+                    delivery: delivery_from_row(row)?,
+                    url: row.get(15)?,
+                    secret: row.get(16)?,
+                });
+            }
+            Ok(due)
+        })
+    }
+
+    fn session_dates(
+        &self,
+        tenant: &TenantId,
+        session: &str,
+        page: PageRequest,
+        now: UnixMillis,
+    ) -> Result<Option<Page<PoolView>>, StoreError> {
+        self.read(|conn| {
+            if !load_pool(conn, tenant, session)?.is_some_and(|row| row.per_date) {
+                return Ok(None);
+            }
+            let after = page.after.clone().unwrap_or_default();
+            let ids: Vec<String> = conn
+                .prepare_cached(
+                    "SELECT id FROM pools WHERE tenant_id = ?1 AND session_id = ?2 AND date > ?3
+                     ORDER BY date LIMIT ?4",
+                )?
+                .query_map(
+                    params![tenant.0, session, after, page.limit as i64 + 1],
+                    |row| row.get(0),
+                )?
+                .collect::<Result<_, _>>()?;
+            let mut views =
+                PoolViews::new(conn, tenant, now, self.next_due.load(Ordering::Acquire))?;
+            let mut items = Vec::with_capacity(ids.len());
+            for id in &ids {
+                if let Some(view) = views.view(id)? {
+                    items.push(view);
+                }
+            }
+            Ok(Some(paginate(items, page.limit, |pool| {
+                pool.date.clone().unwrap_or_default()
+            })))
+        })
+    }
+}
+
+impl SqliteStore {
+    /// Whether a pool exists for the tenant, a session's date not used yet included.
+    fn pool_exists(conn: &Connection, tenant: &TenantId, id: &str) -> Result<bool, StoreError> {
+        if load_pool(conn, tenant, id)?.is_some() {
+            return Ok(true);
+        }
+        Ok(load_session_date(conn, tenant, id, UnixMillis(0))?.is_some())
+    }
+}
+
+/// Columns read for a delivery, in the order [`delivery_from_row`] expects.
+const DELIVERY_COLUMNS: &str = "d.id, d.tenant_id, d.channel, d.webhook_id, d.email, d.event_id, d.event_type, \
+     d.payload, d.status, d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.updated_at";
+
+fn delivery_from_row(row: &rusqlite::Row<'_>) -> Result<DeliveryView, StoreError> {
+    Ok(DeliveryView {
+        id: row.get(0)?,
+        tenant_id: TenantId(row.get(1)?),
+        channel: row.get(2)?,
+        webhook_id: row.get(3)?,
+        email: row.get(4)?,
+        event_id: row.get(5)?,
+        event_type: row.get(6)?,
+        payload: row.get(7)?,
+        status: row.get(8)?,
+        attempts: row.get(9)?,
+        next_attempt_at: UnixMillis(row.get(10)?),
+        last_status: row.get(11)?,
+        last_error: row.get(12)?,
+        created_at: UnixMillis(row.get(13)?),
+        updated_at: UnixMillis(row.get(14)?),
+    })
+}
+
+fn cursor_number(page: &PageRequest) -> Result<Option<i64>, StoreError> {
+    page.after
+        .as_deref()
+        .map(|cursor| {
+            cursor.parse::<i64>().map_err(|_| {
+                StoreError::InvalidInput("cursor is not one this list gave out".into())
+            })
+        })
+        .transpose()
+}
+
+/// A session's date that has not been used yet, as it would be made: the session's settings and
+/// no use. `None` when `id` is not a date of a session.
+fn load_session_date(
+    conn: &Connection,
+    tenant: &TenantId,
+    id: &str,
+    now: UnixMillis,
+) -> Result<Option<PoolRow>, StoreError> {
+    let Some((session, date)) = SessionDate::split_instance_id(&PoolId(id.to_owned())) else {
+        return Ok(None);
+    };
+    Ok(load_pool(conn, tenant, &session.0)?
+        .filter(|row| row.per_date)
+        .map(|row| PoolRow::instance_of(&row, date, now)))
 }
 
 /// Totals read at most this many children: a pool with more is an event no page would show.
@@ -294,6 +685,7 @@ struct PoolViews<'c> {
     rows: HashMap<String, Option<PoolRow>>,
     /// Units of due-but-unswept holds per pool, rolled up to ancestors.
     due: HashMap<String, i64>,
+    now: UnixMillis,
 }
 
 impl<'c> PoolViews<'c> {
@@ -309,6 +701,7 @@ impl<'c> PoolViews<'c> {
             tenant,
             rows: HashMap::new(),
             due: HashMap::new(),
+            now,
         };
         // Nothing can be due before the earliest deadline: skip the query (the common case).
         if now.0 >= next_due {
@@ -349,7 +742,10 @@ impl<'c> PoolViews<'c> {
         if let Some(row) = self.rows.get(id) {
             return Ok(row.clone());
         }
-        let row = load_pool(self.conn, self.tenant, id)?;
+        let row = match load_pool(self.conn, self.tenant, id)? {
+            Some(row) => Some(row),
+            None => load_session_date(self.conn, self.tenant, id, self.now)?,
+        };
         self.rows.insert(id.to_owned(), row.clone());
         Ok(row)
     }

@@ -1,15 +1,19 @@
 //! Row ↔ record mapping shared by reads and the writer.
 
 use crate::StoreError;
-use crate::model::{HoldLineView, HoldView, PoolView, Price};
+use crate::model::{HoldLineView, HoldView, PoolView, Price, WaitlistEntryView, WaitlistSettings};
+use allot_core::waitlist::{EntryStatus, PromotionMode, QueueKey, WaitingEntry, WaitlistPolicy};
 use allot_core::{
-    Capacity, HoldLine, HoldStatus, LimitPct, Pool, PoolId, PoolLimits, Quantity, UnixMillis,
+    Capacity, HoldLine, HoldStatus, LimitPct, Pool, PoolId, PoolLimits, Quantity, SessionDate,
+    TtlSeconds, UnixMillis,
 };
 use rusqlite::Row;
 
 /// Columns read for a pool, in the order [`PoolRow::from_row`] expects.
 pub const POOL_COLUMNS: &str = "id, tenant_id, parent_id, name, unit, capacity, hard_limit_pct, soft_limit_pct, \
-     held, committed, price_amount_minor, price_currency, metadata, active, created_at, updated_at";
+     held, committed, price_amount_minor, price_currency, metadata, active, created_at, updated_at, \
+     per_date, session_id, date, waitlist_policy, waitlist_mode, offer_ttl_seconds, waiting, waiting_below, \
+     thresholds, alert_marks";
 
 /// A pool row: the core's view of it plus what only the API shows.
 #[derive(Debug, Clone)]
@@ -22,6 +26,21 @@ pub struct PoolRow {
     pub metadata: Option<String>,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
+    /// A session template: it takes no holds itself, its dates do.
+    pub per_date: bool,
+    /// Set on one date's instance of a session.
+    pub session_id: Option<String>,
+    pub date: Option<String>,
+    pub waitlist: WaitlistSettings,
+    /// Waiting entries on this pool itself.
+    pub waiting: i64,
+    /// Waiting entries on this pool and every pool below it: promotion looks for waiters only
+    /// where this is above zero.
+    pub waiting_below: i64,
+    /// The pool's thresholds as stored (JSON); `None` for seed 004's table.
+    pub thresholds: Option<String>,
+    /// When each threshold or queue alert last fired (JSON), for throttling.
+    pub alert_marks: Option<String>,
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -65,7 +84,47 @@ impl PoolRow {
             metadata: row.get(12)?,
             created_at: UnixMillis(row.get(14)?),
             updated_at: UnixMillis(row.get(15)?),
+            per_date: row.get(16)?,
+            session_id: row.get(17)?,
+            date: row.get(18)?,
+            waitlist: WaitlistSettings {
+                policy: WaitlistPolicy::parse(&row.get::<_, String>(19)?)
+                    .ok_or_else(|| corrupt("unknown waitlist policy"))?,
+                mode: PromotionMode::parse(&row.get::<_, String>(20)?)
+                    .ok_or_else(|| corrupt("unknown waitlist mode"))?,
+                offer_ttl: TtlSeconds::new(row.get(21)?)
+                    .map_err(|_| corrupt("offer ttl out of range"))?,
+            },
+            waiting: row.get(22)?,
+            waiting_below: row.get(23)?,
+            thresholds: row.get(24)?,
+            alert_marks: row.get(25)?,
         })
+    }
+
+    /// A session's instance for `date`, as it is before its first use: the session's capacity,
+    /// limits, price and waiting-list settings, counting against the session's ancestors.
+    pub fn instance_of(session: &PoolRow, date: SessionDate, now: UnixMillis) -> PoolRow {
+        let id = date.instance_id(&session.core.id);
+        let mut core = Pool::new(id, session.core.parent_id.clone(), session.core.limits);
+        core.active = session.core.active;
+        PoolRow {
+            core,
+            name: format!("{} {date}", session.name),
+            unit: session.unit.clone(),
+            price: session.price.clone(),
+            metadata: None,
+            created_at: now,
+            updated_at: now,
+            per_date: false,
+            session_id: Some(session.core.id.0.clone()),
+            date: Some(date.to_string()),
+            waitlist: session.waitlist,
+            waiting: 0,
+            waiting_below: 0,
+            thresholds: session.thresholds.clone(),
+            alert_marks: None,
+        }
     }
 
     /// The API view, given the pool's counters as they should be shown (`core` may have been
@@ -91,6 +150,12 @@ impl PoolRow {
                 .as_deref()
                 .and_then(|text| serde_json::from_str(text).ok()),
             active: core.active,
+            per_date: self.per_date,
+            session_id: self.session_id.clone(),
+            date: self.date.clone(),
+            waitlist: self.waitlist,
+            waiting: self.waiting,
+            thresholds: self.thresholds.clone(),
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
@@ -98,7 +163,8 @@ impl PoolRow {
 }
 
 /// Columns read for a hold, in the order [`HoldRow::from_row`] expects.
-pub const HOLD_COLUMNS: &str = "id, status, holder, expires_at, lines, created_at, updated_at";
+pub const HOLD_COLUMNS: &str =
+    "id, status, holder, expires_at, lines, created_at, updated_at, waitlist_entry_id";
 
 #[derive(Debug, Clone)]
 pub struct HoldRow {
@@ -110,6 +176,8 @@ pub struct HoldRow {
     pub lines: Vec<HoldLineView>,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
+    /// The waiting-list entry whose promotion made this hold.
+    pub waitlist_entry_id: Option<String>,
 }
 
 impl HoldRow {
@@ -124,6 +192,7 @@ impl HoldRow {
             lines: serde_json::from_str(&lines)?,
             created_at: UnixMillis(row.get(5)?),
             updated_at: UnixMillis(row.get(6)?),
+            waitlist_entry_id: row.get(7)?,
         })
     }
 
@@ -155,6 +224,94 @@ impl HoldRow {
             holder: self.holder.clone(),
             expires_at: self.expires_at,
             lines: self.lines.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+/// Columns read for a waiting-list entry, in the order [`EntryRow::from_row`] expects.
+pub const ENTRY_COLUMNS: &str = "e.id, e.pool_id, e.holder, e.quantity, e.priority, e.seq, e.status, e.hold_id, \
+     e.expires_at, e.offer_expires_at, e.promoted_at, e.created_at, e.updated_at, p.session_id, p.date";
+
+/// The join that [`ENTRY_COLUMNS`] reads from: an entry with its pool's session and date.
+pub const ENTRY_FROM: &str =
+    "waitlist_entries e JOIN pools p ON p.tenant_id = e.tenant_id AND p.id = e.pool_id";
+
+#[derive(Debug, Clone)]
+pub struct EntryRow {
+    pub id: String,
+    pub pool_id: String,
+    pub holder: String,
+    pub quantity: i64,
+    pub priority: i64,
+    pub seq: i64,
+    /// As stored: a waiting entry past its deadline stays `waiting` here until it is expired.
+    pub status: EntryStatus,
+    pub hold_id: Option<String>,
+    pub expires_at: UnixMillis,
+    pub offer_expires_at: Option<UnixMillis>,
+    pub promoted_at: Option<UnixMillis>,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+    pub session_id: Option<String>,
+    pub date: Option<String>,
+}
+
+impl EntryRow {
+    pub fn from_row(row: &Row<'_>) -> Result<EntryRow, StoreError> {
+        let status: String = row.get(6)?;
+        Ok(EntryRow {
+            id: row.get(0)?,
+            pool_id: row.get(1)?,
+            holder: row.get(2)?,
+            quantity: row.get(3)?,
+            priority: row.get(4)?,
+            seq: row.get(5)?,
+            status: EntryStatus::parse(&status)
+                .ok_or_else(|| corrupt("unknown waitlist entry status"))?,
+            hold_id: row.get(7)?,
+            expires_at: UnixMillis(row.get(8)?),
+            offer_expires_at: row.get::<_, Option<i64>>(9)?.map(UnixMillis),
+            promoted_at: row.get::<_, Option<i64>>(10)?.map(UnixMillis),
+            created_at: UnixMillis(row.get(11)?),
+            updated_at: UnixMillis(row.get(12)?),
+            session_id: row.get(13)?,
+            date: row.get(14)?,
+        })
+    }
+
+    pub fn waiting(&self) -> Result<WaitingEntry, StoreError> {
+        Ok(WaitingEntry {
+            id: self.id.clone(),
+            pool_id: PoolId(self.pool_id.clone()),
+            quantity: Quantity::new(self.quantity)
+                .map_err(|_| corrupt("waitlist quantity out of range"))?,
+            key: QueueKey {
+                priority: self.priority,
+                seq: self.seq,
+            },
+            expires_at: self.expires_at,
+        })
+    }
+
+    /// The API view as of `now`, without a position (see `waitlist::position`).
+    pub fn view(&self, now: UnixMillis) -> WaitlistEntryView {
+        WaitlistEntryView {
+            id: self.id.clone(),
+            pool_id: self.pool_id.clone(),
+            session_id: self.session_id.clone(),
+            date: self.date.clone(),
+            holder: self.holder.clone(),
+            quantity: self.quantity,
+            priority: self.priority,
+            status: self.status.at(self.expires_at, now),
+            position: None,
+            recent_promotions: Vec::new(),
+            hold_id: self.hold_id.clone(),
+            offer_expires_at: self.offer_expires_at,
+            promoted_at: self.promoted_at,
+            expires_at: self.expires_at,
             created_at: self.created_at,
             updated_at: self.updated_at,
         }

@@ -100,7 +100,155 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX idempotency_by_age ON idempotency(created_at);
     "#,
-    // tickets: attendees, tickets, check-ins, jobs
+    // 2: dated sessions, waiting lists, priority classes and the event outbox.
+    r#"
+    -- A per_date pool is a session template; each date it serves is an instance pool whose
+    -- session_id and date are set. waiting counts this pool's waiting entries, waiting_below
+    -- those of this pool and every pool below it (promotion looks only where it is above zero).
+    ALTER TABLE pools ADD COLUMN per_date INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE pools ADD COLUMN session_id TEXT;
+    ALTER TABLE pools ADD COLUMN date TEXT;
+    ALTER TABLE pools ADD COLUMN waitlist_policy TEXT NOT NULL DEFAULT 'strict'
+        CHECK (waitlist_policy IN ('strict', 'skip'));
+    ALTER TABLE pools ADD COLUMN waitlist_mode TEXT NOT NULL DEFAULT 'offer'
+        CHECK (waitlist_mode IN ('offer', 'confirm'));
+    ALTER TABLE pools ADD COLUMN offer_ttl_seconds INTEGER NOT NULL DEFAULT 900;
+    ALTER TABLE pools ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0 CHECK (waiting >= 0);
+    ALTER TABLE pools ADD COLUMN waiting_below INTEGER NOT NULL DEFAULT 0 CHECK (waiting_below >= 0);
+    CREATE INDEX pools_by_session ON pools(tenant_id, session_id, date) WHERE session_id IS NOT NULL;
+
+    -- The entry whose promotion made the hold, so the hold's confirm, release or expiry moves it on.
+    ALTER TABLE holds ADD COLUMN waitlist_entry_id TEXT;
+
+    CREATE TABLE waitlist_entries (
+        tenant_id        TEXT NOT NULL,
+        id               TEXT NOT NULL,
+        pool_id          TEXT NOT NULL,
+        holder           TEXT NOT NULL,
+        quantity         INTEGER NOT NULL CHECK (quantity > 0),
+        priority         INTEGER NOT NULL,
+        priority_classes TEXT,
+        -- Arrival order, from allot_meta.waitlist_seq.
+        seq              INTEGER NOT NULL,
+        status           TEXT NOT NULL CHECK (status IN ('waiting', 'offered', 'accepted', 'confirmed',
+                             'declined', 'lapsed', 'expired', 'cancelled')),
+        hold_id          TEXT,
+        expires_at       INTEGER NOT NULL,
+        offer_expires_at INTEGER,
+        promoted_at      INTEGER,
+        created_at       INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    ) STRICT, WITHOUT ROWID;
+    -- Queue order: the next entry served is the first row of its pool here.
+    CREATE INDEX waitlist_queue ON waitlist_entries(tenant_id, pool_id, priority DESC, seq)
+        WHERE status = 'waiting';
+    CREATE INDEX waitlist_due ON waitlist_entries(expires_at) WHERE status = 'waiting';
+    CREATE INDEX waitlist_by_holder ON waitlist_entries(tenant_id, holder, seq);
+    -- The measured promotion rate behind estimated waits.
+    CREATE INDEX waitlist_promotions ON waitlist_entries(tenant_id, pool_id, promoted_at)
+        WHERE promoted_at IS NOT NULL;
+
+    -- Per-tenant settings: priority classes as a JSON object of name → bonus over the base.
+    CREATE TABLE tenant_settings (
+        tenant_id        TEXT PRIMARY KEY,
+        priority_base    INTEGER NOT NULL,
+        priority_classes TEXT NOT NULL
+    ) STRICT;
+
+    -- The outbox: written in the transaction of the change that caused the event. seq is global
+    -- (allot_meta.event_seq), so one order serves every tenant's feed and delivery.
+    CREATE TABLE events (
+        tenant_id  TEXT NOT NULL,
+        seq        INTEGER NOT NULL,
+        id         TEXT NOT NULL,
+        type       TEXT NOT NULL,
+        data       TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, seq)
+    ) STRICT, WITHOUT ROWID;
+
+    INSERT INTO allot_meta (name, value) VALUES ('waitlist_seq', 0), ('event_seq', 0);
+    "#,
+    // 3: thresholds and the alert log, recipient groups, webhooks and their deliveries.
+    r#"
+    -- thresholds: a JSON array of {pct, severity, recipients, throttle_seconds}; NULL means
+    -- seed 004's table. alert_marks: when each threshold (or queue alert) last fired.
+    ALTER TABLE pools ADD COLUMN thresholds TEXT;
+    ALTER TABLE pools ADD COLUMN alert_marks TEXT;
+
+    CREATE TABLE alerts (
+        tenant_id     TEXT NOT NULL,
+        seq           INTEGER NOT NULL,
+        id            TEXT NOT NULL,
+        pool_id       TEXT NOT NULL,
+        kind          TEXT NOT NULL CHECK (kind IN ('threshold', 'queue_long', 'shortage')),
+        threshold_pct INTEGER,
+        severity      TEXT NOT NULL CHECK (severity IN ('info', 'warning', 'error', 'critical')),
+        recipients    TEXT NOT NULL,
+        used          INTEGER NOT NULL,
+        capacity      INTEGER NOT NULL,
+        waiting       INTEGER NOT NULL,
+        created_at    INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, seq)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX alerts_by_pool ON alerts(tenant_id, pool_id, seq);
+
+    -- Named groups of channels that alerts go to: a JSON array of {"email"} or {"webhook_id"}.
+    CREATE TABLE recipient_groups (
+        tenant_id TEXT NOT NULL,
+        name      TEXT NOT NULL,
+        channels  TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, name)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE webhooks (
+        tenant_id  TEXT NOT NULL,
+        id         TEXT NOT NULL,
+        url        TEXT NOT NULL,
+        -- A JSON array of event types; ["*"] for all.
+        events     TEXT NOT NULL,
+        secret     TEXT NOT NULL,
+        active     INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    ) STRICT, WITHOUT ROWID;
+
+    -- One row per event and destination, written in the transaction of the event itself, so a
+    -- crash can delay a delivery but never lose it. The worker retries until delivered or given up.
+    CREATE TABLE deliveries (
+        id              TEXT PRIMARY KEY,
+        tenant_id       TEXT NOT NULL,
+        channel         TEXT NOT NULL CHECK (channel IN ('webhook', 'email')),
+        webhook_id      TEXT,
+        email           TEXT,
+        event_id        TEXT NOT NULL,
+        event_type      TEXT NOT NULL,
+        payload         TEXT NOT NULL,
+        status          TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts        INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        last_status     INTEGER,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE status = 'pending';
+    CREATE INDEX deliveries_by_webhook ON deliveries(tenant_id, webhook_id, created_at);
+
+    CREATE TABLE delivery_attempts (
+        delivery_id TEXT NOT NULL,
+        attempt     INTEGER NOT NULL,
+        at          INTEGER NOT NULL,
+        status      INTEGER,
+        error       TEXT,
+        duration_ms INTEGER NOT NULL,
+        PRIMARY KEY (delivery_id, attempt)
+    ) STRICT, WITHOUT ROWID;
+
+    INSERT INTO allot_meta (name, value) VALUES ('alert_seq', 0);
+    "#,
+    // 4 (tickets): attendees, tickets, check-ins, jobs
     r#"
     -- An attendee of an event (a pool), upserted on external_id; section_id is a child pool.
     CREATE TABLE attendees (

@@ -142,6 +142,7 @@ pub fn verify(data_dir: &Path) -> Result<VerifyReport, StoreError> {
             });
         }
     }
+    mismatches.extend(verify_waiting_lists(&conn, &parents)?);
     conn.execute_batch("COMMIT")?;
     Ok(VerifyReport {
         pools: stored.len(),
@@ -149,4 +150,80 @@ pub fn verify(data_dir: &Path) -> Result<VerifyReport, StoreError> {
         live_holds,
         mismatches,
     })
+}
+
+/// Waiting lists: each pool's `waiting` and rolled-up `waiting_below` counts against the entries
+/// themselves, and no entry served twice (one hold per served entry, one entry per offer hold).
+fn verify_waiting_lists(
+    conn: &rusqlite::Connection,
+    parents: &HashMap<PoolId, Option<PoolId>>,
+) -> Result<Vec<Mismatch>, StoreError> {
+    let mut stored: HashMap<PoolId, (i64, i64)> = HashMap::new();
+    let mut stmt = conn.prepare("SELECT id, waiting, waiting_below FROM pools")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        stored.insert(PoolId(row.get(0)?), (row.get(1)?, row.get(2)?));
+    }
+    let mut own: HashMap<PoolId, i64> = HashMap::new();
+    let mut below: HashMap<PoolId, i64> = HashMap::new();
+    let mut stmt = conn.prepare(
+        "SELECT pool_id, COUNT(*) FROM waitlist_entries WHERE status = 'waiting' GROUP BY pool_id",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let pool = PoolId(row.get(0)?);
+        let count: i64 = row.get(1)?;
+        own.insert(pool.clone(), count);
+        let mut next = Some(pool);
+        let mut depth = 0;
+        while let Some(id) = next {
+            depth += 1;
+            if depth > allot_core::MAX_POOL_DEPTH {
+                return Err(StoreError::Corrupt(format!("pool {id} is nested too deep")));
+            }
+            *below.entry(id.clone()).or_default() += count;
+            next = parents.get(&id).cloned().flatten();
+        }
+    }
+    let mut mismatches = Vec::new();
+    let mut ids: Vec<&PoolId> = stored.keys().collect();
+    ids.sort();
+    for id in ids {
+        let (waiting, waiting_below) = stored[id];
+        for (what, stored_value, counted) in [
+            (
+                "waiting (from entries)",
+                waiting,
+                own.get(id).copied().unwrap_or(0),
+            ),
+            (
+                "waiting_below (from entries)",
+                waiting_below,
+                below.get(id).copied().unwrap_or(0),
+            ),
+        ] {
+            if stored_value != counted {
+                mismatches.push(Mismatch {
+                    pool_id: id.0.clone(),
+                    what: what.to_owned(),
+                    stored: stored_value,
+                    recomputed: counted,
+                });
+            }
+        }
+    }
+    let mut stmt = conn.prepare(
+        "SELECT waitlist_entry_id, COUNT(*) FROM holds WHERE waitlist_entry_id IS NOT NULL
+         GROUP BY waitlist_entry_id HAVING COUNT(*) > 1",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        mismatches.push(Mismatch {
+            pool_id: row.get(0)?,
+            what: "waitlist entry served more than once (holds)".to_owned(),
+            stored: row.get(1)?,
+            recomputed: 1,
+        });
+    }
+    Ok(mismatches)
 }

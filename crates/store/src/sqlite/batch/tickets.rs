@@ -314,8 +314,9 @@ fn issue_one(
     }
     let pool_id = PoolId(section_id.unwrap_or_else(|| event_id.to_owned()));
     let pools = tenant_pools(&mut work.tenants, tenant);
-    if !pools.load_chain(tx, tenant, &pool_id)? {
-        return Ok(Issued::Failed(format!("pool {pool_id} does not exist")));
+    // As for a hold: a dated session's own pool, or a past date, is refused.
+    if let Err(failure) = pools.load_for_use(tx, &mut work.ledger_seq, tenant, &pool_id, now)? {
+        return Ok(Issued::Failed(failure.to_string()));
     }
     // The core decides, exactly as for `POST /v1/holds` with `confirm: true`.
     let line = HoldLine {

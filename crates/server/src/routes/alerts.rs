@@ -1,0 +1,104 @@
+//! The alert log and the recipient groups alerts go to.
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::{JsonBody, Query};
+use crate::requests::validate_recipients;
+use crate::state::{Actor, AppState, WriteContext};
+use crate::views::{AlertBody, Page, RecipientsBody, render_ok};
+use allot_store::{AlertFilter, Role};
+use axum::Json;
+use axum::extract::State;
+use axum::response::Response;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AlertQuery {
+    pub pool_id: Option<String>,
+    /// info, warning, error or critical.
+    pub severity: Option<String>,
+    /// RFC 3339: only alerts at or after this time.
+    pub since: Option<String>,
+    /// 1 to 1000, default 100.
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+/// Alerts that fired, oldest first: thresholds crossed upward (seed 004) and queue alerts
+/// (seed 000), each with the utilisation and the recipients at the time.
+#[utoipa::path(get, path = "/v1/alerts", tag = "alerts", params(AlertQuery),
+    responses((status = 200, body = Page<AlertBody>), (status = 400)), security(("bearer" = [])))]
+pub async fn list_alerts(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<AlertQuery>,
+) -> Result<Json<Page<AlertBody>>, ApiError> {
+    let caller = caller.require(Role::Viewer)?;
+    let page = super::PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .to_request()?;
+    if let Some(severity) = &query.severity
+        && allot_core::thresholds::Severity::parse(severity).is_none()
+    {
+        return Err(ApiError::invalid(
+            "severity",
+            "must be info, warning, error or critical",
+        ));
+    }
+    let since = match &query.since {
+        None => None,
+        Some(text) => Some(crate::views::parse_rfc3339(text).ok_or_else(|| {
+            ApiError::invalid(
+                "since",
+                "must be an RFC 3339 time, e.g. 2026-12-01T00:00:00Z",
+            )
+        })?),
+    };
+    let filter = AlertFilter {
+        pool_id: query.pool_id,
+        severity: query.severity,
+        since,
+    };
+    let found = state.store.list_alerts(&caller.tenant, &filter, page)?;
+    Ok(Json(Page {
+        items: found.items.iter().map(AlertBody::from).collect(),
+        next_cursor: found.next_cursor,
+    }))
+}
+
+/// The tenant's recipient groups.
+#[utoipa::path(get, path = "/v1/settings/recipients", tag = "alerts",
+    responses((status = 200, body = RecipientsBody)), security(("bearer" = [])))]
+pub async fn get_recipients(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<RecipientsBody>, ApiError> {
+    let caller = caller.require(Role::Viewer)?;
+    let groups = state.store.recipients(&caller.tenant)?;
+    Ok(Json(RecipientsBody::from(&groups)))
+}
+
+/// Replace the tenant's recipient groups (admin): each name (sales, company_admin,
+/// customer_success, operations, or your own) maps to e-mail addresses and webhooks.
+#[utoipa::path(put, path = "/v1/settings/recipients", tag = "alerts", request_body = RecipientsBody,
+    responses((status = 200, body = RecipientsBody), (status = 400)), security(("bearer" = [])))]
+pub async fn put_recipients(
+    State(state): State<AppState>,
+    write: WriteContext,
+    body: JsonBody<RecipientsBody>,
+) -> Result<Response, ApiError> {
+    let caller = write.caller.require(Role::Admin)?;
+    let command = validate_recipients(body.value.groups)?;
+    Ok(state
+        .submit(
+            Actor::Tenant(&caller),
+            command,
+            write.identity(&body.raw),
+            render_ok,
+        )
+        .await?
+        .into_response())
+}

@@ -1,0 +1,96 @@
+//! Dated sessions: one session pool serves many dates, each its own instance made on first use.
+//! A date is addressed under its session; a date not used yet reads as the session's settings
+//! with nothing held.
+
+use super::PageParams;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::JsonBody;
+use crate::requests::PatchPoolRequest;
+use crate::state::{Actor, AppState, WriteContext};
+use crate::views::{Page, PoolBody, render_ok};
+use allot_core::{PoolId, SessionDate, UnixMillis};
+use allot_store::Role;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::Response;
+
+/// The id of `date`'s instance of `session`, for a date given in a path.
+fn date_instance(session: &str, date: &str) -> Result<String, ApiError> {
+    let date =
+        SessionDate::parse(date).map_err(|error| ApiError::invalid("date", error.to_string()))?;
+    Ok(date.instance_id(&PoolId(session.to_owned())).0)
+}
+
+/// Refuses a date before today (UTC) for a change.
+fn upcoming_instance(session: &str, date: &str, now: UnixMillis) -> Result<String, ApiError> {
+    let date = SessionDate::parse_upcoming(date, now)
+        .map_err(|error| ApiError::invalid("date", error.to_string()))?;
+    Ok(date.instance_id(&PoolId(session.to_owned())).0)
+}
+
+/// One date of a session: its capacity, use and availability. A date not used yet shows the
+/// session's capacity and limits with nothing held.
+#[utoipa::path(get, path = "/v1/pools/{id}/dates/{date}", tag = "sessions",
+    params(("id" = String, Path, description = "The session pool"), ("date" = String, Path, description = "YYYY-MM-DD")),
+    responses((status = 200, body = PoolBody), (status = 400), (status = 404)), security(("bearer" = [])))]
+pub async fn get_date(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, date)): Path<(String, String)>,
+) -> Result<Json<PoolBody>, ApiError> {
+    let caller = caller.require(Role::Viewer)?;
+    let instance = date_instance(&id, &date)?;
+    let pool = state
+        .store
+        .get_pool(&caller.tenant, &instance, state.clock.now())?
+        .ok_or_else(|| ApiError::not_found("session date", &instance))?;
+    Ok(Json(PoolBody::from(&pool)))
+}
+
+/// Change one date's capacity or limits (admin), leaving every other date alone. Raising it
+/// serves that date's waiting list. Past dates are refused.
+#[utoipa::path(patch, path = "/v1/pools/{id}/dates/{date}", tag = "sessions", request_body = PatchPoolRequest,
+    params(("id" = String, Path, description = "The session pool"), ("date" = String, Path, description = "YYYY-MM-DD")),
+    responses((status = 200, body = PoolBody), (status = 400), (status = 404), (status = 409)),
+    security(("bearer" = [])))]
+pub async fn patch_date(
+    State(state): State<AppState>,
+    write: WriteContext,
+    Path((id, date)): Path<(String, String)>,
+    body: JsonBody<PatchPoolRequest>,
+) -> Result<Response, ApiError> {
+    let caller = write.caller.require(Role::Admin)?;
+    let instance = upcoming_instance(&id, &date, state.clock.now())?;
+    let command = body.value.validate(instance)?;
+    Ok(state
+        .submit(
+            Actor::Tenant(&caller),
+            command,
+            write.identity(&body.raw),
+            render_ok,
+        )
+        .await?
+        .into_response())
+}
+
+/// The dates of a session already made (used at least once), in date order.
+#[utoipa::path(get, path = "/v1/pools/{id}/dates", tag = "sessions", params(super::PageQuery),
+    responses((status = 200, body = Page<PoolBody>), (status = 404)), security(("bearer" = [])))]
+pub async fn list_dates(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    query: PageParams,
+) -> Result<Json<Page<PoolBody>>, ApiError> {
+    let caller = caller.require(Role::Viewer)?;
+    let crate::extract::Query(page) = query;
+    let found = state
+        .store
+        .session_dates(&caller.tenant, &id, page.to_request()?, state.clock.now())?
+        .ok_or_else(|| ApiError::not_found("session", &id))?;
+    Ok(Json(Page {
+        items: found.items.iter().map(PoolBody::from).collect(),
+        next_cursor: found.next_cursor,
+    }))
+}

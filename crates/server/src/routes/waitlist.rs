@@ -1,0 +1,212 @@
+//! Waiting lists (seed 000): join a full pool's list, see positions and estimated waits, cancel;
+//! promotion happens in the writer when capacity frees. Priority classes are per tenant.
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::{IgnoredBody, JsonBody, Query};
+use crate::requests::{JoinWaitlistRequest, PriorityClassesBody};
+use crate::state::{Actor, AppState, WriteContext};
+use crate::views::{Page, WaitlistEntryBody, WaitlistStatusBody, render_ok, render_with};
+use allot_core::{PoolId, SessionDate};
+use allot_store::Role;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+/// Join a pool's waiting list (operator). Ordered by priority, highest first, then arrival. If
+/// capacity is free and no one is ahead, the entry is served at once: the answer is then
+/// `offered` (a hold to confirm) or `confirmed`, by the pool's mode.
+#[utoipa::path(post, path = "/v1/pools/{id}/waitlist", tag = "waitlist", request_body = JoinWaitlistRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely: the same key and body replay the first answer for 24 h")),
+    responses((status = 201, body = WaitlistEntryBody), (status = 400), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn join(
+    State(state): State<AppState>,
+    write: WriteContext,
+    Path(id): Path<String>,
+    body: JsonBody<JoinWaitlistRequest>,
+) -> Result<Response, ApiError> {
+    let caller = write.caller.require(Role::Operator)?;
+    let command = body.value.validate(id, state.clock.now())?;
+    let fallback = state.fallback_wait_seconds;
+    Ok(state
+        .submit(
+            Actor::Tenant(&caller),
+            command,
+            write.identity(&body.raw),
+            move |outcome: &allot_store::Outcome| {
+                render_with(outcome, StatusCode::CREATED, fallback)
+            },
+        )
+        .await?
+        .into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PoolWaitlistQuery {
+    /// For a session pool: the date, `YYYY-MM-DD`.
+    pub date: Option<String>,
+    /// 1 to 1000, default 100.
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page (a position).
+    pub cursor: Option<String>,
+}
+
+/// A pool's waiting list: how many wait and for how much, average waits, and the entries in the
+/// order they will be served, each with its position and estimated wait.
+#[utoipa::path(get, path = "/v1/pools/{id}/waitlist", tag = "waitlist", params(PoolWaitlistQuery),
+    responses((status = 200, body = WaitlistStatusBody), (status = 400), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn pool_waitlist(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<PoolWaitlistQuery>,
+) -> Result<Json<WaitlistStatusBody>, ApiError> {
+    let caller = caller.require(Role::Viewer)?;
+    let page = super::PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .to_request()?;
+    let pool_id = match &query.date {
+        Some(date) => {
+            let date = SessionDate::parse(date)
+                .map_err(|error| ApiError::invalid("date", error.to_string()))?;
+            date.instance_id(&PoolId(id.clone())).0
+        }
+        None => id,
+    };
+    let now = state.clock.now();
+    let status = state
+        .store
+        .pool_waitlist(&caller.tenant, &pool_id, page, now)?
+        .ok_or_else(|| ApiError::not_found("pool", &pool_id))?;
+    Ok(Json(WaitlistStatusBody::new(
+        &status,
+        state.fallback_wait_seconds,
+        now,
+    )))
+}
+
+/// One entry: its status, and while it waits its position and estimated wait.
+#[utoipa::path(get, path = "/v1/waitlist/{id}", tag = "waitlist",
+    responses((status = 200, body = WaitlistEntryBody), (status = 404)), security(("bearer" = [])))]
+pub async fn get_entry(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<WaitlistEntryBody>, ApiError> {
+    let caller = caller.require(Role::Viewer)?;
+    let now = state.clock.now();
+    let entry = state
+        .store
+        .get_waitlist_entry(&caller.tenant, &id, now)?
+        .ok_or_else(|| ApiError::not_found("waitlist entry", &id))?;
+    Ok(Json(WaitlistEntryBody::new(
+        &entry,
+        state.fallback_wait_seconds,
+        now,
+    )))
+}
+
+/// Cancel a waiting or offered entry (operator). An offer's hold is released and the capacity
+/// goes to the next in line. Any other status answers 409.
+#[utoipa::path(delete, path = "/v1/waitlist/{id}", tag = "waitlist",
+    responses((status = 200, body = WaitlistEntryBody), (status = 404), (status = 409)),
+    security(("bearer" = [])))]
+pub async fn cancel_entry(
+    State(state): State<AppState>,
+    write: WriteContext,
+    Path(id): Path<String>,
+    IgnoredBody(body): IgnoredBody,
+) -> Result<Response, ApiError> {
+    let caller = write.caller.require(Role::Operator)?;
+    let fallback = state.fallback_wait_seconds;
+    let command = allot_store::Command::CancelWaitlistEntry { entry_id: id };
+    Ok(state
+        .submit(
+            Actor::Tenant(&caller),
+            command,
+            write.identity(&body),
+            move |outcome: &allot_store::Outcome| render_with(outcome, StatusCode::OK, fallback),
+        )
+        .await?
+        .into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct HolderQuery {
+    /// Whose entries.
+    pub holder: String,
+    /// 1 to 1000, default 100.
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+/// One holder's entries, newest first (seed 000's "my queue entries").
+#[utoipa::path(get, path = "/v1/waitlist", tag = "waitlist", params(HolderQuery),
+    responses((status = 200, body = Page<WaitlistEntryBody>), (status = 400)), security(("bearer" = [])))]
+pub async fn holder_entries(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<HolderQuery>,
+) -> Result<Json<Page<WaitlistEntryBody>>, ApiError> {
+    let caller = caller.require(Role::Viewer)?;
+    let page = super::PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .to_request()?;
+    if query.holder.is_empty() || query.holder.chars().count() > 200 {
+        return Err(ApiError::invalid("holder", "must be 1 to 200 characters"));
+    }
+    let now = state.clock.now();
+    let found = state
+        .store
+        .holder_waitlist(&caller.tenant, &query.holder, page, now)?;
+    Ok(Json(Page {
+        items: found
+            .items
+            .iter()
+            .map(|entry| WaitlistEntryBody::new(entry, state.fallback_wait_seconds, now))
+            .collect(),
+        next_cursor: found.next_cursor,
+    }))
+}
+
+/// The tenant's priority classes.
+#[utoipa::path(get, path = "/v1/settings/priority-classes", tag = "waitlist",
+    responses((status = 200, body = PriorityClassesBody)), security(("bearer" = [])))]
+pub async fn get_priority_classes(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<PriorityClassesBody>, ApiError> {
+    let caller = caller.require(Role::Viewer)?;
+    let classes = state.store.priority_classes(&caller.tenant)?;
+    Ok(Json(PriorityClassesBody::from(&classes)))
+}
+
+/// Replace the tenant's priority classes (admin). Entries already waiting keep their priority.
+#[utoipa::path(put, path = "/v1/settings/priority-classes", tag = "waitlist", request_body = PriorityClassesBody,
+    responses((status = 200, body = PriorityClassesBody), (status = 400)), security(("bearer" = [])))]
+pub async fn put_priority_classes(
+    State(state): State<AppState>,
+    write: WriteContext,
+    body: JsonBody<PriorityClassesBody>,
+) -> Result<Response, ApiError> {
+    let caller = write.caller.require(Role::Admin)?;
+    let command = body.value.validate()?;
+    Ok(state
+        .submit(
+            Actor::Tenant(&caller),
+            command,
+            write.identity(&body.raw),
+            render_ok,
+        )
+        .await?
+        .into_response())
+}
