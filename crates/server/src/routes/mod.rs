@@ -6,6 +6,7 @@ pub mod events;
 pub mod holds;
 pub mod keys;
 pub mod ops;
+pub mod plans;
 pub mod pools;
 pub mod sessions;
 pub mod waitlist;
