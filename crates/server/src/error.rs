@@ -26,6 +26,7 @@ pub enum ErrorKind {
     HoldExpired,
     PayloadTooLarge,
     IdempotencyMismatch,
+    UnitMismatch,
     Unavailable,
     Internal,
     TicketUsed,
@@ -88,6 +89,11 @@ impl ErrorKind {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency-mismatch",
                 "This Idempotency-Key was used with a different request",
+            ),
+            UnitMismatch => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unit-mismatch",
+                "The pool counts another unit",
             ),
             Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -299,6 +305,16 @@ impl From<Failure> for ApiError {
                 ApiError::new(ErrorKind::Conflict, format!("the {kind} is {status}"))
                     .with("status", status.to_owned())
             }
+            Failure::UnitMismatch {
+                pool_id,
+                requested,
+                actual,
+            } => ApiError::new(
+                ErrorKind::UnitMismatch,
+                format!("pool {pool_id} counts {actual}, not {requested}"),
+            )
+            .with("pool_id", pool_id)
+            .with("unit", actual),
             Failure::IdempotencyMismatch => ApiError::new(
                 ErrorKind::IdempotencyMismatch,
                 "this Idempotency-Key was already used with a different request body or path",

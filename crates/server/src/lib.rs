@@ -131,6 +131,8 @@ pub enum ServeError {
         routes::alerts::list_alerts, routes::alerts::get_recipients, routes::alerts::put_recipients,
         routes::webhooks::create_webhook, routes::webhooks::list_webhooks, routes::webhooks::delete_webhook,
         routes::webhooks::test_webhook, routes::webhooks::list_deliveries,
+        routes::plans::create_plan, routes::plans::list_plans, routes::plans::get_plan, routes::plans::patch_plan,
+        routes::plans::put_member, routes::plans::subject_quotas,
         routes::attendees::import_attendees, routes::attendees::list_attendees,
         routes::attendees::missing_tickets, routes::attendees::missing_count,
         routes::tickets::generate, routes::tickets::list_tickets, routes::tickets::tickets_pdf_route,
@@ -157,7 +159,7 @@ impl utoipa::Modify for BearerAuth {
 
 /// The router with every route and layer, over `state`.
 pub fn app(state: AppState) -> Router {
-    use routes::{alerts, events, holds, keys, ops, pools, sessions, waitlist, webhooks};
+    use routes::{alerts, events, holds, keys, ops, plans, pools, sessions, waitlist, webhooks};
     let request_id = HeaderName::from_static("x-request-id");
     let api = Router::new()
         .route("/healthz", get(ops::healthz))
@@ -214,6 +216,16 @@ pub fn app(state: AppState) -> Router {
             axum::routing::delete(webhooks::delete_webhook),
         )
         .route("/v1/webhooks/{id}/test", post(webhooks::test_webhook))
+        .route("/v1/plans", post(plans::create_plan).get(plans::list_plans))
+        .route(
+            "/v1/plans/{id}",
+            get(plans::get_plan).patch(plans::patch_plan),
+        )
+        .route(
+            "/v1/plans/{id}/members/{subject}",
+            axum::routing::put(plans::put_member),
+        )
+        .route("/v1/quotas/{subject}", get(plans::subject_quotas))
         .route(
             "/v1/webhooks/{id}/deliveries",
             get(webhooks::list_deliveries),

@@ -9,7 +9,7 @@ use allot_core::{
     Capacity, HoldLine, LimitPct, MAX_LINES_PER_HOLD, PoolId, Quantity, SessionDate, TtlSeconds,
     UnitError, UnixMillis,
 };
-use allot_store::command::{NewPool, NewWaitlistEntry, PoolPatch};
+use allot_store::command::{HoldExtras, NewPlan, NewPool, NewWaitlistEntry, PoolPatch};
 use allot_store::{
     Channel, Command, Price, PriorityRequest, Role, ThresholdRecord, WaitlistSettings,
 };
@@ -447,6 +447,9 @@ pub struct HoldLineRequest {
     /// For a session pool (`per_date`): the date, `YYYY-MM-DD`, today (UTC) or later.
     #[schema(example = "2026-12-24")]
     pub date: Option<String>,
+    /// The unit this line takes (seats, credits, learners...): a pool that counts another unit
+    /// refuses the hold with 422 unit-mismatch.
+    pub unit: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -462,6 +465,11 @@ pub struct CreateHoldRequest {
     /// Commit at once instead of holding (consumption: a seat, credits, a learner).
     #[serde(default)]
     pub confirm: bool,
+    /// Who or what is consumed (a learner, a volunteer): counted once per pool. Asking again for
+    /// the same subject answers 200 with the hold that counted it, and consumes nothing more.
+    pub subject: Option<String>,
+    /// Why, kept in the ledger entries (a member's quota history).
+    pub reason: Option<String>,
 }
 
 impl CreateHoldRequest {
@@ -490,6 +498,9 @@ impl CreateHoldRequest {
             ) {
                 lines.push(HoldLine { pool_id, quantity });
             }
+            if let Some(unit) = &line.unit {
+                check_unit(&mut checks, unit);
+            }
         }
         let ttl = match self.ttl_seconds {
             Some(seconds) => checks.unit("ttl_seconds", TtlSeconds::new(seconds)),
@@ -498,11 +509,23 @@ impl CreateHoldRequest {
         if let Some(holder) = &self.holder {
             checks.text("holder", holder, MAX_HOLDER_CHARS);
         }
+        if let Some(subject) = &self.subject {
+            checks.text("subject", subject, MAX_HOLDER_CHARS);
+        }
+        if let Some(reason) = &self.reason {
+            checks.text("reason", reason, MAX_REASON_CHARS);
+        }
+        let extras = HoldExtras {
+            units: self.lines.iter().map(|line| line.unit.clone()).collect(),
+            subject: self.subject,
+            reason: self.reason,
+        };
         let command = ttl.map(|ttl| Command::PlaceHold {
             lines,
             ttl,
             holder: self.holder,
             confirm: self.confirm,
+            extras,
         });
         checks.finish(command)
     }
@@ -757,4 +780,125 @@ pub fn validate_recipients(groups: BTreeMap<String, Vec<Channel>>) -> Result<Com
         }
     }
     checks.finish(Some(Command::SetRecipients(groups)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePlanRequest {
+    #[schema(example = "Gold membership")]
+    pub name: String,
+    /// What the quota counts: seats, credits, learners...
+    #[schema(example = "credits")]
+    pub unit: String,
+    #[schema(example = 100)]
+    pub capacity: i64,
+    /// Default 100; seed 004's 10% overage is 110.
+    pub hard_limit_pct: Option<i64>,
+    pub soft_limit_pct: Option<i64>,
+    /// Thresholds for members' quotas; default seed 004's table.
+    pub thresholds: Option<Vec<ThresholdBody>>,
+}
+
+impl CreatePlanRequest {
+    pub fn validate(self) -> Result<Command, ApiError> {
+        let mut checks = Checks::default();
+        checks.text("name", &self.name, MAX_NAME_CHARS);
+        check_unit(&mut checks, &self.unit);
+        let capacity = checks.unit("capacity", Capacity::new(self.capacity));
+        let hard = checks.unit(
+            "hard_limit_pct",
+            LimitPct::new(self.hard_limit_pct.unwrap_or(100)),
+        );
+        let soft = match self.soft_limit_pct {
+            Some(pct) => checks.unit("soft_limit_pct", LimitPct::new(pct)),
+            None => hard.map(|hard| hard.min(LimitPct::HUNDRED)),
+        };
+        let thresholds = self
+            .thresholds
+            .as_ref()
+            .map(|thresholds| check_thresholds(&mut checks, thresholds));
+        let command = match (capacity, hard, soft) {
+            (Some(capacity), Some(hard_limit_pct), Some(soft_limit_pct)) => {
+                Some(Command::CreatePlan(NewPlan {
+                    name: self.name.trim().to_owned(),
+                    unit: self.unit,
+                    capacity,
+                    hard_limit_pct,
+                    soft_limit_pct,
+                    thresholds,
+                }))
+            }
+            _ => None,
+        };
+        checks.finish(command)
+    }
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchPlanRequest {
+    pub name: Option<String>,
+    /// The capacity members made from now on get.
+    pub capacity: Option<i64>,
+    /// Also move every existing member's quota to the new capacity, as a bulk adjustment job
+    /// (a member already using more is reported as a failure and keeps its quota).
+    #[serde(default)]
+    pub apply_to_members: bool,
+    /// Why, for the members' quota history.
+    pub reason: Option<String>,
+}
+
+impl PatchPlanRequest {
+    /// The plan change, and the capacity members should follow, if asked.
+    pub fn validate(self, plan_id: String) -> Result<(Command, Option<Capacity>), ApiError> {
+        let mut checks = Checks::default();
+        if let Some(name) = &self.name {
+            checks.text("name", name, MAX_NAME_CHARS);
+        }
+        if let Some(reason) = &self.reason {
+            checks.text("reason", reason, MAX_REASON_CHARS);
+        }
+        let capacity = match self.capacity {
+            Some(capacity) => checks.unit("capacity", Capacity::new(capacity)),
+            None => None,
+        };
+        if self.apply_to_members && capacity.is_none() {
+            checks.fail("apply_to_members", "needs a capacity to apply");
+        }
+        let follow = if self.apply_to_members {
+            capacity
+        } else {
+            None
+        };
+        checks.finish(Some((
+            Command::UpdatePlan {
+                plan_id,
+                name: self.name.map(|name| name.trim().to_owned()),
+                capacity,
+            },
+            follow,
+        )))
+    }
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutMemberRequest {
+    /// Count the member's use against a shared pool too (a campaign under a bundle).
+    pub parent_id: Option<String>,
+}
+
+impl PutMemberRequest {
+    pub fn validate(self, plan_id: String, subject: String) -> Result<Command, ApiError> {
+        let mut checks = Checks::default();
+        checks.text("subject", &subject, MAX_HOLDER_CHARS);
+        if let Some(parent) = &self.parent_id {
+            checks.id("parent_id", parent);
+        }
+        checks.finish(Some(Command::PutMember {
+            plan_id,
+            subject,
+            parent_id: self.parent_id,
+        }))
+    }
 }

@@ -5,9 +5,9 @@ use crate::error::ApiError;
 use allot_core::UnixMillis;
 use allot_core::waitlist::estimate_wait_seconds;
 use allot_store::{
-    AlertView, Channel, DeliveryWithAttempts, EventView, HoldView, LedgerEntry, Outcome, PoolView,
-    Price, StoredResponse, Success, ThresholdRecord, WaitlistEntryView, WaitlistStatus,
-    WebhookView,
+    AlertView, Channel, DeliveryWithAttempts, EventView, HoldView, LedgerEntry, Outcome, PlanView,
+    PoolView, Price, QuotaView, StoredResponse, Success, ThresholdRecord, WaitlistEntryView,
+    WaitlistStatus, WebhookView,
 };
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -419,7 +419,11 @@ pub fn render(outcome: &Outcome, ok: StatusCode) -> StoredResponse {
 pub fn render_with(outcome: &Outcome, ok: StatusCode, fallback_wait: i64) -> StoredResponse {
     match outcome {
         Ok(success) => StoredResponse {
-            status: ok.as_u16(),
+            // Nothing new was made: the answer is what already existed.
+            status: match success {
+                Success::AlreadyConsumed(_) | Success::Member { created: false, .. } => 200,
+                _ => ok.as_u16(),
+            },
             body: success_bytes(success, fallback_wait),
         },
         Err(failure) => ApiError::from(failure.clone()).to_stored(),
@@ -478,6 +482,9 @@ fn success_bytes(success: &Success, fallback_wait: i64) -> Vec<u8> {
         }
         Success::Recipients(groups) => to_bytes(RecipientsBody::from(groups)),
         Success::AttemptsRecorded => to_bytes(serde_json::json!({"recorded": true})),
+        Success::Plan(plan) => to_bytes(PlanBody::from(plan)),
+        Success::Member { pool, .. } => to_bytes(PoolBody::from(pool)),
+        Success::AlreadyConsumed(hold) => to_bytes(HoldBody::new(hold, Some(Vec::new()))),
         Success::Tickets(success) => crate::routes::tickets::success_bytes(success),
         Success::Job(job) => to_bytes(crate::routes::jobs::JobBody::new(job, Vec::new())),
     }
@@ -691,6 +698,70 @@ impl From<&DeliveryWithAttempts> for DeliveryBody {
                     duration_ms: attempt.duration_ms,
                 })
                 .collect(),
+        }
+    }
+}
+
+/// A plan: the quota each member gets.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanBody {
+    pub id: String,
+    pub name: String,
+    pub unit: String,
+    pub capacity: i64,
+    pub hard_limit_pct: u32,
+    pub soft_limit_pct: u32,
+    #[schema(value_type = Vec<crate::requests::ThresholdBody>)]
+    pub thresholds: Vec<ThresholdRecord>,
+    /// Members with a quota from this plan.
+    pub members: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    /// The bulk adjustment moving existing members to a new capacity, when one was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+}
+
+impl From<&PlanView> for PlanBody {
+    fn from(plan: &PlanView) -> Self {
+        PlanBody {
+            id: plan.id.clone(),
+            name: plan.name.clone(),
+            unit: plan.unit.clone(),
+            capacity: plan.capacity,
+            hard_limit_pct: plan.hard_limit_pct,
+            soft_limit_pct: plan.soft_limit_pct,
+            thresholds: allot_store::threshold_records(plan.thresholds.as_deref()),
+            members: plan.members,
+            created_at: rfc3339(plan.created_at),
+            updated_at: rfc3339(plan.updated_at),
+            job_id: None,
+        }
+    }
+}
+
+/// One of a subject's quotas: use, limit and seed 004's flags; its history is the pool's ledger.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuotaBody {
+    pub plan_id: String,
+    pub plan_name: String,
+    #[serde(flatten)]
+    pub usage: UsageBody,
+    pub available: i64,
+    pub over_soft_limit: bool,
+    /// Where its history (with reasons) is: the pool's ledger.
+    pub history: String,
+}
+
+impl From<&QuotaView> for QuotaBody {
+    fn from(quota: &QuotaView) -> Self {
+        QuotaBody {
+            plan_id: quota.plan_id.clone(),
+            plan_name: quota.plan_name.clone(),
+            usage: UsageBody::from(&quota.pool),
+            available: quota.pool.available,
+            over_soft_limit: quota.pool.over_soft_limit,
+            history: format!("/v1/pools/{}/ledger", quota.pool.id),
         }
     }
 }

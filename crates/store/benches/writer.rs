@@ -85,6 +85,7 @@ fn run(
                         ttl: TtlSeconds::DEFAULT,
                         holder: None,
                         confirm: false,
+                        extras: Default::default(),
                     },
                 )
             })

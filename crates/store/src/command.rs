@@ -5,7 +5,7 @@
 //! lapsed), and comes back as a [`Failure`], never as an error of the batch.
 
 use crate::model::{
-    ApiKey, Channel, DeliveryAttempt, HoldView, PoolView, Price, Role, Tenant, TenantId,
+    ApiKey, Channel, DeliveryAttempt, HoldView, PlanView, PoolView, Price, Role, Tenant, TenantId,
     ThresholdRecord, WaitlistEntryView, WaitlistSettings, WebhookView,
 };
 use allot_core::waitlist::{PriorityClasses, PromotionMode, WaitlistPolicy};
@@ -56,6 +56,30 @@ pub struct PoolPatch {
     pub thresholds: Option<Option<Vec<ThresholdRecord>>>,
 }
 
+/// What a hold may carry besides its lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HoldExtras {
+    /// The unit each line expects (same order as the lines): a line whose pool counts another
+    /// unit is refused (seed 004: credits are not taken from a seats pool).
+    pub units: Vec<Option<String>>,
+    /// Who or what is consumed (a learner, a volunteer): counted once per pool. The same subject
+    /// again answers the hold that counted it.
+    pub subject: Option<String>,
+    /// Why, kept in the ledger (a member's quota history).
+    pub reason: Option<String>,
+}
+
+/// A plan: the quota each member gets (seed 003's membership types, seed 004's pricing models).
+#[derive(Debug, Clone)]
+pub struct NewPlan {
+    pub name: String,
+    pub unit: String,
+    pub capacity: Capacity,
+    pub hard_limit_pct: LimitPct,
+    pub soft_limit_pct: LimitPct,
+    pub thresholds: Option<Vec<ThresholdRecord>>,
+}
+
 /// How a new waiting-list entry's priority is chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PriorityRequest {
@@ -102,6 +126,7 @@ pub enum Command {
         ttl: TtlSeconds,
         holder: Option<String>,
         confirm: bool,
+        extras: HoldExtras,
     },
     ConfirmHold {
         hold_id: String,
@@ -142,6 +167,19 @@ pub enum Command {
     SetRecipients(BTreeMap<String, Vec<Channel>>),
     /// The delivery worker's report of attempts made (any tenant).
     RecordDeliveryAttempts(Vec<DeliveryAttempt>),
+    CreatePlan(NewPlan),
+    /// Change a plan for members made from now on.
+    UpdatePlan {
+        plan_id: String,
+        name: Option<String>,
+        capacity: Option<Capacity>,
+    },
+    /// Give `subject` its own quota pool made from the plan; the existing one if it has one.
+    PutMember {
+        plan_id: String,
+        subject: String,
+        parent_id: Option<String>,
+    },
     /// Attendees, ticket issuance, voiding and check-in (see `crate::tickets`).
     Tickets(crate::tickets::TicketCommand),
     /// Creating and finishing background jobs (see `crate::jobs`).
@@ -174,6 +212,14 @@ pub enum Success {
     },
     Recipients(BTreeMap<String, Vec<Channel>>),
     AttemptsRecorded,
+    Plan(PlanView),
+    /// A member's quota pool; `created` false when it already existed.
+    Member {
+        pool: PoolView,
+        created: bool,
+    },
+    /// The hold that already counted this subject: nothing new was consumed.
+    AlreadyConsumed(HoldView),
     Tickets(crate::tickets::TicketSuccess),
     Job(crate::jobs::JobView),
 }
@@ -203,6 +249,13 @@ pub enum Failure {
     /// its dates cannot take).
     #[error("{0}")]
     Rejected(String),
+    /// A line asked for one unit from a pool that counts another (HTTP 422).
+    #[error("pool {pool_id} counts {actual}, not {requested}")]
+    UnitMismatch {
+        pool_id: String,
+        requested: String,
+        actual: String,
+    },
     /// The idempotency key was used before with a different request.
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyMismatch,

@@ -157,6 +157,22 @@ pub trait Store: TicketStore + JobStore + Send + Sync + 'static {
     fn due_deliveries(&self, now: UnixMillis, limit: usize)
     -> Result<Vec<DueDelivery>, StoreError>;
 
+    fn get_plan(&self, tenant: &TenantId, id: &str) -> Result<Option<PlanView>, StoreError>;
+
+    fn list_plans(
+        &self,
+        tenant: &TenantId,
+        page: PageRequest,
+    ) -> Result<Page<PlanView>, StoreError>;
+
+    /// A subject's quotas, one per plan, with their use as of `now`.
+    fn subject_quotas(
+        &self,
+        tenant: &TenantId,
+        subject: &str,
+        now: UnixMillis,
+    ) -> Result<Vec<QuotaView>, StoreError>;
+
     fn session_dates(
         &self,
         tenant: &TenantId,

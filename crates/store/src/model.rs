@@ -402,3 +402,27 @@ pub fn threshold_records(stored: Option<&str>) -> Vec<ThresholdRecord> {
             .collect(),
     }
 }
+
+/// A plan as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanView {
+    pub id: String,
+    pub name: String,
+    pub unit: String,
+    pub capacity: i64,
+    pub hard_limit_pct: u32,
+    pub soft_limit_pct: u32,
+    /// As stored (JSON); `None`: seed 004's table.
+    pub thresholds: Option<String>,
+    pub members: i64,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+/// One of a subject's quotas: the plan it comes from and its pool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuotaView {
+    pub plan_id: String,
+    pub plan_name: String,
+    pub pool: PoolView,
+}

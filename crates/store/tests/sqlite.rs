@@ -55,6 +55,7 @@ fn hold(pool: &str, quantity: i64, ttl_seconds: i64) -> Command {
         ttl: TtlSeconds::new(ttl_seconds).expect("valid ttl"),
         holder: None,
         confirm: false,
+        extras: Default::default(),
     }
 }
 

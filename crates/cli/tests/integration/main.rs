@@ -9,6 +9,7 @@ mod api_pools;
 mod concurrency;
 mod durability;
 mod helpers;
+mod plans;
 mod smoke;
 mod tickets;
 mod utilization;

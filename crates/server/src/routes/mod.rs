@@ -8,6 +8,7 @@ pub mod holds;
 pub mod jobs;
 pub mod keys;
 pub mod ops;
+pub mod plans;
 pub mod pools;
 pub mod sessions;
 pub mod tickets;

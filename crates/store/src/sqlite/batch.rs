@@ -7,6 +7,7 @@ mod jobs;
 mod tickets;
 
 use super::outbox::{self, Outbox};
+use super::plans;
 use super::promotion;
 use super::reads::{load_hold, load_pool};
 use super::rows::{HOLD_COLUMNS, HoldRow, PoolRow};
@@ -547,17 +548,17 @@ fn execute(
             ttl,
             holder,
             confirm,
-        } => place_hold(
-            tx,
-            work,
-            tenant,
-            actor,
-            lines,
-            now.plus(ttl),
-            holder,
-            confirm,
-            now,
-        ),
+            extras,
+        } => {
+            let request = HoldRequest {
+                lines,
+                expires_at: now.plus(ttl),
+                holder,
+                confirm,
+                extras,
+            };
+            place_hold(tx, work, tenant, actor, request, now)
+        }
         Command::ConfirmHold { hold_id } => {
             step_hold(tx, work, tenant, actor, &hold_id, now, Step::Confirm)
         }
@@ -614,6 +615,17 @@ fn execute(
             outbox::set_recipients(tx, &mut work.outbox, tenant, groups)
         }
         Command::RecordDeliveryAttempts(attempts) => outbox::record_attempts(tx, attempts),
+        Command::CreatePlan(plan) => plans::create_plan(tx, tenant, plan, now),
+        Command::UpdatePlan {
+            plan_id,
+            name,
+            capacity,
+        } => plans::update_plan(tx, tenant, &plan_id, name, capacity, now),
+        Command::PutMember {
+            plan_id,
+            subject,
+            parent_id,
+        } => plans::put_member(tx, work, tenant, actor, &plan_id, &subject, parent_id, now),
         Command::Tickets(command) => tickets::execute(tx, work, tenant, actor, command, now),
         Command::Job(command) => jobs::execute(tx, tenant, command, now),
     }
@@ -695,7 +707,7 @@ fn invalid(field: &str, message: &str) -> Outcome {
     })
 }
 
-fn create_pool(
+pub(super) fn create_pool(
     tx: &Transaction<'_>,
     work: &mut Working,
     tenant: &TenantId,
@@ -974,25 +986,54 @@ fn session_dates_from_today(
     Ok(ids)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A new hold as asked for.
+struct HoldRequest {
+    lines: Vec<HoldLine>,
+    expires_at: UnixMillis,
+    holder: Option<String>,
+    confirm: bool,
+    extras: HoldExtras,
+}
+
 fn place_hold(
     tx: &Transaction<'_>,
     work: &mut Working,
     tenant: &TenantId,
     actor: Option<&str>,
-    lines: Vec<HoldLine>,
-    expires_at: UnixMillis,
-    holder: Option<String>,
-    confirm: bool,
+    request: HoldRequest,
     now: UnixMillis,
 ) -> Result<Outcome, StoreError> {
+    let HoldRequest {
+        lines,
+        expires_at,
+        holder,
+        confirm,
+        extras,
+    } = request;
     let pools = tenant_pools(&mut work.tenants, tenant);
-    for line in &lines {
+    for (index, line) in lines.iter().enumerate() {
         if let Err(failure) =
             pools.load_for_use(tx, &mut work.ledger_seq, tenant, &line.pool_id, now)?
         {
             return Ok(Err(failure));
         }
+        let actual = &pools.rows[&line.pool_id].unit;
+        if let Some(Some(requested)) = extras.units.get(index)
+            && requested != actual
+        {
+            return Ok(Err(Failure::UnitMismatch {
+                pool_id: line.pool_id.0.clone(),
+                requested: requested.clone(),
+                actual: actual.clone(),
+            }));
+        }
+    }
+    // A subject counts once per pool: the hold that already counted it is the answer.
+    if let Some(subject) = &extras.subject
+        && let Some(first) = lines.first()
+        && let Some(counted) = consumed_by(tx, tenant, &first.pool_id, subject, now)?
+    {
+        return Ok(Ok(Success::AlreadyConsumed(counted.view(now))));
     }
     let placement = match pools.set.place(&lines, confirm) {
         Ok(placement) => placement,
@@ -1009,12 +1050,40 @@ fn place_hold(
         holder,
         expires_at,
         waitlist_entry_id: None,
+        subject: extras.subject.as_deref(),
+        reason: extras.reason.as_deref(),
     };
     let hold = write_new_hold(tx, &mut work.ledger_seq, pools, tenant, actor, hold, now)?;
+    if let (Some(subject), Some(first)) = (&extras.subject, lines.first()) {
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO consumptions (tenant_id, pool_id, subject, hold_id) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![tenant.0, first.pool_id.0, subject, hold.id])?;
+    }
     Ok(Ok(Success::Hold {
         hold,
         warnings: placement.warnings,
     }))
+}
+
+/// The live hold that already counted `subject` on `pool`, if any.
+fn consumed_by(
+    tx: &Transaction<'_>,
+    tenant: &TenantId,
+    pool: &PoolId,
+    subject: &str,
+    now: UnixMillis,
+) -> Result<Option<HoldRow>, StoreError> {
+    let hold_id: Option<String> = tx
+        .prepare_cached(
+            "SELECT hold_id FROM consumptions WHERE tenant_id = ?1 AND pool_id = ?2 AND subject = ?3",
+        )?
+        .query_row(params![tenant.0, pool.0, subject], |row| row.get(0))
+        .optional()?;
+    let Some(hold_id) = hold_id else {
+        return Ok(None);
+    };
+    Ok(load_hold(tx, tenant, &hold_id)?.filter(|hold| hold.lifecycle().status_at(now).is_live()))
 }
 
 /// A hold the core has just placed, to be written down.
@@ -1025,6 +1094,10 @@ pub(super) struct NewHold<'a> {
     pub holder: Option<String>,
     pub expires_at: UnixMillis,
     pub waitlist_entry_id: Option<&'a str>,
+    /// Who or what the hold consumes, counted once per pool.
+    pub subject: Option<&'a str>,
+    /// Why, kept in each line's ledger entry.
+    pub reason: Option<&'a str>,
 }
 
 /// Writes a placed hold: its row, with each line's price locked in, and one ledger entry per line.
@@ -1048,8 +1121,8 @@ pub(super) fn write_new_hold(
         })
         .collect();
     tx.prepare_cached(
-        "INSERT INTO holds (id, tenant_id, status, holder, expires_at, lines, created_at, updated_at, waitlist_entry_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
+        "INSERT INTO holds (id, tenant_id, status, holder, expires_at, lines, created_at, updated_at, waitlist_entry_id, subject)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)",
     )?
     .execute(params![
         hold_id,
@@ -1060,6 +1133,7 @@ pub(super) fn write_new_hold(
         serde_json::to_string(&line_views)?,
         now.0,
         hold.waitlist_entry_id,
+        hold.subject,
     ])?;
     let effect = if hold.status == HoldStatus::Confirmed {
         LineEffect::HOLD_AND_CONFIRM
@@ -1071,6 +1145,7 @@ pub(super) fn write_new_hold(
         kind: LedgerKind::Hold,
         effect,
         actor,
+        reason: hold.reason,
     };
     append_line_entries(tx, ledger_seq, pools, tenant, hold.lines, change, now)?;
     Ok(HoldView {
@@ -1091,6 +1166,7 @@ struct LineChange<'a> {
     kind: LedgerKind,
     effect: LineEffect,
     actor: Option<&'a str>,
+    reason: Option<&'a str>,
 }
 
 /// One ledger entry per line of a hold (the counters have already moved), and the lines' chains
@@ -1124,7 +1200,7 @@ fn append_line_entries(
             change.effect.committed * quantity,
             capacity,
             change.actor,
-            None,
+            change.reason,
             now,
         )?;
         pools.mark_chain_dirty(&line.pool_id);
@@ -1223,6 +1299,7 @@ pub(super) fn transition(
         kind,
         effect,
         actor,
+        reason: None,
     };
     append_line_entries(tx, &mut work.ledger_seq, pools, tenant, &lines, change, now)?;
     if effect.held + effect.committed < 0 {

@@ -10,6 +10,7 @@
 mod alerts;
 mod batch;
 mod outbox;
+mod plans;
 mod promotion;
 mod reads;
 mod rows;

@@ -316,6 +316,8 @@ fn promote_tenant(
                         holder: Some(row.holder.clone()),
                         expires_at: now.plus(settings.offer_ttl),
                         waitlist_entry_id: Some(&entry.id),
+                        subject: None,
+                        reason: Some("promoted from the waiting list"),
                     };
                     let hold =
                         write_new_hold(tx, &mut work.ledger_seq, pools, tenant, None, hold, now)?;

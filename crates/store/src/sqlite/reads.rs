@@ -3,6 +3,7 @@
 
 use super::SqliteStore;
 use super::outbox::recipient_groups;
+use super::plans::{PLAN_COLUMNS, load_plan, plan_from_row};
 use super::rows::{
     ENTRY_COLUMNS, ENTRY_FROM, EntryRow, HOLD_COLUMNS, HoldRow, POOL_COLUMNS, PoolRow,
 };
@@ -519,6 +520,62 @@ impl Store for SqliteStore {
                 });
             }
             Ok(due)
+        })
+    }
+
+    fn get_plan(&self, tenant: &TenantId, id: &str) -> Result<Option<PlanView>, StoreError> {
+        self.read(|conn| load_plan(conn, tenant, id))
+    }
+
+    fn list_plans(
+        &self,
+        tenant: &TenantId,
+        page: PageRequest,
+    ) -> Result<Page<PlanView>, StoreError> {
+        let after = page.after.clone().unwrap_or_default();
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {PLAN_COLUMNS} FROM plans p WHERE p.tenant_id = ?1 AND p.id > ?2 ORDER BY p.id LIMIT ?3"
+            ))?;
+            let mut rows = stmt.query(params![tenant.0, after, page.limit as i64 + 1])?;
+            let mut items = Vec::new();
+            while let Some(row) = rows.next()? {
+                items.push(plan_from_row(row)?);
+            }
+            Ok(paginate(items, page.limit, |plan| plan.id.clone()))
+        })
+    }
+
+    fn subject_quotas(
+        &self,
+        tenant: &TenantId,
+        subject: &str,
+        now: UnixMillis,
+    ) -> Result<Vec<QuotaView>, StoreError> {
+        self.read(|conn| {
+            let members: Vec<(String, String, String)> = conn
+                .prepare_cached(
+                    "SELECT m.id, m.plan_id, p.name FROM pools m
+                     JOIN plans p ON p.tenant_id = m.tenant_id AND p.id = m.plan_id
+                     WHERE m.tenant_id = ?1 AND m.subject = ?2 ORDER BY p.name, m.plan_id LIMIT 1000",
+                )?
+                .query_map(params![tenant.0, subject], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut views =
+                PoolViews::new(conn, tenant, now, self.next_due.load(Ordering::Acquire))?;
+            let mut quotas = Vec::with_capacity(members.len());
+            for (pool_id, plan_id, plan_name) in members {
+                if let Some(pool) = views.view(&pool_id)? {
+                    quotas.push(QuotaView {
+                        plan_id,
+                        plan_name,
+                        pool,
+                    });
+                }
+            }
+            Ok(quotas)
         })
     }
 

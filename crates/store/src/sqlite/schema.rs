@@ -248,7 +248,40 @@ const MIGRATIONS: &[&str] = &[
 
     INSERT INTO allot_meta (name, value) VALUES ('alert_seq', 0);
     "#,
-    // 4 (tickets): attendees, tickets, check-ins, jobs
+    // 4: plans and member quotas (seed 003), consumption counted once per subject (seed 004).
+    r#"
+    CREATE TABLE plans (
+        tenant_id      TEXT NOT NULL,
+        id             TEXT NOT NULL,
+        name           TEXT NOT NULL,
+        unit           TEXT NOT NULL,
+        capacity       INTEGER NOT NULL CHECK (capacity >= 0),
+        hard_limit_pct INTEGER NOT NULL,
+        soft_limit_pct INTEGER NOT NULL,
+        thresholds     TEXT,
+        created_at     INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    ) STRICT, WITHOUT ROWID;
+
+    -- A member's quota is a pool made from a plan: one per plan and subject.
+    ALTER TABLE pools ADD COLUMN plan_id TEXT;
+    ALTER TABLE pools ADD COLUMN subject TEXT;
+    CREATE UNIQUE INDEX pools_by_member ON pools(tenant_id, plan_id, subject) WHERE plan_id IS NOT NULL;
+    CREATE INDEX pools_by_subject ON pools(tenant_id, subject) WHERE subject IS NOT NULL;
+
+    -- Consumption for one subject (a learner, a volunteer) counts once per pool: the hold that
+    -- counted it. A released hold frees the subject to be counted again.
+    ALTER TABLE holds ADD COLUMN subject TEXT;
+    CREATE TABLE consumptions (
+        tenant_id TEXT NOT NULL,
+        pool_id   TEXT NOT NULL,
+        subject   TEXT NOT NULL,
+        hold_id   TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, pool_id, subject)
+    ) STRICT, WITHOUT ROWID;
+    "#,
+    // 5 (tickets): attendees, tickets, check-ins, jobs
     r#"
     -- An attendee of an event (a pool), upserted on external_id; section_id is a child pool.
     CREATE TABLE attendees (

@@ -1,0 +1,180 @@
+//! Seed 003's plans and member quotas, and seed 004's consumption rules: the wrong unit is
+//! refused, and one subject is consumed once.
+
+use crate::helpers::{TestApp, spawn_app};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+async fn put_member(
+    app: &TestApp,
+    key: &str,
+    plan: &str,
+    subject: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let reply = app
+        .call(
+            Method::PUT,
+            &format!("/v1/plans/{plan}/members/{subject}"),
+            Some(key),
+            body.as_ref(),
+            &[],
+        )
+        .await;
+    (reply.status, reply.body)
+}
+
+#[tokio::test]
+async fn members_get_quotas_from_their_plan_with_a_history_of_reasons() {
+    let app = spawn_app().await;
+    let key = app.tenant("Club").await;
+    let created = app
+        .post(
+            "/v1/plans",
+            &key,
+            json!({"name": "Gold", "unit": "credits", "capacity": 100, "hard_limit_pct": 110}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let plan = created.body["id"].as_str().expect("a plan id").to_owned();
+    assert_eq!(
+        created.body["thresholds"].as_array().map(Vec::len),
+        Some(4),
+        "seed 004's defaults"
+    );
+
+    let (status, pool) = put_member(&app, &key, &plan, "member-7", None).await;
+    assert_eq!(status, StatusCode::CREATED, "{pool}");
+    assert_eq!(
+        (
+            pool["unit"].as_str(),
+            pool["capacity"].as_i64(),
+            pool["limit"].as_i64()
+        ),
+        (Some("credits"), Some(100), Some(110))
+    );
+    let (again, same) = put_member(&app, &key, &plan, "member-7", None).await;
+    assert_eq!(
+        (again, same["id"].clone()),
+        (StatusCode::OK, pool["id"].clone()),
+        "one quota per member and plan"
+    );
+    let pool_id = pool["id"].as_str().expect("a pool id").to_owned();
+
+    let spend = json!({"lines": [{"pool_id": pool_id, "quantity": 30, "unit": "credits"}], "confirm": true, "reason": "workshop booking"});
+    let reply = app.post("/v1/holds", &key, spend).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let adjust = app
+        .patch(
+            &format!("/v1/pools/{pool_id}"),
+            &key,
+            json!({"capacity": 120, "reason": "loyalty bonus"}),
+        )
+        .await;
+    assert_eq!(adjust.status, StatusCode::OK, "{}", adjust.body);
+
+    let quotas = app.get("/v1/quotas/member-7", &key).await;
+    assert_eq!(quotas.status, StatusCode::OK, "{}", quotas.body);
+    let quota = &quotas.body["items"][0];
+    assert_eq!(
+        (
+            quota["plan_id"].as_str(),
+            quota["used"].as_i64(),
+            quota["capacity"].as_i64()
+        ),
+        (Some(plan.as_str()), Some(30), Some(120))
+    );
+    assert_eq!(
+        quota["flags"],
+        json!({"near": false, "at": false, "over": false})
+    );
+    let history = app
+        .get(quota["history"].as_str().expect("a history link"), &key)
+        .await;
+    let reasons: Vec<&str> = history.body["items"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|entry| entry["reason"].as_str())
+        .collect();
+    assert_eq!(reasons, ["created", "workshop booking", "loyalty bonus"]);
+
+    let missing = app.get("/v1/quotas/nobody", &key).await;
+    missing.assert_problem(StatusCode::NOT_FOUND, "not-found");
+    let (status, body) = put_member(&app, &key, "plan_unknown", "member-7", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = put_member(
+        &app,
+        &key,
+        &plan,
+        "member-8",
+        Some(json!({"parent_id": "pool_nope"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let other = app.tenant("Other").await;
+    let hidden = app.get(&format!("/v1/plans/{plan}"), &other).await;
+    hidden.assert_problem(StatusCode::NOT_FOUND, "not-found");
+    let listed = app.get("/v1/plans", &key).await;
+    assert_eq!(listed.body["items"][0]["members"], 1);
+
+    // A plan's new capacity reaches members made from now on.
+    let changed = app
+        .patch(&format!("/v1/plans/{plan}"), &key, json!({"capacity": 50}))
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    let (_, newer) = put_member(&app, &key, &plan, "member-9", None).await;
+    assert_eq!(newer["capacity"], 50);
+    assert_eq!(
+        app.pool_state(&key, &pool_id).await["capacity"],
+        120,
+        "existing members keep theirs"
+    );
+}
+
+#[tokio::test]
+async fn the_wrong_unit_is_refused_and_a_subject_is_consumed_once() {
+    let app = spawn_app().await;
+    let key = app.tenant("Campaign").await;
+    let seats = app
+        .pool(
+            &key,
+            json!({"name": "Seats", "unit": "seats", "capacity": 10}),
+        )
+        .await;
+    let wrong = app
+        .post("/v1/holds", &key, json!({"lines": [{"pool_id": seats, "quantity": 1, "unit": "credits"}], "confirm": true}))
+        .await;
+    wrong.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "unit-mismatch");
+    assert_eq!(wrong.body["unit"], "seats");
+    assert_eq!(
+        app.counters(&key, &seats).await,
+        (0, 0, 10),
+        "nothing consumed"
+    );
+
+    let learners = app
+        .pool(
+            &key,
+            json!({"name": "Learners", "unit": "learners", "capacity": 5}),
+        )
+        .await;
+    let enrol = json!({"lines": [{"pool_id": learners, "quantity": 1, "unit": "learners"}], "confirm": true, "subject": "learner-42"});
+    let first = app.post("/v1/holds", &key, enrol.clone()).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    let second = app.post("/v1/holds", &key, enrol.clone()).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+    assert_eq!(second.body["id"], first.body["id"], "the first result");
+    assert_eq!(
+        app.counters(&key, &learners).await,
+        (0, 1, 4),
+        "counted once"
+    );
+    // Released, the subject may be counted again.
+    let id = first.body["id"].as_str().expect("an id");
+    app.post(&format!("/v1/holds/{id}/release"), &key, json!({}))
+        .await;
+    let third = app.post("/v1/holds", &key, enrol).await;
+    assert_eq!(third.status, StatusCode::CREATED, "{}", third.body);
+    assert_ne!(third.body["id"], first.body["id"]);
+}

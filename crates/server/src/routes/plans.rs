@@ -1,0 +1,143 @@
+//! Plans and member quotas (seed 003): a plan is the quota each member gets; a member's quota is
+//! a pool made from it, with the ledger as its history.
+
+use super::PageParams;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::{IgnoredBody, JsonBody, parse_json};
+use crate::requests::{CreatePlanRequest, PatchPlanRequest, PutMemberRequest};
+use crate::state::{Actor, AppState, WriteContext};
+use crate::views::{Page, PlanBody, PoolBody, QuotaBody, render_created, render_ok};
+use allot_store::Role;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::Response;
+
+/// Create a plan (admin): a membership type, or a pricing model (seats, credits, learners).
+#[utoipa::path(post, path = "/v1/plans", tag = "plans", request_body = CreatePlanRequest,
+    responses((status = 201, body = PlanBody), (status = 400)), security(("bearer" = [])))]
+pub async fn create_plan(
+    State(state): State<AppState>,
+    write: WriteContext,
+    body: JsonBody<CreatePlanRequest>,
+) -> Result<Response, ApiError> {
+    let caller = write.caller.require(Role::Admin)?;
+    let command = body.value.validate()?;
+    Ok(state
+        .submit(
+            Actor::Tenant(&caller),
+            command,
+            write.identity(&body.raw),
+            render_created,
+        )
+        .await?
+        .into_response())
+}
+
+/// The tenant's plans.
+#[utoipa::path(get, path = "/v1/plans", tag = "plans", params(super::PageQuery),
+    responses((status = 200, body = Page<PlanBody>)), security(("bearer" = [])))]
+pub async fn list_plans(
+    State(state): State<AppState>,
+    caller: Caller,
+    crate::extract::Query(page): PageParams,
+) -> Result<Json<Page<PlanBody>>, ApiError> {
+    let caller = caller.require(Role::Viewer)?;
+    let found = state.store.list_plans(&caller.tenant, page.to_request()?)?;
+    Ok(Json(Page {
+        items: found.items.iter().map(PlanBody::from).collect(),
+        next_cursor: found.next_cursor,
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/plans/{id}", tag = "plans",
+    responses((status = 200, body = PlanBody), (status = 404)), security(("bearer" = [])))]
+pub async fn get_plan(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<PlanBody>, ApiError> {
+    let caller = caller.require(Role::Viewer)?;
+    let plan = state
+        .store
+        .get_plan(&caller.tenant, &id)?
+        .ok_or_else(|| ApiError::not_found("plan", &id))?;
+    Ok(Json(PlanBody::from(&plan)))
+}
+
+/// Change a plan (admin). A new capacity applies to members made from now on; with
+/// `"apply_to_members": true` a bulk adjustment job also moves every existing member (202).
+#[utoipa::path(patch, path = "/v1/plans/{id}", tag = "plans", request_body = PatchPlanRequest,
+    responses((status = 200, body = PlanBody), (status = 202, body = PlanBody), (status = 400), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn patch_plan(
+    State(state): State<AppState>,
+    write: WriteContext,
+    Path(id): Path<String>,
+    body: JsonBody<PatchPlanRequest>,
+) -> Result<Response, ApiError> {
+    let caller = write.caller.require(Role::Admin)?;
+    let (command, follow) = body.value.validate(id)?;
+    let answer = state
+        .submit(
+            Actor::Tenant(&caller),
+            command,
+            write.identity(&body.raw),
+            render_ok,
+        )
+        .await?;
+    let Some(_capacity) = follow else {
+        return Ok(answer.into_response());
+    };
+    Ok(answer.into_response())
+}
+
+/// Give a member (or a campaign) its own quota from the plan (operator): 201 with its pool, or
+/// 200 with the one it already has.
+#[utoipa::path(put, path = "/v1/plans/{id}/members/{subject}", tag = "plans", request_body = Option<PutMemberRequest>,
+    responses((status = 201, body = PoolBody), (status = 200, body = PoolBody), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn put_member(
+    State(state): State<AppState>,
+    write: WriteContext,
+    Path((plan_id, subject)): Path<(String, String)>,
+    IgnoredBody(raw): IgnoredBody,
+) -> Result<Response, ApiError> {
+    let caller = write.caller.require(Role::Operator)?;
+    let request: PutMemberRequest = if raw.iter().all(u8::is_ascii_whitespace) {
+        PutMemberRequest::default()
+    } else {
+        parse_json(&raw)?
+    };
+    let command = request.validate(plan_id, subject)?;
+    Ok(state
+        .submit(
+            Actor::Tenant(&caller),
+            command,
+            write.identity(&raw),
+            render_created,
+        )
+        .await?
+        .into_response())
+}
+
+/// A subject's quotas: use, limit and flags for each plan it is a member of.
+#[utoipa::path(get, path = "/v1/quotas/{subject}", tag = "plans",
+    responses((status = 200, body = Page<QuotaBody>), (status = 404)), security(("bearer" = [])))]
+pub async fn subject_quotas(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(subject): Path<String>,
+) -> Result<Json<Page<QuotaBody>>, ApiError> {
+    let caller = caller.require(Role::Viewer)?;
+    let quotas = state
+        .store
+        .subject_quotas(&caller.tenant, &subject, state.clock.now())?;
+    if quotas.is_empty() {
+        return Err(ApiError::not_found("quota holder", &subject));
+    }
+    Ok(Json(Page {
+        items: quotas.iter().map(QuotaBody::from).collect(),
+        next_cursor: None,
+    }))
+}
