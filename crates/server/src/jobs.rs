@@ -5,9 +5,15 @@
 //!
 //! Failures of the write path (a busy or unavailable store) are retried with exponential
 //! backoff; a job whose chunks keep failing is marked failed with the reason.
+//!
+//! Adding a kind (bulk quota adjustments, say): a `KIND_…` name and a parameters struct stored
+//! with the job (`JobCommand::Create`); a step function here that reads the next chunk after the
+//! job's cursor and sends one command for it; and, in the store, that command's writer side
+//! calling `jobs::claim` first and `jobs::advance` last (crates/store/src/sqlite/batch/jobs.rs),
+//! so the chunk and the job's progress commit together. Then one arm in `run_job`.
 
 use crate::state::AppState;
-use crate::writer::WriteError;
+use crate::writer::{Pending, WriteError};
 use allot_store::jobs::{JobCommand, JobFailure, JobProgress, JobStatus, JobView};
 use allot_store::tickets::{TicketCommand, TicketSuccess};
 use allot_store::{Command, Envelope, Failure, Reply, Success, TenantId};
@@ -104,7 +110,7 @@ async fn run_job(state: &AppState, tenant: &TenantId, id: &str, stop: &Cancellat
             Ok(None) => return,
             Ok(Some(job)) if job.status.is_finished() => return,
             Ok(Some(job)) => match job.kind.as_str() {
-                KIND_GENERATE_TICKETS => generate_step(state, tenant, &job).await,
+                KIND_GENERATE_TICKETS => generate_step(state, tenant, &job, stop).await,
                 other => Ok(Step::Fail(format!("unknown job kind {other}"))),
             },
             Err(error) => Err(StepError::from(error)),
@@ -179,73 +185,151 @@ async fn finish(
     submit(state, tenant, command).await.map(|_| ())
 }
 
-/// One chunk of a `tickets.generate` job: the next attendees after the cursor, their tokens
-/// prepared here (the key stays in the server), decided and written by the writer.
-async fn generate_step(
+/// The next chunk of a `tickets.generate` job after `cursor`: its attendees, and whether it is
+/// the job's last.
+async fn next_chunk(
     state: &AppState,
     tenant: &TenantId,
-    job: &JobView,
-) -> Result<Step, StepError> {
-    let params: GenerateParams = match serde_json::from_value(job.params.clone()) {
-        Ok(params) => params,
-        Err(error) => return Ok(Step::Fail(format!("unreadable parameters: {error}"))),
-    };
-    let remaining = params
-        .limit
-        .map_or(i64::MAX, |limit| limit - job.counters.done);
+    params: &GenerateParams,
+    cursor: Option<&str>,
+    done: i64,
+) -> Result<(Vec<String>, bool), StepError> {
+    let remaining = params.limit.map_or(i64::MAX, |limit| limit - done);
     let want = (params.chunk.max(1) as i64).min(remaining.max(0)) as usize;
     let (ids, exhausted) = match &params.attendee_ids {
         Some(list) => {
-            let start = job
-                .cursor
-                .as_deref()
-                .map_or(0, |cursor| list.partition_point(|id| id.as_str() <= cursor));
+            let start = cursor.map_or(0, |cursor| list.partition_point(|id| id.as_str() <= cursor));
             let end = (start + want).min(list.len());
             (list[start..end].to_vec(), end == list.len())
         }
         None if want == 0 => (Vec::new(), true),
         None => {
-            let ids = state.store.attendee_ids_after(
-                tenant,
-                &params.event_id,
-                job.cursor.as_deref(),
-                want,
-            )?;
+            let ids = state
+                .store
+                .attendee_ids_after(tenant, &params.event_id, cursor, want)?;
             let exhausted = ids.len() < want;
             (ids, exhausted)
         }
     };
-    if ids.is_empty() {
-        finish(state, tenant, &job.id, JobStatus::Done, None).await?;
-        return Ok(Step::Continue);
-    }
     let last = exhausted || ids.len() as i64 >= remaining;
-    let progress = JobProgress {
-        job_id: job.id.clone(),
-        expected_cursor: job.cursor.clone(),
-        next_cursor: ids.last().cloned(),
-        last,
-    };
-    let items = state.tickets.prepare(ids);
-    let command = Command::Tickets(TicketCommand::IssueChunk {
-        event_id: params.event_id.clone(),
-        progress,
-        skip_existing: params.skip_existing,
-        items,
-    });
-    match submit(state, tenant, command).await? {
-        Reply::Outcome(Ok(Success::Tickets(TicketSuccess::Chunk(_)))) => Ok(Step::Continue),
-        // Already applied (a retry whose first answer was lost) or finished meanwhile: re-read.
+    Ok((ids, last))
+}
+
+/// What became of one chunk.
+enum Chunk {
+    Landed,
+    /// Already applied (a retry whose first answer was lost), queued behind a chunk that did
+    /// not land, or the job finished meanwhile: re-read the job.
+    Stale,
+    Fail(String),
+}
+
+fn chunk_outcome(reply: Reply) -> Chunk {
+    match reply {
+        Reply::Outcome(Ok(Success::Tickets(TicketSuccess::Chunk(_)))) => Chunk::Landed,
         Reply::Outcome(Err(Failure::Job(
             JobFailure::Stale { .. } | JobFailure::Finished { .. },
-        ))) => Ok(Step::Continue),
+        ))) => Chunk::Stale,
         Reply::Outcome(Err(Failure::NotFound { kind: "pool", .. })) => {
-            Ok(Step::Fail("the event no longer exists".into()))
+            Chunk::Fail("the event no longer exists".into())
         }
-        Reply::Outcome(Err(failure)) => Ok(Step::Fail(failure.to_string())),
-        other => Ok(Step::Fail(format!(
-            "unexpected answer to a chunk: {other:?}"
-        ))),
+        Reply::Outcome(Err(failure)) => Chunk::Fail(failure.to_string()),
+        other => Chunk::Fail(format!("unexpected answer to a chunk: {other:?}")),
+    }
+}
+
+/// Waits for a queued chunk; `Some(step)` when the job cannot go on from here (the step says
+/// whether to re-read it or to fail it). Anything still queued behind it is drained first.
+async fn settle(pending: Pending, behind: &mut Option<Pending>) -> Result<Option<Step>, StepError> {
+    let outcome = chunk_outcome(pending.answer().await?);
+    if matches!(outcome, Chunk::Landed) {
+        return Ok(None);
+    }
+    if let Some(behind) = behind.take() {
+        // It claimed a cursor that never came: it is refused as stale, or failed likewise.
+        let _ = behind.answer().await;
+    }
+    Ok(Some(match outcome {
+        Chunk::Fail(reason) => Step::Fail(reason),
+        _ => Step::Continue,
+    }))
+}
+
+/// Runs a `tickets.generate` job from its stored cursor until it is done or a chunk does not
+/// land. Chunks are pipelined: the next one is read, its tokens made and queued while the
+/// writer applies the one before, so the writer never waits for the worker. Each chunk claims
+/// the cursor the one before it leaves, so a chunk behind one that did not land is refused as
+/// stale, and the caller resumes from the stored cursor.
+async fn generate_step(
+    state: &AppState,
+    tenant: &TenantId,
+    job: &JobView,
+    stop: &CancellationToken,
+) -> Result<Step, StepError> {
+    let params: GenerateParams = match serde_json::from_value(job.params.clone()) {
+        Ok(params) => params,
+        Err(error) => return Ok(Step::Fail(format!("unreadable parameters: {error}"))),
+    };
+    let mut cursor = job.cursor.clone();
+    let mut done = job.counters.done;
+    let mut in_flight: Option<Pending> = None;
+    loop {
+        if stop.is_cancelled() {
+            // Shutting down: let the queued chunk land; a restart resumes after it.
+            if let Some(pending) = in_flight.take() {
+                settle(pending, &mut None).await?;
+            }
+            return Ok(Step::Continue);
+        }
+        let (ids, last) = next_chunk(state, tenant, &params, cursor.as_deref(), done).await?;
+        if ids.is_empty() {
+            if let Some(pending) = in_flight.take()
+                && let Some(step) = settle(pending, &mut None).await?
+            {
+                return Ok(step);
+            }
+            if !state
+                .store
+                .get_job(tenant, &job.id)?
+                .is_some_and(|job| job.status.is_finished() || job.cursor != cursor)
+            {
+                finish(state, tenant, &job.id, JobStatus::Done, None).await?;
+            }
+            return Ok(Step::Continue);
+        }
+        let progress = JobProgress {
+            job_id: job.id.clone(),
+            expected_cursor: cursor.clone(),
+            next_cursor: ids.last().cloned(),
+            last,
+        };
+        cursor = progress.next_cursor.clone();
+        done += ids.len() as i64;
+        let items = state.tickets.prepare(ids);
+        let command = Command::Tickets(TicketCommand::IssueChunk {
+            event_id: params.event_id.clone(),
+            progress,
+            skip_existing: params.skip_existing,
+            items,
+        });
+        let queued = state
+            .writer
+            .enqueue(Envelope {
+                tenant: tenant.clone(),
+                actor: None,
+                command,
+                idempotency: None,
+            })
+            .await?;
+        if let Some(previous) = in_flight.replace(queued)
+            && let Some(step) = settle(previous, &mut in_flight).await?
+        {
+            return Ok(step);
+        }
+        if last {
+            let pending = in_flight.take().expect("queued just above");
+            return Ok(settle(pending, &mut None).await?.unwrap_or(Step::Continue));
+        }
     }
 }
 

@@ -92,4 +92,24 @@ impl Writer {
             .map_err(|_| WriteError::Stopped)?;
         answer.await.map_err(|_| WriteError::Stopped)?
     }
+
+    /// Queues a command and returns its answer to await later. Commands queued one after another
+    /// are applied in that order: a job keeps its next chunk queued while one is being written.
+    pub async fn enqueue(&self, envelope: Envelope) -> Result<Pending, WriteError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Job { envelope, reply })
+            .await
+            .map_err(|_| WriteError::Stopped)?;
+        Ok(Pending(answer))
+    }
+}
+
+/// The answer to a queued command.
+pub struct Pending(oneshot::Receiver<Result<Reply, WriteError>>);
+
+impl Pending {
+    pub async fn answer(self) -> Result<Reply, WriteError> {
+        self.0.await.map_err(|_| WriteError::Stopped)?
+    }
 }
