@@ -409,19 +409,27 @@ pub async fn import_attendees(
 ) -> Result<Response, ApiError> {
     let caller = write.caller.require(Role::Operator)?;
     let mime = media_type(&headers);
-    let (rows, rejected, _single) = if mime == "text/csv" {
-        let (good, bad) = csv_rows(&raw)?;
-        (good, bad, false)
-    } else if mime == "application/json"
-        || (mime.starts_with("application/") && mime.ends_with("+json"))
-    {
-        json_rows(&raw)?
-    } else {
+    let csv = mime == "text/csv";
+    let json =
+        mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"));
+    if !csv && !json {
         return Err(ApiError::new(
             ErrorKind::UnsupportedMediaType,
             "send attendees as application/json or text/csv",
         ));
-    };
+    }
+    // Parsing a large import takes a while: off the async workers.
+    let body = raw.clone();
+    let parsed = tokio::task::spawn_blocking(move || {
+        if csv {
+            csv_rows(&body).map(|(good, bad)| (good, bad, false))
+        } else {
+            json_rows(&body)
+        }
+    })
+    .await
+    .map_err(|error| ApiError::new(ErrorKind::Internal, format!("parsing failed: {error}")))?;
+    let (rows, rejected, _single) = parsed?;
     let list = rows.len() + rejected.len() <= LIST_IDS_UP_TO;
     let command = Command::Tickets(TicketCommand::UpsertAttendees {
         event_id: id,
