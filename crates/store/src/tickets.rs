@@ -210,12 +210,8 @@ pub trait TicketStore {
         limit: usize,
     ) -> Result<Vec<String>, StoreError>;
 
-    fn get_attendee(
-        &self,
-        tenant: &TenantId,
-        event_id: &str,
-        id: &str,
-    ) -> Result<Option<AttendeeView>, StoreError>;
+    fn get_attendee(&self, tenant: &TenantId, id: &str)
+    -> Result<Option<AttendeeView>, StoreError>;
 
     fn get_ticket(&self, tenant: &TenantId, id: &str) -> Result<Option<TicketView>, StoreError>;
 

@@ -284,8 +284,6 @@ const MIGRATIONS: &[&str] = &[
     // 5 (tickets): attendees, tickets, check-ins, jobs
     r#"
     -- An attendee of an event (a pool), upserted on external_id; section_id is a child pool.
-    -- Keyed by event, so listing an event's attendees needs no index of its own: every lookup
-    -- knows the event (a ticket keeps its event_id).
     CREATE TABLE attendees (
         tenant_id   TEXT NOT NULL,
         id          TEXT NOT NULL,
@@ -296,9 +294,10 @@ const MIGRATIONS: &[&str] = &[
         section_id  TEXT,
         created_at  INTEGER NOT NULL,
         updated_at  INTEGER NOT NULL,
-        PRIMARY KEY (tenant_id, event_id, id)
+        PRIMARY KEY (tenant_id, id)
     ) STRICT, WITHOUT ROWID;
     CREATE UNIQUE INDEX attendees_by_external_id ON attendees(tenant_id, event_id, external_id);
+    CREATE INDEX attendees_by_event ON attendees(tenant_id, event_id, id);
 
     -- A ticket owns one confirmed hold of one unit (hold_id) on pool_id. The token is not
     -- stored: token_hash (SHA-256) confirms it at check-in, and token_seed lets the server, with

@@ -55,13 +55,12 @@ pub(super) fn ticket_from_row(row: &Row<'_>) -> Result<TicketView, StoreError> {
 pub(super) fn load_attendee(
     conn: &Connection,
     tenant: &TenantId,
-    event_id: &str,
     id: &str,
 ) -> Result<Option<AttendeeView>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {ATTENDEE_COLUMNS} FROM attendees a WHERE a.tenant_id = ?1 AND a.event_id = ?2 AND a.id = ?3"
+        "SELECT {ATTENDEE_COLUMNS} FROM attendees a WHERE a.tenant_id = ?1 AND a.id = ?2"
     ))?;
-    let mut rows = stmt.query(params![tenant.0, event_id, id])?;
+    let mut rows = stmt.query(params![tenant.0, id])?;
     match rows.next()? {
         Some(row) => Ok(Some(attendee_from_row(row)?)),
         None => Ok(None),
@@ -233,10 +232,9 @@ impl TicketStore for SqliteStore {
     fn get_attendee(
         &self,
         tenant: &TenantId,
-        event_id: &str,
         id: &str,
     ) -> Result<Option<AttendeeView>, StoreError> {
-        self.read(|conn| load_attendee(conn, tenant, event_id, id))
+        self.read(|conn| load_attendee(conn, tenant, id))
     }
 
     fn get_ticket(&self, tenant: &TenantId, id: &str) -> Result<Option<TicketView>, StoreError> {
@@ -258,7 +256,7 @@ impl TicketStore for SqliteStore {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {TICKET_COLUMNS}, a.name, a.external_id, p.name
                  FROM tickets t
-                 JOIN attendees a ON a.tenant_id = t.tenant_id AND a.event_id = t.event_id AND a.id = t.attendee_id
+                 JOIN attendees a ON a.tenant_id = t.tenant_id AND a.id = t.attendee_id
                  LEFT JOIN pools p ON p.id = t.pool_id AND p.tenant_id = t.tenant_id AND t.pool_id != t.event_id
                  WHERE t.tenant_id = ?1 AND t.event_id = ?2 AND t.id > ?3
                    AND (?4 IS NULL OR t.status = ?4) AND (?5 IS NULL OR t.job_id = ?5)

@@ -256,8 +256,8 @@ fn issue_chunk(
     Ok(Ok(Success::Tickets(TicketSuccess::Chunk(job))))
 }
 
-/// An attendee's section, and the id and status of their ticket that is not void.
-type AttendeeAndTicket = (Option<String>, Option<String>, Option<String>);
+/// An attendee's event and section, and the id and status of their ticket that is not void.
+type AttendeeAndTicket = (String, Option<String>, Option<String>, Option<String>);
 
 #[allow(clippy::too_many_arguments)]
 fn issue_one(
@@ -274,17 +274,20 @@ fn issue_one(
     // The attendee, and their ticket that is not void, in one probe of each index.
     let found: Option<AttendeeAndTicket> = tx
         .prepare_cached(
-            "SELECT a.section_id, t.id, t.status FROM attendees a
+            "SELECT a.event_id, a.section_id, t.id, t.status FROM attendees a
              LEFT JOIN tickets t ON t.tenant_id = a.tenant_id AND t.attendee_id = a.id AND t.status != 'void'
-             WHERE a.tenant_id = ?1 AND a.event_id = ?2 AND a.id = ?3",
+             WHERE a.tenant_id = ?1 AND a.id = ?2",
         )?
-        .query_row(params![tenant.0, event_id, item.attendee_id], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        .query_row(params![tenant.0, item.attendee_id], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
         })
         .optional()?;
-    let Some((section_id, ticket_id, status)) = found else {
-        return Ok(Issued::Failed("no such attendee of this event".into()));
+    let Some((attendee_event, section_id, ticket_id, status)) = found else {
+        return Ok(Issued::Failed("unknown attendee".into()));
     };
+    if attendee_event != event_id {
+        return Ok(Issued::Failed("the attendee is not of this event".into()));
+    }
     if let Some(ticket_id) = ticket_id {
         if skip_existing {
             return Ok(Issued::Skipped("has a ticket".into()));
@@ -488,10 +491,9 @@ fn check_in(
             .execute(params![tenant.0, ticket.id, now.0])?;
             let ticket = load_ticket(tx, tenant, &ticket.id)?
                 .ok_or_else(|| StoreError::Other("a ticket just used is missing".into()))?;
-            let attendee = load_attendee(tx, tenant, &ticket.event_id, &ticket.attendee_id)?
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!("ticket {} names a missing attendee", ticket.id))
-                })?;
+            let attendee = load_attendee(tx, tenant, &ticket.attendee_id)?.ok_or_else(|| {
+                StoreError::Corrupt(format!("ticket {} names a missing attendee", ticket.id))
+            })?;
             Ok(Ok(Success::Tickets(TicketSuccess::CheckedIn {
                 ticket,
                 attendee,
