@@ -173,6 +173,23 @@ pub trait Store: TicketStore + JobStore + Send + Sync + 'static {
         now: UnixMillis,
     ) -> Result<Vec<QuotaView>, StoreError>;
 
+    /// A plan's members after `after` (a pool id), in pool id order: (pool id, subject).
+    fn plan_members_after(
+        &self,
+        tenant: &TenantId,
+        plan_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// A subject's quota pools: (pool id, plan id), optionally of one plan.
+    fn subject_pools(
+        &self,
+        tenant: &TenantId,
+        subject: &str,
+        plan_id: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+
     fn session_dates(
         &self,
         tenant: &TenantId,

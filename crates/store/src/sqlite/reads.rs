@@ -579,6 +579,49 @@ impl Store for SqliteStore {
         })
     }
 
+    fn plan_members_after(
+        &self,
+        tenant: &TenantId,
+        plan_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        self.read(|conn| {
+            let members = conn
+                .prepare_cached(
+                    "SELECT id, subject FROM pools WHERE tenant_id = ?1 AND plan_id = ?2 AND id > ?3
+                     ORDER BY id LIMIT ?4",
+                )?
+                .query_map(
+                    params![tenant.0, plan_id, after.unwrap_or(""), limit as i64],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )?
+                .collect::<Result<_, _>>()?;
+            Ok(members)
+        })
+    }
+
+    fn subject_pools(
+        &self,
+        tenant: &TenantId,
+        subject: &str,
+        plan_id: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        self.read(|conn| {
+            let pools = conn
+                .prepare_cached(
+                    "SELECT id, plan_id FROM pools WHERE tenant_id = ?1 AND subject = ?2
+                       AND plan_id IS NOT NULL AND (?3 IS NULL OR plan_id = ?3)
+                     ORDER BY plan_id LIMIT 1000",
+                )?
+                .query_map(params![tenant.0, subject, plan_id], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(pools)
+        })
+    }
+
     fn session_dates(
         &self,
         tenant: &TenantId,
