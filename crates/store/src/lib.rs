@@ -63,6 +63,15 @@ pub trait Store: TicketStore + JobStore + Send + Sync + 'static {
     ) -> Result<Page<PoolView>, StoreError>;
 
     /// The pool itself and its direct children, for totals over an event's sections.
+    /// What a new hold could get from a pool as of `now`: the hot read behind
+    /// `GET /v1/pools/{id}/availability`, reading only what the answer needs.
+    fn availability(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: UnixMillis,
+    ) -> Result<Option<Availability>, StoreError>;
+
     fn pool_children(
         &self,
         tenant: &TenantId,
