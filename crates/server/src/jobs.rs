@@ -44,14 +44,14 @@ pub struct GenerateParams {
     pub chunk: usize,
 }
 
-enum Step {
+pub(crate) enum Step {
     /// A chunk landed (or the job finished): go on.
     Continue,
     /// The job cannot go on: fail it with this reason.
     Fail(String),
 }
 
-struct StepError {
+pub(crate) struct StepError {
     transient: bool,
     message: String,
 }
@@ -111,6 +111,9 @@ async fn run_job(state: &AppState, tenant: &TenantId, id: &str, stop: &Cancellat
             Ok(Some(job)) if job.status.is_finished() => return,
             Ok(Some(job)) => match job.kind.as_str() {
                 KIND_GENERATE_TICKETS => generate_step(state, tenant, &job, stop).await,
+                crate::quota_jobs::KIND_ADJUST_QUOTAS => {
+                    crate::quota_jobs::step(state, tenant, &job).await
+                }
                 other => Ok(Step::Fail(format!("unknown job kind {other}"))),
             },
             Err(error) => Err(StepError::from(error)),
@@ -154,7 +157,7 @@ async fn run_job(state: &AppState, tenant: &TenantId, id: &str, stop: &Cancellat
     }
 }
 
-async fn submit(
+pub(crate) async fn submit(
     state: &AppState,
     tenant: &TenantId,
     command: Command,
@@ -170,7 +173,7 @@ async fn submit(
         .await
 }
 
-async fn finish(
+pub(crate) async fn finish(
     state: &AppState,
     tenant: &TenantId,
     id: &str,

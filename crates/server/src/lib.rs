@@ -16,6 +16,7 @@ pub mod extract;
 pub mod jobs;
 pub mod metrics;
 pub mod printing;
+pub mod quota_jobs;
 pub mod requests;
 pub mod routes;
 pub mod state;
@@ -132,7 +133,7 @@ pub enum ServeError {
         routes::webhooks::create_webhook, routes::webhooks::list_webhooks, routes::webhooks::delete_webhook,
         routes::webhooks::test_webhook, routes::webhooks::list_deliveries,
         routes::plans::create_plan, routes::plans::list_plans, routes::plans::get_plan, routes::plans::patch_plan,
-        routes::plans::put_member, routes::plans::subject_quotas,
+        routes::plans::put_member, routes::plans::subject_quotas, routes::plans::adjust_quotas,
         routes::attendees::import_attendees, routes::attendees::list_attendees,
         routes::attendees::missing_tickets, routes::attendees::missing_count,
         routes::tickets::generate, routes::tickets::list_tickets, routes::tickets::tickets_pdf_route,
@@ -226,6 +227,7 @@ pub fn app(state: AppState) -> Router {
             axum::routing::put(plans::put_member),
         )
         .route("/v1/quotas/{subject}", get(plans::subject_quotas))
+        .route("/v1/quota-adjustments", post(plans::adjust_quotas))
         .route(
             "/v1/webhooks/{id}/deliveries",
             get(webhooks::list_deliveries),

@@ -849,8 +849,12 @@ pub struct PatchPlanRequest {
 }
 
 impl PatchPlanRequest {
-    /// The plan change, and the capacity members should follow, if asked.
-    pub fn validate(self, plan_id: String) -> Result<(Command, Option<Capacity>), ApiError> {
+    /// The plan change, and the capacity members should follow (with the reason), if asked.
+    #[allow(clippy::type_complexity)]
+    pub fn validate(
+        self,
+        plan_id: String,
+    ) -> Result<(Command, Option<(Capacity, String)>), ApiError> {
         let mut checks = Checks::default();
         if let Some(name) = &self.name {
             checks.text("name", name, MAX_NAME_CHARS);
@@ -865,8 +869,12 @@ impl PatchPlanRequest {
         if self.apply_to_members && capacity.is_none() {
             checks.fail("apply_to_members", "needs a capacity to apply");
         }
+        let reason = self
+            .reason
+            .clone()
+            .unwrap_or_else(|| "the plan's capacity changed".to_owned());
         let follow = if self.apply_to_members {
-            capacity
+            capacity.map(|capacity| (capacity, reason))
         } else {
             None
         };
@@ -899,6 +907,73 @@ impl PutMemberRequest {
             plan_id,
             subject,
             parent_id: self.parent_id,
+        }))
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaAdjustmentRequest {
+    /// Every member of this plan; with `subjects`, only those subjects' quotas from this plan.
+    pub plan_id: Option<String>,
+    /// These subjects' quotas (at most 100,000).
+    pub subjects: Option<Vec<String>>,
+    /// The new capacity. Not with `delta`.
+    pub capacity: Option<i64>,
+    /// Add to each capacity (negative takes away). Not with `capacity`.
+    pub delta: Option<i64>,
+    /// Why: kept in every member's quota history.
+    #[schema(example = "annual plan renewal")]
+    pub reason: String,
+}
+
+/// Most subjects one bulk adjustment may list.
+const MAX_ADJUSTED_SUBJECTS: usize = 100_000;
+
+impl QuotaAdjustmentRequest {
+    pub fn validate(self) -> Result<crate::quota_jobs::AdjustParams, ApiError> {
+        let mut checks = Checks::default();
+        checks.text("reason", &self.reason, MAX_REASON_CHARS);
+        if self.plan_id.is_none() && self.subjects.is_none() {
+            checks.fail("plan_id", "give plan_id, subjects, or both");
+        }
+        if let Some(plan) = &self.plan_id {
+            checks.id("plan_id", plan);
+        }
+        let mut subjects = self.subjects;
+        if let Some(list) = subjects.as_mut() {
+            if list.is_empty() || list.len() > MAX_ADJUSTED_SUBJECTS {
+                checks.fail("subjects", "must list 1 to 100,000 subjects");
+            }
+            for subject in list.iter() {
+                if subject.is_empty() || subject.chars().count() > MAX_HOLDER_CHARS {
+                    checks.fail("subjects", "each subject is 1 to 200 characters");
+                    break;
+                }
+            }
+            list.sort();
+            list.dedup();
+        }
+        match (self.capacity, self.delta) {
+            (Some(capacity), None) => {
+                checks.unit("capacity", Capacity::new(capacity));
+            }
+            (None, Some(delta)) => {
+                if delta == 0 || delta.unsigned_abs() > allot_core::units::MAX_CAPACITY as u64 {
+                    checks.fail(
+                        "delta",
+                        "must be a non-zero change within the capacity range",
+                    );
+                }
+            }
+            _ => checks.fail("capacity", "give capacity or delta, not both"),
+        }
+        checks.finish(Some(crate::quota_jobs::AdjustParams {
+            plan_id: self.plan_id,
+            subjects,
+            capacity: self.capacity,
+            delta: self.delta,
+            reason: self.reason.trim().to_owned(),
         }))
     }
 }

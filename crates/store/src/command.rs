@@ -80,6 +80,35 @@ pub struct NewPlan {
     pub thresholds: Option<Vec<ThresholdRecord>>,
 }
 
+/// What a bulk adjustment does to each quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaChange {
+    /// Set the capacity.
+    Capacity(Capacity),
+    /// Add to the capacity (negative takes away).
+    Delta(i64),
+}
+
+/// One quota a bulk adjustment looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaTarget {
+    /// How the job's report names it (the subject, with its plan).
+    pub label: String,
+    /// `None`: the subject has no quota to adjust (a failure of this item).
+    pub pool_id: Option<String>,
+}
+
+/// A chunk of a bulk adjustment: applied with its job's progress, or not at all.
+#[derive(Debug, Clone)]
+pub struct QuotaChunk {
+    pub progress: crate::jobs::JobProgress,
+    /// The job position of the first target, for the report.
+    pub first_seq: i64,
+    pub targets: Vec<QuotaTarget>,
+    pub change: QuotaChange,
+    pub reason: String,
+}
+
 /// How a new waiting-list entry's priority is chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PriorityRequest {
@@ -174,6 +203,8 @@ pub enum Command {
         name: Option<String>,
         capacity: Option<Capacity>,
     },
+    /// One chunk of a bulk quota adjustment job (seed 003).
+    AdjustQuotas(QuotaChunk),
     /// Give `subject` its own quota pool made from the plan; the existing one if it has one.
     PutMember {
         plan_id: String,

@@ -63,6 +63,15 @@ pub trait Store: TicketStore + JobStore + Send + Sync + 'static {
     ) -> Result<Page<PoolView>, StoreError>;
 
     /// The pool itself and its direct children, for totals over an event's sections.
+    /// What a new hold could get from a pool as of `now`: the hot read behind
+    /// `GET /v1/pools/{id}/availability`, reading only what the answer needs.
+    fn availability(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: UnixMillis,
+    ) -> Result<Option<Availability>, StoreError>;
+
     fn pool_children(
         &self,
         tenant: &TenantId,
@@ -172,6 +181,23 @@ pub trait Store: TicketStore + JobStore + Send + Sync + 'static {
         subject: &str,
         now: UnixMillis,
     ) -> Result<Vec<QuotaView>, StoreError>;
+
+    /// A plan's members after `after` (a pool id), in pool id order: (pool id, subject).
+    fn plan_members_after(
+        &self,
+        tenant: &TenantId,
+        plan_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// A subject's quota pools: (pool id, plan id), optionally of one plan.
+    fn subject_pools(
+        &self,
+        tenant: &TenantId,
+        subject: &str,
+        plan_id: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError>;
 
     fn session_dates(
         &self,

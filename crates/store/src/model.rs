@@ -426,3 +426,13 @@ pub struct QuotaView {
     pub plan_name: String,
     pub pool: PoolView,
 }
+
+/// A pool's availability, as the availability check answers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Availability {
+    /// The least headroom over the pool and its ancestors (0 when any of them is inactive).
+    pub available: i64,
+    pub active: bool,
+    /// A session template: its dates have availability, it has none of its own.
+    pub per_date: bool,
+}

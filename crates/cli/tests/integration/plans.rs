@@ -178,3 +178,160 @@ async fn the_wrong_unit_is_refused_and_a_subject_is_consumed_once() {
     assert_eq!(third.status, StatusCode::CREATED, "{}", third.body);
     assert_ne!(third.body["id"], first.body["id"]);
 }
+
+#[tokio::test]
+async fn a_bulk_adjustment_over_ten_thousand_members_reports_the_ones_that_cannot_follow() {
+    const MEMBERS: usize = 10_000;
+    const OVER: usize = 40;
+    let app = std::sync::Arc::new(spawn_app().await);
+    let key = app.tenant("Association").await;
+    let plan = app
+        .post(
+            "/v1/plans",
+            &key,
+            json!({"name": "Volunteer", "unit": "shifts", "capacity": 30}),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .expect("a plan id")
+        .to_owned();
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..64 {
+        let (app, key, plan) = (app.clone(), key.clone(), plan.clone());
+        tasks.spawn(async move {
+            let mut pools = Vec::new();
+            for index in (worker..MEMBERS).step_by(64) {
+                let (status, pool) =
+                    put_member(&app, &key, &plan, &format!("m{index:05}"), None).await;
+                assert_eq!(status, StatusCode::CREATED, "{pool}");
+                pools.push((index, pool["id"].as_str().expect("an id").to_owned()));
+            }
+            pools
+        });
+    }
+    let mut pools = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        pools.extend(joined.expect("a member task"));
+    }
+    pools.sort();
+    // A few members already use 25 shifts: they cannot go down to 20.
+    for (_, pool) in pools.iter().take(OVER) {
+        let body = json!({"lines": [{"pool_id": pool, "quantity": 25}], "confirm": true});
+        assert_eq!(
+            app.post("/v1/holds", &key, body).await.status,
+            StatusCode::CREATED
+        );
+    }
+    let started = app
+        .post(
+            "/v1/quota-adjustments",
+            &key,
+            json!({"plan_id": plan, "capacity": 20, "reason": "season shortened"}),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
+    assert_eq!(started.body["total"], MEMBERS as i64);
+    let job = started.body["id"].as_str().expect("a job id").to_owned();
+    let done =
+        crate::helpers::eventually(std::time::Duration::from_secs(120), "the job", || async {
+            let reply = app.get(&format!("/v1/jobs/{job}"), &key).await;
+            (reply.body["status"] == "done").then_some(reply.body)
+        })
+        .await;
+    assert_eq!(
+        (
+            done["done"].as_i64(),
+            done["created"].as_i64(),
+            done["failed"].as_i64()
+        ),
+        (
+            Some(MEMBERS as i64),
+            Some((MEMBERS - OVER) as i64),
+            Some(OVER as i64)
+        )
+    );
+    let failures = done["failures"].as_array().expect("failures");
+    assert_eq!(failures.len(), OVER);
+    assert_eq!(failures[0]["item"], "m00000");
+    assert!(
+        failures[0]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("below the 25 units"),
+        "{}",
+        failures[0]
+    );
+    assert_eq!(
+        app.pool_state(&key, &pools[0].1).await["capacity"],
+        30,
+        "a failure keeps its quota"
+    );
+    let last = &pools[MEMBERS - 1].1;
+    assert_eq!(app.pool_state(&key, last).await["capacity"], 20);
+    let history = app.ledger(&key, last).await;
+    assert_eq!(
+        history.last().map(|e| e["reason"].clone()),
+        Some(json!("season shortened"))
+    );
+
+    // Named subjects, one unknown: the unknown one is reported, the others adjusted by a delta.
+    let started = app
+        .post(
+            "/v1/quota-adjustments",
+            &key,
+            json!({"subjects": ["m09999", "nobody"], "delta": 5, "reason": "bonus"}),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
+    let job = started.body["id"].as_str().expect("a job id").to_owned();
+    let done =
+        crate::helpers::eventually(std::time::Duration::from_secs(30), "the job", || async {
+            let reply = app.get(&format!("/v1/jobs/{job}"), &key).await;
+            (reply.body["status"] == "done").then_some(reply.body)
+        })
+        .await;
+    assert_eq!(
+        (done["created"].as_i64(), done["failed"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(done["failures"][0]["item"], "nobody");
+    assert_eq!(app.pool_state(&key, last).await["capacity"], 25);
+
+    // A plan change that members follow starts the same job.
+    let changed = app
+        .patch(
+            &format!("/v1/plans/{plan}"),
+            &key,
+            json!({"capacity": 40, "apply_to_members": true, "reason": "new season"}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::ACCEPTED, "{}", changed.body);
+    let job = changed.body["job_id"].as_str().expect("a job").to_owned();
+    crate::helpers::eventually(
+        std::time::Duration::from_secs(120),
+        "the plan's job",
+        || async {
+            let reply = app.get(&format!("/v1/jobs/{job}"), &key).await;
+            (reply.body["status"] == "done").then_some(())
+        },
+    )
+    .await;
+    assert_eq!(app.pool_state(&key, &pools[0].1).await["capacity"], 40);
+    let bad = app
+        .post(
+            "/v1/quota-adjustments",
+            &key,
+            json!({"plan_id": plan, "capacity": 5, "delta": 1, "reason": "x"}),
+        )
+        .await;
+    bad.assert_problem(StatusCode::BAD_REQUEST, "validation");
+    let missing = app
+        .post(
+            "/v1/quota-adjustments",
+            &key,
+            json!({"plan_id": "plan_nope", "capacity": 5, "reason": "x"}),
+        )
+        .await;
+    missing.assert_problem(StatusCode::NOT_FOUND, "not-found");
+}

@@ -4,13 +4,21 @@
 use super::PageParams;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::error::ErrorKind;
 use crate::extract::{IgnoredBody, JsonBody, parse_json};
-use crate::requests::{CreatePlanRequest, PatchPlanRequest, PutMemberRequest};
+use crate::quota_jobs::{AdjustParams, KIND_ADJUST_QUOTAS};
+use crate::requests::{
+    CreatePlanRequest, PatchPlanRequest, PutMemberRequest, QuotaAdjustmentRequest,
+};
 use crate::state::{Actor, AppState, WriteContext};
 use crate::views::{Page, PlanBody, PoolBody, QuotaBody, render_created, render_ok};
 use allot_store::Role;
+use allot_store::jobs::{JobCommand, JobView};
+use allot_store::{Command, Success};
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::response::Response;
 
 /// Create a plan (admin): a membership type, or a pricing model (seats, credits, learners).
@@ -77,7 +85,7 @@ pub async fn patch_plan(
     body: JsonBody<PatchPlanRequest>,
 ) -> Result<Response, ApiError> {
     let caller = write.caller.require(Role::Admin)?;
-    let (command, follow) = body.value.validate(id)?;
+    let (command, follow) = body.value.validate(id.clone())?;
     let answer = state
         .submit(
             Actor::Tenant(&caller),
@@ -86,10 +94,101 @@ pub async fn patch_plan(
             render_ok,
         )
         .await?;
-    let Some(_capacity) = follow else {
+    let Some((capacity, reason)) = follow else {
         return Ok(answer.into_response());
     };
-    Ok(answer.into_response())
+    if answer.response.status != StatusCode::OK.as_u16() || answer.replayed {
+        return Ok(answer.into_response());
+    }
+    // The plan changed: now move its existing members, as a job.
+    let params = AdjustParams {
+        plan_id: Some(id.clone()),
+        subjects: None,
+        capacity: Some(capacity.get()),
+        delta: None,
+        reason,
+    };
+    let job = start_adjustment(&state, &caller, params).await?;
+    let plan = state
+        .store
+        .get_plan(&caller.tenant, &id)?
+        .ok_or_else(|| ApiError::not_found("plan", &id))?;
+    let mut body = PlanBody::from(&plan);
+    body.job_id = Some(job.id);
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+/// Queues a bulk adjustment job and wakes the job worker.
+async fn start_adjustment(
+    state: &AppState,
+    caller: &crate::auth::TenantCaller,
+    params: AdjustParams,
+) -> Result<JobView, ApiError> {
+    let total = match (&params.subjects, &params.plan_id) {
+        (Some(subjects), _) => subjects.len() as i64,
+        (None, Some(plan)) => {
+            state
+                .store
+                .get_plan(&caller.tenant, plan)?
+                .ok_or_else(|| ApiError::not_found("plan", plan))?
+                .members
+        }
+        (None, None) => 0,
+    };
+    let command = Command::Job(JobCommand::Create {
+        kind: KIND_ADJUST_QUOTAS.to_owned(),
+        params: serde_json::to_value(&params)
+            .map_err(|e| ApiError::new(ErrorKind::Internal, format!("job parameters: {e}")))?,
+        total,
+    });
+    let envelope = allot_store::Envelope {
+        tenant: caller.tenant.clone(),
+        actor: Some(caller.key_id.clone()),
+        command,
+        idempotency: None,
+    };
+    let reply = state.writer.submit(envelope).await.map_err(|_| {
+        ApiError::new(
+            ErrorKind::Unavailable,
+            "the store is busy or shutting down; retry shortly",
+        )
+    })?;
+    state.job_wake.notify_one();
+    match reply {
+        allot_store::Reply::Outcome(Ok(Success::Job(job))) => Ok(job),
+        allot_store::Reply::Outcome(Err(failure)) => Err(failure.into()),
+        _ => Err(ApiError::new(
+            ErrorKind::Internal,
+            "creating a job answered something else",
+        )),
+    }
+}
+
+/// Adjust many quotas at once (admin): every member of a plan, or a list of subjects, to a
+/// capacity or by a delta, as a background job — 202 with the job; follow it at
+/// `GET /v1/jobs/{id}`. A member that cannot take the change (its use is above the new capacity)
+/// is listed among the job's failures with the reason; the rest go on.
+#[utoipa::path(post, path = "/v1/quota-adjustments", tag = "plans", request_body = QuotaAdjustmentRequest,
+    responses((status = 202, body = crate::routes::jobs::JobBody), (status = 400), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn adjust_quotas(
+    State(state): State<AppState>,
+    write: WriteContext,
+    body: JsonBody<QuotaAdjustmentRequest>,
+) -> Result<Response, ApiError> {
+    let caller = write.caller.require(Role::Admin)?;
+    let params = body.value.validate()?;
+    if let Some(plan) = &params.plan_id
+        && state.store.get_plan(&caller.tenant, plan)?.is_none()
+    {
+        return Err(ApiError::not_found("plan", plan));
+    }
+    let job = start_adjustment(&state, &caller, params).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(crate::routes::jobs::JobBody::new(&job, Vec::new())),
+    )
+        .into_response())
 }
 
 /// Give a member (or a campaign) its own quota from the plan (operator): 201 with its pool, or

@@ -196,7 +196,7 @@ pub async fn availability(
     };
     let pool = state
         .store
-        .get_pool(&caller.tenant, &id, state.clock.now())?
+        .availability(&caller.tenant, &id, state.clock.now())?
         .ok_or_else(|| ApiError::not_found("pool", &id))?;
     if pool.per_date {
         return Err(ApiError::invalid(
@@ -206,7 +206,7 @@ pub async fn availability(
     }
     Ok(Json(AvailabilityBody {
         can_hold: pool.active && pool.available >= quantity.get(),
-        pool_id: pool.id,
+        pool_id: id,
         available: pool.available,
         quantity: quantity.get(),
     }))

@@ -4,6 +4,7 @@
 //! and the changed pools' counters once at the end. One commit answers the whole batch.
 
 mod jobs;
+mod quotas;
 mod tickets;
 
 use super::outbox::{self, Outbox};
@@ -621,6 +622,7 @@ fn execute(
             name,
             capacity,
         } => plans::update_plan(tx, tenant, &plan_id, name, capacity, now),
+        Command::AdjustQuotas(chunk) => quotas::adjust_chunk(tx, work, tenant, actor, chunk, now),
         Command::PutMember {
             plan_id,
             subject,

@@ -96,6 +96,82 @@ impl Store for SqliteStore {
         })
     }
 
+    fn availability(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: UnixMillis,
+    ) -> Result<Option<Availability>, StoreError> {
+        let next_due = self.next_due.load(Ordering::Acquire);
+        // With holds due but not yet swept the counters need correcting: the full view does it.
+        if now.0 >= next_due {
+            return Ok(self.get_pool(tenant, id, now)?.map(|pool| Availability {
+                available: pool.available,
+                active: pool.active,
+                per_date: pool.per_date,
+            }));
+        }
+        let lean = self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT parent_id, capacity, hard_limit_pct, held, committed, active, per_date
+                 FROM pools WHERE id = ?1 AND tenant_id = ?2",
+            )?;
+            let mut next = Some(id.to_owned());
+            let mut first: Option<(bool, bool)> = None;
+            let mut available = i64::MAX;
+            let mut depth = 0;
+            while let Some(pool_id) = next.take() {
+                depth += 1;
+                if depth > allot_core::MAX_POOL_DEPTH {
+                    return Err(StoreError::Corrupt(format!("pool {id} is nested too deep")));
+                }
+                let row = stmt
+                    .query_row(params![pool_id, tenant.0], |row| {
+                        Ok((
+                            row.get::<_, Option<String>>(0)?,
+                            row.get::<_, i64>(1)?,
+                            row.get::<_, i64>(2)?,
+                            row.get::<_, i64>(3)? + row.get::<_, i64>(4)?,
+                            row.get::<_, bool>(5)?,
+                            row.get::<_, bool>(6)?,
+                        ))
+                    })
+                    .optional()?;
+                let Some((parent, capacity, hard_pct, used, active, per_date)) = row else {
+                    if first.is_none() {
+                        // Not a pool: perhaps a session's date not used yet (the full view knows).
+                        return Ok(None);
+                    }
+                    return Err(StoreError::Corrupt(format!(
+                        "pool {id} has a missing ancestor"
+                    )));
+                };
+                let limit = i64::try_from(i128::from(capacity) * i128::from(hard_pct) / 100)
+                    .unwrap_or(i64::MAX);
+                available = if active {
+                    available.min((limit - used).max(0))
+                } else {
+                    0
+                };
+                first.get_or_insert((active, per_date));
+                next = parent;
+            }
+            Ok(first.map(|(active, per_date)| Availability {
+                available,
+                active,
+                per_date,
+            }))
+        })?;
+        match lean {
+            Some(found) => Ok(Some(found)),
+            None => Ok(self.get_pool(tenant, id, now)?.map(|pool| Availability {
+                available: pool.available,
+                active: pool.active,
+                per_date: pool.per_date,
+            })),
+        }
+    }
+
     fn pool_children(
         &self,
         tenant: &TenantId,
@@ -576,6 +652,49 @@ impl Store for SqliteStore {
                 }
             }
             Ok(quotas)
+        })
+    }
+
+    fn plan_members_after(
+        &self,
+        tenant: &TenantId,
+        plan_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        self.read(|conn| {
+            let members = conn
+                .prepare_cached(
+                    "SELECT id, subject FROM pools WHERE tenant_id = ?1 AND plan_id = ?2 AND id > ?3
+                     ORDER BY id LIMIT ?4",
+                )?
+                .query_map(
+                    params![tenant.0, plan_id, after.unwrap_or(""), limit as i64],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )?
+                .collect::<Result<_, _>>()?;
+            Ok(members)
+        })
+    }
+
+    fn subject_pools(
+        &self,
+        tenant: &TenantId,
+        subject: &str,
+        plan_id: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        self.read(|conn| {
+            let pools = conn
+                .prepare_cached(
+                    "SELECT id, plan_id FROM pools WHERE tenant_id = ?1 AND subject = ?2
+                       AND plan_id IS NOT NULL AND (?3 IS NULL OR plan_id = ?3)
+                     ORDER BY plan_id LIMIT 1000",
+                )?
+                .query_map(params![tenant.0, subject, plan_id], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(pools)
         })
     }
 
