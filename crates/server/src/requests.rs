@@ -93,6 +93,31 @@ impl Checks {
         }
     }
 
+    /// A capacity and its limits as a pool or a plan takes them: hard default 100, soft default
+    /// the lower of 100 and hard, soft never above hard.
+    fn limits(
+        &mut self,
+        capacity: i64,
+        hard_limit_pct: Option<i64>,
+        soft_limit_pct: Option<i64>,
+    ) -> (Option<Capacity>, Option<LimitPct>, Option<LimitPct>) {
+        let capacity = self.unit("capacity", Capacity::new(capacity));
+        let hard = self.unit(
+            "hard_limit_pct",
+            LimitPct::new(hard_limit_pct.unwrap_or(100)),
+        );
+        let soft = match soft_limit_pct {
+            Some(pct) => self.unit("soft_limit_pct", LimitPct::new(pct)),
+            None => hard.map(|hard| hard.min(LimitPct::HUNDRED)),
+        };
+        if let (Some(hard), Some(soft)) = (hard, soft)
+            && soft > hard
+        {
+            self.fail("soft_limit_pct", "must not exceed hard_limit_pct");
+        }
+        (capacity, hard, soft)
+    }
+
     /// A session's date as the client addresses it: `YYYY-MM-DD`, today (UTC) or later.
     fn date(&mut self, field: &str, text: &str, now: UnixMillis) -> Option<SessionDate> {
         SessionDate::parse_upcoming(text, now)
@@ -282,20 +307,11 @@ impl CreatePoolRequest {
         if let Some(parent) = &self.parent_id {
             checks.id("parent_id", parent);
         }
-        let capacity = checks.unit("capacity", Capacity::new(self.capacity));
-        let hard = checks.unit(
-            "hard_limit_pct",
-            LimitPct::new(self.hard_limit_pct.unwrap_or(100)),
+        let (capacity, hard, soft) = checks.limits(
+            self.capacity,
+            self.hard_limit_pct,
+            self.soft_limit_pct,
         );
-        let soft = match self.soft_limit_pct {
-            Some(pct) => checks.unit("soft_limit_pct", LimitPct::new(pct)),
-            None => hard.map(|hard| hard.min(LimitPct::HUNDRED)),
-        };
-        if let (Some(hard), Some(soft)) = (hard, soft)
-            && soft > hard
-        {
-            checks.fail("soft_limit_pct", "must not exceed hard_limit_pct");
-        }
         let price = self
             .price
             .as_ref()
@@ -804,15 +820,11 @@ impl CreatePlanRequest {
         let mut checks = Checks::default();
         checks.text("name", &self.name, MAX_NAME_CHARS);
         check_unit(&mut checks, &self.unit);
-        let capacity = checks.unit("capacity", Capacity::new(self.capacity));
-        let hard = checks.unit(
-            "hard_limit_pct",
-            LimitPct::new(self.hard_limit_pct.unwrap_or(100)),
+        let (capacity, hard, soft) = checks.limits(
+            self.capacity,
+            self.hard_limit_pct,
+            self.soft_limit_pct,
         );
-        let soft = match self.soft_limit_pct {
-            Some(pct) => checks.unit("soft_limit_pct", LimitPct::new(pct)),
-            None => hard.map(|hard| hard.min(LimitPct::HUNDRED)),
-        };
         let thresholds = self
             .thresholds
             .as_ref()
