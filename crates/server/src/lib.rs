@@ -139,7 +139,7 @@ pub enum ServeError {
         routes::tickets::generate, routes::tickets::list_tickets, routes::tickets::tickets_pdf_route,
         routes::tickets::get_ticket, routes::tickets::void_ticket, routes::tickets::qr_svg, routes::tickets::qr_png,
         routes::tickets::check_in, routes::tickets::checkin_counts,
-        routes::jobs::get_job, routes::jobs::job_report,
+        routes::jobs::list_jobs, routes::jobs::get_job, routes::jobs::job_report,
     ),
     modifiers(&BearerAuth),
 )]
@@ -289,6 +289,7 @@ fn routes_for_tickets() -> Router<AppState> {
         .route("/v1/tickets/{id}/qr.svg", get(tickets::qr_svg))
         .route("/v1/tickets/{id}/qr.png", get(tickets::qr_png))
         .route("/v1/checkins", post(tickets::check_in))
+        .route("/v1/jobs", get(jobs::list_jobs))
         .route("/v1/jobs/{id}", get(jobs::get_job))
         .route("/v1/jobs/{id}/report.csv", get(jobs::job_report))
 }

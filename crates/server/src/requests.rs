@@ -307,11 +307,8 @@ impl CreatePoolRequest {
         if let Some(parent) = &self.parent_id {
             checks.id("parent_id", parent);
         }
-        let (capacity, hard, soft) = checks.limits(
-            self.capacity,
-            self.hard_limit_pct,
-            self.soft_limit_pct,
-        );
+        let (capacity, hard, soft) =
+            checks.limits(self.capacity, self.hard_limit_pct, self.soft_limit_pct);
         let price = self
             .price
             .as_ref()
@@ -820,11 +817,8 @@ impl CreatePlanRequest {
         let mut checks = Checks::default();
         checks.text("name", &self.name, MAX_NAME_CHARS);
         check_unit(&mut checks, &self.unit);
-        let (capacity, hard, soft) = checks.limits(
-            self.capacity,
-            self.hard_limit_pct,
-            self.soft_limit_pct,
-        );
+        let (capacity, hard, soft) =
+            checks.limits(self.capacity, self.hard_limit_pct, self.soft_limit_pct);
         let thresholds = self
             .thresholds
             .as_ref()

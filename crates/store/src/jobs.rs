@@ -121,6 +121,14 @@ pub enum JobFailure {
 pub trait JobStore {
     fn get_job(&self, tenant: &TenantId, id: &str) -> Result<Option<JobView>, StoreError>;
 
+    /// The tenant's jobs, newest first (the cursor is a job id), optionally of one kind.
+    fn list_jobs(
+        &self,
+        tenant: &TenantId,
+        kind: Option<&str>,
+        page: crate::PageRequest,
+    ) -> Result<crate::Page<JobView>, StoreError>;
+
     /// Every queued or running job, oldest first, across tenants: what a worker resumes on start.
     fn active_jobs(&self) -> Result<Vec<(TenantId, String)>, StoreError>;
 

@@ -318,6 +318,14 @@ async fn a_bulk_adjustment_over_ten_thousand_members_reports_the_ones_that_canno
     )
     .await;
     assert_eq!(app.pool_state(&key, &pools[0].1).await["capacity"], 40);
+    let listed = app.get("/v1/jobs?kind=quotas.adjust&limit=2", &key).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    assert_eq!(listed.body["items"][0]["id"], json!(job), "newest first");
+    let rest = listed.body["next_cursor"].as_str().expect("a second page");
+    let second = app
+        .get(&format!("/v1/jobs?kind=quotas.adjust&cursor={rest}"), &key)
+        .await;
+    assert_eq!(second.body["items"].as_array().map(Vec::len), Some(1));
     let bad = app
         .post(
             "/v1/quota-adjustments",

@@ -105,6 +105,42 @@ pub async fn get_job(
     Ok(Json(JobBody::new(&job, failures)))
 }
 
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct JobListQuery {
+    /// Only jobs of this kind: `tickets.generate` or `quotas.adjust`.
+    pub kind: Option<String>,
+    /// 1 to 1000, default 100.
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+/// The tenant's jobs, newest first, with their progress (failures are listed per job).
+#[utoipa::path(get, path = "/v1/jobs", tag = "jobs", params(JobListQuery),
+    responses((status = 200, body = crate::views::Page<JobBody>), (status = 400)), security(("bearer" = [])))]
+pub async fn list_jobs(
+    State(state): State<AppState>,
+    caller: Caller,
+    crate::extract::Query(query): crate::extract::Query<JobListQuery>,
+) -> Result<Json<crate::views::Page<JobBody>>, ApiError> {
+    let caller = caller.require(Role::Viewer)?;
+    let page = super::PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .to_request()?;
+    let found = state
+        .store
+        .list_jobs(&caller.tenant, query.kind.as_deref(), page)?;
+    Ok(Json(crate::views::Page {
+        items: found
+            .items
+            .iter()
+            .map(|job| JobBody::new(job, Vec::new()))
+            .collect(),
+        next_cursor: found.next_cursor,
+    }))
+}
+
 /// Quotes a CSV field when it needs it.
 fn csv_field(out: &mut String, value: &str) {
     if value.contains([',', '"', '\n', '\r']) {

@@ -321,6 +321,33 @@ impl JobStore for SqliteStore {
         self.read(|conn| load_job(conn, tenant, id))
     }
 
+    fn list_jobs(
+        &self,
+        tenant: &TenantId,
+        kind: Option<&str>,
+        page: crate::PageRequest,
+    ) -> Result<crate::Page<JobView>, StoreError> {
+        let before = page.after.clone().unwrap_or_else(|| "~".to_owned());
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = ?1 AND id < ?2 AND (?3 IS NULL OR kind = ?3)
+                 ORDER BY id DESC LIMIT ?4"
+            ))?;
+            let mut rows = stmt.query(params![tenant.0, before, kind, page.limit as i64 + 1])?;
+            let mut items = Vec::new();
+            while let Some(row) = rows.next()? {
+                items.push(job_from_row(row)?);
+            }
+            let next_cursor = if items.len() > page.limit {
+                items.truncate(page.limit);
+                items.last().map(|job| job.id.clone())
+            } else {
+                None
+            };
+            Ok(crate::Page { items, next_cursor })
+        })
+    }
+
     fn active_jobs(&self) -> Result<Vec<(TenantId, String)>, StoreError> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(
