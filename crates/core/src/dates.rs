@@ -63,6 +63,10 @@ impl SessionDate {
     /// Splits an instance id back into its session and date; `None` for any other id.
     pub fn split_instance_id(id: &PoolId) -> Option<(PoolId, SessionDate)> {
         let split = id.0.len().checked_sub(11)?;
+        // Ids come from clients: the cut must fall between characters, not inside one.
+        if !id.0.is_char_boundary(split) {
+            return None;
+        }
         let (session, suffix) = id.0.split_at(split);
         let date = suffix.strip_prefix('-')?;
         let date = SessionDate::parse(date).ok()?;

@@ -59,7 +59,18 @@ impl Writer {
                 let (envelopes, replies): (Vec<Envelope>, Vec<_>) =
                     batch.drain(..).map(|job| (job.envelope, job.reply)).unzip();
                 let started = std::time::Instant::now();
-                match store.apply(envelopes, clock.now()) {
+                // A bug that panics inside one batch must not take the writer (and every tenant's
+                // writes) down with it: the batch's transaction is rolled back as the panic
+                // unwinds, its callers get an error, and the next batch goes on.
+                let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    store.apply(envelopes, clock.now())
+                }))
+                .unwrap_or_else(|_| {
+                    Err(StoreError::Other(
+                        "the write batch panicked; nothing in it was applied".into(),
+                    ))
+                });
+                match applied {
                     Ok(answers) => {
                         for (reply, answer) in replies.into_iter().zip(answers) {
                             // A caller that went away (timeout, disconnect) no longer needs its answer.

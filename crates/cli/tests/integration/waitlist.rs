@@ -582,3 +582,22 @@ async fn estimated_waits_come_from_the_measured_promotion_rate() {
     let mine = app.get("/v1/waitlist?holder=e", &key).await;
     assert_eq!(mine.body["items"][0]["id"], waiting["id"]);
 }
+
+#[tokio::test]
+async fn ids_with_multi_byte_characters_are_unknown_pools_and_the_writer_goes_on() {
+    let (app, key) = app().await;
+    for path in [
+        "/v1/pools/%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9",
+        "/v1/pools/a%E2%82%AC2027-01-31",
+    ] {
+        let patched = app.patch(path, &key, json!({"capacity": 5})).await;
+        patched.assert_problem(StatusCode::NOT_FOUND, "not-found");
+        let read = app.get(path, &key).await;
+        read.assert_problem(StatusCode::NOT_FOUND, "not-found");
+        let list = app.get(&format!("{path}/waitlist"), &key).await;
+        list.assert_problem(StatusCode::NOT_FOUND, "not-found");
+    }
+    // Writes still work afterwards.
+    app.pool(&key, json!({"name": "After", "capacity": 1}))
+        .await;
+}
