@@ -60,6 +60,9 @@ impl Default for DeliveryConfig {
 
 const SECRET_PREFIX: &str = "whsec_";
 
+/// The error of a delivery whose webhook was deleted: given up at once, never retried.
+const WEBHOOK_GONE: &str = "the webhook no longer exists";
+
 /// A new signing secret: `whsec_` and 32 random bytes in base64.
 pub fn generate_webhook_secret() -> String {
     let mut bytes = [0u8; 32];
@@ -141,6 +144,7 @@ pub async fn run(state: AppState, config: DeliveryConfig, shutdown: Cancellation
     let permits = Arc::new(Semaphore::new(config.concurrency));
     let (report, mut reports) = mpsc::unbounded_channel::<DeliveryAttempt>();
     let mut in_flight: HashSet<String> = HashSet::new();
+    let mut unrecorded: Vec<DeliveryAttempt> = Vec::new();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -148,13 +152,15 @@ pub async fn run(state: AppState, config: DeliveryConfig, shutdown: Cancellation
             _ = state.delivery_wakeup.notified() => {}
         }
         // Record what finished since the last round, then let those deliveries be picked again.
-        let mut finished = Vec::new();
+        // Outcomes the writer could not take are kept and offered again next round: until they
+        // are recorded their deliveries stay in flight here (and pending in the database).
         while let Ok(attempt) = reports.try_recv() {
-            finished.push(attempt);
+            unrecorded.push(attempt);
         }
-        if !finished.is_empty() {
-            let ids: Vec<String> = finished.iter().map(|a| a.delivery_id.clone()).collect();
-            if record(&state, finished).await {
+        if !unrecorded.is_empty() {
+            let ids: Vec<String> = unrecorded.iter().map(|a| a.delivery_id.clone()).collect();
+            if record(&state, unrecorded.clone()).await {
+                unrecorded.clear();
                 for id in ids {
                     in_flight.remove(&id);
                 }
@@ -195,7 +201,7 @@ pub async fn run(state: AppState, config: DeliveryConfig, shutdown: Cancellation
     }
 }
 
-/// Hands the outcomes to the writer. `false` when it could not (they are retried next round).
+/// Hands the outcomes to the writer. `false` when it could not (the caller keeps them).
 async fn record(state: &AppState, attempts: Vec<DeliveryAttempt>) -> bool {
     let envelope = Envelope {
         tenant: TenantId(String::new()),
@@ -226,6 +232,7 @@ impl Sender {
             _ => self.webhook(due, now).await,
         };
         let delivered = error.is_none();
+        let gone = error.as_deref() == Some(WEBHOOK_GONE);
         let attempts_made = due.delivery.attempts + 1;
         let finished = UnixMillis(now.0 + started.elapsed().as_millis() as i64);
         if let Some(error) = &error {
@@ -238,7 +245,7 @@ impl Sender {
             error,
             duration_ms: started.elapsed().as_millis() as i64,
             delivered,
-            retry_at: if delivered {
+            retry_at: if delivered || gone {
                 None
             } else {
                 next_retry(attempts_made, finished, jitter())
@@ -251,7 +258,7 @@ impl Sender {
             due.url.as_deref(),
             due.secret.as_deref().and_then(signing_key),
         ) else {
-            return (None, Some("the webhook no longer exists".to_owned()));
+            return (None, Some(WEBHOOK_GONE.to_owned()));
         };
         let timestamp = now.0 / 1000;
         let body = &due.delivery.payload;

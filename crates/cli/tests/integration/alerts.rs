@@ -334,6 +334,44 @@ async fn webhooks_get_signed_events_and_a_failing_receiver_gets_them_after_retri
     let deleted = app.delete(&format!("/v1/webhooks/{webhook}"), &key).await;
     assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
     assert_eq!(app.get("/v1/webhooks", &key).await.body["items"], json!([]));
+    // A recipient group naming the deleted webhook sends it nothing more.
+    let before = app
+        .get(
+            &format!("/v1/webhooks/{webhook}/deliveries?limit=1000"),
+            &key,
+        )
+        .await
+        .body["items"]
+        .as_array()
+        .map(Vec::len);
+    let groups = json!({"groups": {"sales": [{"webhook_id": webhook}]}});
+    let put = app
+        .call(
+            Method::PUT,
+            "/v1/settings/recipients",
+            Some(&key),
+            Some(&groups),
+            &[],
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.body);
+    let other_pool = app
+        .pool(&key, json!({"name": "More seats", "capacity": 10}))
+        .await;
+    assert_eq!(
+        app.hold(&key, &other_pool, 8).await.status,
+        StatusCode::CREATED
+    );
+    let after = app
+        .get(
+            &format!("/v1/webhooks/{webhook}/deliveries?limit=1000"),
+            &key,
+        )
+        .await
+        .body["items"]
+        .as_array()
+        .map(Vec::len);
+    assert_eq!(before, after);
 }
 
 /// A minimal SMTP server: accepts every message and keeps its DATA.

@@ -150,10 +150,21 @@ impl Outbox {
             .collect();
         channels.sort_by(|a, b| (&a.email, &a.webhook_id).cmp(&(&b.email, &b.webhook_id)));
         channels.dedup();
+        let active: Vec<String> = self
+            .subscribers(tx, tenant)?
+            .iter()
+            .map(|subscriber| subscriber.id.clone())
+            .collect();
         for channel in channels {
             let target = match (&channel.email, &channel.webhook_id) {
                 (Some(email), _) => Target::Email(email),
-                (None, Some(webhook)) if !subscribed.contains(webhook) => Target::Webhook(webhook),
+                // A deleted webhook named by a group gets nothing; one subscribed to alerts
+                // already has this one.
+                (None, Some(webhook))
+                    if active.contains(webhook) && !subscribed.contains(webhook) =>
+                {
+                    Target::Webhook(webhook)
+                }
                 _ => continue,
             };
             insert_delivery(tx, tenant, target, &event_id, "alert.fired", &payload, now)?;

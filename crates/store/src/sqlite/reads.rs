@@ -583,7 +583,7 @@ impl Store for SqliteStore {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {DELIVERY_COLUMNS}, w.url, w.secret FROM deliveries d
-                 LEFT JOIN webhooks w ON w.tenant_id = d.tenant_id AND w.id = d.webhook_id
+                 LEFT JOIN webhooks w ON w.tenant_id = d.tenant_id AND w.id = d.webhook_id AND w.active = 1
                  WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 ORDER BY d.next_attempt_at LIMIT ?2"
             ))?;
             let mut rows = stmt.query(params![now.0, limit as i64])?;
