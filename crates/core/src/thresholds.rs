@@ -160,6 +160,10 @@ pub fn validate(thresholds: &[Threshold]) -> Result<(), String> {
         return Err("at most 20 thresholds".to_owned());
     }
     for (index, threshold) in thresholds.iter().enumerate() {
+        // Each threshold is throttled by its percentage: two at one percentage would share it.
+        if thresholds[..index].iter().any(|t| t.pct == threshold.pct) {
+            return Err(format!("[{index}].pct {} appears twice", threshold.pct));
+        }
         if !(1..=1000).contains(&threshold.pct) {
             return Err(format!("[{index}].pct must be between 1 and 1000"));
         }

@@ -172,6 +172,16 @@ async fn a_threshold_is_throttled_within_its_interval_and_fires_again_after() {
         )
         .await;
     bad.assert_problem(StatusCode::BAD_REQUEST, "validation");
+    let twice =
+        json!({"pct": 80, "severity": "info", "recipients": ["sales"], "throttle_seconds": 60});
+    let bad = app
+        .patch(
+            &format!("/v1/pools/{pool}"),
+            &key,
+            json!({"thresholds": [twice.clone(), twice]}),
+        )
+        .await;
+    bad.assert_problem(StatusCode::BAD_REQUEST, "validation");
 }
 
 #[tokio::test]

@@ -601,3 +601,64 @@ async fn ids_with_multi_byte_characters_are_unknown_pools_and_the_writer_goes_on
     app.pool(&key, json!({"name": "After", "capacity": 1}))
         .await;
 }
+
+#[tokio::test]
+async fn a_date_that_is_over_serves_no_one_and_a_session_wide_change_reaches_dates_when_asked() {
+    let (app, key) = app().await;
+    let venue = app
+        .pool(&key, json!({"name": "Venue", "capacity": 100}))
+        .await;
+    let tour = session(&app, &key, 1, json!({"parent_id": venue})).await;
+    // Bookings (confirmed: they do not lapse while the clock moves on).
+    let mut booked = Vec::new();
+    for date in [DATE, OTHER_DATE] {
+        let reply = app
+            .post(
+                "/v1/holds",
+                &key,
+                json!({"lines": [{"pool_id": tour, "date": date, "quantity": 1}], "confirm": true}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        booked.push(reply.body);
+    }
+    let later = booked.pop().expect("the later booking");
+    let stale = join(
+        &app,
+        &key,
+        &tour,
+        json!({"quantity": 1, "holder": "ana", "date": DATE, "expires_in_seconds": 30 * 86_400}),
+    )
+    .await;
+    // Eleven days on, DATE is over; a release on another date of the same venue frees the venue.
+    app.clock.advance_ms(11 * 86_400_000);
+    release(&app, &key, &later["id"]).await;
+    let entry = entry(&app, &key, &stale["id"]).await;
+    assert_eq!(
+        entry["status"], "expired",
+        "never offered a day that is over: {entry}"
+    );
+
+    // The session already has capacity 3; asking to apply it to the dates still changes them.
+    let session_only = app
+        .patch(&format!("/v1/pools/{tour}"), &key, json!({"capacity": 3}))
+        .await;
+    assert_eq!(session_only.status, StatusCode::OK, "{}", session_only.body);
+    let other = format!("{tour}-{OTHER_DATE}");
+    assert_eq!(app.pool_state(&key, &other).await["capacity"], 1);
+    let applied = app
+        .patch(
+            &format!("/v1/pools/{tour}"),
+            &key,
+            json!({"capacity": 3, "apply_to_dates": true}),
+        )
+        .await;
+    assert_eq!(applied.status, StatusCode::OK, "{}", applied.body);
+    assert_eq!(app.pool_state(&key, &other).await["capacity"], 3);
+    let past = format!("{tour}-{DATE}");
+    assert_eq!(
+        app.pool_state(&key, &past).await["capacity"],
+        1,
+        "past dates are never changed"
+    );
+}

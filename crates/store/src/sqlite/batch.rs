@@ -859,58 +859,63 @@ fn update_pool(
         soft_limit_pct: patch.soft_limit_pct.unwrap_or(current.soft_limit_pct),
     };
     let is_session = pools.rows[&id].per_date;
-    if limits != current {
-        if let Err(refusal) = pools
+    if limits != current
+        && let Err(refusal) = pools
             .set
             .get(&id)
             .expect("loaded above")
             .check_adjust(limits)
-        {
-            return Ok(Err(refusal.into()));
-        }
-        // A session-wide change reaches the dates already made only when asked, and never a
-        // past one. Every date is checked before any changes: all of them, or none.
-        let dates = if is_session && patch.apply_to_dates {
-            session_dates_from_today(tx, tenant, &id, now)?
-        } else {
-            Vec::new()
-        };
-        for date_id in &dates {
-            if !pools.load_chain(tx, tenant, date_id)? {
+    {
+        return Ok(Err(refusal.into()));
+    }
+    // A session-wide change reaches the dates already made only when asked (even when the
+    // session itself already has these figures), and never a past one. Every date is checked
+    // before any changes: all of them, or none.
+    let mut changed: Vec<PoolId> = Vec::new();
+    if limits != current {
+        changed.push(id.clone());
+    }
+    if is_session && patch.apply_to_dates {
+        for date_id in session_dates_from_today(tx, tenant, &id, now)? {
+            if !pools.load_chain(tx, tenant, &date_id)? {
                 return Err(StoreError::Corrupt(format!("date {date_id} vanished")));
             }
-            let pool = pools.set.get(date_id).expect("loaded above");
+            let pool = pools.set.get(&date_id).expect("loaded above");
+            if pool.limits == limits {
+                continue;
+            }
             if let Err(refusal) = pool.check_adjust(limits) {
                 return Ok(Err(Failure::Rejected(format!(
                     "date {}: {refusal}; no date was changed",
-                    pools.rows[date_id].date.as_deref().unwrap_or("?")
+                    pools.rows[&date_id].date.as_deref().unwrap_or("?")
                 ))));
             }
+            changed.push(date_id);
         }
-        let reason = patch.reason.as_deref().unwrap_or("adjusted");
-        for pool_id in std::iter::once(&id).chain(&dates) {
-            pools
-                .set
-                .adjust(pool_id, limits)
-                .expect("checked above, in the same working set");
-            append_ledger(
-                tx,
-                &mut work.ledger_seq,
-                tenant,
-                pool_id,
-                None,
-                LedgerKind::Adjust,
-                0,
-                0,
-                limits.capacity.get(),
-                actor,
-                Some(reason),
-                now,
-            )?;
-            pools.dirty.insert(pool_id.clone());
-            pools.freed.insert(pool_id.clone());
-            pools.lower_baseline(pool_id);
-        }
+    }
+    let reason = patch.reason.as_deref().unwrap_or("adjusted");
+    for pool_id in &changed {
+        pools
+            .set
+            .adjust(pool_id, limits)
+            .expect("checked above, in the same working set");
+        append_ledger(
+            tx,
+            &mut work.ledger_seq,
+            tenant,
+            pool_id,
+            None,
+            LedgerKind::Adjust,
+            0,
+            0,
+            limits.capacity.get(),
+            actor,
+            Some(reason),
+            now,
+        )?;
+        pools.dirty.insert(pool_id.clone());
+        pools.freed.insert(pool_id.clone());
+        pools.lower_baseline(pool_id);
     }
     if let Some(active) = patch.active {
         pools.set.set_active(&id, active);
@@ -961,6 +966,14 @@ fn update_pool(
                     pools.freed.insert(date.core.id.clone());
                 }
             }
+            // Dates not in this batch that have people waiting are served the new way too.
+            let waiting_dates: Vec<PoolId> = tx
+                .prepare_cached(
+                    "SELECT id FROM pools WHERE tenant_id = ?1 AND session_id = ?2 AND waiting > 0",
+                )?
+                .query_map(params![tenant.0, id.0], |row| row.get(0).map(PoolId))?
+                .collect::<Result<_, _>>()?;
+            pools.freed.extend(waiting_dates);
         }
         pools.freed.insert(id.clone());
     }

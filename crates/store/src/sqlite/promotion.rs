@@ -19,7 +19,7 @@ use crate::StoreError;
 use crate::command::{Failure, NewWaitlistEntry, Outcome, PriorityRequest, Success};
 use crate::model::{LedgerKind, TenantId};
 use allot_core::waitlist::{self, Decision, EntryStatus, PriorityClasses, PromotionMode, Queue};
-use allot_core::{HoldLine, HoldStatus, PoolId, TransitionError, UnixMillis};
+use allot_core::{HoldLine, HoldStatus, PoolId, SessionDate, TransitionError, UnixMillis};
 use rusqlite::{Transaction, params};
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -262,7 +262,28 @@ fn promote_tenant(
 ) -> Result<(), StoreError> {
     let pools = tenant_pools(&mut work.tenants, tenant);
     let freed = std::mem::take(&mut pools.freed);
-    let waiting_pools = pools_with_waiters_below(tx, pools, tenant, freed)?;
+    let mut waiting_pools = pools_with_waiters_below(tx, pools, tenant, freed)?;
+    // A session date that is over serves no one: its waiting entries expire instead.
+    let (past, live): (Vec<PoolId>, Vec<PoolId>) = waiting_pools.into_iter().partition(|id| {
+        pools.rows[id]
+            .date
+            .as_deref()
+            .and_then(|date| SessionDate::parse(date).ok())
+            .is_some_and(|date| date.is_past(now))
+    });
+    waiting_pools = live;
+    for pool_id in past {
+        for entry in queue(
+            tx,
+            tenant,
+            &pool_id.0,
+            None,
+            0,
+            MAX_ENTRIES_EXPIRED_PER_SWEEP,
+        )? {
+            expire_entry(tx, work, tenant, &entry.id, &pool_id, &entry.holder, now)?;
+        }
+    }
     if waiting_pools.is_empty() {
         return Ok(());
     }
