@@ -855,12 +855,8 @@ pub struct PatchPlanRequest {
 }
 
 impl PatchPlanRequest {
-    /// The plan change, and the capacity members should follow (with the reason), if asked.
-    #[allow(clippy::type_complexity)]
-    pub fn validate(
-        self,
-        plan_id: String,
-    ) -> Result<(Command, Option<(Capacity, String)>), ApiError> {
+    /// The plan change, with the job that moves existing members when asked.
+    pub fn validate(self, plan_id: String) -> Result<Command, ApiError> {
         let mut checks = Checks::default();
         if let Some(name) = &self.name {
             checks.text("name", name, MAX_NAME_CHARS);
@@ -884,14 +880,28 @@ impl PatchPlanRequest {
         } else {
             None
         };
-        checks.finish(Some((
-            Command::UpdatePlan {
-                plan_id,
-                name: self.name.map(|name| name.trim().to_owned()),
-                capacity,
-            },
-            follow,
-        )))
+        let members_follow = match follow {
+            Some((capacity, reason)) => {
+                let params = crate::quota_jobs::AdjustParams {
+                    plan_id: Some(plan_id.clone()),
+                    subjects: None,
+                    capacity: Some(capacity.get()),
+                    delta: None,
+                    reason,
+                };
+                let params = serde_json::to_value(&params).map_err(|error| {
+                    ApiError::new(ErrorKind::Internal, format!("job parameters: {error}"))
+                })?;
+                Some((crate::quota_jobs::KIND_ADJUST_QUOTAS.to_owned(), params))
+            }
+            None => None,
+        };
+        checks.finish(Some(Command::UpdatePlan {
+            plan_id,
+            name: self.name.map(|name| name.trim().to_owned()),
+            capacity,
+            members_follow,
+        }))
     }
 }
 

@@ -422,6 +422,8 @@ pub fn render_with(outcome: &Outcome, ok: StatusCode, fallback_wait: i64) -> Sto
             // Nothing new was made: the answer is what already existed.
             status: match success {
                 Success::AlreadyConsumed(_) | Success::Member { created: false, .. } => 200,
+                // The plan changed and its members follow in a job that runs on.
+                Success::PlanFollowed { .. } => 202,
                 _ => ok.as_u16(),
             },
             body: success_bytes(success, fallback_wait),
@@ -483,6 +485,11 @@ fn success_bytes(success: &Success, fallback_wait: i64) -> Vec<u8> {
         Success::Recipients(groups) => to_bytes(RecipientsBody::from(groups)),
         Success::AttemptsRecorded => to_bytes(serde_json::json!({"recorded": true})),
         Success::Plan(plan) => to_bytes(PlanBody::from(plan)),
+        Success::PlanFollowed { plan, job } => {
+            let mut body = PlanBody::from(plan);
+            body.job_id = Some(job.id.clone());
+            to_bytes(body)
+        }
         Success::Member { pool, .. } => to_bytes(PoolBody::from(pool)),
         Success::AlreadyConsumed(hold) => to_bytes(HoldBody::new(hold, Some(Vec::new()))),
         Success::Tickets(success) => crate::routes::tickets::success_bytes(success),

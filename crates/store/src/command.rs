@@ -197,11 +197,13 @@ pub enum Command {
     /// The delivery worker's report of attempts made (any tenant).
     RecordDeliveryAttempts(Vec<DeliveryAttempt>),
     CreatePlan(NewPlan),
-    /// Change a plan for members made from now on.
+    /// Change a plan for members made from now on; with `members_follow` (a job kind and its
+    /// parameters) also queue, in the same transaction, the job that moves existing members.
     UpdatePlan {
         plan_id: String,
         name: Option<String>,
         capacity: Option<Capacity>,
+        members_follow: Option<(String, serde_json::Value)>,
     },
     /// One chunk of a bulk quota adjustment job (seed 003).
     AdjustQuotas(QuotaChunk),
@@ -244,6 +246,11 @@ pub enum Success {
     Recipients(BTreeMap<String, Vec<Channel>>),
     AttemptsRecorded,
     Plan(PlanView),
+    /// A plan changed, and the job moving its members was queued with the change.
+    PlanFollowed {
+        plan: PlanView,
+        job: crate::jobs::JobView,
+    },
     /// A member's quota pool; `created` false when it already existed.
     Member {
         pool: PoolView,

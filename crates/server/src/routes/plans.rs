@@ -85,7 +85,7 @@ pub async fn patch_plan(
     body: JsonBody<PatchPlanRequest>,
 ) -> Result<Response, ApiError> {
     let caller = write.caller.require(Role::Admin)?;
-    let (command, follow) = body.value.validate(id.clone())?;
+    let command = body.value.validate(id)?;
     let answer = state
         .submit(
             Actor::Tenant(&caller),
@@ -94,28 +94,9 @@ pub async fn patch_plan(
             render_ok,
         )
         .await?;
-    let Some((capacity, reason)) = follow else {
-        return Ok(answer.into_response());
-    };
-    if answer.response.status != StatusCode::OK.as_u16() || answer.replayed {
-        return Ok(answer.into_response());
-    }
-    // The plan changed: now move its existing members, as a job.
-    let params = AdjustParams {
-        plan_id: Some(id.clone()),
-        subjects: None,
-        capacity: Some(capacity.get()),
-        delta: None,
-        reason,
-    };
-    let job = start_adjustment(&state, &caller, params).await?;
-    let plan = state
-        .store
-        .get_plan(&caller.tenant, &id)?
-        .ok_or_else(|| ApiError::not_found("plan", &id))?;
-    let mut body = PlanBody::from(&plan);
-    body.job_id = Some(job.id);
-    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+    // A change that members follow queued its job in the same transaction.
+    state.job_wake.notify_one();
+    Ok(answer.into_response())
 }
 
 /// Queues a bulk adjustment job and wakes the job worker.

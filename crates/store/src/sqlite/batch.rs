@@ -621,7 +621,27 @@ fn execute(
             plan_id,
             name,
             capacity,
-        } => plans::update_plan(tx, tenant, &plan_id, name, capacity, now),
+            members_follow,
+        } => {
+            let updated = plans::update_plan(tx, tenant, &plan_id, name, capacity, now)?;
+            let (Ok(Success::Plan(plan)), Some((kind, params))) = (&updated, members_follow)
+            else {
+                return Ok(updated);
+            };
+            let create = crate::jobs::JobCommand::Create {
+                kind,
+                params,
+                total: plan.members,
+            };
+            match jobs::execute(tx, tenant, create, now)? {
+                Ok(Success::Job(job)) => Ok(Ok(Success::PlanFollowed {
+                    plan: plan.clone(),
+                    job,
+                })),
+                Ok(_) => Err(StoreError::Other("creating a job answered something else".into())),
+                Err(failure) => Ok(Err(failure)),
+            }
+        }
         Command::AdjustQuotas(chunk) => quotas::adjust_chunk(tx, work, tenant, actor, chunk, now),
         Command::PutMember {
             plan_id,
