@@ -662,3 +662,29 @@ async fn a_date_that_is_over_serves_no_one_and_a_session_wide_change_reaches_dat
         "past dates are never changed"
     );
 }
+
+#[tokio::test]
+async fn skip_serves_a_small_request_far_down_a_long_list() {
+    let (app, key) = app().await;
+    let pool = app
+        .pool(
+            &key,
+            json!({"name": "Skip", "capacity": 1, "waitlist_policy": "skip"}),
+        )
+        .await;
+    let taken = app.hold(&key, &pool, 1).await.body;
+    // Three hundred requests of 2 that can never fit a pool of 1, then one of 1.
+    for index in 0..300 {
+        join(
+            &app,
+            &key,
+            &pool,
+            json!({"quantity": 2, "holder": format!("pair-{index}")}),
+        )
+        .await;
+    }
+    let solo = join(&app, &key, &pool, json!({"quantity": 1, "holder": "solo"})).await;
+    assert_eq!(solo["position"], 301);
+    release(&app, &key, &taken["id"]).await;
+    assert_eq!(entry(&app, &key, &solo["id"]).await["status"], "offered");
+}

@@ -624,8 +624,7 @@ fn execute(
             members_follow,
         } => {
             let updated = plans::update_plan(tx, tenant, &plan_id, name, capacity, now)?;
-            let (Ok(Success::Plan(plan)), Some((kind, params))) = (&updated, members_follow)
-            else {
+            let (Ok(Success::Plan(plan)), Some((kind, params))) = (&updated, members_follow) else {
                 return Ok(updated);
             };
             let create = crate::jobs::JobCommand::Create {
@@ -638,7 +637,9 @@ fn execute(
                     plan: plan.clone(),
                     job,
                 })),
-                Ok(_) => Err(StoreError::Other("creating a job answered something else".into())),
+                Ok(_) => Err(StoreError::Other(
+                    "creating a job answered something else".into(),
+                )),
                 Err(failure) => Ok(Err(failure)),
             }
         }

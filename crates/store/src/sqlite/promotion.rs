@@ -18,7 +18,9 @@ use super::waitlist::{entry_view, load_entry, priority_classes, queue};
 use crate::StoreError;
 use crate::command::{Failure, NewWaitlistEntry, Outcome, PriorityRequest, Success};
 use crate::model::{LedgerKind, TenantId};
-use allot_core::waitlist::{self, Decision, EntryStatus, PriorityClasses, PromotionMode, Queue};
+use allot_core::waitlist::{
+    self, Decision, EntryStatus, PriorityClasses, PromotionMode, Queue, WaitlistPolicy,
+};
 use allot_core::{HoldLine, HoldStatus, PoolId, SessionDate, TransitionError, UnixMillis};
 use rusqlite::{Transaction, params};
 use serde_json::json;
@@ -287,15 +289,25 @@ fn promote_tenant(
     if waiting_pools.is_empty() {
         return Ok(());
     }
+    // Where each queue is read from. A skip queue whose whole page fitted nowhere reads its next
+    // page: none of the entries before it fits now, and none will later in this pass (promotion
+    // only takes capacity). A strict queue always reads from its head.
+    let mut offsets: HashMap<PoolId, i64> = HashMap::new();
     loop {
         let pools = tenant_pools(&mut work.tenants, tenant);
         let mut queues = Vec::with_capacity(waiting_pools.len());
         let mut entries: HashMap<String, EntryRow> = HashMap::new();
         let mut more_to_read = false;
+        let mut full_skip_queues = Vec::new();
         for pool_id in &waiting_pools {
-            let rows = queue(tx, tenant, &pool_id.0, None, 0, QUEUE_PAGE)?;
-            more_to_read |= rows.len() as i64 == QUEUE_PAGE;
+            let offset = offsets.get(pool_id).copied().unwrap_or(0);
+            let rows = queue(tx, tenant, &pool_id.0, None, offset, QUEUE_PAGE)?;
+            let full = rows.len() as i64 == QUEUE_PAGE;
+            more_to_read |= full;
             let settings = pools.rows[pool_id].waitlist;
+            if full && settings.policy == WaitlistPolicy::Skip {
+                full_skip_queues.push(pool_id.clone());
+            }
             queues.push(Queue {
                 pool_id: pool_id.clone(),
                 policy: settings.policy,
@@ -309,7 +321,13 @@ fn promote_tenant(
         }
         let decisions = waitlist::promote(&mut pools.set, queues, now);
         if decisions.is_empty() {
-            return Ok(());
+            if full_skip_queues.is_empty() {
+                return Ok(());
+            }
+            for pool_id in full_skip_queues {
+                *offsets.entry(pool_id).or_default() += QUEUE_PAGE;
+            }
+            continue;
         }
         for decision in decisions {
             let pools = tenant_pools(&mut work.tenants, tenant);
