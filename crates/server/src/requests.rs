@@ -355,6 +355,10 @@ impl CreatePoolRequest {
 }
 
 fn check_unit(checks: &mut Checks, unit: &str) {
+    check_unit_field(checks, "unit", unit);
+}
+
+fn check_unit_field(checks: &mut Checks, field: &str, unit: &str) {
     if unit.is_empty()
         || unit.len() > MAX_UNIT_CHARS
         || !unit
@@ -362,7 +366,7 @@ fn check_unit(checks: &mut Checks, unit: &str) {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
     {
         checks.fail(
-            "unit",
+            field,
             "must be 1 to 32 lowercase letters, digits, '_' or '-'",
         );
     }
@@ -512,7 +516,7 @@ impl CreateHoldRequest {
                 lines.push(HoldLine { pool_id, quantity });
             }
             if let Some(unit) = &line.unit {
-                check_unit(&mut checks, unit);
+                check_unit_field(&mut checks, &format!("lines[{index}].unit"), unit);
             }
         }
         let ttl = match self.ttl_seconds {
