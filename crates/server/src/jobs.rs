@@ -201,9 +201,8 @@ async fn next_chunk(
     let want = (params.chunk.max(1) as i64).min(remaining.max(0)) as usize;
     let (ids, exhausted) = match &params.attendee_ids {
         Some(list) => {
-            let start = cursor.map_or(0, |cursor| list.partition_point(|id| id.as_str() <= cursor));
-            let end = (start + want).min(list.len());
-            (list[start..end].to_vec(), end == list.len())
+            let (slice, exhausted) = next_after(list, cursor, want);
+            (slice.to_vec(), exhausted)
         }
         None if want == 0 => (Vec::new(), true),
         None => {
@@ -334,6 +333,20 @@ async fn generate_step(
             return Ok(settle(pending, &mut None).await?.unwrap_or(Step::Continue));
         }
     }
+}
+
+/// The next `want` items of a sorted list after `cursor` (the last item a chunk took), and
+/// whether they reach its end: how a job walks a list given in its parameters.
+pub(crate) fn next_after<'l>(
+    list: &'l [String],
+    cursor: Option<&str>,
+    want: usize,
+) -> (&'l [String], bool) {
+    let start = cursor.map_or(0, |cursor| {
+        list.partition_point(|item| item.as_str() <= cursor)
+    });
+    let end = (start + want).min(list.len());
+    (&list[start..end], end == list.len())
 }
 
 /// Items per second since the job was created (the worker starts on it at once).

@@ -3,7 +3,7 @@
 //! change (a new capacity below what it already uses) is reported and the rest go on; a restart
 //! resumes from the job's cursor.
 
-use crate::jobs::{Step, StepError, finish, submit};
+use crate::jobs::{Step, StepError, finish, next_after, submit};
 use crate::state::AppState;
 use allot_core::Capacity;
 use allot_store::command::{QuotaChange, QuotaChunk, QuotaTarget};
@@ -58,12 +58,9 @@ pub(crate) async fn step(
     };
     let (targets, next_cursor, exhausted) = match &params.subjects {
         Some(subjects) => {
-            let start = job.cursor.as_deref().map_or(0, |cursor| {
-                subjects.partition_point(|s| s.as_str() <= cursor)
-            });
-            let end = (start + CHUNK).min(subjects.len());
+            let (chunk, exhausted) = next_after(subjects, job.cursor.as_deref(), CHUNK);
             let mut targets = Vec::new();
-            for subject in &subjects[start..end] {
+            for subject in chunk {
                 let pools =
                     state
                         .store
@@ -81,8 +78,7 @@ pub(crate) async fn step(
                     });
                 }
             }
-            let next = subjects[start..end].last().cloned();
-            (targets, next, end == subjects.len())
+            (targets, chunk.last().cloned(), exhausted)
         }
         None => {
             let plan_id = params.plan_id.as_deref().unwrap_or_default();

@@ -125,15 +125,16 @@ impl Checks {
             .ok()
     }
 
-    /// A recipient group's name: 1 to 64 letters, digits, '_' or '-'.
-    fn group_name(&mut self, field: &str, name: &str) {
+    /// A name a tenant gives (a recipient group, a priority class): 1 to 64 letters, digits,
+    /// '_' or '-'.
+    fn name(&mut self, field: &str, name: &str) {
         if name.is_empty()
             || name.len() > 64
             || !name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         {
-            self.fail(field, "a group name is 1 to 64 letters, digits, '_' or '-'");
+            self.fail(field, "a name is 1 to 64 letters, digits, '_' or '-'");
         }
     }
 
@@ -281,7 +282,7 @@ fn check_thresholds(checks: &mut Checks, thresholds: &[ThresholdBody]) -> Vec<Th
             continue;
         };
         for group in &threshold.recipients {
-            checks.group_name(&format!("thresholds[{index}].recipients"), group);
+            checks.name(&format!("thresholds[{index}].recipients"), group);
         }
         let entry = Threshold {
             pct: threshold.pct,
@@ -691,17 +692,7 @@ impl PriorityClassesBody {
             checks.fail("classes", "must have at most 100 classes");
         }
         for (name, bonus) in &self.classes {
-            if name.is_empty()
-                || name.len() > 64
-                || !name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-            {
-                checks.fail(
-                    &format!("classes.{name}"),
-                    "a class name is 1 to 64 letters, digits, '_' or '-'",
-                );
-            }
+            checks.name(&format!("classes.{name}"), name);
             if let Err(error) = check_priority(*bonus) {
                 checks.fail(&format!("classes.{name}"), error.to_string());
             }
@@ -779,7 +770,7 @@ pub fn validate_recipients(groups: BTreeMap<String, Vec<Channel>>) -> Result<Com
         checks.fail("groups", "at most 100 groups");
     }
     for (name, channels) in &groups {
-        checks.group_name(&format!("groups.{name}"), name);
+        checks.name(&format!("groups.{name}"), name);
         if channels.len() > 50 {
             checks.fail(&format!("groups.{name}"), "at most 50 channels per group");
         }

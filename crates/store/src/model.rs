@@ -436,3 +436,13 @@ pub struct Availability {
     /// A session template: its dates have availability, it has none of its own.
     pub per_date: bool,
 }
+
+impl Availability {
+    pub fn of(pool: &PoolView) -> Self {
+        Availability {
+            available: pool.available,
+            active: pool.active,
+            per_date: pool.per_date,
+        }
+    }
+}

@@ -186,12 +186,7 @@ pub async fn availability(
     let quantity = allot_core::Quantity::new(query.quantity.unwrap_or(1))
         .map_err(|error| ApiError::invalid("quantity", error.to_string()))?;
     let id = match &query.date {
-        Some(date) => {
-            allot_core::SessionDate::parse(date)
-                .map_err(|error| ApiError::invalid("date", error.to_string()))?
-                .instance_id(&allot_core::PoolId(id))
-                .0
-        }
+        Some(date) => super::sessions::date_instance(&id, date)?,
         None => id,
     };
     let pool = state

@@ -15,8 +15,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
 
-/// The id of `date`'s instance of `session`, for a date given in a path.
-fn date_instance(session: &str, date: &str) -> Result<String, ApiError> {
+/// The id of `date`'s instance of `session`, for a date given in a path or a query.
+pub(crate) fn date_instance(session: &str, date: &str) -> Result<String, ApiError> {
     let date =
         SessionDate::parse(date).map_err(|error| ApiError::invalid("date", error.to_string()))?;
     Ok(date.instance_id(&PoolId(session.to_owned())).0)

@@ -7,7 +7,6 @@ use crate::extract::{IgnoredBody, JsonBody, Query};
 use crate::requests::{JoinWaitlistRequest, PriorityClassesBody};
 use crate::state::{Actor, AppState, WriteContext};
 use crate::views::{Page, WaitlistEntryBody, WaitlistStatusBody, render_ok, render_with};
-use allot_core::{PoolId, SessionDate};
 use allot_store::Role;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -73,11 +72,7 @@ pub async fn pool_waitlist(
     }
     .to_request()?;
     let pool_id = match &query.date {
-        Some(date) => {
-            let date = SessionDate::parse(date)
-                .map_err(|error| ApiError::invalid("date", error.to_string()))?;
-            date.instance_id(&PoolId(id.clone())).0
-        }
+        Some(date) => super::sessions::date_instance(&id, date)?,
         None => id,
     };
     let now = state.clock.now();

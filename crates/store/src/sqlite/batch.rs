@@ -1011,15 +1011,17 @@ fn session_dates_from_today(
     session: &PoolId,
     now: UnixMillis,
 ) -> Result<Vec<PoolId>, StoreError> {
-    let today = SessionDate::today(now).to_string();
     let mut stmt = tx.prepare_cached(
-        "SELECT id FROM pools WHERE tenant_id = ?1 AND session_id = ?2 AND date >= ?3 ORDER BY date",
+        "SELECT id FROM pools WHERE tenant_id = ?1 AND session_id = ?2 ORDER BY date",
     )?;
-    let ids = stmt
-        .query_map(params![tenant.0, session.0, today], |row| row.get(0))?
-        .map(|id| id.map(PoolId))
+    let ids: Vec<PoolId> = stmt
+        .query_map(params![tenant.0, session.0], |row| row.get(0).map(PoolId))?
         .collect::<Result<_, _>>()?;
-    Ok(ids)
+    // Which dates are over is the core's call (UTC calendar dates), not a string comparison.
+    Ok(ids
+        .into_iter()
+        .filter(|id| SessionDate::split_instance_id(id).is_some_and(|(_, date)| !date.is_past(now)))
+        .collect())
 }
 
 /// A new hold as asked for.

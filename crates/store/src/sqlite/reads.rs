@@ -105,11 +105,10 @@ impl Store for SqliteStore {
         let next_due = self.next_due.load(Ordering::Acquire);
         // With holds due but not yet swept the counters need correcting: the full view does it.
         if now.0 >= next_due {
-            return Ok(self.get_pool(tenant, id, now)?.map(|pool| Availability {
-                available: pool.available,
-                active: pool.active,
-                per_date: pool.per_date,
-            }));
+            return Ok(self
+                .get_pool(tenant, id, now)?
+                .as_ref()
+                .map(Availability::of));
         }
         let lean = self.read(|conn| {
             let mut stmt = conn.prepare_cached(
@@ -164,11 +163,10 @@ impl Store for SqliteStore {
         })?;
         match lean {
             Some(found) => Ok(Some(found)),
-            None => Ok(self.get_pool(tenant, id, now)?.map(|pool| Availability {
-                available: pool.available,
-                active: pool.active,
-                per_date: pool.per_date,
-            })),
+            None => Ok(self
+                .get_pool(tenant, id, now)?
+                .as_ref()
+                .map(Availability::of)),
         }
     }
 
@@ -264,12 +262,7 @@ impl Store for SqliteStore {
         pool_id: &str,
         page: PageRequest,
     ) -> Result<Option<Page<LedgerEntry>>, StoreError> {
-        let after: i64 = match &page.after {
-            None => 0,
-            Some(cursor) => cursor.parse().map_err(|_| {
-                StoreError::InvalidInput("cursor is not one this list gave out".into())
-            })?,
-        };
+        let after = cursor_number(&page)?.unwrap_or(0);
         self.read(|conn| {
             let exists: Option<i64> = conn
                 .prepare_cached("SELECT 1 FROM pools WHERE id = ?1 AND tenant_id = ?2")?
@@ -843,7 +836,11 @@ pub(super) fn load_pool(
 }
 
 /// Takes one more item than asked for to learn whether another page exists.
-fn paginate<T>(mut items: Vec<T>, limit: usize, cursor_of: impl Fn(&T) -> String) -> Page<T> {
+pub(super) fn paginate<T>(
+    mut items: Vec<T>,
+    limit: usize,
+    cursor_of: impl Fn(&T) -> String,
+) -> Page<T> {
     let next_cursor = if items.len() > limit {
         items.truncate(limit);
         items.last().map(cursor_of)

@@ -338,13 +338,7 @@ impl JobStore for SqliteStore {
             while let Some(row) = rows.next()? {
                 items.push(job_from_row(row)?);
             }
-            let next_cursor = if items.len() > page.limit {
-                items.truncate(page.limit);
-                items.last().map(|job| job.id.clone())
-            } else {
-                None
-            };
-            Ok(crate::Page { items, next_cursor })
+            Ok(super::reads::paginate(items, page.limit, |job| job.id.clone()))
         })
     }
 
