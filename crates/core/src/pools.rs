@@ -85,6 +85,14 @@ impl PoolSet {
         self.pools.contains_key(id)
     }
 
+    pub fn len(&self) -> usize {
+        self.pools.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pools.is_empty()
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Pool> {
         self.pools.values()
     }

@@ -348,6 +348,37 @@ fn capacity_changes_are_ledgered_and_refused_below_use() {
 }
 
 #[test]
+fn pools_kept_between_batches_are_dropped_when_another_connection_writes() {
+    let (dir, store, mut writer) = open();
+    let acme = tenant("acme");
+    let pool = create_pool(&mut writer, &acme, 3, None);
+    // The writer now keeps the pool in memory, with 2 of 3 held.
+    assert!(apply_one(&mut writer, &acme, hold(&pool, 2, 60), T0).is_ok());
+
+    // Another process on the same file takes the last unit.
+    let (_other_store, mut other) = sqlite::open(dir.path()).expect("a second writer opens");
+    assert!(apply_one(&mut other, &acme, hold(&pool, 1, 60), T0).is_ok());
+    drop(other);
+
+    // The first writer must not trust what it kept: the pool is full.
+    let refused = apply_one(&mut writer, &acme, hold(&pool, 1, 60), T0);
+    assert!(
+        matches!(
+            refused,
+            Err(Failure::Refused(Refusal::InsufficientCapacity { .. }))
+        ),
+        "{refused:?}"
+    );
+    let view = store
+        .get_pool(&acme, &pool, T0)
+        .expect("reads")
+        .expect("exists");
+    assert_eq!((view.held, view.available), (3, 0));
+    let report = sqlite::verify(dir.path()).expect("verify runs");
+    assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
+}
+
+#[test]
 fn verify_finds_a_tampered_counter() {
     let (dir, _store, mut writer) = open();
     let acme = tenant("acme");

@@ -31,11 +31,30 @@ pub struct SqliteWriter {
     conn: Connection,
     /// Shared with the readers: the earliest deadline of any held hold after the last commit.
     next_due: Arc<AtomicI64>,
+    /// The pools the last committed batches loaded, as committed: the next batch starts from
+    /// them instead of reading each pool again. Taken out for a batch and put back only after
+    /// its commit, so a batch that fails or panics leaves no cache behind.
+    cache: Option<PoolCache>,
 }
+
+/// Pools as this connection last committed them, valid while no other connection has written.
+struct PoolCache {
+    tenants: HashMap<TenantId, TenantPools>,
+    /// `PRAGMA data_version` when the cache was filled: SQLite changes it when another
+    /// connection (another process on the same file) commits, and then the cache is dropped.
+    data_version: i64,
+}
+
+/// Pools kept between batches, at most; past it the cache starts afresh (a rare, cheap reset).
+const MAX_CACHED_POOLS: usize = 100_000;
 
 impl SqliteWriter {
     pub(super) fn new(conn: Connection, next_due: Arc<AtomicI64>) -> Self {
-        SqliteWriter { conn, next_due }
+        SqliteWriter {
+            conn,
+            next_due,
+            cache: None,
+        }
     }
 }
 
@@ -45,7 +64,12 @@ impl BatchWriter for SqliteWriter {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut work = Working::load(&tx)?;
+        let data_version: i64 = tx.query_row("PRAGMA data_version", [], |row| row.get(0))?;
+        let cached = match self.cache.take() {
+            Some(cache) if cache.data_version == data_version => cache.tenants,
+            _ => HashMap::new(),
+        };
+        let mut work = Working::load(&tx, cached)?;
         // Before the earliest deadline nothing can be due: skip the probe (the common case).
         let expired = if now.0 >= self.next_due.load(Ordering::Acquire) {
             expire_due(&tx, &mut work, now)?
@@ -64,6 +88,15 @@ impl BatchWriter for SqliteWriter {
             .prepare_cached("SELECT MIN(expires_at) FROM holds WHERE status = 'held'")?
             .query_row([], |row| row.get(0))?;
         tx.commit()?;
+        let mut tenants = work.tenants;
+        let cached: usize = tenants.values().map(|pools| pools.set.len()).sum();
+        if cached <= MAX_CACHED_POOLS {
+            tenants.values_mut().for_each(TenantPools::end_batch);
+            self.cache = Some(PoolCache {
+                tenants,
+                data_version,
+            });
+        }
         // Published after the commit, so for a moment readers may see new holds with the old
         // hint. That is safe: a new or extended deadline is at least 1 s (the shortest TTL) after
         // the batch's `now`, and this store happens microseconds after the commit, so no reader
@@ -74,10 +107,14 @@ impl BatchWriter for SqliteWriter {
     }
 }
 
-/// The pools one tenant's commands in this batch have touched.
+/// One tenant's pools: those this batch has touched, and those earlier batches left in the
+/// writer's cache, exactly as committed.
 #[derive(Default)]
 pub(super) struct TenantPools {
+    /// The live figures of each pool.
     pub(super) set: PoolSet,
+    /// What only the API shows. `core` in a row is the pool as first loaded: read the live
+    /// figures from `set`.
     pub(super) rows: HashMap<PoolId, PoolRow>,
     /// Ids looked up and not found for this tenant, so a batch of bad ids costs one query each.
     missing: HashSet<PoolId>,
@@ -99,10 +136,10 @@ pub(super) struct Baseline {
 }
 
 impl Baseline {
-    pub(super) fn of(row: &PoolRow) -> Self {
+    pub(super) fn of(pool: &Pool, row: &PoolRow) -> Self {
         Baseline {
-            used: row.core.used(),
-            capacity: row.core.limits.capacity.get(),
+            used: pool.used(),
+            capacity: pool.limits.capacity.get(),
             waiting: row.waiting,
         }
     }
@@ -128,13 +165,17 @@ pub(super) fn tenant_pools<'w>(
 }
 
 impl Working {
-    fn load(tx: &Transaction<'_>) -> Result<Working, StoreError> {
+    /// Starts a batch from the pools cached by earlier ones (empty when there are none).
+    fn load(
+        tx: &Transaction<'_>,
+        tenants: HashMap<TenantId, TenantPools>,
+    ) -> Result<Working, StoreError> {
         let mut meta = tx.prepare_cached("SELECT value FROM allot_meta WHERE name = ?1")?;
         let mut counter = |name: &str| -> Result<i64, StoreError> {
             Ok(meta.query_row([name], |row| row.get(0))?)
         };
         Ok(Working {
-            tenants: HashMap::new(),
+            tenants,
             ledger_seq: counter("ledger_seq")?,
             waitlist_seq: counter("waitlist_seq")?,
             outbox: Outbox::new(counter("event_seq")?, counter("alert_seq")?),
@@ -193,6 +234,14 @@ impl Working {
 }
 
 impl TenantPools {
+    /// Forgets what only one batch needs, keeping the pools as committed for the next.
+    fn end_batch(&mut self) {
+        self.missing.clear();
+        self.dirty.clear();
+        self.freed.clear();
+        self.baseline.clear();
+    }
+
     /// Loads a pool and its ancestors into the working set. `false` when the pool does not exist
     /// for this tenant (another tenant's id included).
     pub(super) fn load_chain(
@@ -210,6 +259,11 @@ impl TenantPools {
             }
             if let Some(pool) = self.set.get(&id) {
                 next = pool.parent_id.clone();
+                if !self.baseline.contains_key(&id) {
+                    // First touched in this batch, cached by an earlier one.
+                    let baseline = Baseline::of(pool, &self.rows[&id]);
+                    self.baseline.insert(id, baseline);
+                }
                 continue;
             }
             if self.missing.contains(&id) {
@@ -218,7 +272,8 @@ impl TenantPools {
             match load_pool(tx, tenant, &id.0)? {
                 Some(row) => {
                     next = row.core.parent_id.clone();
-                    self.baseline.insert(id.clone(), Baseline::of(&row));
+                    self.baseline
+                        .insert(id.clone(), Baseline::of(&row.core, &row));
                     self.set.insert(row.core.clone());
                     self.rows.insert(id, row);
                 }
@@ -280,7 +335,8 @@ impl TenantPools {
                 now,
             )?;
             self.missing.remove(id);
-            self.baseline.insert(id.clone(), Baseline::of(&row));
+            self.baseline
+                .insert(id.clone(), Baseline::of(&row.core, &row));
             self.set.insert(row.core.clone());
             self.rows.insert(id.clone(), row);
         }
@@ -801,7 +857,9 @@ pub(super) fn create_pool(
     )?;
     pools.set.insert(row.core.clone());
     pools.missing.remove(&id);
-    pools.baseline.insert(id.clone(), Baseline::of(&row));
+    pools
+        .baseline
+        .insert(id.clone(), Baseline::of(&row.core, &row));
     pools.rows.insert(id.clone(), row);
     Ok(Ok(Success::Pool(pools.view(&id))))
 }

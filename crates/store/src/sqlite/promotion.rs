@@ -399,7 +399,7 @@ fn promote_tenant(
 
 /// The pools at or below `freed` that have waiting entries. The rolled-up `waiting_below` count
 /// prunes the walk: a subtree with no one waiting costs nothing. Counts changed earlier in this
-/// batch are only in the working set, so children come from both it and the table.
+/// batch are only in the working set (as dirty pools), so children come from both it and the table.
 fn pools_with_waiters_below(
     tx: &Transaction<'_>,
     pools: &mut TenantPools,
@@ -427,10 +427,12 @@ fn pools_with_waiters_below(
                 )?
                 .query_map(params![tenant.0, id.0], |row| row.get(0).map(PoolId))?
                 .collect::<Result<_, _>>()?;
+            // A pool not changed in this batch reads the same in memory as in the table.
             children.extend(
                 pools
-                    .rows
-                    .values()
+                    .dirty
+                    .iter()
+                    .map(|child| &pools.rows[child])
                     .filter(|child| child.core.parent_id.as_ref() == Some(&id))
                     .filter(|child| child.waiting_below > 0)
                     .map(|child| child.core.id.clone()),
