@@ -7,7 +7,8 @@ use crate::MAX_POOL_DEPTH;
 use crate::hold::LineEffect;
 use crate::pool::{Pool, PoolId, PoolLimits};
 use crate::units::Quantity;
-use std::collections::HashMap;
+// Pool ids are short strings looked up many times per hold: a fast hash, not SipHash.
+use foldhash::HashMap;
 
 /// One line of a hold: so many units of one pool.
 #[derive(Debug, Clone, PartialEq, Eq)]

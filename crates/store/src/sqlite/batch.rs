@@ -20,7 +20,9 @@ use allot_core::{
     TransitionError, UnixMillis,
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
+// Ids are looked up many times per command in the working set: a fast hash, not SipHash.
+use foldhash::{HashMap, HashMapExt, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
