@@ -4,7 +4,7 @@
 use allot_core::{
     Capacity, HoldLine, HoldStatus, LimitPct, PoolId, Quantity, Refusal, TtlSeconds, UnixMillis,
 };
-use allot_store::command::NewPool;
+use allot_store::command::{HoldExtras, NewPool};
 use allot_store::sqlite::{self, SqliteStore, SqliteWriter};
 use allot_store::*;
 use tempfile::TempDir;
@@ -374,6 +374,61 @@ fn pools_kept_between_batches_are_dropped_when_another_connection_writes() {
         .expect("reads")
         .expect("exists");
     assert_eq!((view.held, view.available), (3, 0));
+    let report = sqlite::verify(dir.path()).expect("verify runs");
+    assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
+}
+
+#[test]
+fn a_subject_counted_earlier_in_the_same_batch_is_not_counted_again() {
+    let (dir, store, mut writer) = open();
+    let acme = tenant("acme");
+    let pool = create_pool(&mut writer, &acme, 10, None);
+    let consume = |subject: &str| {
+        let Command::PlaceHold {
+            lines,
+            ttl,
+            holder,
+            confirm,
+            ..
+        } = hold(&pool, 1, 60)
+        else {
+            unreachable!("hold() builds a PlaceHold")
+        };
+        Command::PlaceHold {
+            lines,
+            ttl,
+            holder,
+            confirm,
+            extras: HoldExtras {
+                subject: Some(subject.to_owned()),
+                ..Default::default()
+            },
+        }
+    };
+    // Plain holds around them: their rows are written many at a time, after the subject's
+    // lookup has needed to see the first hold.
+    let batch = vec![
+        envelope(&acme, hold(&pool, 1, 60)),
+        envelope(&acme, consume("learner-1")),
+        envelope(&acme, hold(&pool, 1, 60)),
+        envelope(&acme, consume("learner-1")),
+    ];
+    let replies: Vec<Outcome> = writer
+        .apply(batch, T0)
+        .expect("commits")
+        .into_iter()
+        .map(outcome)
+        .collect();
+    let first = hold_id(&replies[1]);
+    match &replies[3] {
+        Ok(Success::AlreadyConsumed(hold)) => assert_eq!(hold.id, first),
+        other => panic!("the subject was counted twice: {other:?}"),
+    }
+    let view = store
+        .get_pool(&acme, &pool, T0)
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(view.held, 3);
     let report = sqlite::verify(dir.path()).expect("verify runs");
     assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
 }

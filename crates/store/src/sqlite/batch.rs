@@ -1,8 +1,10 @@
 //! The writer: one transaction per batch. Due holds expire first, so a lapsed hold never blocks
 //! anyone; then each command is decided by the core in arrival order against the pools in
-//! memory; rows, ledger entries and idempotency records are written as each command is decided,
-//! and the changed pools' counters once at the end. One commit answers the whole batch.
+//! memory (kept between batches while no one else writes the file); rows and idempotency records
+//! are written as each command is decided — new holds and ledger entries many rows per statement
+//! (`appends`) — and the changed pools' counters once at the end. One commit answers the batch.
 
+mod appends;
 mod jobs;
 mod quotas;
 mod tickets;
@@ -19,6 +21,7 @@ use allot_core::{
     HoldLine, HoldStatus, LineEffect, Pool, PoolId, PoolLimits, PoolSet, Refusal, SessionDate,
     TransitionError, UnixMillis,
 };
+pub(super) use appends::{Appends, LedgerEntry, NewHoldRow};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::collections::BTreeSet;
 // Ids are looked up many times per command in the working set: a fast hash, not SipHash.
@@ -82,6 +85,9 @@ impl BatchWriter for SqliteWriter {
         promotion::promote_freed(&tx, &mut work, now)?;
         let mut replies = Vec::with_capacity(batch.len());
         for envelope in batch {
+            if may_read_holds(&envelope.command) {
+                work.appends.write(&tx)?;
+            }
             replies.push(apply_envelope(&tx, &mut work, envelope, now, expired)?);
             promotion::promote_freed(&tx, &mut work, now)?;
         }
@@ -150,15 +156,15 @@ impl Baseline {
 #[derive(Default)]
 pub(super) struct Working {
     pub(super) tenants: HashMap<TenantId, TenantPools>,
-    /// The last ledger sequence number used; read at the start of the batch, written at flush.
-    pub(super) ledger_seq: i64,
+    /// New holds and ledger entries, written many rows per statement.
+    pub(super) appends: Appends,
     /// The last waiting-list arrival number used, likewise.
     pub(super) waitlist_seq: i64,
     pub(super) outbox: Outbox,
 }
 
 /// One tenant's pools in the batch. A free function, not a method, so that callers can hold it
-/// and `Working::ledger_seq` at once.
+/// and `Working::appends` at once.
 pub(super) fn tenant_pools<'w>(
     tenants: &'w mut HashMap<TenantId, TenantPools>,
     tenant: &TenantId,
@@ -178,7 +184,7 @@ impl Working {
         };
         Ok(Working {
             tenants,
-            ledger_seq: counter("ledger_seq")?,
+            appends: Appends::new(counter("ledger_seq")?),
             waitlist_seq: counter("waitlist_seq")?,
             outbox: Outbox::new(counter("event_seq")?, counter("alert_seq")?),
         })
@@ -186,10 +192,11 @@ impl Working {
 
     /// Writes every changed pool's counters and settings, once per batch.
     fn flush(&mut self, tx: &Transaction<'_>, now: UnixMillis) -> Result<(), StoreError> {
+        self.appends.write(tx)?;
         // Alerts first: they may append events and alerts, whose counters are saved just below.
         super::alerts::raise_alerts(tx, self, now)?;
         let mut meta = tx.prepare_cached("UPDATE allot_meta SET value = ?2 WHERE name = ?1")?;
-        meta.execute(params!["ledger_seq", self.ledger_seq])?;
+        meta.execute(params!["ledger_seq", self.appends.ledger_seq])?;
         meta.execute(params!["waitlist_seq", self.waitlist_seq])?;
         meta.execute(params!["event_seq", self.outbox.event_seq])?;
         meta.execute(params!["alert_seq", self.outbox.alert_seq])?;
@@ -299,7 +306,7 @@ impl TenantPools {
     pub(super) fn load_for_use(
         &mut self,
         tx: &Transaction<'_>,
-        work_ledger_seq: &mut i64,
+        appends: &mut Appends,
         tenant: &TenantId,
         id: &PoolId,
         now: UnixMillis,
@@ -322,20 +329,18 @@ impl TenantPools {
             }
             let row = PoolRow::instance_of(&self.rows[&session], date, now);
             insert_pool_row(tx, tenant, &row)?;
-            append_ledger(
-                tx,
-                work_ledger_seq,
+            appends.ledger(LedgerEntry {
                 tenant,
-                id,
-                None,
-                LedgerKind::Adjust,
-                0,
-                0,
-                row.core.limits.capacity.get(),
-                None,
-                Some("date first used"),
-                now,
-            )?;
+                pool_id: id,
+                hold_id: None,
+                kind: LedgerKind::Adjust,
+                held_delta: 0,
+                committed_delta: 0,
+                capacity_after: row.core.limits.capacity.get(),
+                actor: None,
+                reason: Some("date first used"),
+                at: now,
+            });
             self.missing.remove(id);
             self.baseline
                 .insert(id.clone(), Baseline::of(&row.core, &row));
@@ -476,6 +481,13 @@ fn expire_due(
         )?;
     }
     Ok(due.len())
+}
+
+/// Whether a command may read the `holds` table, and so must first see the hold rows still
+/// pending in [`Appends`]. A plain new hold is the one that does not: it reads pools, which are
+/// in memory, and only appends.
+fn may_read_holds(command: &Command) -> bool {
+    !matches!(command, Command::PlaceHold { extras, .. } if extras.subject.is_none())
 }
 
 fn apply_envelope(
@@ -745,42 +757,6 @@ fn insert_api_key(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(super) fn append_ledger(
-    tx: &Transaction<'_>,
-    ledger_seq: &mut i64,
-    tenant: &TenantId,
-    pool_id: &PoolId,
-    hold_id: Option<&str>,
-    kind: LedgerKind,
-    held_delta: i64,
-    committed_delta: i64,
-    capacity_after: i64,
-    actor: Option<&str>,
-    reason: Option<&str>,
-    now: UnixMillis,
-) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO ledger (tenant_id, pool_id, hold_id, kind, held_delta, committed_delta, capacity_after, actor, reason, at, seq)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )?
-    .execute(params![
-        tenant.0,
-        pool_id.0,
-        hold_id,
-        kind.as_str(),
-        held_delta,
-        committed_delta,
-        capacity_after,
-        actor,
-        reason,
-        now.0,
-        *ledger_seq + 1
-    ])?;
-    *ledger_seq += 1;
-    Ok(())
-}
-
 fn invalid(field: &str, message: &str) -> Outcome {
     Err(Failure::Invalid {
         field: field.to_owned(),
@@ -843,20 +819,18 @@ pub(super) fn create_pool(
         alert_marks: None,
     };
     insert_pool_row(tx, tenant, &row)?;
-    append_ledger(
-        tx,
-        &mut work.ledger_seq,
+    work.appends.ledger(LedgerEntry {
         tenant,
-        &id,
-        None,
-        LedgerKind::Adjust,
-        0,
-        0,
-        limits.capacity.get(),
+        pool_id: &id,
+        hold_id: None,
+        kind: LedgerKind::Adjust,
+        held_delta: 0,
+        committed_delta: 0,
+        capacity_after: limits.capacity.get(),
         actor,
-        Some("created"),
-        now,
-    )?;
+        reason: Some("created"),
+        at: now,
+    });
     pools.set.insert(row.core.clone());
     pools.missing.remove(&id);
     pools
@@ -917,7 +891,7 @@ fn update_pool(
     let pools = tenant_pools(&mut work.tenants, tenant);
     // One date's instance is made on its first use, a change of its capacity included.
     if SessionDate::split_instance_id(&id).is_some() {
-        match pools.load_for_use(tx, &mut work.ledger_seq, tenant, &id, now)? {
+        match pools.load_for_use(tx, &mut work.appends, tenant, &id, now)? {
             Ok(()) => {}
             Err(Failure::Refused(Refusal::UnknownPool(_))) => {
                 return Ok(Err(Failure::NotFound {
@@ -980,20 +954,18 @@ fn update_pool(
             .set
             .adjust(pool_id, limits)
             .expect("checked above, in the same working set");
-        append_ledger(
-            tx,
-            &mut work.ledger_seq,
+        work.appends.ledger(LedgerEntry {
             tenant,
             pool_id,
-            None,
-            LedgerKind::Adjust,
-            0,
-            0,
-            limits.capacity.get(),
+            hold_id: None,
+            kind: LedgerKind::Adjust,
+            held_delta: 0,
+            committed_delta: 0,
+            capacity_after: limits.capacity.get(),
             actor,
-            Some(reason),
-            now,
-        )?;
+            reason: Some(reason),
+            at: now,
+        });
         pools.dirty.insert(pool_id.clone());
         pools.freed.insert(pool_id.clone());
         pools.lower_baseline(pool_id);
@@ -1111,7 +1083,7 @@ fn place_hold(
     let pools = tenant_pools(&mut work.tenants, tenant);
     for (index, line) in lines.iter().enumerate() {
         if let Err(failure) =
-            pools.load_for_use(tx, &mut work.ledger_seq, tenant, &line.pool_id, now)?
+            pools.load_for_use(tx, &mut work.appends, tenant, &line.pool_id, now)?
         {
             return Ok(Err(failure));
         }
@@ -1151,7 +1123,7 @@ fn place_hold(
         subject: extras.subject.as_deref(),
         reason: extras.reason.as_deref(),
     };
-    let hold = write_new_hold(tx, &mut work.ledger_seq, pools, tenant, actor, hold, now)?;
+    let hold = write_new_hold(&mut work.appends, pools, tenant, actor, hold, now)?;
     if let (Some(subject), Some(first)) = (&extras.subject, lines.first()) {
         tx.prepare_cached(
             "INSERT OR REPLACE INTO consumptions (tenant_id, pool_id, subject, hold_id) VALUES (?1, ?2, ?3, ?4)",
@@ -1200,8 +1172,7 @@ pub(super) struct NewHold<'a> {
 
 /// Writes a placed hold: its row, with each line's price locked in, and one ledger entry per line.
 pub(super) fn write_new_hold(
-    tx: &Transaction<'_>,
-    ledger_seq: &mut i64,
+    appends: &mut Appends,
     pools: &mut TenantPools,
     tenant: &TenantId,
     actor: Option<&str>,
@@ -1218,21 +1189,17 @@ pub(super) fn write_new_hold(
             unit_price: pools.rows[&line.pool_id].price.clone(),
         })
         .collect();
-    tx.prepare_cached(
-        "INSERT INTO holds (id, tenant_id, status, holder, expires_at, lines, created_at, updated_at, waitlist_entry_id, subject)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        hold_id,
-        tenant.0,
-        hold.status.as_str(),
-        hold.holder,
-        hold.expires_at.0,
-        serde_json::to_string(&line_views)?,
-        now.0,
-        hold.waitlist_entry_id,
-        hold.subject,
-    ])?;
+    appends.hold(NewHoldRow {
+        id: hold_id.clone(),
+        tenant_id: tenant.0.clone(),
+        status: hold.status.as_str(),
+        holder: hold.holder.clone(),
+        expires_at: hold.expires_at,
+        lines: serde_json::to_string(&line_views)?,
+        created_at: now,
+        waitlist_entry_id: hold.waitlist_entry_id.map(str::to_owned),
+        subject: hold.subject.map(str::to_owned),
+    });
     let effect = if hold.status == HoldStatus::Confirmed {
         LineEffect::HOLD_AND_CONFIRM
     } else {
@@ -1245,7 +1212,7 @@ pub(super) fn write_new_hold(
         actor,
         reason: hold.reason,
     };
-    append_line_entries(tx, ledger_seq, pools, tenant, hold.lines, change, now)?;
+    append_line_entries(appends, pools, tenant, hold.lines, change, now);
     Ok(HoldView {
         id: hold_id,
         status: hold.status,
@@ -1270,14 +1237,13 @@ struct LineChange<'a> {
 /// One ledger entry per line of a hold (the counters have already moved), and the lines' chains
 /// marked for the flush.
 fn append_line_entries(
-    tx: &Transaction<'_>,
-    ledger_seq: &mut i64,
+    appends: &mut Appends,
     pools: &mut TenantPools,
     tenant: &TenantId,
     lines: &[HoldLine],
     change: LineChange<'_>,
     now: UnixMillis,
-) -> Result<(), StoreError> {
+) {
     for line in lines {
         let quantity = line.quantity.get();
         let capacity = pools
@@ -1287,23 +1253,20 @@ fn append_line_entries(
             .limits
             .capacity
             .get();
-        append_ledger(
-            tx,
-            ledger_seq,
+        appends.ledger(LedgerEntry {
             tenant,
-            &line.pool_id,
-            Some(change.hold_id),
-            change.kind,
-            change.effect.held * quantity,
-            change.effect.committed * quantity,
-            capacity,
-            change.actor,
-            change.reason,
-            now,
-        )?;
+            pool_id: &line.pool_id,
+            hold_id: Some(change.hold_id),
+            kind: change.kind,
+            held_delta: change.effect.held * quantity,
+            committed_delta: change.effect.committed * quantity,
+            capacity_after: capacity,
+            actor: change.actor,
+            reason: change.reason,
+            at: now,
+        });
         pools.mark_chain_dirty(&line.pool_id);
     }
-    Ok(())
 }
 
 #[derive(Clone, Copy)]
@@ -1399,7 +1362,7 @@ pub(super) fn transition(
         actor,
         reason: None,
     };
-    append_line_entries(tx, &mut work.ledger_seq, pools, tenant, &lines, change, now)?;
+    append_line_entries(&mut work.appends, pools, tenant, &lines, change, now);
     if effect.held + effect.committed < 0 {
         for line in &lines {
             let root = pools.root_of(&line.pool_id);

@@ -41,7 +41,7 @@ pub(super) fn join(
 ) -> Result<Outcome, StoreError> {
     let pool_id = PoolId(entry.pool_id);
     let pools = tenant_pools(&mut work.tenants, tenant);
-    if let Err(failure) = pools.load_for_use(tx, &mut work.ledger_seq, tenant, &pool_id, now)? {
+    if let Err(failure) = pools.load_for_use(tx, &mut work.appends, tenant, &pool_id, now)? {
         return Ok(Err(failure));
     }
     let priority = match &entry.priority {
@@ -250,6 +250,11 @@ pub(super) fn promote_freed(
         .filter(|(_, pools)| !pools.freed.is_empty())
         .map(|(tenant, _)| tenant.clone())
         .collect();
+    if tenants.is_empty() {
+        return Ok(());
+    }
+    // Promotion reads holds (offers settle): pending hold rows are written first.
+    work.appends.write(tx)?;
     for tenant in tenants {
         promote_tenant(tx, work, &tenant, now)?;
     }
@@ -358,8 +363,7 @@ fn promote_tenant(
                         subject: None,
                         reason: Some("promoted from the waiting list"),
                     };
-                    let hold =
-                        write_new_hold(tx, &mut work.ledger_seq, pools, tenant, None, hold, now)?;
+                    let hold = write_new_hold(&mut work.appends, pools, tenant, None, hold, now)?;
                     let offer_expires_at =
                         (mode == PromotionMode::Offer).then_some(hold.expires_at.0);
                     tx.prepare_cached(

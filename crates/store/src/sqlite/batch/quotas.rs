@@ -2,7 +2,7 @@
 //! through the core like any capacity change — a new capacity below what a member already uses is
 //! that member's failure, never the chunk's — and the job advanced in the same transaction.
 
-use super::{Working, append_ledger, jobs, tenant_pools};
+use super::{LedgerEntry, Working, jobs, tenant_pools};
 use crate::StoreError;
 use crate::command::{Outcome, QuotaChange, QuotaChunk, Success};
 use crate::jobs::{JobCounters, JobItem};
@@ -76,20 +76,18 @@ pub(super) fn adjust_chunk(
             fail(refusal.to_string());
             continue;
         }
-        append_ledger(
-            tx,
-            &mut work.ledger_seq,
+        work.appends.ledger(LedgerEntry {
             tenant,
-            &pool_id,
-            None,
-            LedgerKind::Adjust,
-            0,
-            0,
-            capacity.get(),
+            pool_id: &pool_id,
+            hold_id: None,
+            kind: LedgerKind::Adjust,
+            held_delta: 0,
+            committed_delta: 0,
+            capacity_after: capacity.get(),
             actor,
-            Some(&chunk.reason),
-            now,
-        )?;
+            reason: Some(&chunk.reason),
+            at: now,
+        });
         pools.dirty.insert(pool_id.clone());
         pools.freed.insert(pool_id.clone());
         pools.lower_baseline(&pool_id);

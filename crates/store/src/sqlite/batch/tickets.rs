@@ -5,7 +5,7 @@
 //! `allot verify` recomputes the same counters from the ledger and from the holds.
 
 use super::super::ticket_reads::{load_attendee, load_ticket};
-use super::{Working, append_ledger, jobs, load_hold, new_id, tenant_pools, transition};
+use super::{LedgerEntry, Working, jobs, load_hold, new_id, tenant_pools, transition};
 use crate::StoreError;
 use crate::command::{Failure, Outcome, Success};
 use crate::jobs::{JobCounters, JobItem, JobProgress};
@@ -236,20 +236,18 @@ fn issue_chunk(
             .limits
             .capacity
             .get();
-        append_ledger(
-            tx,
-            &mut work.ledger_seq,
+        work.appends.ledger(LedgerEntry {
             tenant,
-            &pool_id,
-            None,
-            LedgerKind::Hold,
-            0,
-            units,
-            capacity,
+            pool_id: &pool_id,
+            hold_id: None,
+            kind: LedgerKind::Hold,
+            held_delta: 0,
+            committed_delta: units,
+            capacity_after: capacity,
             actor,
-            Some(&reason),
-            now,
-        )?;
+            reason: Some(&reason),
+            at: now,
+        });
         pools.mark_chain_dirty(&pool_id);
     }
     let job = jobs::advance(tx, tenant, &job, progress, delta, &noted, now)?;
@@ -315,7 +313,7 @@ fn issue_one(
     let pool_id = PoolId(section_id.unwrap_or_else(|| event_id.to_owned()));
     let pools = tenant_pools(&mut work.tenants, tenant);
     // As for a hold: a dated session's own pool, or a past date, is refused.
-    if let Err(failure) = pools.load_for_use(tx, &mut work.ledger_seq, tenant, &pool_id, now)? {
+    if let Err(failure) = pools.load_for_use(tx, &mut work.appends, tenant, &pool_id, now)? {
         return Ok(Issued::Failed(failure.to_string()));
     }
     // The core decides, exactly as for `POST /v1/holds` with `confirm: true`.

@@ -1,0 +1,186 @@
+//! Rows a batch appends — new holds and ledger entries — gathered as commands are decided and
+//! written many rows per INSERT. SQLite spends much of a one-row INSERT starting and finishing
+//! the statement; a 32-row statement writes each row in about two thirds of the time.
+//!
+//! The writer must not read `holds` while hold rows are pending: `SqliteWriter::apply` writes
+//! them before any command that reads holds, before promotion, and before the batch commits.
+//! The writer never reads the ledger.
+
+use crate::StoreError;
+use crate::model::{LedgerKind, TenantId};
+use allot_core::{PoolId, UnixMillis};
+use rusqlite::{ToSql, Transaction, params_from_iter};
+
+/// Rows per multi-row INSERT. Larger statements gain little and cost more to prepare.
+const ROWS_PER_INSERT: usize = 32;
+
+#[derive(Default)]
+pub(in crate::sqlite) struct Appends {
+    /// The last ledger sequence number used: read when the batch starts, saved when it ends.
+    pub(in crate::sqlite) ledger_seq: i64,
+    holds: Vec<NewHoldRow>,
+    ledger: Vec<LedgerRow>,
+}
+
+/// A new hold's row, as written.
+pub(in crate::sqlite) struct NewHoldRow {
+    pub id: String,
+    pub tenant_id: String,
+    /// As `HoldStatus::as_str` spells it.
+    pub status: &'static str,
+    pub holder: Option<String>,
+    pub expires_at: UnixMillis,
+    /// The lines as JSON.
+    pub lines: String,
+    pub created_at: UnixMillis,
+    pub waitlist_entry_id: Option<String>,
+    pub subject: Option<String>,
+}
+
+/// One ledger entry, as asked for by [`Appends::ledger`].
+pub(in crate::sqlite) struct LedgerEntry<'a> {
+    pub tenant: &'a TenantId,
+    pub pool_id: &'a PoolId,
+    pub hold_id: Option<&'a str>,
+    pub kind: LedgerKind,
+    pub held_delta: i64,
+    pub committed_delta: i64,
+    pub capacity_after: i64,
+    pub actor: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    pub at: UnixMillis,
+}
+
+struct LedgerRow {
+    tenant_id: String,
+    pool_id: String,
+    hold_id: Option<String>,
+    kind: &'static str,
+    held_delta: i64,
+    committed_delta: i64,
+    capacity_after: i64,
+    actor: Option<String>,
+    reason: Option<String>,
+    at: i64,
+    seq: i64,
+}
+
+impl Appends {
+    pub(in crate::sqlite) fn new(ledger_seq: i64) -> Self {
+        Appends {
+            ledger_seq,
+            holds: Vec::new(),
+            ledger: Vec::new(),
+        }
+    }
+
+    pub(in crate::sqlite) fn hold(&mut self, row: NewHoldRow) {
+        self.holds.push(row);
+    }
+
+    /// Appends a ledger entry under the next sequence number.
+    pub(in crate::sqlite) fn ledger(&mut self, entry: LedgerEntry<'_>) {
+        self.ledger_seq += 1;
+        self.ledger.push(LedgerRow {
+            tenant_id: entry.tenant.0.clone(),
+            pool_id: entry.pool_id.0.clone(),
+            hold_id: entry.hold_id.map(str::to_owned),
+            kind: entry.kind.as_str(),
+            held_delta: entry.held_delta,
+            committed_delta: entry.committed_delta,
+            capacity_after: entry.capacity_after,
+            actor: entry.actor.map(str::to_owned),
+            reason: entry.reason.map(str::to_owned),
+            at: entry.at.0,
+            seq: self.ledger_seq,
+        });
+    }
+
+    /// Writes every pending row, leaving none.
+    pub(in crate::sqlite) fn write(&mut self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+        insert_all(tx, &self.holds)?;
+        insert_all(tx, &self.ledger)?;
+        self.holds.clear();
+        self.ledger.clear();
+        Ok(())
+    }
+}
+
+/// A row type written by [`insert_all`].
+trait Insert {
+    /// `INSERT INTO table (columns) VALUES`, without the values.
+    const INTO: &'static str;
+    const COLUMNS: usize;
+    fn bind<'r>(&'r self, values: &mut Vec<&'r dyn ToSql>);
+}
+
+impl Insert for NewHoldRow {
+    const INTO: &'static str = "INSERT INTO holds (id, tenant_id, status, holder, expires_at, lines, \
+         created_at, updated_at, waitlist_entry_id, subject) VALUES";
+    const COLUMNS: usize = 10;
+    fn bind<'r>(&'r self, values: &mut Vec<&'r dyn ToSql>) {
+        values.extend([
+            &self.id as &dyn ToSql,
+            &self.tenant_id,
+            &self.status,
+            &self.holder,
+            &self.expires_at.0,
+            &self.lines,
+            &self.created_at.0,
+            &self.created_at.0,
+            &self.waitlist_entry_id,
+            &self.subject,
+        ]);
+    }
+}
+
+impl Insert for LedgerRow {
+    const INTO: &'static str = "INSERT INTO ledger (tenant_id, pool_id, hold_id, kind, held_delta, \
+         committed_delta, capacity_after, actor, reason, at, seq) VALUES";
+    const COLUMNS: usize = 11;
+    fn bind<'r>(&'r self, values: &mut Vec<&'r dyn ToSql>) {
+        values.extend([
+            &self.tenant_id as &dyn ToSql,
+            &self.pool_id,
+            &self.hold_id,
+            &self.kind,
+            &self.held_delta,
+            &self.committed_delta,
+            &self.capacity_after,
+            &self.actor,
+            &self.reason,
+            &self.at,
+            &self.seq,
+        ]);
+    }
+}
+
+/// `INSERT … VALUES (?, …), …` for `rows` rows.
+fn insert_sql<R: Insert>(rows: usize) -> String {
+    let one = format!("({})", vec!["?"; R::COLUMNS].join(", "));
+    format!("{} {}", R::INTO, vec![one; rows].join(", "))
+}
+
+/// Writes `rows` in full statements of [`ROWS_PER_INSERT`], then the rest one by one (each
+/// statement text is prepared once and cached, so only two per row type).
+fn insert_all<R: Insert>(tx: &Transaction<'_>, rows: &[R]) -> Result<(), StoreError> {
+    let mut values: Vec<&dyn ToSql> = Vec::with_capacity(R::COLUMNS * ROWS_PER_INSERT);
+    let mut chunks = rows.chunks_exact(ROWS_PER_INSERT);
+    if rows.len() >= ROWS_PER_INSERT {
+        let mut statement = tx.prepare_cached(&insert_sql::<R>(ROWS_PER_INSERT))?;
+        for chunk in &mut chunks {
+            values.clear();
+            chunk.iter().for_each(|row| row.bind(&mut values));
+            statement.execute(params_from_iter(values.iter()))?;
+        }
+    }
+    if !chunks.remainder().is_empty() {
+        let mut statement = tx.prepare_cached(&insert_sql::<R>(1))?;
+        for row in chunks.remainder() {
+            values.clear();
+            row.bind(&mut values);
+            statement.execute(params_from_iter(values.iter()))?;
+        }
+    }
+    Ok(())
+}
