@@ -99,6 +99,9 @@ impl Appends {
     /// Writes every pending row, leaving none.
     pub(in crate::sqlite) fn write(&mut self, tx: &Transaction<'_>) -> Result<(), StoreError> {
         insert_all(tx, &self.holds)?;
+        // In key order: each insert lands next to the last one, in pages still in the CPU cache.
+        self.ledger
+            .sort_unstable_by(|a, b| (&a.pool_id, a.seq).cmp(&(&b.pool_id, b.seq)));
         insert_all(tx, &self.ledger)?;
         self.holds.clear();
         self.ledger.clear();
@@ -108,14 +111,17 @@ impl Appends {
 
 /// A row type written by [`insert_all`].
 trait Insert {
-    /// `INSERT INTO table (columns) VALUES`, without the values.
+    /// `INSERT OR FAIL INTO table (columns) VALUES`, without the values. OR FAIL: a row that
+    /// breaks a constraint stops the statement without undoing its earlier rows, so SQLite keeps
+    /// no statement journal for these multi-row statements; the error fails the whole batch,
+    /// whose transaction is rolled back anyway.
     const INTO: &'static str;
     const COLUMNS: usize;
     fn bind<'r>(&'r self, values: &mut Vec<&'r dyn ToSql>);
 }
 
 impl Insert for NewHoldRow {
-    const INTO: &'static str = "INSERT INTO holds (id, tenant_id, status, holder, expires_at, lines, \
+    const INTO: &'static str = "INSERT OR FAIL INTO holds (id, tenant_id, status, holder, expires_at, lines, \
          created_at, updated_at, waitlist_entry_id, subject) VALUES";
     const COLUMNS: usize = 10;
     fn bind<'r>(&'r self, values: &mut Vec<&'r dyn ToSql>) {
@@ -135,7 +141,7 @@ impl Insert for NewHoldRow {
 }
 
 impl Insert for LedgerRow {
-    const INTO: &'static str = "INSERT INTO ledger (tenant_id, pool_id, hold_id, kind, held_delta, \
+    const INTO: &'static str = "INSERT OR FAIL INTO ledger (tenant_id, pool_id, hold_id, kind, held_delta, \
          committed_delta, capacity_after, actor, reason, at, seq) VALUES";
     const COLUMNS: usize = 11;
     fn bind<'r>(&'r self, values: &mut Vec<&'r dyn ToSql>) {
