@@ -5,10 +5,13 @@
 
 use super::batch::{Baseline, Working};
 use super::outbox::NewAlert;
+use super::rows::PoolRow;
 use crate::StoreError;
 use crate::model::ThresholdRecord;
-use allot_core::UnixMillis;
-use allot_core::thresholds::{Threshold, Usage, default_thresholds, firing, queue_alerts};
+use allot_core::thresholds::{
+    QueueAlert, Threshold, Usage, default_thresholds, firing, queue_alerts,
+};
+use allot_core::{Pool, PoolId, UnixMillis};
 use rusqlite::Transaction;
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -42,6 +45,58 @@ pub(super) fn thresholds_of(stored: Option<&str>) -> Result<Vec<Threshold>, Stor
     }
 }
 
+/// A changed pool that crossed a threshold upward or meets a queue alert's condition (whether
+/// throttling lets it fire is decided after).
+struct Candidate {
+    before: Baseline,
+    after: Baseline,
+    /// The pool's own thresholds; `None` for seed 004's table.
+    thresholds: Option<Vec<Threshold>>,
+    queue: Vec<QueueAlert>,
+}
+
+impl Candidate {
+    fn of(pool: &Pool, row: &PoolRow, before: Baseline) -> Result<Option<Candidate>, StoreError> {
+        let after = Baseline {
+            used: pool.used(),
+            capacity: pool.limits.capacity.get(),
+            waiting: row.waiting,
+        };
+        // The common case under load: nothing that could raise an alert grew.
+        if after.used <= before.used
+            && after.capacity >= before.capacity
+            && after.waiting <= before.waiting
+        {
+            return Ok(None);
+        }
+        let thresholds = match &row.thresholds {
+            None => None,
+            Some(text) => Some(thresholds_of(Some(text))?),
+        };
+        let crossed = thresholds
+            .as_deref()
+            .unwrap_or(&DEFAULT_THRESHOLDS)
+            .iter()
+            .any(|t| {
+                !t.reached(before.used, before.capacity) && t.reached(after.used, after.capacity)
+            });
+        let queue = queue_alerts(
+            QUEUE_ALERT_LENGTH,
+            (before.waiting, before.capacity),
+            (after.waiting, after.capacity),
+        );
+        if !crossed && queue.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Candidate {
+            before,
+            after,
+            thresholds,
+            queue,
+        }))
+    }
+}
+
 pub(super) fn raise_alerts(
     tx: &Transaction<'_>,
     work: &mut Working,
@@ -51,46 +106,31 @@ pub(super) fn raise_alerts(
         tenants, outbox, ..
     } = work;
     for (tenant, pools) in tenants.iter_mut() {
-        let mut changed: Vec<_> = pools.dirty.iter().cloned().collect();
-        changed.sort();
-        for id in changed {
-            let Some(before) = pools.baseline.get(&id).copied() else {
+        // Most changed pools raise nothing: find the few that may, then record theirs in id order.
+        let mut candidates: Vec<(PoolId, Candidate)> = Vec::new();
+        for id in &pools.dirty {
+            let Some(before) = pools.baseline.get(id).copied() else {
                 continue;
             };
-            let pool = pools.set.get(&id).expect("a dirty pool is loaded");
-            let row = pools.rows.get_mut(&id).expect("a dirty pool has its row");
-            let after = Baseline {
-                used: pool.used(),
-                capacity: pool.limits.capacity.get(),
-                waiting: row.waiting,
-            };
-            // The common case under load: nothing that could raise an alert grew.
-            if after.used <= before.used
-                && after.capacity >= before.capacity
-                && after.waiting <= before.waiting
-            {
-                continue;
+            let pool = pools.set.get(id).expect("a dirty pool is loaded");
+            if let Some(candidate) = Candidate::of(pool, &pools.rows[id], before)? {
+                candidates.push((id.clone(), candidate));
             }
-            let thresholds = match &row.thresholds {
-                None => None,
-                Some(text) => Some(thresholds_of(Some(text))?),
-            };
+        }
+        candidates.sort_by(|a, b| a.0.cmp(&b.0));
+        for (id, candidate) in candidates {
+            let Candidate {
+                before,
+                after,
+                thresholds,
+                queue,
+            } = candidate;
             let thresholds: &[Threshold] = thresholds.as_deref().unwrap_or(&DEFAULT_THRESHOLDS);
             let usage = |figures: Baseline| Usage {
                 used: figures.used,
                 capacity: figures.capacity,
             };
-            let crossed = thresholds.iter().any(|t| {
-                !t.reached(before.used, before.capacity) && t.reached(after.used, after.capacity)
-            });
-            let queue = queue_alerts(
-                QUEUE_ALERT_LENGTH,
-                (before.waiting, before.capacity),
-                (after.waiting, after.capacity),
-            );
-            if !crossed && queue.is_empty() {
-                continue;
-            }
+            let row = pools.rows.get_mut(&id).expect("a dirty pool has its row");
             let mut marks: BTreeMap<String, i64> = match &row.alert_marks {
                 Some(text) => serde_json::from_str(text)?,
                 None => BTreeMap::new(),
