@@ -434,6 +434,41 @@ fn a_subject_counted_earlier_in_the_same_batch_is_not_counted_again() {
 }
 
 #[test]
+fn settings_changed_alongside_holds_are_written_whole_and_survive_later_batches() {
+    let (dir, _store, mut writer) = open();
+    let acme = tenant("acme");
+    let pool = create_pool(&mut writer, &acme, 10, None);
+    let rename = Command::UpdatePool {
+        pool_id: pool.clone(),
+        patch: command::PoolPatch {
+            name: Some("Main hall".into()),
+            metadata: Some(serde_json::json!({"floor": 2})),
+            ..Default::default()
+        },
+    };
+    // Settings and counters change in one batch; later batches change only counters.
+    let batch = vec![
+        envelope(&acme, hold(&pool, 1, 60)),
+        envelope(&acme, rename),
+        envelope(&acme, hold(&pool, 1, 60)),
+    ];
+    assert!(writer.apply(batch, T0).expect("commits").len() == 3);
+    assert!(apply_one(&mut writer, &acme, hold(&pool, 1, 60), T0).is_ok());
+    assert!(apply_one(&mut writer, &acme, hold(&pool, 1, 60), T0).is_ok());
+
+    // A fresh process reads only what was written.
+    drop(writer);
+    let (store, _writer) = sqlite::open(dir.path()).expect("reopens");
+    let view = store
+        .get_pool(&acme, &pool, T0)
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(view.name, "Main hall");
+    assert_eq!(view.metadata, Some(serde_json::json!({"floor": 2})));
+    assert_eq!((view.capacity, view.held, view.available), (10, 4, 6));
+}
+
+#[test]
 fn verify_finds_a_tampered_counter() {
     let (dir, _store, mut writer) = open();
     let acme = tenant("acme");

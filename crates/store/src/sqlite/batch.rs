@@ -121,12 +121,15 @@ impl BatchWriter for SqliteWriter {
 pub(super) struct TenantPools {
     /// The live figures of each pool.
     pub(super) set: PoolSet,
-    /// What only the API shows. `core` in a row is the pool as first loaded: read the live
-    /// figures from `set`.
+    /// What only the API shows. `core` in a row holds the limits and active flag as last
+    /// written, and counters as first loaded: read the live figures from `set`.
     pub(super) rows: HashMap<PoolId, PoolRow>,
     /// Ids looked up and not found for this tenant, so a batch of bad ids costs one query each.
     missing: HashSet<PoolId>,
     pub(super) dirty: HashSet<PoolId>,
+    /// Dirty pools whose settings (name, price, metadata, thresholds, waiting-list settings)
+    /// changed, to be written whole; limits and active are compared with `row.core` instead.
+    pub(super) reconfigured: HashSet<PoolId>,
     /// Pools whose headroom may have grown (with everything below them) since promotion last
     /// ran: their waiting entries are served next.
     pub(super) freed: BTreeSet<PoolId>,
@@ -201,21 +204,45 @@ impl Working {
         meta.execute(params!["event_seq", self.outbox.event_seq])?;
         meta.execute(params!["alert_seq", self.outbox.alert_seq])?;
         drop(meta);
-        let mut stmt = tx.prepare_cached(
+        // Most changed pools changed only their counters: a narrow UPDATE. A pool whose settings
+        // changed — marked by `update_pool`, or limits or active differing from those last
+        // written (kept in `row.core`) — is written whole.
+        let mut counters = tx.prepare_cached(
+            "UPDATE pools SET held = ?2, committed = ?3, waiting = ?4, waiting_below = ?5,
+                 alert_marks = ?6, updated_at = ?7
+             WHERE id = ?1",
+        )?;
+        let mut whole = tx.prepare_cached(
             "UPDATE pools SET held = ?2, committed = ?3, capacity = ?4, hard_limit_pct = ?5, soft_limit_pct = ?6,
                  active = ?7, name = ?8, price_amount_minor = ?9, price_currency = ?10, metadata = ?11, updated_at = ?12,
                  waitlist_policy = ?13, waitlist_mode = ?14, offer_ttl_seconds = ?15, waiting = ?16, waiting_below = ?17,
                  thresholds = ?18, alert_marks = ?19
              WHERE id = ?1",
         )?;
-        for pools in self.tenants.values() {
+        for pools in self.tenants.values_mut() {
             for id in &pools.dirty {
                 let pool = pools
                     .set
                     .get(id)
                     .expect("a dirty pool is in the working set");
-                let row = &pools.rows[id];
-                stmt.execute(params![
+                let row = pools.rows.get_mut(id).expect("a dirty pool has its row");
+                let updated_at = now.0.max(row.updated_at.0);
+                let reconfigured = pools.reconfigured.contains(id)
+                    || pool.limits != row.core.limits
+                    || pool.active != row.core.active;
+                if !reconfigured {
+                    counters.execute(params![
+                        id.0,
+                        pool.held,
+                        pool.committed,
+                        row.waiting,
+                        row.waiting_below,
+                        row.alert_marks,
+                        updated_at,
+                    ])?;
+                    continue;
+                }
+                whole.execute(params![
                     id.0,
                     pool.held,
                     pool.committed,
@@ -227,7 +254,7 @@ impl Working {
                     row.price.as_ref().map(|p| p.amount_minor),
                     row.price.as_ref().map(|p| p.currency.clone()),
                     row.metadata,
-                    now.0.max(row.updated_at.0),
+                    updated_at,
                     row.waitlist.policy.as_str(),
                     row.waitlist.mode.as_str(),
                     row.waitlist.offer_ttl.get(),
@@ -236,6 +263,8 @@ impl Working {
                     row.thresholds,
                     row.alert_marks,
                 ])?;
+                row.core.limits = pool.limits;
+                row.core.active = pool.active;
             }
         }
         Ok(())
@@ -247,6 +276,7 @@ impl TenantPools {
     fn end_batch(&mut self) {
         self.missing.clear();
         self.dirty.clear();
+        self.reconfigured.clear();
         self.freed.clear();
         self.baseline.clear();
     }
@@ -1033,6 +1063,7 @@ fn update_pool(
     let row = pools.rows.get_mut(&id).expect("loaded above");
     row.updated_at = now;
     pools.dirty.insert(id.clone());
+    pools.reconfigured.insert(id.clone());
     Ok(Ok(Success::Pool(pools.view(&id))))
 }
 
