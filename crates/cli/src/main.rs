@@ -4,6 +4,11 @@ use allot::cli::{Cli, Command};
 use clap::Parser;
 use std::process::ExitCode;
 
+// mimalloc, not glibc's malloc: the writer and the HTTP path allocate and free many small
+// strings per request, where glibc's free-list upkeep (malloc_consolidate) showed in profiles.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

@@ -9,6 +9,10 @@ use allot_store::command::NewPool;
 use allot_store::{BatchWriter, Command, Envelope, Reply, Success, TenantId};
 use std::time::Instant;
 
+// The allocator `allot serve` runs with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn envelope(tenant: &TenantId, command: Command) -> Envelope {
     Envelope {
         tenant: tenant.clone(),
