@@ -469,6 +469,91 @@ fn settings_changed_alongside_holds_are_written_whole_and_survive_later_batches(
 }
 
 #[test]
+fn a_date_first_used_after_its_session_changed_in_the_same_batch_gets_the_new_figures() {
+    let (dir, store, mut writer) = open();
+    let acme = tenant("acme");
+    let Command::CreatePool(mut session) = new_pool(10, None) else {
+        unreachable!("new_pool builds a CreatePool")
+    };
+    session.per_date = true;
+    let session = match apply_one(&mut writer, &acme, Command::CreatePool(session), T0) {
+        Ok(Success::Pool(pool)) => pool.id,
+        other => panic!("session not created: {other:?}"),
+    };
+    let date = format!("{session}-2027-01-15");
+    let grow = Command::UpdatePool {
+        pool_id: session.clone(),
+        patch: command::PoolPatch {
+            capacity: Some(Capacity::new(20).expect("valid")),
+            ..Default::default()
+        },
+    };
+    let batch = vec![envelope(&acme, grow), envelope(&acme, hold(&date, 15, 60))];
+    let replies: Vec<Outcome> = writer
+        .apply(batch, T0)
+        .expect("commits")
+        .into_iter()
+        .map(outcome)
+        .collect();
+    assert!(replies[0].is_ok(), "{:?}", replies[0]);
+    assert!(replies[1].is_ok(), "15 of the new 20 fit: {:?}", replies[1]);
+    let view = store
+        .get_pool(&acme, &date, T0)
+        .expect("reads")
+        .expect("exists");
+    assert_eq!((view.capacity, view.held), (20, 15));
+    let report = sqlite::verify(dir.path()).expect("verify runs");
+    assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
+}
+
+#[test]
+fn a_pool_answered_from_the_writers_memory_shows_when_it_last_changed() {
+    let (_dir, store, mut writer) = open();
+    let acme = tenant("acme");
+    let plan = Command::CreatePlan(command::NewPlan {
+        name: "Team".into(),
+        unit: "seats".into(),
+        capacity: Capacity::new(5).expect("valid"),
+        hard_limit_pct: LimitPct::HUNDRED,
+        soft_limit_pct: LimitPct::HUNDRED,
+        thresholds: None,
+    });
+    let plan = match apply_one(&mut writer, &acme, plan, T0) {
+        Ok(Success::Plan(plan)) => plan.id,
+        other => panic!("plan not created: {other:?}"),
+    };
+    let member = || Command::PutMember {
+        plan_id: plan.clone(),
+        subject: "ada".into(),
+        parent_id: None,
+    };
+    let pool = match apply_one(&mut writer, &acme, member(), T0) {
+        Ok(Success::Member { pool, created }) => {
+            assert!(created);
+            pool.id
+        }
+        other => panic!("member not added: {other:?}"),
+    };
+    let later = UnixMillis(T0.0 + 60_000);
+    assert!(apply_one(&mut writer, &acme, hold(&pool, 1, 60), later).is_ok());
+    // Asked again, the member's pool comes from the writer's memory: as the table has it.
+    let again = match apply_one(&mut writer, &acme, member(), later) {
+        Ok(Success::Member { pool, created }) => {
+            assert!(!created);
+            pool
+        }
+        other => panic!("member not found: {other:?}"),
+    };
+    let stored = store
+        .get_pool(&acme, &pool, later)
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(again.updated_at, stored.updated_at);
+    assert_eq!(again.updated_at, later);
+    assert_eq!(again.held, 1);
+}
+
+#[test]
 fn verify_finds_a_tampered_counter() {
     let (dir, _store, mut writer) = open();
     let acme = tenant("acme");

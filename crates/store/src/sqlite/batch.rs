@@ -121,8 +121,8 @@ impl BatchWriter for SqliteWriter {
 pub(super) struct TenantPools {
     /// The live figures of each pool.
     pub(super) set: PoolSet,
-    /// What only the API shows. `core` in a row holds the limits and active flag as last
-    /// written, and counters as first loaded: read the live figures from `set`.
+    /// What only the API shows. `core` in a row is the pool as last written (loaded, or flushed
+    /// by an earlier batch): the live figures are in `set`.
     pub(super) rows: HashMap<PoolId, PoolRow>,
     /// Ids looked up and not found for this tenant, so a batch of bad ids costs one query each.
     missing: HashSet<PoolId>,
@@ -206,7 +206,7 @@ impl Working {
         drop(meta);
         // Most changed pools changed only their counters: a narrow UPDATE. A pool whose settings
         // changed — marked by `update_pool`, or limits or active differing from those last
-        // written (kept in `row.core`) — is written whole.
+        // written (`row.core`) — is written whole.
         let mut counters = tx.prepare_cached(
             "UPDATE pools SET held = ?2, committed = ?3, waiting = ?4, waiting_below = ?5,
                  alert_marks = ?6, updated_at = ?7
@@ -230,7 +230,29 @@ impl Working {
                 let reconfigured = pools.reconfigured.contains(id)
                     || pool.limits != row.core.limits
                     || pool.active != row.core.active;
-                if !reconfigured {
+                if reconfigured {
+                    whole.execute(params![
+                        id.0,
+                        pool.held,
+                        pool.committed,
+                        pool.limits.capacity.get(),
+                        pool.limits.hard_limit_pct.get(),
+                        pool.limits.soft_limit_pct.get(),
+                        pool.active,
+                        row.name,
+                        row.price.as_ref().map(|p| p.amount_minor),
+                        row.price.as_ref().map(|p| p.currency.clone()),
+                        row.metadata,
+                        updated_at,
+                        row.waitlist.policy.as_str(),
+                        row.waitlist.mode.as_str(),
+                        row.waitlist.offer_ttl.get(),
+                        row.waiting,
+                        row.waiting_below,
+                        row.thresholds,
+                        row.alert_marks,
+                    ])?;
+                } else {
                     counters.execute(params![
                         id.0,
                         pool.held,
@@ -240,31 +262,13 @@ impl Working {
                         row.alert_marks,
                         updated_at,
                     ])?;
-                    continue;
                 }
-                whole.execute(params![
-                    id.0,
-                    pool.held,
-                    pool.committed,
-                    pool.limits.capacity.get(),
-                    pool.limits.hard_limit_pct.get(),
-                    pool.limits.soft_limit_pct.get(),
-                    pool.active,
-                    row.name,
-                    row.price.as_ref().map(|p| p.amount_minor),
-                    row.price.as_ref().map(|p| p.currency.clone()),
-                    row.metadata,
-                    updated_at,
-                    row.waitlist.policy.as_str(),
-                    row.waitlist.mode.as_str(),
-                    row.waitlist.offer_ttl.get(),
-                    row.waiting,
-                    row.waiting_below,
-                    row.thresholds,
-                    row.alert_marks,
-                ])?;
+                // The row now says what the table says: the next batch may start from it.
+                row.core.held = pool.held;
+                row.core.committed = pool.committed;
                 row.core.limits = pool.limits;
                 row.core.active = pool.active;
+                row.updated_at = UnixMillis(updated_at);
             }
         }
         Ok(())
@@ -357,7 +361,8 @@ impl TenantPools {
             if date.is_past(now) {
                 return Ok(Err(past_date()));
             }
-            let row = PoolRow::instance_of(&self.rows[&session], date, now);
+            let live = self.set.get(&session).expect("loaded above");
+            let row = PoolRow::instance_of(&self.rows[&session], live, date, now);
             insert_pool_row(tx, tenant, &row)?;
             appends.ledger(LedgerEntry {
                 tenant,

@@ -786,7 +786,7 @@ fn load_session_date(
     };
     Ok(load_pool(conn, tenant, &session.0)?
         .filter(|row| row.per_date)
-        .map(|row| PoolRow::instance_of(&row, date, now)))
+        .map(|row| PoolRow::instance_of(&row, &row.core, date, now)))
 }
 
 /// Totals read at most this many children: a pool with more is an event no page would show.

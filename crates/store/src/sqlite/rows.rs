@@ -104,10 +104,17 @@ impl PoolRow {
 
     /// A session's instance for `date`, as it is before its first use: the session's capacity,
     /// limits, price and waiting-list settings, counting against the session's ancestors.
-    pub fn instance_of(session: &PoolRow, date: SessionDate, now: UnixMillis) -> PoolRow {
-        let id = date.instance_id(&session.core.id);
-        let mut core = Pool::new(id, session.core.parent_id.clone(), session.core.limits);
-        core.active = session.core.active;
+    /// `live` is the session's pool as it stands now (the writer's may differ from `session.core`
+    /// when the batch has changed it).
+    pub fn instance_of(
+        session: &PoolRow,
+        live: &Pool,
+        date: SessionDate,
+        now: UnixMillis,
+    ) -> PoolRow {
+        let id = date.instance_id(&live.id);
+        let mut core = Pool::new(id, live.parent_id.clone(), live.limits);
+        core.active = live.active;
         PoolRow {
             core,
             name: format!("{} {date}", session.name),
