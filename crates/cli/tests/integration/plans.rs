@@ -343,3 +343,78 @@ async fn a_bulk_adjustment_over_ten_thousand_members_reports_the_ones_that_canno
         .await;
     missing.assert_problem(StatusCode::NOT_FOUND, "not-found");
 }
+
+#[tokio::test]
+async fn a_bulk_adjustment_queued_before_a_restart_runs_after_it_and_moves_each_member_once() {
+    // Three chunks of the job's 500 quotas.
+    const MEMBERS: usize = 1_200;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let app = crate::helpers::spawn_configured(dir, Default::default(), |config| {
+        config.job_worker = false
+    })
+    .await;
+    let key = app.tenant("Association").await;
+    let plan = app
+        .post(
+            "/v1/plans",
+            &key,
+            json!({"name": "Volunteer", "unit": "shifts", "capacity": 30}),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .expect("a plan id")
+        .to_owned();
+    let app = std::sync::Arc::new(app);
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..16 {
+        let (app, key, plan) = (app.clone(), key.clone(), plan.clone());
+        tasks.spawn(async move {
+            let mut pools = Vec::new();
+            for index in (worker..MEMBERS).step_by(16) {
+                let (status, pool) =
+                    put_member(&app, &key, &plan, &format!("m{index:04}"), None).await;
+                assert_eq!(status, StatusCode::CREATED, "{pool}");
+                pools.push(pool["id"].as_str().expect("an id").to_owned());
+            }
+            pools
+        });
+    }
+    let mut pools = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        pools.extend(joined.expect("a member task"));
+    }
+    let started = app
+        .post(
+            "/v1/quota-adjustments",
+            &key,
+            json!({"plan_id": plan, "delta": 1, "reason": "extra shift"}),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
+    let job = started.body["id"].as_str().expect("a job id").to_owned();
+    let queued = app.get(&format!("/v1/jobs/{job}"), &key).await;
+    assert_eq!(queued.body["status"], "queued", "{}", queued.body);
+
+    // Stopped with the job still queued; the restarted server's worker runs it.
+    let app = std::sync::Arc::into_inner(app).expect("no task holds the app");
+    let app = crate::helpers::spawn_in(app.stop().await, Default::default()).await;
+    let done =
+        crate::helpers::eventually(std::time::Duration::from_secs(60), "the job", || async {
+            let reply = app.get(&format!("/v1/jobs/{job}"), &key).await;
+            (reply.body["status"] == "done").then_some(reply.body)
+        })
+        .await;
+    assert_eq!(
+        (done["done"].as_i64(), done["failed"].as_i64()),
+        (Some(MEMBERS as i64), Some(0)),
+        "{done}"
+    );
+    // Each quota moved by exactly one delta: 31, never 32.
+    for pool in &pools {
+        let reply = app.get(&format!("/v1/pools/{pool}"), &key).await;
+        assert_eq!(reply.body["capacity"], 31, "{pool}: {}", reply.body);
+    }
+    let report = allot_store::sqlite::verify(app.data_dir.path()).expect("verify runs");
+    assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
+}
