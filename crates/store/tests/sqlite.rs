@@ -90,6 +90,19 @@ fn create_pool(
     }
 }
 
+/// A pool as the read side sees it.
+fn pool_view(store: &SqliteStore, tenant: &TenantId, pool: &str, now: UnixMillis) -> PoolView {
+    store
+        .get_pool(tenant, pool, now)
+        .expect("reads")
+        .expect("exists")
+}
+
+fn assert_verify_clean(dir: &TempDir) {
+    let report = sqlite::verify(dir.path()).expect("verify runs");
+    assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
+}
+
 fn hold_id(outcome: &Outcome) -> String {
     match outcome {
         Ok(Success::Hold { hold, .. }) => hold.id.clone(),
@@ -131,10 +144,7 @@ fn a_refused_command_does_not_fail_the_rest_of_its_batch() {
         replies[3].is_ok(),
         "decided in arrival order against the batch's own changes"
     );
-    let view = store
-        .get_pool(&acme, &pool, T0)
-        .expect("reads")
-        .expect("exists");
+    let view = pool_view(&store, &acme, &pool, T0);
     assert_eq!((view.held, view.available), (3, 0));
 }
 
@@ -148,10 +158,7 @@ fn due_holds_expire_before_any_decision_and_reads_never_count_them() {
 
     let later = UnixMillis(T0.0 + 10_000);
     // Before any batch runs at `later`, reads already treat the hold as expired.
-    let view = store
-        .get_pool(&acme, &pool, later)
-        .expect("reads")
-        .expect("exists");
+    let view = pool_view(&store, &acme, &pool, later);
     assert_eq!((view.held, view.available), (0, 5));
     let seen = store
         .get_hold(&acme, &first, later)
@@ -369,13 +376,9 @@ fn pools_kept_between_batches_are_dropped_when_another_connection_writes() {
         ),
         "{refused:?}"
     );
-    let view = store
-        .get_pool(&acme, &pool, T0)
-        .expect("reads")
-        .expect("exists");
+    let view = pool_view(&store, &acme, &pool, T0);
     assert_eq!((view.held, view.available), (3, 0));
-    let report = sqlite::verify(dir.path()).expect("verify runs");
-    assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
+    assert_verify_clean(&dir);
 }
 
 #[test]
@@ -424,13 +427,9 @@ fn a_subject_counted_earlier_in_the_same_batch_is_not_counted_again() {
         Ok(Success::AlreadyConsumed(hold)) => assert_eq!(hold.id, first),
         other => panic!("the subject was counted twice: {other:?}"),
     }
-    let view = store
-        .get_pool(&acme, &pool, T0)
-        .expect("reads")
-        .expect("exists");
+    let view = pool_view(&store, &acme, &pool, T0);
     assert_eq!(view.held, 3);
-    let report = sqlite::verify(dir.path()).expect("verify runs");
-    assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
+    assert_verify_clean(&dir);
 }
 
 #[test]
@@ -459,10 +458,7 @@ fn settings_changed_alongside_holds_are_written_whole_and_survive_later_batches(
     // A fresh process reads only what was written.
     drop(writer);
     let (store, _writer) = sqlite::open(dir.path()).expect("reopens");
-    let view = store
-        .get_pool(&acme, &pool, T0)
-        .expect("reads")
-        .expect("exists");
+    let view = pool_view(&store, &acme, &pool, T0);
     assert_eq!(view.name, "Main hall");
     assert_eq!(view.metadata, Some(serde_json::json!({"floor": 2})));
     assert_eq!((view.capacity, view.held, view.available), (10, 4, 6));
@@ -497,13 +493,9 @@ fn a_date_first_used_after_its_session_changed_in_the_same_batch_gets_the_new_fi
         .collect();
     assert!(replies[0].is_ok(), "{:?}", replies[0]);
     assert!(replies[1].is_ok(), "15 of the new 20 fit: {:?}", replies[1]);
-    let view = store
-        .get_pool(&acme, &date, T0)
-        .expect("reads")
-        .expect("exists");
+    let view = pool_view(&store, &acme, &date, T0);
     assert_eq!((view.capacity, view.held), (20, 15));
-    let report = sqlite::verify(dir.path()).expect("verify runs");
-    assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
+    assert_verify_clean(&dir);
 }
 
 #[test]

@@ -24,6 +24,37 @@ async fn put_member(
     (reply.status, reply.body)
 }
 
+/// Members `m00000`, `m00001`, … of `plan`, added by 64 clients at once: (index, quota pool id),
+/// in index order.
+async fn put_members(
+    app: &std::sync::Arc<TestApp>,
+    key: &str,
+    plan: &str,
+    count: usize,
+) -> Vec<(usize, String)> {
+    const CLIENTS: usize = 64;
+    let mut tasks = tokio::task::JoinSet::new();
+    for client in 0..CLIENTS {
+        let (app, key, plan) = (app.clone(), key.to_owned(), plan.to_owned());
+        tasks.spawn(async move {
+            let mut pools = Vec::new();
+            for index in (client..count).step_by(CLIENTS) {
+                let (status, pool) =
+                    put_member(&app, &key, &plan, &format!("m{index:05}"), None).await;
+                assert_eq!(status, StatusCode::CREATED, "{pool}");
+                pools.push((index, pool["id"].as_str().expect("an id").to_owned()));
+            }
+            pools
+        });
+    }
+    let mut pools = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        pools.extend(joined.expect("a member task"));
+    }
+    pools.sort();
+    pools
+}
+
 #[tokio::test]
 async fn members_get_quotas_from_their_plan_with_a_history_of_reasons() {
     let app = spawn_app().await;
@@ -196,25 +227,7 @@ async fn a_bulk_adjustment_over_ten_thousand_members_reports_the_ones_that_canno
         .as_str()
         .expect("a plan id")
         .to_owned();
-    let mut tasks = tokio::task::JoinSet::new();
-    for worker in 0..64 {
-        let (app, key, plan) = (app.clone(), key.clone(), plan.clone());
-        tasks.spawn(async move {
-            let mut pools = Vec::new();
-            for index in (worker..MEMBERS).step_by(64) {
-                let (status, pool) =
-                    put_member(&app, &key, &plan, &format!("m{index:05}"), None).await;
-                assert_eq!(status, StatusCode::CREATED, "{pool}");
-                pools.push((index, pool["id"].as_str().expect("an id").to_owned()));
-            }
-            pools
-        });
-    }
-    let mut pools = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        pools.extend(joined.expect("a member task"));
-    }
-    pools.sort();
+    let pools = put_members(&app, &key, &plan, MEMBERS).await;
     // A few members already use 25 shifts: they cannot go down to 20.
     for (_, pool) in pools.iter().take(OVER) {
         let body = json!({"lines": [{"pool_id": pool, "quantity": 25}], "confirm": true});
@@ -366,24 +379,7 @@ async fn a_bulk_adjustment_queued_before_a_restart_runs_after_it_and_moves_each_
         .expect("a plan id")
         .to_owned();
     let app = std::sync::Arc::new(app);
-    let mut tasks = tokio::task::JoinSet::new();
-    for worker in 0..16 {
-        let (app, key, plan) = (app.clone(), key.clone(), plan.clone());
-        tasks.spawn(async move {
-            let mut pools = Vec::new();
-            for index in (worker..MEMBERS).step_by(16) {
-                let (status, pool) =
-                    put_member(&app, &key, &plan, &format!("m{index:04}"), None).await;
-                assert_eq!(status, StatusCode::CREATED, "{pool}");
-                pools.push(pool["id"].as_str().expect("an id").to_owned());
-            }
-            pools
-        });
-    }
-    let mut pools = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        pools.extend(joined.expect("a member task"));
-    }
+    let pools = put_members(&app, &key, &plan, MEMBERS).await;
     let started = app
         .post(
             "/v1/quota-adjustments",
@@ -411,7 +407,7 @@ async fn a_bulk_adjustment_queued_before_a_restart_runs_after_it_and_moves_each_
         "{done}"
     );
     // Each quota moved by exactly one delta: 31, never 32.
-    for pool in &pools {
+    for (_, pool) in &pools {
         let reply = app.get(&format!("/v1/pools/{pool}"), &key).await;
         assert_eq!(reply.body["capacity"], 31, "{pool}: {}", reply.body);
     }
