@@ -24,6 +24,19 @@ async fn put_member(
     (reply.status, reply.body)
 }
 
+/// Seed 003's volunteer plan: 30 shifts each.
+async fn volunteer_plan(app: &TestApp, key: &str) -> String {
+    let created = app
+        .post(
+            "/v1/plans",
+            key,
+            json!({"name": "Volunteer", "unit": "shifts", "capacity": 30}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    created.body["id"].as_str().expect("a plan id").to_owned()
+}
+
 /// Members `m00000`, `m00001`, … of `plan`, added by 64 clients at once: (index, quota pool id),
 /// in index order.
 async fn put_members(
@@ -216,17 +229,7 @@ async fn a_bulk_adjustment_over_ten_thousand_members_reports_the_ones_that_canno
     const OVER: usize = 40;
     let app = std::sync::Arc::new(spawn_app().await);
     let key = app.tenant("Association").await;
-    let plan = app
-        .post(
-            "/v1/plans",
-            &key,
-            json!({"name": "Volunteer", "unit": "shifts", "capacity": 30}),
-        )
-        .await
-        .body["id"]
-        .as_str()
-        .expect("a plan id")
-        .to_owned();
+    let plan = volunteer_plan(&app, &key).await;
     let pools = put_members(&app, &key, &plan, MEMBERS).await;
     // A few members already use 25 shifts: they cannot go down to 20.
     for (_, pool) in pools.iter().take(OVER) {
@@ -367,17 +370,7 @@ async fn a_bulk_adjustment_queued_before_a_restart_runs_after_it_and_moves_each_
     })
     .await;
     let key = app.tenant("Association").await;
-    let plan = app
-        .post(
-            "/v1/plans",
-            &key,
-            json!({"name": "Volunteer", "unit": "shifts", "capacity": 30}),
-        )
-        .await
-        .body["id"]
-        .as_str()
-        .expect("a plan id")
-        .to_owned();
+    let plan = volunteer_plan(&app, &key).await;
     let app = std::sync::Arc::new(app);
     let pools = put_members(&app, &key, &plan, MEMBERS).await;
     let started = app
