@@ -97,6 +97,8 @@ impl BatchWriter for SqliteWriter {
             .query_row([], |row| row.get(0))?;
         tx.commit()?;
         let mut tenants = work.tenants;
+        // A tenant whose commands touched no pool (keys, webhooks, bad ids) keeps no entry.
+        tenants.retain(|_, pools| !pools.set.is_empty());
         let cached: usize = tenants.values().map(|pools| pools.set.len()).sum();
         if cached <= MAX_CACHED_POOLS {
             tenants.values_mut().for_each(TenantPools::end_batch);
