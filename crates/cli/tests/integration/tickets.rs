@@ -1198,3 +1198,57 @@ async fn a_job_killed_mid_way_resumes_after_a_restart_and_issues_each_ticket_onc
     assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
     assert_eq!(report.live_holds, ATTENDEES);
 }
+
+#[tokio::test]
+async fn a_job_whose_writes_fail_for_a_while_retries_and_issues_each_ticket_once() {
+    const ATTENDEES: usize = 3_000;
+    let app = spawn_app().await;
+    let key = app.tenant("Campus").await;
+    let (event, _) = event(&app, &key, ATTENDEES as i64, &[]).await;
+    let mut csv = String::from("external_id,name\n");
+    for i in 0..ATTENDEES {
+        csv.push_str(&format!("s{i},Student {i}\n"));
+    }
+    let imported = import_csv(&app, &key, &event, &csv).await;
+    assert_eq!(imported.status, StatusCode::OK);
+    let job = start_generate(&app, &key, &event, json!({ "chunk": 10 })).await;
+
+    // Another process takes the database's write lock while the job runs, as a backup tool
+    // might: every write, the job's chunks included, fails once the writer has waited out
+    // SQLite's busy timeout.
+    let blocker =
+        rusqlite::Connection::open(app.data_dir.path().join(allot_store::sqlite::DATABASE_FILE))
+            .expect("a second connection opens");
+    blocker
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("the write lock is taken");
+    let during = app.get(&format!("/v1/jobs/{job}"), &key).await;
+    assert_ne!(during.body["status"], "done", "{}", during.body);
+    let refused = app
+        .post("/v1/pools", &key, json!({ "name": "Aula", "capacity": 1 }))
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        refused.body
+    );
+    blocker
+        .execute_batch("ROLLBACK")
+        .expect("the lock is let go");
+
+    let done = eventually(Duration::from_secs(60), "the job finishes", || async {
+        let reply = app.get(&format!("/v1/jobs/{job}"), &key).await;
+        matches!(reply.body["status"].as_str(), Some("done" | "failed")).then_some(reply.body)
+    })
+    .await;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(counts(&done), (ATTENDEES as i64, 0, 0), "{done}");
+    let missing = app
+        .get(&format!("/v1/pools/{event}/tickets/missing/count"), &key)
+        .await;
+    assert_eq!(missing.body["missing"], 0);
+    let pool = app.get(&format!("/v1/pools/{event}"), &key).await;
+    assert_eq!(pool.body["committed"], ATTENDEES as u64);
+    assert_verify_clean(&app);
+}
