@@ -10,6 +10,7 @@ mod concurrency;
 mod durability;
 mod helpers;
 mod plans;
+mod process;
 mod smoke;
 mod tickets;
 mod utilization;

@@ -2,6 +2,7 @@
 //! and the CLI against a running server.
 
 use crate::helpers::*;
+use crate::process::{BIN, Server};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -877,8 +878,6 @@ async fn another_tenants_tickets_attendees_jobs_and_tokens_are_not_found() {
         .assert_problem(StatusCode::FORBIDDEN, "forbidden");
 }
 
-const BIN: &str = env!("CARGO_BIN_EXE_allot");
-
 async fn allot(app: &TestApp, key: &str, args: &[&str]) -> (i32, String, String) {
     let output = tokio::process::Command::new(BIN)
         .args(args)
@@ -1029,66 +1028,15 @@ async fn the_openapi_document_describes_the_ticket_routes() {
     }
 }
 
-/// `allot serve` as a child process on `data_dir`; killed when dropped.
-struct Child {
-    process: std::process::Child,
-    url: String,
-}
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
-}
-
-async fn serve_child(data_dir: &std::path::Path) -> Child {
-    for _ in 0..3 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let process = std::process::Command::new(BIN)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .env("ALLOT_ADMIN_TOKEN", ADMIN_TOKEN)
-            .env("ALLOT_LOG", "warn")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("allot serve starts");
-        let mut child = Child {
-            process,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let client = reqwest::Client::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while tokio::time::Instant::now() < deadline {
-            if child.process.try_wait().ok().flatten().is_some() {
-                break; // the port was taken meanwhile: try another
-            }
-            if let Ok(reply) = client.get(format!("{}/readyz", child.url)).send().await
-                && reply.status() == StatusCode::OK
-            {
-                return child;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-    panic!("allot serve did not become ready");
-}
-
 async fn child_call(
-    child: &Child,
+    server: &Server,
     method: Method,
     path: &str,
     key: &str,
     body: Option<(&str, Vec<u8>)>,
 ) -> Value {
     let mut request = reqwest::Client::new()
-        .request(method, format!("{}{path}", child.url))
+        .request(method, server.url(path))
         .bearer_auth(key);
     if let Some((content_type, bytes)) = body {
         request = request.header("content-type", content_type).body(bytes);
@@ -1102,7 +1050,7 @@ async fn child_call(
 async fn a_job_killed_mid_way_resumes_after_a_restart_and_issues_each_ticket_once() {
     const ATTENDEES: usize = 6_000;
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let server = serve_child(dir.path()).await;
+    let server = Server::start(dir.path(), Some(ADMIN_TOKEN)).await;
     let tenant = child_call(
         &server,
         Method::POST,
@@ -1163,7 +1111,7 @@ async fn a_job_killed_mid_way_resumes_after_a_restart_and_issues_each_ticket_onc
         "the job finished before the kill: {progress}"
     );
 
-    let server = serve_child(dir.path()).await;
+    let server = Server::start(dir.path(), Some(ADMIN_TOKEN)).await;
     let finished = eventually(
         Duration::from_secs(60),
         "the resumed job finishes",
