@@ -716,3 +716,92 @@ fn verify_reports_a_waiting_count_that_disagrees_with_the_entries() {
         .collect();
     assert_eq!(found, [(event.as_str(), "waiting_below (from entries)")]);
 }
+
+/// Every entry of `pool`, read through the store a few at a time, against the ledger itself.
+fn assert_history_whole(dir: &TempDir, store: &SqliteStore, tenant: &TenantId, pool: &str) {
+    let conn = rusqlite::Connection::open(dir.path().join("allot.db")).expect("opens");
+    let truth: Vec<i64> = conn
+        .prepare("SELECT seq FROM ledger WHERE pool_id = ?1 ORDER BY seq")
+        .expect("the test database answers")
+        .query_map([pool], |row| row.get(0))
+        .expect("the test database answers")
+        .collect::<Result<_, _>>()
+        .expect("the test database answers");
+    let mut read = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_ledger(tenant, pool, PageRequest { limit: 2, after })
+            .expect("reads")
+            .expect("the pool exists");
+        assert!(page.items.iter().all(|entry| entry.pool_id == pool));
+        read.extend(page.items.iter().map(|entry| entry.seq));
+        match page.next_cursor {
+            Some(cursor) => after = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(read, truth, "pool {pool}");
+}
+
+#[test]
+fn a_pools_history_reads_whole_from_its_runs_and_the_ledgers_tail_across_a_restart() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let acme = tenant("acme");
+    // Small runs and a short tail, so both are reached in a few batches.
+    let open_small = || {
+        let (store, writer) = sqlite::open(dir.path()).expect("the store opens");
+        (store, writer.with_run_limits_for_tests(3, 10))
+    };
+    let (store, mut writer) = open_small();
+    let pools: Vec<String> = (0..3)
+        .map(|_| create_pool(&mut writer, &acme, 1_000, None))
+        .collect();
+    // Batches of 1 to 5 holds; the first pool busy, the others now and then.
+    let place = |writer: &mut SqliteWriter, rounds: std::ops::Range<usize>| {
+        for round in rounds {
+            let batch = (0..=round % 5)
+                .map(|i| {
+                    let pool = if i % 3 == 2 {
+                        &pools[1 + round % 2]
+                    } else {
+                        &pools[0]
+                    };
+                    envelope(&acme, hold(pool, 1, 600))
+                })
+                .collect();
+            let replies = writer.apply(batch, T0).expect("the batch commits");
+            assert!(replies.into_iter().all(|reply| outcome(reply).is_ok()));
+        }
+    };
+    place(&mut writer, 0..12);
+    // A quiet pool's fresh entry waits for its run.
+    assert!(apply_one(&mut writer, &acme, hold(&pools[1], 1, 600), T0).is_ok());
+    let conn = rusqlite::Connection::open(dir.path().join("allot.db")).expect("opens");
+    let counter = |name: &str| -> i64 {
+        conn.query_row(
+            "SELECT value FROM allot_meta WHERE name = ?1",
+            [name],
+            |row| row.get(0),
+        )
+        .expect("the test database answers")
+    };
+    // Both places are in use: runs, and entries after the last of them.
+    let runs: i64 = conn
+        .query_row("SELECT COUNT(*) FROM ledger_runs", [], |row| row.get(0))
+        .expect("the test database answers");
+    assert!(runs > 3, "{runs} runs");
+    assert!(counter("ledger_runs_through") < counter("ledger_seq"));
+    for pool in &pools {
+        assert_history_whole(&dir, &store, &acme, pool);
+    }
+
+    // A restarted writer reads back what was not in a run yet, and carries on.
+    drop((store, writer));
+    let (store, mut writer) = open_small();
+    place(&mut writer, 12..30);
+    for pool in &pools {
+        assert_history_whole(&dir, &store, &acme, pool);
+    }
+    assert_verify_clean(&dir);
+}

@@ -9,6 +9,7 @@ mod jobs;
 mod quotas;
 mod tickets;
 
+use super::ledger_runs::{PendingRuns, RUNS_THROUGH, RunLimits};
 use super::outbox::{self, Outbox};
 use super::plans;
 use super::promotion;
@@ -40,6 +41,10 @@ pub struct SqliteWriter {
     /// them instead of reading each pool again. Taken out for a batch and put back only after
     /// its commit, so a batch that fails or panics leaves no cache behind.
     cache: Option<PoolCache>,
+    /// Ledger entries not yet in their pool's run, likewise taken out for a batch and put back
+    /// after its commit; read back from the database when missing or stale.
+    runs: Option<PendingRuns>,
+    run_limits: RunLimits,
 }
 
 /// Pools as this connection last committed them, valid while no other connection has written.
@@ -59,7 +64,20 @@ impl SqliteWriter {
             conn,
             next_due,
             cache: None,
+            runs: None,
+            run_limits: RunLimits::default(),
         }
+    }
+
+    /// Small runs and a short tail, so tests reach both without writing 65,536 entries.
+    #[doc(hidden)]
+    pub fn with_run_limits_for_tests(mut self, run_entries: usize, tail_entries: i64) -> Self {
+        self.run_limits = RunLimits {
+            run_entries,
+            tail_entries,
+        };
+        self.runs = None;
+        self
     }
 }
 
@@ -74,7 +92,11 @@ impl BatchWriter for SqliteWriter {
             Some(cache) if cache.data_version == data_version => cache.tenants,
             _ => HashMap::new(),
         };
-        let mut work = Working::load(&tx, cached)?;
+        let runs = match self.runs.take() {
+            Some(runs) if runs.data_version == data_version => runs,
+            _ => PendingRuns::load(&tx, self.run_limits, data_version)?,
+        };
+        let mut work = Working::load(&tx, cached, runs)?;
         // Before the earliest deadline nothing can be due: skip the probe (the common case).
         let expired = if now.0 >= self.next_due.load(Ordering::Acquire) {
             expire_due(&tx, &mut work, now)?
@@ -96,6 +118,7 @@ impl BatchWriter for SqliteWriter {
             .prepare_cached("SELECT MIN(expires_at) FROM holds WHERE status = 'held'")?
             .query_row([], |row| row.get(0))?;
         tx.commit()?;
+        self.runs = Some(work.appends.into_runs());
         let mut tenants = work.tenants;
         // A tenant whose commands touched no pool (keys, webhooks, bad ids) keeps no entry.
         tenants.retain(|_, pools| !pools.set.is_empty());
@@ -158,7 +181,6 @@ impl Baseline {
     }
 }
 
-#[derive(Default)]
 pub(super) struct Working {
     pub(super) tenants: HashMap<TenantId, TenantPools>,
     /// New holds and ledger entries, written many rows per statement.
@@ -182,6 +204,7 @@ impl Working {
     fn load(
         tx: &Transaction<'_>,
         tenants: HashMap<TenantId, TenantPools>,
+        runs: PendingRuns,
     ) -> Result<Working, StoreError> {
         let mut meta = tx.prepare_cached("SELECT value FROM allot_meta WHERE name = ?1")?;
         let mut counter = |name: &str| -> Result<i64, StoreError> {
@@ -189,7 +212,7 @@ impl Working {
         };
         Ok(Working {
             tenants,
-            appends: Appends::new(counter("ledger_seq")?),
+            appends: Appends::new(counter("ledger_seq")?, runs),
             waitlist_seq: counter("waitlist_seq")?,
             outbox: Outbox::new(counter("event_seq")?, counter("alert_seq")?),
         })
@@ -202,6 +225,7 @@ impl Working {
         super::alerts::raise_alerts(tx, self, now)?;
         let mut meta = tx.prepare_cached("UPDATE allot_meta SET value = ?2 WHERE name = ?1")?;
         meta.execute(params!["ledger_seq", self.appends.ledger_seq])?;
+        meta.execute(params![RUNS_THROUGH, self.appends.runs_through()])?;
         meta.execute(params!["waitlist_seq", self.waitlist_seq])?;
         meta.execute(params!["event_seq", self.outbox.event_seq])?;
         meta.execute(params!["alert_seq", self.outbox.alert_seq])?;

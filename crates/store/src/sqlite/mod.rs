@@ -9,6 +9,7 @@
 
 mod alerts;
 mod batch;
+mod ledger_runs;
 mod outbox;
 mod plans;
 mod promotion;

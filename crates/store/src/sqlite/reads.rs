@@ -271,34 +271,44 @@ impl Store for SqliteStore {
             if exists.is_none() {
                 return Ok(None);
             }
-            let mut stmt = conn.prepare_cached(
+            let seqs = super::ledger_runs::pool_entry_seqs(conn, pool_id, after, page.limit + 1)?;
+            let mut entry_at = conn.prepare_cached(
                 "SELECT seq, pool_id, hold_id, kind, held_delta, committed_delta, capacity_after, actor, reason, at
-                 FROM ledger WHERE pool_id = ?1 AND tenant_id = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
+                 FROM ledger WHERE seq = ?1",
             )?;
-            let rows = stmt.query_map(params![pool_id, tenant.0, after, page.limit as i64 + 1], |row| {
-                let kind: String = row.get(3)?;
-                Ok((
-                    kind,
-                    LedgerEntry {
-                        seq: row.get(0)?,
-                        pool_id: row.get(1)?,
-                        hold_id: row.get(2)?,
-                        kind: LedgerKind::Adjust,
-                        held_delta: row.get(4)?,
-                        committed_delta: row.get(5)?,
-                        capacity_after: row.get(6)?,
-                        actor: row.get(7)?,
-                        reason: row.get(8)?,
-                        at: UnixMillis(row.get(9)?),
-                    },
-                ))
-            })?;
-            let mut items = Vec::new();
-            for row in rows {
-                let (kind, mut entry) = row?;
-                entry.kind = LedgerKind::parse(&kind)
+            let mut items = Vec::with_capacity(seqs.len());
+            for seq in seqs {
+                let (kind, entry) = entry_at
+                    .query_row([seq], |row| {
+                        Ok((
+                            row.get::<_, String>(3)?,
+                            LedgerEntry {
+                                seq: row.get(0)?,
+                                pool_id: row.get(1)?,
+                                hold_id: row.get(2)?,
+                                kind: LedgerKind::Adjust,
+                                held_delta: row.get(4)?,
+                                committed_delta: row.get(5)?,
+                                capacity_after: row.get(6)?,
+                                actor: row.get(7)?,
+                                reason: row.get(8)?,
+                                at: UnixMillis(row.get(9)?),
+                            },
+                        ))
+                    })
+                    .optional()?
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("pool {pool_id}'s ledger run names a missing entry {seq}"))
+                    })?;
+                if entry.pool_id != pool_id {
+                    return Err(StoreError::Corrupt(format!(
+                        "pool {pool_id}'s ledger run names entry {seq} of pool {}",
+                        entry.pool_id
+                    )));
+                }
+                let kind = LedgerKind::parse(&kind)
                     .ok_or_else(|| StoreError::Corrupt(format!("unknown ledger kind {kind}")))?;
-                items.push(entry);
+                items.push(LedgerEntry { kind, ..entry });
             }
             Ok(Some(paginate(items, page.limit, |entry| entry.seq.to_string())))
         })

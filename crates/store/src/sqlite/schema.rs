@@ -374,6 +374,43 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant_id, job_id, seq)
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 6: the ledger in write order, each pool's entries found through its runs (ledger_runs.rs).
+    r#"
+    -- Keyed by seq alone: a new entry is an append at the end, whichever pool it is for.
+    CREATE TABLE ledger_in_order (
+        seq             INTEGER PRIMARY KEY,
+        pool_id         TEXT NOT NULL,
+        tenant_id       TEXT NOT NULL,
+        hold_id         TEXT,
+        kind            TEXT NOT NULL CHECK (kind IN ('hold', 'confirm', 'release', 'expire', 'adjust')),
+        held_delta      INTEGER NOT NULL,
+        committed_delta INTEGER NOT NULL,
+        capacity_after  INTEGER NOT NULL,
+        actor           TEXT,
+        reason          TEXT,
+        at              INTEGER NOT NULL
+    ) STRICT;
+    INSERT INTO ledger_in_order (seq, pool_id, tenant_id, hold_id, kind, held_delta,
+            committed_delta, capacity_after, actor, reason, at)
+        SELECT seq, pool_id, tenant_id, hold_id, kind, held_delta, committed_delta,
+            capacity_after, actor, reason, at
+        FROM ledger ORDER BY seq;
+    -- A run: the sequence numbers (a JSON array, ascending) of a pool's entries written since
+    -- its previous run. Entries after allot_meta.ledger_runs_through and after their pool's
+    -- last run are in no run yet.
+    CREATE TABLE ledger_runs (
+        pool_id  TEXT NOT NULL,
+        last_seq INTEGER NOT NULL,
+        seqs     TEXT NOT NULL,
+        PRIMARY KEY (pool_id, last_seq)
+    ) STRICT, WITHOUT ROWID;
+    -- Entries from before this version: one run each.
+    INSERT INTO ledger_runs (pool_id, last_seq, seqs) SELECT pool_id, seq, json_array(seq) FROM ledger;
+    INSERT INTO allot_meta (name, value)
+        SELECT 'ledger_runs_through', value FROM allot_meta WHERE name = 'ledger_seq';
+    DROP TABLE ledger;
+    ALTER TABLE ledger_in_order RENAME TO ledger;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -399,4 +436,88 @@ pub fn migrate(conn: &mut Connection) -> Result<(), crate::StoreError> {
         tracing::info!(version = index + 1, "applied migration");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sqlite::ledger_runs::{check_runs, pool_entry_seqs, runs_through};
+    use allot_core::PoolId;
+
+    #[test]
+    fn version_6_keeps_every_ledger_entry_in_write_order_each_in_a_run() {
+        let mut conn = Connection::open_in_memory().expect("an in-memory database");
+        for sql in &MIGRATIONS[..5] {
+            conn.execute_batch(sql).expect("an earlier version applies");
+        }
+        conn.pragma_update(None, "user_version", 5)
+            .expect("the test database answers");
+        // The version-5 ledger, clustered by pool: two pools' entries interleaved in time.
+        let entries = [
+            (1, "pool_b", "adjust", 0, 0, 10, None),
+            (2, "pool_a", "adjust", 0, 0, 5, None),
+            (3, "pool_b", "hold", 2, 0, 10, Some("hold_1")),
+            (4, "pool_a", "hold", 1, 0, 5, Some("hold_2")),
+            (5, "pool_b", "confirm", -2, 2, 10, Some("hold_1")),
+        ];
+        for (seq, pool, kind, held, committed, capacity, hold) in entries {
+            conn.execute(
+                "INSERT INTO ledger (pool_id, seq, tenant_id, hold_id, kind, held_delta,
+                     committed_delta, capacity_after, actor, reason, at)
+                 VALUES (?1, ?2, 'ten_a', ?3, ?4, ?5, ?6, ?7, 'key_a', 'why', ?2 * 1000)",
+                rusqlite::params![pool, seq, hold, kind, held, committed, capacity],
+            )
+            .expect("the test database answers");
+        }
+        conn.execute(
+            "UPDATE allot_meta SET value = 5 WHERE name = 'ledger_seq'",
+            [],
+        )
+        .expect("the test database answers");
+
+        migrate(&mut conn).expect("migrates");
+
+        // Each entry as one line, in the new table's own (rowid) order.
+        let moved: Vec<String> = conn
+            .prepare(
+                "SELECT seq || ' ' || pool_id || ' ' || kind || ' ' || held_delta || ' ' ||
+                     committed_delta || ' ' || capacity_after || ' ' || COALESCE(hold_id, '-') ||
+                     ' ' || at
+                 FROM ledger ORDER BY rowid",
+            )
+            .expect("the test database answers")
+            .query_map([], |row| row.get(0))
+            .expect("the test database answers")
+            .collect::<Result<_, _>>()
+            .expect("the test database answers");
+        let expected: Vec<String> = entries
+            .iter()
+            .map(|(seq, pool, kind, held, committed, capacity, hold)| {
+                let hold = hold.unwrap_or("-");
+                let at = seq * 1000;
+                format!("{seq} {pool} {kind} {held} {committed} {capacity} {hold} {at}")
+            })
+            .collect();
+        assert_eq!(moved, expected);
+
+        assert_eq!(
+            pool_entry_seqs(&conn, "pool_a", 0, 10).expect("the test database answers"),
+            [2, 4]
+        );
+        assert_eq!(
+            pool_entry_seqs(&conn, "pool_b", 1, 10).expect("the test database answers"),
+            [3, 5]
+        );
+        assert_eq!(runs_through(&conn).expect("the test database answers"), 5);
+        let truth = [
+            (PoolId("pool_a".into()), vec![2, 4]),
+            (PoolId("pool_b".into()), vec![1, 3, 5]),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            check_runs(&conn, &truth).expect("the test database answers"),
+            vec![]
+        );
+    }
 }

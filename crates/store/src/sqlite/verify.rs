@@ -1,5 +1,6 @@
 //! `allot verify`: recomputes every pool's counters two ways — by replaying the ledger and by
-//! summing the live holds — and compares both with the stored counters and capacity.
+//! summing the live holds — and compares both with the stored counters and capacity; checks that
+//! each pool's ledger runs list exactly its entries, and the waiting lists' counts.
 
 use super::{Access, DATABASE_FILE, open_connection};
 use crate::StoreError;
@@ -65,20 +66,27 @@ pub fn verify(data_dir: &Path) -> Result<VerifyReport, StoreError> {
         .map(|(id, pool)| (id.clone(), pool.parent.clone()))
         .collect();
 
+    // One pass over the ledger in write order: each pool's sums, its latest capacity, and which
+    // entries are its own (checked against its runs below).
     let mut ledger_entries = 0;
     let mut sums = Vec::new();
+    let mut last_capacity = HashMap::new();
+    let mut entries_of: HashMap<PoolId, Vec<i64>> = HashMap::new();
     let mut stmt = conn.prepare(
-        "SELECT pool_id, SUM(held_delta), SUM(committed_delta), COUNT(*) FROM ledger GROUP BY pool_id",
+        "SELECT seq, pool_id, kind, held_delta, committed_delta, capacity_after FROM ledger ORDER BY seq",
     )?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
-        sums.push((
-            PoolId(row.get(0)?),
-            row.get::<_, i64>(1)?,
-            row.get::<_, i64>(2)?,
-        ));
-        ledger_entries += row.get::<_, i64>(3)?;
+        let seq: i64 = row.get(0)?;
+        let pool = PoolId(row.get(1)?);
+        if row.get::<_, String>(2)? == "adjust" {
+            last_capacity.insert(pool.clone(), row.get::<_, i64>(5)?);
+        }
+        sums.push((pool.clone(), row.get::<_, i64>(3)?, row.get::<_, i64>(4)?));
+        entries_of.entry(pool).or_default().push(seq);
+        ledger_entries += 1;
     }
+    drop(rows);
     let from_ledger = counters_from_ledger(sums, &parents);
 
     let mut live_lines = Vec::new();
@@ -100,16 +108,6 @@ pub fn verify(data_dir: &Path) -> Result<VerifyReport, StoreError> {
         );
     }
     let from_holds = counters_from_holds(live_lines, &parents);
-
-    let mut last_capacity = HashMap::new();
-    // SQLite takes the bare column from the row holding the MAX: the latest adjustment's capacity.
-    let mut stmt = conn.prepare(
-        "SELECT pool_id, capacity_after, MAX(seq) FROM ledger WHERE kind = 'adjust' GROUP BY pool_id",
-    )?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        last_capacity.insert(PoolId(row.get(0)?), row.get::<_, i64>(1)?);
-    }
 
     let mut mismatches = Vec::new();
     let mut ids: Vec<&PoolId> = stored.keys().collect();
@@ -142,6 +140,7 @@ pub fn verify(data_dir: &Path) -> Result<VerifyReport, StoreError> {
             });
         }
     }
+    mismatches.extend(super::ledger_runs::check_runs(&conn, &entries_of)?);
     mismatches.extend(verify_waiting_lists(&conn, &parents)?);
     conn.execute_batch("COMMIT")?;
     Ok(VerifyReport {

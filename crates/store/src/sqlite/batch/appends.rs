@@ -4,8 +4,10 @@
 //!
 //! The writer must not read `holds` while hold rows are pending: `SqliteWriter::apply` writes
 //! them before any command that reads holds, before promotion, and before the batch commits.
-//! The writer never reads the ledger.
+//! The writer never reads the ledger. Ledger entries go in `seq` order to the end of the ledger;
+//! their pools' runs (`ledger_runs`) are written as they fall due.
 
+use super::super::ledger_runs::{NewRun, PendingRuns};
 use crate::StoreError;
 use crate::model::{LedgerKind, TenantId};
 use allot_core::{PoolId, UnixMillis};
@@ -14,12 +16,13 @@ use rusqlite::{ToSql, Transaction, params_from_iter};
 /// Rows per multi-row INSERT. Larger statements gain little and cost more to prepare.
 const ROWS_PER_INSERT: usize = 32;
 
-#[derive(Default)]
 pub(in crate::sqlite) struct Appends {
     /// The last ledger sequence number used: read when the batch starts, saved when it ends.
     pub(in crate::sqlite) ledger_seq: i64,
     holds: Vec<NewHoldRow>,
     ledger: Vec<LedgerRow>,
+    /// Written entries not yet in their pool's run.
+    runs: PendingRuns,
 }
 
 /// A new hold's row, as written.
@@ -66,12 +69,23 @@ struct LedgerRow {
 }
 
 impl Appends {
-    pub(in crate::sqlite) fn new(ledger_seq: i64) -> Self {
+    pub(in crate::sqlite) fn new(ledger_seq: i64, runs: PendingRuns) -> Self {
         Appends {
             ledger_seq,
             holds: Vec::new(),
             ledger: Vec::new(),
+            runs,
         }
+    }
+
+    /// Every ledger entry up to the returned `seq` is in a run (for `allot_meta`).
+    pub(in crate::sqlite) fn runs_through(&mut self) -> i64 {
+        self.runs.through(self.ledger_seq)
+    }
+
+    /// The pending runs, for the next batch once this one has committed.
+    pub(in crate::sqlite) fn into_runs(self) -> PendingRuns {
+        self.runs
     }
 
     pub(in crate::sqlite) fn hold(&mut self, row: NewHoldRow) {
@@ -99,12 +113,14 @@ impl Appends {
     /// Writes every pending row, leaving none.
     pub(in crate::sqlite) fn write(&mut self, tx: &Transaction<'_>) -> Result<(), StoreError> {
         insert_all(tx, &self.holds)?;
-        // In key order: each insert lands next to the last one, in pages still in the CPU cache.
-        self.ledger
-            .sort_unstable_by(|a, b| (&a.pool_id, a.seq).cmp(&(&b.pool_id, b.seq)));
-        insert_all(tx, &self.ledger)?;
         self.holds.clear();
-        self.ledger.clear();
+        // In `seq` order, as appended: each row goes at the end of the ledger.
+        insert_all(tx, &self.ledger)?;
+        for row in self.ledger.drain(..) {
+            self.runs.add(PoolId(row.pool_id), row.seq);
+        }
+        let runs = self.runs.take_due(self.ledger_seq);
+        insert_all(tx, &runs)?;
         Ok(())
     }
 }
@@ -157,6 +173,19 @@ impl Insert for LedgerRow {
             &self.reason,
             &self.at,
             &self.seq,
+        ]);
+    }
+}
+
+/// A run's row keeps its sequence numbers as JSON text, made when the run is bound.
+impl Insert for NewRun {
+    const INTO: &'static str = "INSERT OR FAIL INTO ledger_runs (pool_id, last_seq, seqs) VALUES";
+    const COLUMNS: usize = 3;
+    fn bind<'r>(&'r self, values: &mut Vec<&'r dyn ToSql>) {
+        values.extend([
+            &self.pool_id.0 as &dyn ToSql,
+            &self.last_seq,
+            &self.seqs_json,
         ]);
     }
 }
