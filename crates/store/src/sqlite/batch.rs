@@ -233,11 +233,6 @@ impl Working {
         // Most changed pools changed only their counters: a narrow UPDATE. A pool whose settings
         // changed — marked by `update_pool`, or limits or active differing from those last
         // written (`row.core`) — is written whole.
-        let mut counters = tx.prepare_cached(
-            "UPDATE pools SET held = ?2, committed = ?3, waiting = ?4, waiting_below = ?5,
-                 alert_marks = ?6, updated_at = ?7
-             WHERE id = ?1",
-        )?;
         let mut whole = tx.prepare_cached(
             "UPDATE pools SET held = ?2, committed = ?3, capacity = ?4, hard_limit_pct = ?5, soft_limit_pct = ?6,
                  active = ?7, name = ?8, price_amount_minor = ?9, price_currency = ?10, metadata = ?11, updated_at = ?12,
@@ -246,6 +241,7 @@ impl Working {
              WHERE id = ?1",
         )?;
         for pools in self.tenants.values_mut() {
+            let mut counters_only = Vec::new();
             for id in &pools.dirty {
                 let pool = pools
                     .set
@@ -279,15 +275,7 @@ impl Working {
                         row.alert_marks,
                     ])?;
                 } else {
-                    counters.execute(params![
-                        id.0,
-                        pool.held,
-                        pool.committed,
-                        row.waiting,
-                        row.waiting_below,
-                        row.alert_marks,
-                        updated_at,
-                    ])?;
+                    counters_only.push(id);
                 }
                 // The row now says what the table says: the next batch may start from it.
                 row.core.held = pool.held;
@@ -296,6 +284,7 @@ impl Working {
                 row.core.active = pool.active;
                 row.updated_at = UnixMillis(updated_at);
             }
+            write_counters(tx, &pools.set, &pools.rows, &counters_only)?;
         }
         Ok(())
     }
@@ -493,6 +482,51 @@ impl TenantPools {
             .expect("a viewed pool's chain is loaded");
         self.rows[id].view(pool, available)
     }
+}
+
+/// Pools whose counters are written per UPDATE statement: SQLite spends much of a one-row
+/// UPDATE starting and finishing the statement (as with `appends`).
+const POOLS_PER_UPDATE: usize = 32;
+
+/// Writes the counters of `ids` (pools whose settings did not change), as `set` and `rows` now
+/// have them, many pools per statement.
+fn write_counters(
+    tx: &Transaction<'_>,
+    set: &PoolSet,
+    rows: &HashMap<PoolId, PoolRow>,
+    ids: &[&PoolId],
+) -> Result<(), StoreError> {
+    let sql = |pools: usize| {
+        let values = vec!["(?, ?, ?, ?, ?, ?, ?)"; pools].join(", ");
+        format!(
+            "UPDATE pools SET held = v.column2, committed = v.column3, waiting = v.column4,
+                 waiting_below = v.column5, alert_marks = v.column6, updated_at = v.column7
+             FROM (VALUES {values}) AS v WHERE pools.id = v.column1"
+        )
+    };
+    let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(7 * POOLS_PER_UPDATE);
+    let full = ids.chunks_exact(POOLS_PER_UPDATE);
+    // Two statement texts only (full, then one pool at a time), each prepared once and cached.
+    let rest = full.remainder().chunks(1);
+    for chunk in full.chain(rest) {
+        values.clear();
+        for id in chunk {
+            let pool = set.get(id).expect("a dirty pool is in the working set");
+            let row = &rows[*id];
+            values.extend([
+                &id.0 as &dyn rusqlite::ToSql,
+                &pool.held,
+                &pool.committed,
+                &row.waiting,
+                &row.waiting_below,
+                &row.alert_marks,
+                &row.updated_at.0,
+            ]);
+        }
+        tx.prepare_cached(&sql(chunk.len()))?
+            .execute(rusqlite::params_from_iter(values.iter()))?;
+    }
+    Ok(())
 }
 
 fn past_date() -> Failure {
