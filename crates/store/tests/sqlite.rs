@@ -804,4 +804,16 @@ fn a_pools_history_reads_whole_from_its_runs_and_the_ledgers_tail_across_a_resta
         assert_history_whole(&dir, &store, &acme, pool);
     }
     assert_verify_clean(&dir);
+
+    // A lost run is a mismatch for verify.
+    conn.execute(
+        "DELETE FROM ledger_runs WHERE pool_id = ?1 AND last_seq =
+             (SELECT MIN(last_seq) FROM ledger_runs WHERE pool_id = ?1)",
+        [&pools[0]],
+    )
+    .expect("the test database answers");
+    let report = sqlite::verify(dir.path()).expect("verify runs");
+    assert_eq!(report.mismatches.len(), 1, "{:?}", report.mismatches);
+    assert_eq!(report.mismatches[0].pool_id, pools[0]);
+    assert_eq!(report.mismatches[0].what, "ledger entries listed in runs");
 }

@@ -488,6 +488,21 @@ impl TenantPools {
 /// UPDATE starting and finishing the statement (as with `appends`).
 const POOLS_PER_UPDATE: usize = 32;
 
+/// `UPDATE pools … FROM (VALUES …)` for [`POOLS_PER_UPDATE`] pools.
+static COUNTERS_OF_MANY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let values = vec!["(?, ?, ?, ?, ?, ?, ?)"; POOLS_PER_UPDATE].join(", ");
+    format!(
+        "UPDATE pools SET held = v.column2, committed = v.column3, waiting = v.column4,
+             waiting_below = v.column5, alert_marks = v.column6, updated_at = v.column7
+         FROM (VALUES {values}) AS v WHERE pools.id = v.column1"
+    )
+});
+
+/// The same for one pool.
+const COUNTERS_OF_ONE: &str = "UPDATE pools SET held = ?2, committed = ?3, waiting = ?4,
+     waiting_below = ?5, alert_marks = ?6, updated_at = ?7
+ WHERE id = ?1";
+
 /// Writes the counters of `ids` (pools whose settings did not change), as `set` and `rows` now
 /// have them, many pools per statement.
 fn write_counters(
@@ -496,17 +511,8 @@ fn write_counters(
     rows: &HashMap<PoolId, PoolRow>,
     ids: &[&PoolId],
 ) -> Result<(), StoreError> {
-    let sql = |pools: usize| {
-        let values = vec!["(?, ?, ?, ?, ?, ?, ?)"; pools].join(", ");
-        format!(
-            "UPDATE pools SET held = v.column2, committed = v.column3, waiting = v.column4,
-                 waiting_below = v.column5, alert_marks = v.column6, updated_at = v.column7
-             FROM (VALUES {values}) AS v WHERE pools.id = v.column1"
-        )
-    };
     let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(7 * POOLS_PER_UPDATE);
     let full = ids.chunks_exact(POOLS_PER_UPDATE);
-    // Two statement texts only (full, then one pool at a time), each prepared once and cached.
     let rest = full.remainder().chunks(1);
     for chunk in full.chain(rest) {
         values.clear();
@@ -523,7 +529,12 @@ fn write_counters(
                 &row.updated_at.0,
             ]);
         }
-        tx.prepare_cached(&sql(chunk.len()))?
+        let sql = if chunk.len() == POOLS_PER_UPDATE {
+            COUNTERS_OF_MANY.as_str()
+        } else {
+            COUNTERS_OF_ONE
+        };
+        tx.prepare_cached(sql)?
             .execute(rusqlite::params_from_iter(values.iter()))?;
     }
     Ok(())

@@ -15,6 +15,10 @@
 //! every entry up to `allot_meta.ledger_runs_through` is in a run, and a pool's entries after its
 //! last run are found by scanning the ledger from there — a bounded scan.
 //!
+//! With far more than [`TAIL_ENTRIES`] pools busy at once most runs would hold a single entry,
+//! and a spread batch would again write about a page per pool (the runs' pages instead of the
+//! ledger's): the layout pays off for the thousands of pools a sale spreads over, not millions.
+//!
 //! The memory is a cache of what the database says: it is rebuilt from the ledger's tail when the
 //! writer starts, after a batch fails, and when another connection has written the file.
 
@@ -25,8 +29,9 @@ use foldhash::{HashMap, HashMapExt};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::VecDeque;
 
-/// A pool's pending entries are written as a run once there are this many. Bounds a run's row
-/// (about 8 bytes per entry, within one page) and the pending memory of a busy pool.
+/// A pool's pending entries are written once there are this many, in runs of at most this many:
+/// a run's row stays within one page (about 8 bytes per entry), and a history read parses at
+/// most this many numbers per row it uses.
 pub(super) const RUN_ENTRIES: usize = 100;
 
 /// No entry stays out of a run once this many newer entries exist: what a history read scans
@@ -145,7 +150,8 @@ impl PendingRuns {
     }
 
     /// The runs due once the ledger has reached `last_seq`: full pools, and pools whose oldest
-    /// pending entry is `tail_entries` old. They leave the pending set.
+    /// pending entry is `tail_entries` old, each in runs of at most `run_entries`. They leave
+    /// the pending set.
     pub(super) fn take_due(&mut self, last_seq: i64) -> Vec<NewRun> {
         let mut due = std::mem::take(&mut self.full);
         let aged = last_seq - self.limits.tail_entries;
@@ -158,12 +164,17 @@ impl PendingRuns {
                 due.push(pool);
             }
         }
-        due.into_iter()
-            .filter_map(|pool| {
-                let seqs = self.by_pool.remove(&pool)?;
-                Some(NewRun::of(pool, &seqs))
-            })
-            .collect()
+        // A pool may pass `run_entries` by many within a batch (plain holds write nothing until
+        // the batch ends; an expiry sweep has no limit): its run is cut into runs of that size.
+        let mut runs = Vec::with_capacity(due.len());
+        for pool in due {
+            if let Some(seqs) = self.by_pool.remove(&pool) {
+                for run in seqs.chunks(self.limits.run_entries) {
+                    runs.push(NewRun::of(pool.clone(), run));
+                }
+            }
+        }
+        runs
     }
 
     /// Every entry up to the returned `seq` is in a run (`last_seq`: the ledger's last entry).
@@ -240,56 +251,96 @@ pub(super) fn pool_entry_seqs(
     Ok(seqs)
 }
 
-/// `allot verify`: each pool's runs list exactly its entries up to the later of its last run
-/// and `ledger_runs_through`, in order, each once. `entries_of`: every pool's entries, ascending.
-pub(super) fn check_runs(
-    conn: &Connection,
-    entries_of: &std::collections::HashMap<PoolId, Vec<i64>>,
-) -> Result<Vec<Mismatch>, StoreError> {
-    let through = runs_through(conn)?;
-    let mut listed_of: std::collections::HashMap<PoolId, Vec<i64>> = Default::default();
-    let mut mismatches = Vec::new();
-    let mut stmt =
-        conn.prepare("SELECT pool_id, last_seq, seqs FROM ledger_runs ORDER BY pool_id, last_seq")?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        let pool = PoolId(row.get(0)?);
-        let last_seq: i64 = row.get(1)?;
-        // A run that does not parse lists nothing: it is reported with its pool below.
-        let seqs: Vec<i64> = serde_json::from_str(&row.get::<_, String>(2)?).unwrap_or_default();
-        if seqs.last() != Some(&last_seq) {
-            mismatches.push(Mismatch {
-                pool_id: pool.0.clone(),
-                what: "last entry of a ledger run (against its key)".into(),
-                stored: last_seq,
-                recomputed: seqs.last().copied().unwrap_or(-1),
-            });
-        }
-        listed_of.entry(pool).or_default().extend(seqs);
+/// `allot verify`'s check of the runs, fed one pool's entries at a time.
+pub(super) struct RunsCheck<'c> {
+    conn: &'c Connection,
+    through: i64,
+    /// Pools already checked: any other pool with runs has no entries at all.
+    checked: std::collections::HashSet<String>,
+    mismatches: Vec<Mismatch>,
+}
+
+impl<'c> RunsCheck<'c> {
+    pub(super) fn new(conn: &'c Connection) -> Result<Self, StoreError> {
+        Ok(RunsCheck {
+            conn,
+            through: runs_through(conn)?,
+            checked: Default::default(),
+            mismatches: Vec::new(),
+        })
     }
-    let mut pools: Vec<&PoolId> = entries_of.keys().chain(listed_of.keys()).collect();
-    pools.sort();
-    pools.dedup();
-    for pool in pools {
-        let listed = listed_of.get(pool).map_or(&[][..], Vec::as_slice);
-        let indexed_through = through.max(listed.last().copied().unwrap_or(0));
-        let expected: Vec<i64> = entries_of
-            .get(pool)
-            .map_or(&[][..], Vec::as_slice)
-            .iter()
-            .copied()
-            .take_while(|seq| *seq <= indexed_through)
-            .collect();
-        if listed != expected.as_slice() {
-            mismatches.push(Mismatch {
-                pool_id: pool.0.clone(),
-                what: "ledger entries listed in runs".into(),
+
+    /// `pool`'s runs list exactly its `entries` (all of them, ascending) up to the later of its
+    /// last run and `ledger_runs_through`, in order, each once; each run's key is its last entry.
+    pub(super) fn pool(&mut self, pool: &str, entries: &[i64]) -> Result<(), StoreError> {
+        self.checked.insert(pool.to_owned());
+        let mut listed = Vec::new();
+        let mut runs = self.conn.prepare_cached(
+            "SELECT last_seq, seqs FROM ledger_runs WHERE pool_id = ?1 ORDER BY last_seq",
+        )?;
+        let mut rows = runs.query([pool])?;
+        while let Some(row) = rows.next()? {
+            let last_seq: i64 = row.get(0)?;
+            // A run that does not parse lists nothing: its pool is reported below.
+            let seqs: Vec<i64> =
+                serde_json::from_str(&row.get::<_, String>(1)?).unwrap_or_default();
+            if seqs.last() != Some(&last_seq) {
+                self.mismatches.push(Mismatch {
+                    pool_id: pool.to_owned(),
+                    what: "last entry of a ledger run (against its key)".into(),
+                    stored: last_seq,
+                    recomputed: seqs.last().copied().unwrap_or(-1),
+                });
+            }
+            listed.extend(seqs);
+        }
+        let indexed_through = self.through.max(listed.last().copied().unwrap_or(0));
+        let expected = entries.partition_point(|seq| *seq <= indexed_through);
+        let expected = &entries[..expected];
+        if listed != expected {
+            let what = if listed.len() == expected.len() {
+                "ledger entries listed in runs (other entries than the pool's own)"
+            } else {
+                "ledger entries listed in runs"
+            };
+            self.mismatches.push(Mismatch {
+                pool_id: pool.to_owned(),
+                what: what.into(),
                 stored: listed.len() as i64,
                 recomputed: expected.len() as i64,
             });
         }
+        Ok(())
     }
-    Ok(mismatches)
+
+    /// Checks the runs of pools that have no entries (they list entries not their own), and
+    /// returns every mismatch found.
+    pub(super) fn finish(mut self) -> Result<Vec<Mismatch>, StoreError> {
+        let pools: Vec<String> = self
+            .conn
+            .prepare("SELECT DISTINCT pool_id FROM ledger_runs")?
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        for pool in pools {
+            if !self.checked.contains(&pool) {
+                self.pool(&pool, &[])?;
+            }
+        }
+        Ok(self.mismatches)
+    }
+}
+
+/// What `allot verify` finds in the runs, given every pool's entries.
+#[cfg(test)]
+pub(super) fn check_runs(
+    conn: &Connection,
+    entries_of: &std::collections::HashMap<PoolId, Vec<i64>>,
+) -> Result<Vec<Mismatch>, StoreError> {
+    let mut check = RunsCheck::new(conn)?;
+    for (pool, entries) in entries_of {
+        check.pool(&pool.0, entries)?;
+    }
+    check.finish()
 }
 
 #[cfg(test)]
@@ -417,6 +468,14 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM ledger_runs", [], |row| row.get(0))
             .expect("the test database answers");
         assert!(runs > 10 && (runs as usize) < truth.values().map(Vec::len).sum::<usize>() / 2);
+        let longest: usize = conn
+            .query_row(
+                "SELECT MAX(json_array_length(seqs)) FROM ledger_runs",
+                [],
+                |row| row.get(0),
+            )
+            .expect("the test database answers");
+        assert_eq!(longest, LIMITS.run_entries, "runs are cut at run_entries");
 
         // A lost run is found by verify.
         conn.execute(
@@ -453,7 +512,10 @@ mod tests {
         assert_eq!(
             found,
             [
-                ("pool_a", "ledger entries listed in runs"),
+                (
+                    "pool_a",
+                    "ledger entries listed in runs (other entries than the pool's own)"
+                ),
                 ("pool_b", "last entry of a ledger run (against its key)"),
                 ("pool_b", "ledger entries listed in runs"),
             ]

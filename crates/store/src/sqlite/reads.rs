@@ -274,12 +274,12 @@ impl Store for SqliteStore {
             let seqs = super::ledger_runs::pool_entry_seqs(conn, pool_id, after, page.limit + 1)?;
             let mut entry_at = conn.prepare_cached(
                 "SELECT seq, pool_id, hold_id, kind, held_delta, committed_delta, capacity_after, actor, reason, at
-                 FROM ledger WHERE seq = ?1",
+                 FROM ledger WHERE seq = ?1 AND tenant_id = ?2",
             )?;
             let mut items = Vec::with_capacity(seqs.len());
             for seq in seqs {
                 let (kind, entry) = entry_at
-                    .query_row([seq], |row| {
+                    .query_row(params![seq, tenant.0], |row| {
                         Ok((
                             row.get::<_, String>(3)?,
                             LedgerEntry {

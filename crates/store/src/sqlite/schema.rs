@@ -404,8 +404,13 @@ const MIGRATIONS: &[&str] = &[
         seqs     TEXT NOT NULL,
         PRIMARY KEY (pool_id, last_seq)
     ) STRICT, WITHOUT ROWID;
-    -- Entries from before this version: one run each.
-    INSERT INTO ledger_runs (pool_id, last_seq, seqs) SELECT pool_id, seq, json_array(seq) FROM ledger;
+    -- Entries from before this version: each pool's in runs of 100 (RUN_ENTRIES).
+    INSERT INTO ledger_runs (pool_id, last_seq, seqs)
+        SELECT pool_id, MAX(seq), json_group_array(seq ORDER BY seq)
+        FROM (SELECT pool_id, seq,
+                  (row_number() OVER (PARTITION BY pool_id ORDER BY seq) - 1) / 100 AS run
+              FROM ledger)
+        GROUP BY pool_id, run;
     INSERT INTO allot_meta (name, value)
         SELECT 'ledger_runs_through', value FROM allot_meta WHERE name = 'ledger_seq';
     DROP TABLE ledger;
@@ -428,6 +433,11 @@ pub fn migrate(conn: &mut Connection) -> Result<(), crate::StoreError> {
             latest_version()
         )));
     }
+    // A migration may copy a whole table (6 rewrites the ledger in another order): let SQLite's
+    // sorter spill to a temporary file rather than hold it in memory, whatever the connection
+    // uses otherwise.
+    let temp_store: i64 = conn.query_row("PRAGMA temp_store", [], |row| row.get(0))?;
+    conn.pragma_update(None, "temp_store", "FILE")?;
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
@@ -435,6 +445,7 @@ pub fn migrate(conn: &mut Connection) -> Result<(), crate::StoreError> {
         tx.commit()?;
         tracing::info!(version = index + 1, "applied migration");
     }
+    conn.pragma_update(None, "temp_store", temp_store)?;
     Ok(())
 }
 
@@ -445,7 +456,7 @@ mod tests {
     use allot_core::PoolId;
 
     #[test]
-    fn version_6_keeps_every_ledger_entry_in_write_order_each_in_a_run() {
+    fn version_6_keeps_every_ledger_entry_in_write_order_and_lists_each_pools_in_runs() {
         let mut conn = Connection::open_in_memory().expect("an in-memory database");
         for sql in &MIGRATIONS[..5] {
             conn.execute_batch(sql).expect("an earlier version applies");
@@ -469,9 +480,13 @@ mod tests {
             )
             .expect("the test database answers");
         }
-        conn.execute(
-            "UPDATE allot_meta SET value = 5 WHERE name = 'ledger_seq'",
-            [],
+        // A busy pool: 250 holds after those, 6 to 255.
+        conn.execute_batch(
+            "WITH RECURSIVE n(seq) AS (SELECT 6 UNION ALL SELECT seq + 1 FROM n WHERE seq < 255)
+             INSERT INTO ledger (pool_id, seq, tenant_id, kind, held_delta, committed_delta,
+                 capacity_after, at)
+             SELECT 'pool_c', seq, 'ten_a', 'hold', 1, 0, 1000, seq * 1000 FROM n;
+             UPDATE allot_meta SET value = 255 WHERE name = 'ledger_seq';",
         )
         .expect("the test database answers");
 
@@ -498,7 +513,8 @@ mod tests {
                 format!("{seq} {pool} {kind} {held} {committed} {capacity} {hold} {at}")
             })
             .collect();
-        assert_eq!(moved, expected);
+        assert_eq!(moved[..5], expected);
+        assert_eq!(moved.len(), 255);
 
         assert_eq!(
             pool_entry_seqs(&conn, "pool_a", 0, 10).expect("the test database answers"),
@@ -508,10 +524,25 @@ mod tests {
             pool_entry_seqs(&conn, "pool_b", 1, 10).expect("the test database answers"),
             [3, 5]
         );
-        assert_eq!(runs_through(&conn).expect("the test database answers"), 5);
+        let busy: Vec<i64> = (6..=255).collect();
+        assert_eq!(
+            pool_entry_seqs(&conn, "pool_c", 0, 1000).expect("the test database answers"),
+            busy
+        );
+        // The busy pool's entries are in runs of 100 at most.
+        let run_sizes: Vec<i64> = conn
+            .prepare("SELECT json_array_length(seqs) FROM ledger_runs WHERE pool_id = 'pool_c' ORDER BY last_seq")
+            .expect("the test database answers")
+            .query_map([], |row| row.get(0))
+            .expect("the test database answers")
+            .collect::<Result<_, _>>()
+            .expect("the test database answers");
+        assert_eq!(run_sizes, [100, 100, 50]);
+        assert_eq!(runs_through(&conn).expect("the test database answers"), 255);
         let truth = [
             (PoolId("pool_a".into()), vec![2, 4]),
             (PoolId("pool_b".into()), vec![1, 3, 5]),
+            (PoolId("pool_c".into()), busy),
         ]
         .into_iter()
         .collect();

@@ -33,6 +33,28 @@ struct StoredPool {
     capacity: i64,
 }
 
+/// One pool's part of the ledger, as read in `(pool_id, seq)` order.
+struct PoolLedger {
+    id: String,
+    held: i64,
+    committed: i64,
+    /// After its latest `adjust` entry.
+    capacity: Option<i64>,
+    entries: Vec<i64>,
+}
+
+impl PoolLedger {
+    fn new(id: String) -> Self {
+        PoolLedger {
+            id,
+            held: 0,
+            committed: 0,
+            capacity: None,
+            entries: Vec::new(),
+        }
+    }
+}
+
 pub fn verify(data_dir: &Path) -> Result<VerifyReport, StoreError> {
     let path = data_dir.join(DATABASE_FILE);
     if !path.exists() {
@@ -66,28 +88,47 @@ pub fn verify(data_dir: &Path) -> Result<VerifyReport, StoreError> {
         .map(|(id, pool)| (id.clone(), pool.parent.clone()))
         .collect();
 
-    // One pass over the ledger in write order: each pool's sums, its latest capacity, and which
-    // entries are its own (checked against its runs below).
+    // One pass over the ledger pool by pool: each pool's sums, its latest capacity, and its
+    // entries against its runs. The sort may outgrow memory on a large ledger: let it spill.
+    conn.pragma_update(None, "temp_store", "FILE")?;
     let mut ledger_entries = 0;
     let mut sums = Vec::new();
     let mut last_capacity = HashMap::new();
-    let mut entries_of: HashMap<PoolId, Vec<i64>> = HashMap::new();
+    let mut runs = super::ledger_runs::RunsCheck::new(&conn)?;
     let mut stmt = conn.prepare(
-        "SELECT seq, pool_id, kind, held_delta, committed_delta, capacity_after FROM ledger ORDER BY seq",
+        "SELECT pool_id, seq, kind, held_delta, committed_delta, capacity_after
+         FROM ledger ORDER BY pool_id, seq",
     )?;
     let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        let seq: i64 = row.get(0)?;
-        let pool = PoolId(row.get(1)?);
-        if row.get::<_, String>(2)? == "adjust" {
-            last_capacity.insert(pool.clone(), row.get::<_, i64>(5)?);
+    let mut finish = |pool: PoolLedger| -> Result<(), StoreError> {
+        runs.pool(&pool.id, &pool.entries)?;
+        if let Some(capacity) = pool.capacity {
+            last_capacity.insert(PoolId(pool.id.clone()), capacity);
         }
-        sums.push((pool.clone(), row.get::<_, i64>(3)?, row.get::<_, i64>(4)?));
-        entries_of.entry(pool).or_default().push(seq);
+        sums.push((PoolId(pool.id), pool.held, pool.committed));
+        Ok(())
+    };
+    let mut current: Option<PoolLedger> = None;
+    while let Some(row) = rows.next()? {
+        let id: String = row.get(0)?;
+        if let Some(done) = current.take_if(|pool| pool.id != id) {
+            finish(done)?;
+        }
+        let pool = current.get_or_insert_with(|| PoolLedger::new(id));
+        pool.entries.push(row.get(1)?);
+        if row.get::<_, String>(2)? == "adjust" {
+            pool.capacity = Some(row.get(5)?);
+        }
+        pool.held += row.get::<_, i64>(3)?;
+        pool.committed += row.get::<_, i64>(4)?;
         ledger_entries += 1;
+    }
+    if let Some(done) = current {
+        finish(done)?;
     }
     drop(rows);
     let from_ledger = counters_from_ledger(sums, &parents);
+    let runs_mismatches = runs.finish()?;
 
     let mut live_lines = Vec::new();
     let mut live_holds = 0;
@@ -140,7 +181,7 @@ pub fn verify(data_dir: &Path) -> Result<VerifyReport, StoreError> {
             });
         }
     }
-    mismatches.extend(super::ledger_runs::check_runs(&conn, &entries_of)?);
+    mismatches.extend(runs_mismatches);
     mismatches.extend(verify_waiting_lists(&conn, &parents)?);
     conn.execute_batch("COMMIT")?;
     Ok(VerifyReport {
