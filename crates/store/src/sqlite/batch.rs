@@ -488,11 +488,14 @@ impl TenantPools {
 /// UPDATE starting and finishing the statement (as with `appends`).
 const POOLS_PER_UPDATE: usize = 32;
 
-/// `UPDATE pools … FROM (VALUES …)` for [`POOLS_PER_UPDATE`] pools.
+/// `UPDATE pools … FROM (VALUES …)` for [`POOLS_PER_UPDATE`] pools. OR FAIL, as in `appends`:
+/// a statement that changes many rows and may abort needs a statement journal (a copy of each
+/// page it touches, 12% of a spread batch); one that fails instead keeps its earlier rows, and
+/// the error fails the whole batch, whose transaction is rolled back anyway.
 static COUNTERS_OF_MANY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let values = vec!["(?, ?, ?, ?, ?, ?, ?)"; POOLS_PER_UPDATE].join(", ");
     format!(
-        "UPDATE pools SET held = v.column2, committed = v.column3, waiting = v.column4,
+        "UPDATE OR FAIL pools SET held = v.column2, committed = v.column3, waiting = v.column4,
              waiting_below = v.column5, alert_marks = v.column6, updated_at = v.column7
          FROM (VALUES {values}) AS v WHERE pools.id = v.column1"
     )
