@@ -2,11 +2,16 @@
 //! instance pool, made on first use with the session's capacity and limits. An instance's id is
 //! derived from the session's id and the date, so addressing a date never needs a lookup.
 //!
-//! Dates are calendar dates in UTC: "today" is the UTC date of `now`.
+//! Dates are calendar dates in the session's time zone ([`SessionZone`], UTC unless the session
+//! names one): a date is over once it has ended there, so an evening show in Los Angeles can still
+//! be booked after midnight UTC.
 
 use crate::pool::PoolId;
 use crate::units::UnixMillis;
 use std::fmt;
+
+/// How far behind UTC the furthest-west time zones are (Etc/GMT+12).
+const EARLIEST_OFFSET_MS: i64 = 12 * 3_600_000;
 
 /// A calendar date, `YYYY-MM-DD`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -16,9 +21,57 @@ pub struct SessionDate(time::Date);
 pub enum DateError {
     #[error("must be a calendar date written YYYY-MM-DD")]
     Malformed,
-    #[error("is in the past (dates are UTC)")]
+    #[error("is in the past")]
     InThePast,
 }
+
+/// The time zone a session's dates are calendar dates in: an IANA name such as
+/// `America/New_York`, looked up in the time zone database built into allot.
+#[derive(Debug, Clone)]
+pub struct SessionZone {
+    name: String,
+    zone: jiff::tz::TimeZone,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("is not a time zone allot knows: give an IANA name such as Europe/Paris or UTC")]
+pub struct UnknownZone;
+
+impl SessionZone {
+    pub fn utc() -> Self {
+        SessionZone {
+            name: "UTC".to_owned(),
+            zone: jiff::tz::TimeZone::UTC,
+        }
+    }
+
+    /// An IANA time zone name (`Europe/Paris`, `UTC`), as the database spells it.
+    pub fn parse(name: &str) -> Result<SessionZone, UnknownZone> {
+        let zone = jiff::tz::TimeZone::get(name).map_err(|_| UnknownZone)?;
+        // The database's own spelling: `europe/paris` is kept as `Europe/Paris`.
+        let name = zone.iana_name().unwrap_or(name).to_owned();
+        Ok(SessionZone { name, zone })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The calendar date of `now` in this zone.
+    pub fn today(&self, now: UnixMillis) -> SessionDate {
+        let at = jiff::Timestamp::from_millisecond(now.0).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let offset_ms = i64::from(self.zone.to_offset(at).seconds()) * 1000;
+        SessionDate::utc_date_of(UnixMillis(now.0 + offset_ms))
+    }
+}
+
+impl PartialEq for SessionZone {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for SessionZone {}
 
 const FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
     time::macros::format_description!("[year]-[month]-[day]");
@@ -34,10 +87,12 @@ impl SessionDate {
             .map_err(|_| DateError::Malformed)
     }
 
-    /// Parses a date for a new hold, waiting-list entry or change: today or later.
+    /// Parses a date for a new hold, waiting-list entry or change, before the session (and so
+    /// its time zone) is known: refuses only a date that is over in every time zone. The writer
+    /// decides in the session's own zone ([`SessionDate::is_past_in`]).
     pub fn parse_upcoming(text: &str, now: UnixMillis) -> Result<SessionDate, DateError> {
         let date = SessionDate::parse(text)?;
-        if date.is_past(now) {
+        if date < SessionDate::earliest_today(now) {
             return Err(DateError::InThePast);
         }
         Ok(date)
@@ -45,14 +100,23 @@ impl SessionDate {
 
     /// The UTC date of `now`.
     pub fn today(now: UnixMillis) -> SessionDate {
-        let at = time::OffsetDateTime::from_unix_timestamp(now.0.div_euclid(1000))
+        SessionDate::utc_date_of(now)
+    }
+
+    fn utc_date_of(at: UnixMillis) -> SessionDate {
+        let at = time::OffsetDateTime::from_unix_timestamp(at.0.div_euclid(1000))
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
         SessionDate(at.date())
     }
 
-    /// Before today (UTC): a date no one can book any more.
-    pub fn is_past(self, now: UnixMillis) -> bool {
-        self < SessionDate::today(now)
+    /// The earliest date that is today somewhere: the zones furthest west are 12 hours behind UTC.
+    pub fn earliest_today(now: UnixMillis) -> SessionDate {
+        SessionDate::today(UnixMillis(now.0 - EARLIEST_OFFSET_MS))
+    }
+
+    /// Before today in `zone`: a date no one can book any more.
+    pub fn is_past_in(self, now: UnixMillis, zone: &SessionZone) -> bool {
+        self < zone.today(now)
     }
 
     /// The id of this date's instance of `session`.
@@ -85,8 +149,6 @@ impl fmt::Display for SessionDate {
 mod tests {
     use super::*;
 
-    const DAY_MS: i64 = 86_400_000;
-
     #[test]
     fn dates_parse_strictly() {
         assert_eq!(
@@ -105,18 +167,65 @@ mod tests {
         }
     }
 
+    fn zone(name: &str) -> SessionZone {
+        SessionZone::parse(name).expect("a known zone")
+    }
+
     #[test]
-    fn today_is_the_utc_date_and_yesterday_is_past() {
+    fn today_is_the_date_in_the_sessions_zone() {
         let now = UnixMillis(1_796_515_199_999); // 2026-12-05T23:59:59.999Z
-        let today = SessionDate::today(now);
-        assert_eq!(today.to_string(), "2026-12-05");
-        assert!(!today.is_past(now));
-        let yesterday = SessionDate::today(UnixMillis(now.0 - DAY_MS));
-        assert!(yesterday.is_past(now));
+        let utc = SessionZone::utc();
+        assert_eq!(utc.today(now).to_string(), "2026-12-05");
+        assert_eq!(SessionDate::today(now), utc.today(now));
+        // 15:59 in Los Angeles (UTC-8 in winter), 13:59 the next day on Kiritimati (UTC+14).
         assert_eq!(
-            SessionDate::parse_upcoming(&yesterday.to_string(), now),
+            zone("America/Los_Angeles").today(now).to_string(),
+            "2026-12-05"
+        );
+        assert_eq!(
+            zone("Pacific/Kiritimati").today(now).to_string(),
+            "2026-12-06"
+        );
+
+        // Half an hour later the 5th is over in UTC but not in Los Angeles.
+        let later = UnixMillis(now.0 + 30 * 60_000);
+        let fifth = SessionDate::parse("2026-12-05").expect("valid date");
+        assert!(fifth.is_past_in(later, &utc));
+        assert!(!fifth.is_past_in(later, &zone("America/Los_Angeles")));
+        assert!(!fifth.is_past_in(now, &utc));
+
+        // Summer time: 2026-07-01T06:30Z is still June 30 in Los Angeles (UTC-7), not at UTC-8.
+        let july = UnixMillis(1_782_887_400_000);
+        assert_eq!(
+            zone("America/Los_Angeles").today(july).to_string(),
+            "2026-06-30"
+        );
+        assert_eq!(zone("Etc/GMT+8").today(july).to_string(), "2026-06-30");
+        assert_eq!(zone("Etc/GMT+6").today(july).to_string(), "2026-07-01");
+    }
+
+    #[test]
+    fn before_the_zone_is_known_only_a_date_over_everywhere_is_refused() {
+        let now = UnixMillis(1_796_517_000_000); // 2026-12-06T00:30Z: 12:30 on the 5th at UTC-12
+        assert_eq!(SessionDate::earliest_today(now).to_string(), "2026-12-05");
+        assert!(SessionDate::parse_upcoming("2026-12-05", now).is_ok());
+        assert_eq!(
+            SessionDate::parse_upcoming("2026-12-04", now),
             Err(DateError::InThePast)
         );
+    }
+
+    #[test]
+    fn zones_are_iana_names_in_the_databases_spelling() {
+        assert_eq!(zone("europe/paris").name(), "Europe/Paris");
+        assert_eq!(zone("UTC"), SessionZone::utc());
+        for bad in ["Mars/Olympus_Mons", "", "+05:00", "Europe/"] {
+            assert_eq!(
+                SessionZone::parse(bad).map(|_| ()),
+                Err(UnknownZone),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

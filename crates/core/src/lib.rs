@@ -26,7 +26,7 @@ pub mod totals;
 pub mod units;
 pub mod waitlist;
 
-pub use dates::{DateError, SessionDate};
+pub use dates::{DateError, SessionDate, SessionZone, UnknownZone};
 pub use hold::{Hold, HoldStatus, LineEffect, TransitionError};
 pub use pool::{Pool, PoolId, PoolLimits};
 pub use pools::{AdjustRefusal, HoldLine, Placement, PoolSet, Refusal, Warning};

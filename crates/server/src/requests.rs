@@ -6,8 +6,8 @@ use crate::views::PriceBody;
 use allot_core::thresholds::{self, Severity, Threshold};
 use allot_core::waitlist::{PriorityClasses, PromotionMode, WaitlistPolicy, check_priority};
 use allot_core::{
-    Capacity, HoldLine, LimitPct, MAX_LINES_PER_HOLD, PoolId, Quantity, SessionDate, TtlSeconds,
-    UnitError, UnixMillis,
+    Capacity, HoldLine, LimitPct, MAX_LINES_PER_HOLD, PoolId, Quantity, SessionDate, SessionZone,
+    TtlSeconds, UnitError, UnixMillis,
 };
 use allot_store::command::{HoldExtras, NewPlan, NewPool, NewWaitlistEntry, PoolPatch};
 use allot_store::{
@@ -118,7 +118,8 @@ impl Checks {
         (capacity, hard, soft)
     }
 
-    /// A session's date as the client addresses it: `YYYY-MM-DD`, today (UTC) or later.
+    /// A session's date as the client addresses it: `YYYY-MM-DD`, not over everywhere (the
+    /// writer decides in the session's time zone).
     fn date(&mut self, field: &str, text: &str, now: UnixMillis) -> Option<SessionDate> {
         SessionDate::parse_upcoming(text, now)
             .map_err(|error| self.fail(field, error.to_string()))
@@ -238,6 +239,11 @@ pub struct CreatePoolRequest {
     /// capacity and these limits, made on first use. Holds and waiting lists then name a `date`.
     #[serde(default)]
     pub per_date: bool,
+    /// For a session (`per_date`): the IANA time zone its dates are calendar dates in, such as
+    /// `America/New_York`; a date is over once it has ended there. Default `UTC`. Set when the
+    /// session is created.
+    #[schema(example = "Europe/Paris")]
+    pub time_zone: Option<String>,
     /// `strict` (default): a request at the head of the waiting list that does not fit blocks the
     /// smaller ones behind it. `skip`: smaller ones may pass it.
     #[schema(example = "strict")]
@@ -333,6 +339,18 @@ impl CreatePoolRequest {
             .thresholds
             .as_ref()
             .map(|thresholds| check_thresholds(&mut checks, thresholds));
+        let time_zone = self.time_zone.as_deref().and_then(|name| {
+            if !self.per_date {
+                checks.fail(
+                    "time_zone",
+                    "only a session with dates (per_date: true) has a time zone",
+                );
+                return None;
+            }
+            SessionZone::parse(name)
+                .map_err(|error| checks.fail("time_zone", error.to_string()))
+                .ok()
+        });
         let command = match (capacity, hard, soft) {
             (Some(capacity), Some(hard_limit_pct), Some(soft_limit_pct)) => {
                 Some(Command::CreatePool(NewPool {
@@ -345,6 +363,7 @@ impl CreatePoolRequest {
                     price,
                     metadata: self.metadata,
                     per_date: self.per_date,
+                    time_zone,
                     waitlist,
                     thresholds,
                 }))

@@ -87,6 +87,10 @@ pub struct PoolBody {
     pub session_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
+    /// A session's time zone (IANA), shown on the session and its dates when one was given:
+    /// a date is over once it has ended there. Absent: UTC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
     pub waitlist: WaitlistSettingsBody,
     /// When to alert: the pool's own thresholds, or seed 004's table.
     #[schema(value_type = Vec<crate::requests::ThresholdBody>)]
@@ -129,6 +133,7 @@ impl From<&PoolView> for PoolBody {
             per_date: pool.per_date,
             session_id: pool.session_id.clone(),
             date: pool.date.clone(),
+            time_zone: pool.time_zone.clone(),
             waitlist: WaitlistSettingsBody {
                 policy: pool.waitlist.policy.as_str(),
                 mode: pool.waitlist.mode.as_str(),

@@ -45,6 +45,7 @@ fn create_pools(
                         price: None,
                         metadata: None,
                         per_date: false,
+                        time_zone: None,
                         waitlist: Default::default(),
                         thresholds: None,
                     }),

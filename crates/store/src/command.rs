@@ -10,8 +10,8 @@ use crate::model::{
 };
 use allot_core::waitlist::{PriorityClasses, PromotionMode, WaitlistPolicy};
 use allot_core::{
-    AdjustRefusal, Capacity, HoldLine, LimitPct, Quantity, Refusal, TransitionError, TtlSeconds,
-    Warning,
+    AdjustRefusal, Capacity, HoldLine, LimitPct, Quantity, Refusal, SessionZone, TransitionError,
+    TtlSeconds, Warning,
 };
 use std::collections::BTreeMap;
 
@@ -28,6 +28,8 @@ pub struct NewPool {
     pub metadata: Option<serde_json::Value>,
     /// A session serving many dates: each date gets its own instance on first use.
     pub per_date: bool,
+    /// The time zone a session's dates are in (`None`: UTC). Only for `per_date` sessions.
+    pub time_zone: Option<SessionZone>,
     pub waitlist: WaitlistSettings,
     /// `None`: seed 004's thresholds.
     pub thresholds: Option<Vec<ThresholdRecord>>,

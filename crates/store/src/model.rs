@@ -84,6 +84,8 @@ pub struct PoolView {
     /// For one date's instance of a session: the session and the date (`YYYY-MM-DD`).
     pub session_id: Option<String>,
     pub date: Option<String>,
+    /// A session's time zone (IANA name), also shown on its dates; `None`: UTC.
+    pub time_zone: Option<String>,
     pub waitlist: WaitlistSettings,
     /// Entries waiting on this pool itself.
     pub waiting: i64,

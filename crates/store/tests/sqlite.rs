@@ -41,6 +41,7 @@ fn new_pool(capacity: i64, parent: Option<&str>) -> Command {
         price: None,
         metadata: None,
         per_date: false,
+        time_zone: None,
         waitlist: Default::default(),
         thresholds: None,
     })
@@ -816,4 +817,38 @@ fn a_pools_history_reads_whole_from_its_runs_and_the_ledgers_tail_across_a_resta
     assert_eq!(report.mismatches.len(), 1, "{:?}", report.mismatches);
     assert_eq!(report.mismatches[0].pool_id, pools[0]);
     assert_eq!(report.mismatches[0].what, "ledger entries listed in runs");
+}
+
+#[test]
+fn a_sessions_time_zone_is_stored_and_given_to_its_dates_across_a_restart() {
+    let (dir, store, mut writer) = open();
+    let acme = tenant("acme");
+    let Command::CreatePool(mut session) = new_pool(5, None) else {
+        unreachable!("new_pool makes a pool")
+    };
+    session.per_date = true;
+    session.time_zone = Some(allot_core::SessionZone::parse("Asia/Tokyo").expect("a zone"));
+    let session = match apply_one(&mut writer, &acme, Command::CreatePool(session), T0) {
+        Ok(Success::Pool(pool)) => pool.id,
+        other => panic!("session not created: {other:?}"),
+    };
+    // T0 is 2026-09-21T14:13:20Z: 23:13 in Tokyo, still the 21st there.
+    let date = allot_core::SessionDate::parse("2026-09-21").expect("a date");
+    let instance = date.instance_id(&PoolId(session.clone())).0;
+    assert!(apply_one(&mut writer, &acme, hold(&instance, 1, 60), T0).is_ok());
+    drop((store, writer));
+
+    let (store, mut writer) = sqlite::open(dir.path()).expect("the store reopens");
+    for id in [&session, &instance] {
+        let view = pool_view(&store, &acme, id, T0);
+        assert_eq!(view.time_zone.as_deref(), Some("Asia/Tokyo"), "{id}");
+    }
+    // 47 minutes later it is the 22nd in Tokyo: the 21st is over, for the reopened writer too.
+    let later = UnixMillis(T0.0 + 47 * 60_000);
+    let over = apply_one(&mut writer, &acme, hold(&instance, 1, 60), later);
+    assert!(
+        matches!(&over, Err(Failure::Invalid { field, message }) if field == "date" && message.contains("Asia/Tokyo")),
+        "{over:?}"
+    );
+    assert_verify_clean(&dir);
 }

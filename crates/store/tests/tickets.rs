@@ -76,6 +76,7 @@ fn a_chunk_sent_twice_lands_once_and_the_job_resumes_from_its_cursor() {
             price: None,
             metadata: None,
             per_date: false,
+            time_zone: None,
             waitlist: Default::default(),
             thresholds: None,
         }),

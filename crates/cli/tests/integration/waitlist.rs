@@ -688,3 +688,87 @@ async fn skip_serves_a_small_request_far_down_a_long_list() {
     release(&app, &key, &taken["id"]).await;
     assert_eq!(entry(&app, &key, &solo["id"]).await["status"], "offered");
 }
+
+/// Tries a one-unit hold on `session`'s `date`.
+async fn try_hold_date(
+    app: &TestApp,
+    key: &str,
+    session: &str,
+    date: &str,
+) -> crate::helpers::Reply {
+    app.post(
+        "/v1/holds",
+        key,
+        json!({"lines": [{"pool_id": session, "date": date, "quantity": 1}]}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_sessions_dates_are_over_when_they_end_in_its_own_time_zone() {
+    let (app, key) = app().await;
+    let utc = session(&app, &key, 4, json!({})).await;
+    let los_angeles = session(&app, &key, 4, json!({"time_zone": "america/los_angeles"})).await;
+    let kiritimati = session(&app, &key, 4, json!({"time_zone": "Pacific/Kiritimati"})).await;
+    let shown = app.get(&format!("/v1/pools/{los_angeles}"), &key).await;
+    assert_eq!(
+        shown.body["time_zone"], "America/Los_Angeles",
+        "{}",
+        shown.body
+    );
+    assert!(
+        app.get(&format!("/v1/pools/{utc}"), &key)
+            .await
+            .body
+            .get("time_zone")
+            .is_none()
+    );
+
+    // 2026-09-22T03:00Z: the 21st is over in UTC, but it is 20:00 on the 21st in Los Angeles.
+    app.clock.advance_ms((12 * 60 + 46) * 60_000 + 40_000);
+    let late = try_hold_date(&app, &key, &utc, "2026-09-21").await;
+    late.assert_problem(StatusCode::BAD_REQUEST, "validation");
+    assert!(
+        late.body["detail"].as_str().unwrap_or("").contains("UTC"),
+        "{}",
+        late.body
+    );
+    let evening = hold_date(&app, &key, &los_angeles, "2026-09-21", 1).await;
+    assert_eq!(
+        evening["lines"][0]["pool_id"],
+        format!("{los_angeles}-2026-09-21")
+    );
+    let date = app
+        .get(&format!("/v1/pools/{los_angeles}/dates/2026-09-21"), &key)
+        .await;
+    assert_eq!(date.body["held"], 1);
+    assert_eq!(date.body["time_zone"], "America/Los_Angeles");
+
+    // 2026-09-22T12:00Z: the 22nd is today in UTC but over on Kiritimati (UTC+14: 02:00 on the
+    // 23rd); its 23rd is bookable, and Los Angeles' 21st is over now.
+    app.clock.advance_ms(9 * 3_600_000);
+    hold_date(&app, &key, &utc, "2026-09-22", 1).await;
+    try_hold_date(&app, &key, &kiritimati, "2026-09-22")
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "validation");
+    hold_date(&app, &key, &kiritimati, "2026-09-23", 1).await;
+    try_hold_date(&app, &key, &los_angeles, "2026-09-21")
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "validation");
+
+    // A zone allot does not know, and a zone on a pool without dates, are refused.
+    for (body, field) in [
+        (
+            json!({"name": "Tour", "capacity": 1, "per_date": true, "time_zone": "Mars/Olympus_Mons"}),
+            "time_zone",
+        ),
+        (
+            json!({"name": "Plain", "capacity": 1, "time_zone": "Europe/Paris"}),
+            "time_zone",
+        ),
+    ] {
+        let refused = app.post("/v1/pools", &key, body).await;
+        refused.assert_problem(StatusCode::BAD_REQUEST, "validation");
+        assert_eq!(refused.error_fields(), [field]);
+    }
+}

@@ -22,7 +22,7 @@ pub(crate) fn date_instance(session: &str, date: &str) -> Result<String, ApiErro
     Ok(date.instance_id(&PoolId(session.to_owned())).0)
 }
 
-/// Refuses a date before today (UTC) for a change.
+/// Refuses a date over in every time zone for a change (the writer decides in the session's).
 fn upcoming_instance(session: &str, date: &str, now: UnixMillis) -> Result<String, ApiError> {
     let date = SessionDate::parse_upcoming(date, now)
         .map_err(|error| ApiError::invalid("date", error.to_string()))?;

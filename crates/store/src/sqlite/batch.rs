@@ -20,7 +20,7 @@ use crate::model::*;
 use crate::{BatchWriter, StoreError};
 use allot_core::{
     HoldLine, HoldStatus, LineEffect, Pool, PoolId, PoolLimits, PoolSet, Refusal, SessionDate,
-    TransitionError, UnixMillis,
+    SessionZone, TransitionError, UnixMillis,
 };
 pub(super) use appends::{Appends, LedgerEntry, NewHoldRow};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -373,8 +373,9 @@ impl TenantPools {
                     message: format!("pool {session} is not a session with dates (per_date)"),
                 }));
             }
-            if date.is_past(now) {
-                return Ok(Err(past_date()));
+            let zone = self.rows[&session].zone();
+            if date.is_past_in(now, &zone) {
+                return Ok(Err(past_date(&zone)));
             }
             let live = self.set.get(&session).expect("loaded above");
             let row = PoolRow::instance_of(&self.rows[&session], live, date, now);
@@ -404,13 +405,8 @@ impl TenantPools {
                 message: format!("pool {id} is a session that serves many dates: give a date"),
             }));
         }
-        let past = row
-            .date
-            .as_deref()
-            .and_then(|date| SessionDate::parse(date).ok())
-            .is_some_and(|date| date.is_past(now));
-        if past {
-            return Ok(Err(past_date()));
+        if row.date_is_over(now) {
+            return Ok(Err(past_date(&row.zone())));
         }
         Ok(Ok(()))
     }
@@ -543,10 +539,13 @@ fn write_counters(
     Ok(())
 }
 
-fn past_date() -> Failure {
+fn past_date(zone: &SessionZone) -> Failure {
     Failure::Invalid {
         field: "date".to_owned(),
-        message: "is in the past (dates are UTC)".to_owned(),
+        message: format!(
+            "is in the past (in the session's time zone, {})",
+            zone.name()
+        ),
     }
 }
 
@@ -918,6 +917,7 @@ pub(super) fn create_pool(
         per_date: new_pool.per_date,
         session_id: None,
         date: None,
+        time_zone: new_pool.time_zone,
         waitlist: new_pool.waitlist,
         waiting: 0,
         waiting_below: 0,
@@ -958,8 +958,9 @@ fn insert_pool_row(
     tx.prepare_cached(
         "INSERT INTO pools (id, tenant_id, parent_id, name, unit, capacity, hard_limit_pct, soft_limit_pct, held, committed,
              price_amount_minor, price_currency, metadata, active, created_at, updated_at,
-             per_date, session_id, date, waitlist_policy, waitlist_mode, offer_ttl_seconds, waiting, waiting_below, thresholds)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16, ?17, ?18, ?19, ?20, ?21, 0, 0, ?22)",
+             per_date, session_id, date, waitlist_policy, waitlist_mode, offer_ttl_seconds, waiting, waiting_below, thresholds,
+             time_zone)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16, ?17, ?18, ?19, ?20, ?21, 0, 0, ?22, ?23)",
     )?
     .execute(params![
         row.core.id.0,
@@ -984,6 +985,7 @@ fn insert_pool_row(
         row.waitlist.mode.as_str(),
         row.waitlist.offer_ttl.get(),
         row.thresholds,
+        row.time_zone.as_ref().map(SessionZone::name),
     ])?;
     Ok(())
 }
@@ -1040,7 +1042,8 @@ fn update_pool(
         changed.push(id.clone());
     }
     if is_session && patch.apply_to_dates {
-        for date_id in session_dates_from_today(tx, tenant, &id, now)? {
+        let zone = pools.rows[&id].zone();
+        for date_id in session_dates_from_today(tx, tenant, &id, &zone, now)? {
             if !pools.load_chain(tx, tenant, &date_id)? {
                 return Err(StoreError::Corrupt(format!("date {date_id} vanished")));
             }
@@ -1146,11 +1149,12 @@ fn update_pool(
     Ok(Ok(Success::Pool(pools.view(&id))))
 }
 
-/// A session's dates from today on (UTC), already made.
+/// A session's dates from today on (in its time zone), already made.
 fn session_dates_from_today(
     tx: &Transaction<'_>,
     tenant: &TenantId,
     session: &PoolId,
+    zone: &SessionZone,
     now: UnixMillis,
 ) -> Result<Vec<PoolId>, StoreError> {
     let mut stmt = tx.prepare_cached(
@@ -1159,10 +1163,13 @@ fn session_dates_from_today(
     let ids: Vec<PoolId> = stmt
         .query_map(params![tenant.0, session.0], |row| row.get(0).map(PoolId))?
         .collect::<Result<_, _>>()?;
-    // Which dates are over is the core's call (UTC calendar dates), not a string comparison.
+    // Which dates are over is the core's call (calendar dates in the session's zone), not a
+    // string comparison.
     Ok(ids
         .into_iter()
-        .filter(|id| SessionDate::split_instance_id(id).is_some_and(|(_, date)| !date.is_past(now)))
+        .filter(|id| {
+            SessionDate::split_instance_id(id).is_some_and(|(_, date)| !date.is_past_in(now, zone))
+        })
         .collect())
 }
 

@@ -152,6 +152,7 @@ pub(super) fn put_member(
         price: None,
         metadata: None,
         per_date: false,
+        time_zone: None,
         waitlist: WaitlistSettings::default(),
         thresholds: match &plan.thresholds {
             Some(text) => Some(serde_json::from_str(text)?),

@@ -21,7 +21,7 @@ use crate::model::{LedgerKind, TenantId};
 use allot_core::waitlist::{
     self, Decision, EntryStatus, PriorityClasses, PromotionMode, Queue, WaitlistPolicy,
 };
-use allot_core::{HoldLine, HoldStatus, PoolId, SessionDate, TransitionError, UnixMillis};
+use allot_core::{HoldLine, HoldStatus, PoolId, TransitionError, UnixMillis};
 use rusqlite::{Transaction, params};
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -271,13 +271,9 @@ fn promote_tenant(
     let freed = std::mem::take(&mut pools.freed);
     let mut waiting_pools = pools_with_waiters_below(tx, pools, tenant, freed)?;
     // A session date that is over serves no one: its waiting entries expire instead.
-    let (past, live): (Vec<PoolId>, Vec<PoolId>) = waiting_pools.into_iter().partition(|id| {
-        pools.rows[id]
-            .date
-            .as_deref()
-            .and_then(|date| SessionDate::parse(date).ok())
-            .is_some_and(|date| date.is_past(now))
-    });
+    let (past, live): (Vec<PoolId>, Vec<PoolId>) = waiting_pools
+        .into_iter()
+        .partition(|id| pools.rows[id].date_is_over(now));
     waiting_pools = live;
     for pool_id in past {
         for entry in queue(

@@ -5,7 +5,7 @@ use crate::model::{HoldLineView, HoldView, PoolView, Price, WaitlistEntryView, W
 use allot_core::waitlist::{EntryStatus, PromotionMode, QueueKey, WaitingEntry, WaitlistPolicy};
 use allot_core::{
     Capacity, HoldLine, HoldStatus, LimitPct, Pool, PoolId, PoolLimits, Quantity, SessionDate,
-    TtlSeconds, UnixMillis,
+    SessionZone, TtlSeconds, UnixMillis,
 };
 use rusqlite::Row;
 
@@ -13,7 +13,7 @@ use rusqlite::Row;
 pub const POOL_COLUMNS: &str = "id, tenant_id, parent_id, name, unit, capacity, hard_limit_pct, soft_limit_pct, \
      held, committed, price_amount_minor, price_currency, metadata, active, created_at, updated_at, \
      per_date, session_id, date, waitlist_policy, waitlist_mode, offer_ttl_seconds, waiting, waiting_below, \
-     thresholds, alert_marks";
+     thresholds, alert_marks, time_zone";
 
 /// A pool row: the core's view of it plus what only the API shows.
 #[derive(Debug, Clone)]
@@ -31,6 +31,8 @@ pub struct PoolRow {
     /// Set on one date's instance of a session.
     pub session_id: Option<String>,
     pub date: Option<String>,
+    /// A session's time zone, copied to each of its dates: `None` is UTC.
+    pub time_zone: Option<SessionZone>,
     pub waitlist: WaitlistSettings,
     /// Waiting entries on this pool itself.
     pub waiting: i64,
@@ -41,6 +43,19 @@ pub struct PoolRow {
     pub thresholds: Option<String>,
     /// When each threshold or queue alert last fired (JSON), for throttling.
     pub alert_marks: Option<String>,
+}
+
+/// A stored zone name. Names were checked when stored; one the built-in database no longer
+/// knows (a later release dropped it) reads as UTC, with a warning, rather than as a broken pool.
+fn zone_of(name: Option<String>) -> Option<SessionZone> {
+    let name = name?;
+    match SessionZone::parse(&name) {
+        Ok(zone) => Some(zone),
+        Err(_) => {
+            tracing::warn!(zone = %name, "unknown stored time zone; using UTC");
+            None
+        }
+    }
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -99,7 +114,21 @@ impl PoolRow {
             waiting_below: row.get(23)?,
             thresholds: row.get(24)?,
             alert_marks: row.get(25)?,
+            time_zone: zone_of(row.get(26)?),
         })
+    }
+
+    /// The time zone this pool's date (or this session's dates) are in.
+    pub fn zone(&self) -> SessionZone {
+        self.time_zone.clone().unwrap_or_else(SessionZone::utc)
+    }
+
+    /// Whether this is a date of a session that is over in the session's time zone.
+    pub fn date_is_over(&self, now: UnixMillis) -> bool {
+        self.date
+            .as_deref()
+            .and_then(|date| SessionDate::parse(date).ok())
+            .is_some_and(|date| date.is_past_in(now, &self.zone()))
     }
 
     /// A session's instance for `date`, as it is before its first use: the session's capacity,
@@ -126,6 +155,7 @@ impl PoolRow {
             per_date: false,
             session_id: Some(session.core.id.0.clone()),
             date: Some(date.to_string()),
+            time_zone: session.time_zone.clone(),
             waitlist: session.waitlist,
             waiting: 0,
             waiting_below: 0,
@@ -160,6 +190,7 @@ impl PoolRow {
             per_date: self.per_date,
             session_id: self.session_id.clone(),
             date: self.date.clone(),
+            time_zone: self.time_zone.as_ref().map(|zone| zone.name().to_owned()),
             waitlist: self.waitlist,
             waiting: self.waiting,
             thresholds: self.thresholds.clone(),

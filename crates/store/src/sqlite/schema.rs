@@ -416,6 +416,10 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE ledger;
     ALTER TABLE ledger_in_order RENAME TO ledger;
     "#,
+    // 7: a session's time zone (IANA name; NULL is UTC), copied to each of its dates.
+    r#"
+    ALTER TABLE pools ADD COLUMN time_zone TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.
