@@ -3,6 +3,9 @@
 //! resumed from its stored cursor; a chunk that did land before the crash is refused as stale
 //! when sent again (see `allot_store::jobs`), so nothing is done twice.
 //!
+//! Active jobs take turns: each runs for [`JOB_TURN`], then the next one does, so one tenant's
+//! large job does not hold back another tenant's small one.
+//!
 //! Failures of the write path (a busy or unavailable store) are retried with exponential
 //! backoff; a job whose chunks keep failing is marked failed with the reason.
 //!
@@ -18,7 +21,7 @@ use allot_store::jobs::{JobCommand, JobFailure, JobProgress, JobStatus, JobView}
 use allot_store::tickets::{TicketCommand, TicketSuccess};
 use allot_store::{Command, Envelope, Failure, Reply, Success, TenantId};
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// Bulk ticket issuance for one event.
@@ -26,6 +29,10 @@ pub const KIND_GENERATE_TICKETS: &str = "tickets.generate";
 
 /// How often the worker looks for jobs when nobody woke it.
 const IDLE_POLL: Duration = Duration::from_secs(1);
+/// How long a job runs before the next active job takes its turn. Long enough that a turn
+/// moves thousands of tickets through the pipelined writer, short enough that a small job
+/// queued behind a large one starts within a fraction of a second.
+const JOB_TURN: Duration = Duration::from_millis(200);
 /// Retries of a transient failure (store busy) before the job is failed.
 const MAX_TRANSIENT_RETRIES: u32 = 12;
 /// Retries of any other failure of a chunk before the job is failed.
@@ -75,18 +82,27 @@ impl From<WriteError> for StepError {
 }
 
 /// Runs jobs until `stop`: every active job on start, then whenever woken (or every second).
+/// Each active job gets a turn of [`JOB_TURN`] in order; the rounds go on while any job has
+/// work left.
 pub async fn run(state: AppState, stop: CancellationToken) {
     loop {
+        let mut unfinished = false;
         match state.store.active_jobs() {
             Ok(jobs) => {
                 for (tenant, id) in jobs {
                     if stop.is_cancelled() {
                         return;
                     }
-                    run_job(&state, &tenant, &id, &stop).await;
+                    let until = Instant::now() + JOB_TURN;
+                    if run_job(&state, &tenant, &id, until, &stop).await == Turn::Unfinished {
+                        unfinished = true;
+                    }
                 }
             }
             Err(error) => tracing::warn!(%error, "cannot list jobs; retrying"),
+        }
+        if unfinished {
+            continue;
         }
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -100,17 +116,33 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis((50u64 << attempt.min(7)).min(5_000))
 }
 
-async fn run_job(state: &AppState, tenant: &TenantId, id: &str, stop: &CancellationToken) {
+/// How a job's turn ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Turn {
+    /// Finished, failed, gone, or the worker is stopping.
+    Over,
+    /// Its time was up with work left: it goes on in the next round.
+    Unfinished,
+}
+
+/// Runs one job's turn: steps until it is over or `until` has passed.
+async fn run_job(
+    state: &AppState,
+    tenant: &TenantId,
+    id: &str,
+    until: Instant,
+    stop: &CancellationToken,
+) -> Turn {
     let mut attempt = 0u32;
     loop {
         if stop.is_cancelled() {
-            return;
+            return Turn::Over;
         }
         let step = match state.store.get_job(tenant, id) {
-            Ok(None) => return,
-            Ok(Some(job)) if job.status.is_finished() => return,
+            Ok(None) => return Turn::Over,
+            Ok(Some(job)) if job.status.is_finished() => return Turn::Over,
             Ok(Some(job)) => match job.kind.as_str() {
-                KIND_GENERATE_TICKETS => generate_step(state, tenant, &job, stop).await,
+                KIND_GENERATE_TICKETS => generate_step(state, tenant, &job, until, stop).await,
                 crate::quota_jobs::KIND_ADJUST_QUOTAS => {
                     crate::quota_jobs::step(state, tenant, &job).await
                 }
@@ -119,6 +151,7 @@ async fn run_job(state: &AppState, tenant: &TenantId, id: &str, stop: &Cancellat
             Err(error) => Err(StepError::from(error)),
         };
         match step {
+            Ok(Step::Continue) if Instant::now() >= until => return Turn::Unfinished,
             Ok(Step::Continue) => attempt = 0,
             Ok(Step::Fail(reason)) => {
                 tracing::warn!(job = id, %reason, "job failed");
@@ -126,7 +159,8 @@ async fn run_job(state: &AppState, tenant: &TenantId, id: &str, stop: &Cancellat
                     .await
                     .is_err()
                 {
-                    return;
+                    // The store refuses writes: the next round (after the idle poll) tries again.
+                    return Turn::Over;
                 }
             }
             Err(error) => {
@@ -143,13 +177,13 @@ async fn run_job(state: &AppState, tenant: &TenantId, id: &str, stop: &Cancellat
                         .await
                         .is_err()
                     {
-                        return;
+                        return Turn::Over;
                     }
                     continue;
                 }
                 tracing::warn!(job = id, attempt, error = %error.message, "job step failed; retrying");
                 tokio::select! {
-                    _ = stop.cancelled() => return,
+                    _ = stop.cancelled() => return Turn::Over,
                     _ = tokio::time::sleep(backoff(attempt)) => {}
                 }
             }
@@ -257,8 +291,8 @@ async fn settle(pending: Pending, behind: &mut Option<Pending>) -> Result<Option
     }))
 }
 
-/// Runs a `tickets.generate` job from its stored cursor until it is done or a chunk does not
-/// land. Chunks are pipelined: the next one is read, its tokens made and queued while the
+/// Runs a `tickets.generate` job from its stored cursor until it is done, a chunk does not
+/// land, or its turn ends at `until`. Chunks are pipelined: the next one is read, its tokens made and queued while the
 /// writer applies the one before, so the writer never waits for the worker. Each chunk claims
 /// the cursor the one before it leaves, so a chunk behind one that did not land is refused as
 /// stale, and the caller resumes from the stored cursor.
@@ -266,6 +300,7 @@ async fn generate_step(
     state: &AppState,
     tenant: &TenantId,
     job: &JobView,
+    until: Instant,
     stop: &CancellationToken,
 ) -> Result<Step, StepError> {
     let params: GenerateParams = match serde_json::from_value(job.params.clone()) {
@@ -276,8 +311,9 @@ async fn generate_step(
     let mut done = job.counters.done;
     let mut in_flight: Option<Pending> = None;
     loop {
-        if stop.is_cancelled() {
-            // Shutting down: let the queued chunk land; a restart resumes after it.
+        if stop.is_cancelled() || Instant::now() >= until {
+            // Shutting down, or the turn is over: let the queued chunk land; a restart, or the
+            // next turn, resumes after it.
             if let Some(pending) = in_flight.take() {
                 settle(pending, &mut None).await?;
             }

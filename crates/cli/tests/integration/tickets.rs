@@ -456,6 +456,34 @@ async fn a_restart_resumes_a_queued_job() {
     assert_verify_clean(&app);
 }
 
+#[tokio::test]
+async fn active_jobs_take_turns_so_a_small_job_does_not_wait_for_a_large_one() {
+    // Both jobs are queued while no worker runs, the large one first.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let app = spawn_configured(dir, Options::default(), |config| config.job_worker = false).await;
+    let (large, small) = (app.tenant("Stadium").await, app.tenant("Chapel").await);
+    let (stadium, _) = event(&app, &large, 10_000, &[]).await;
+    let csv: String = std::iter::once("external_id,name\n".to_owned())
+        .chain((1..=3_000).map(|i| format!("fan{i},Fan {i}\n")))
+        .collect();
+    let imported = import_csv(&app, &large, &stadium, &csv).await;
+    assert_eq!(imported.json()["created"], 3_000, "{}", imported.json());
+    let (chapel, _) = event(&app, &small, 10, &[]).await;
+    attendees(&app, &small, &chapel, 5).await;
+    // Chunks of one: the large job is 3,000 writer round trips, seconds of work.
+    let large_job = start_generate(&app, &large, &stadium, json!({ "chunk": 1 })).await;
+    let small_job = start_generate(&app, &small, &chapel, json!({})).await;
+
+    let app = spawn_in(app.stop().await, Options::default()).await;
+    let done = wait_job(&app, &small, &small_job).await;
+    assert_eq!(counts(&done), (5, 0, 0), "{done}");
+    let meanwhile = app.get(&format!("/v1/jobs/{large_job}"), &large).await;
+    assert_eq!(meanwhile.body["status"], "running", "{}", meanwhile.body);
+    let done = wait_job(&app, &large, &large_job).await;
+    assert_eq!(counts(&done), (3_000, 0, 0), "{done}");
+    assert_verify_clean(&app);
+}
+
 /// Decodes the one QR code in a grayscale image.
 fn decode_qr(width: usize, height: usize, pixels: &[u8]) -> String {
     let mut image =
