@@ -17,12 +17,14 @@ const EARLIEST_OFFSET_MS: i64 = 12 * 3_600_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SessionDate(time::Date);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DateError {
     #[error("must be a calendar date written YYYY-MM-DD")]
     Malformed,
     #[error("is in the past")]
     InThePast,
+    #[error("is in the past (in the session's time zone, {zone})")]
+    OverIn { zone: String },
 }
 
 /// The time zone a session's dates are calendar dates in: an IANA name such as
@@ -48,8 +50,12 @@ impl SessionZone {
     /// An IANA time zone name (`Europe/Paris`, `UTC`), as the database spells it.
     pub fn parse(name: &str) -> Result<SessionZone, UnknownZone> {
         let zone = jiff::tz::TimeZone::get(name).map_err(|_| UnknownZone)?;
-        // The database's own spelling: `europe/paris` is kept as `Europe/Paris`.
-        let name = zone.iana_name().unwrap_or(name).to_owned();
+        // The database's own spelling: `europe/paris` is kept as `Europe/Paris`. Its entries
+        // that are not places (`Etc/Unknown`, `Factory`) are refused.
+        let name = zone.iana_name().ok_or(UnknownZone)?.to_owned();
+        if ["Etc/Unknown", "Factory"].contains(&name.as_str()) {
+            return Err(UnknownZone);
+        }
         Ok(SessionZone { name, zone })
     }
 
@@ -61,7 +67,7 @@ impl SessionZone {
     pub fn today(&self, now: UnixMillis) -> SessionDate {
         let at = jiff::Timestamp::from_millisecond(now.0).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         let offset_ms = i64::from(self.zone.to_offset(at).seconds()) * 1000;
-        SessionDate::utc_date_of(UnixMillis(now.0 + offset_ms))
+        SessionDate::utc_date_of(UnixMillis(now.0.saturating_add(offset_ms)))
     }
 }
 
@@ -111,12 +117,26 @@ impl SessionDate {
 
     /// The earliest date that is today somewhere: the zones furthest west are 12 hours behind UTC.
     pub fn earliest_today(now: UnixMillis) -> SessionDate {
-        SessionDate::today(UnixMillis(now.0 - EARLIEST_OFFSET_MS))
+        SessionDate::today(UnixMillis(now.0.saturating_sub(EARLIEST_OFFSET_MS)))
     }
 
     /// Before today in `zone`: a date no one can book any more.
     pub fn is_past_in(self, now: UnixMillis, zone: &SessionZone) -> bool {
         self < zone.today(now)
+    }
+
+    /// The date, unless it is over in `zone`.
+    pub fn upcoming_in(
+        self,
+        now: UnixMillis,
+        zone: &SessionZone,
+    ) -> Result<SessionDate, DateError> {
+        if self.is_past_in(now, zone) {
+            return Err(DateError::OverIn {
+                zone: zone.name().to_owned(),
+            });
+        }
+        Ok(self)
     }
 
     /// The id of this date's instance of `session`.
@@ -219,7 +239,15 @@ mod tests {
     fn zones_are_iana_names_in_the_databases_spelling() {
         assert_eq!(zone("europe/paris").name(), "Europe/Paris");
         assert_eq!(zone("UTC"), SessionZone::utc());
-        for bad in ["Mars/Olympus_Mons", "", "+05:00", "Europe/"] {
+        for bad in [
+            "Mars/Olympus_Mons",
+            "",
+            "+05:00",
+            "UTC+5",
+            "Europe/",
+            "etc/unknown",
+            "Factory",
+        ] {
             assert_eq!(
                 SessionZone::parse(bad).map(|_| ()),
                 Err(UnknownZone),

@@ -421,11 +421,21 @@ pub struct PatchPoolRequest {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Vec<ThresholdBody>>)]
     pub thresholds: Option<Option<Vec<ThresholdBody>>>,
+    /// Not changeable: a session's time zone is set when it is created (it decides which of
+    /// its dates are over). Accepted here only to be refused with that reason.
+    #[schema(value_type = Option<String>)]
+    pub time_zone: Option<Value>,
 }
 
 impl PatchPoolRequest {
     pub fn validate(self, pool_id: String) -> Result<Command, ApiError> {
         let mut checks = Checks::default();
+        if self.time_zone.is_some() {
+            checks.fail(
+                "time_zone",
+                "is set when the session is created and cannot be changed",
+            );
+        }
         if let Some(name) = &self.name {
             checks.text("name", name, MAX_NAME_CHARS);
         }
@@ -481,7 +491,7 @@ pub struct HoldLineRequest {
     pub pool_id: String,
     #[schema(example = 2)]
     pub quantity: i64,
-    /// For a session pool (`per_date`): the date, `YYYY-MM-DD`, today (UTC) or later.
+    /// For a session pool (`per_date`): the date, `YYYY-MM-DD`, not over in the session's time zone.
     #[schema(example = "2026-12-24")]
     pub date: Option<String>,
     /// The unit this line takes (seats, credits, learners...): a pool that counts another unit
@@ -600,7 +610,7 @@ pub struct JoinWaitlistRequest {
     /// Who is waiting, as your platform names them; list their entries with GET /v1/waitlist?holder=.
     #[schema(example = "user_42")]
     pub holder: String,
-    /// For a session pool (`per_date`): the date, `YYYY-MM-DD`, today (UTC) or later.
+    /// For a session pool (`per_date`): the date, `YYYY-MM-DD`, not over in the session's time zone.
     pub date: Option<String>,
     /// Higher is served first; default the tenant's base priority. Not with `priority_class`.
     pub priority: Option<i64>,

@@ -847,7 +847,7 @@ fn a_sessions_time_zone_is_stored_and_given_to_its_dates_across_a_restart() {
     let later = UnixMillis(T0.0 + 47 * 60_000);
     let over = apply_one(&mut writer, &acme, hold(&instance, 1, 60), later);
     assert!(
-        matches!(&over, Err(Failure::Invalid { field, message }) if field == "date" && message.contains("Asia/Tokyo")),
+        matches!(&over, Err(Failure::Invalid { field, message }) if field == "lines[0].date" && message.contains("Asia/Tokyo")),
         "{over:?}"
     );
     assert_verify_clean(&dir);

@@ -743,6 +743,45 @@ async fn a_sessions_dates_are_over_when_they_end_in_its_own_time_zone() {
         .await;
     assert_eq!(date.body["held"], 1);
     assert_eq!(date.body["time_zone"], "America/Los_Angeles");
+    // Availability answers as a hold would: the date is over in UTC, open in Los Angeles.
+    let over = app
+        .get(
+            &format!("/v1/pools/{utc}/availability?date=2026-09-21"),
+            &key,
+        )
+        .await;
+    over.assert_problem(StatusCode::BAD_REQUEST, "validation");
+    assert_eq!(over.error_fields(), ["date"]);
+    let open = app
+        .get(
+            &format!("/v1/pools/{los_angeles}/availability?date=2026-09-21"),
+            &key,
+        )
+        .await;
+    assert_eq!(open.body["can_hold"], true, "{}", open.body);
+    // A hold names the line whose date is over.
+    let mixed = app
+        .post(
+            "/v1/holds",
+            &key,
+            json!({"lines": [
+                {"pool_id": los_angeles, "date": "2026-09-21", "quantity": 1},
+                {"pool_id": utc, "date": "2026-09-21", "quantity": 1}
+            ]}),
+        )
+        .await;
+    mixed.assert_problem(StatusCode::BAD_REQUEST, "validation");
+    assert_eq!(mixed.error_fields(), ["lines[1].date"]);
+    // The zone is set once, when the session is created.
+    let change = app
+        .patch(
+            &format!("/v1/pools/{los_angeles}"),
+            &key,
+            json!({"time_zone": "UTC"}),
+        )
+        .await;
+    change.assert_problem(StatusCode::BAD_REQUEST, "validation");
+    assert_eq!(change.error_fields(), ["time_zone"]);
 
     // 2026-09-22T12:00Z: the 22nd is today in UTC but over on Kiritimati (UTC+14: 02:00 on the
     // 23rd); its 23rd is bookable, and Los Angeles' 21st is over now.

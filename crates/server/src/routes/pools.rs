@@ -186,7 +186,10 @@ pub async fn availability(
     let quantity = allot_core::Quantity::new(query.quantity.unwrap_or(1))
         .map_err(|error| ApiError::invalid("quantity", error.to_string()))?;
     let id = match &query.date {
-        Some(date) => super::sessions::date_instance(&id, date)?,
+        Some(date) => {
+            super::sessions::refuse_date_over(&state, &caller.tenant, &id, date)?;
+            super::sessions::date_instance(&id, date)?
+        }
         None => id,
     };
     let pool = state

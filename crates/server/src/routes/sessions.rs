@@ -9,7 +9,7 @@ use crate::extract::JsonBody;
 use crate::requests::PatchPoolRequest;
 use crate::state::{Actor, AppState, WriteContext};
 use crate::views::{Page, PoolBody, render_ok};
-use allot_core::{PoolId, SessionDate, UnixMillis};
+use allot_core::{PoolId, SessionDate, SessionZone, UnixMillis};
 use allot_store::Role;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -20,6 +20,31 @@ pub(crate) fn date_instance(session: &str, date: &str) -> Result<String, ApiErro
     let date =
         SessionDate::parse(date).map_err(|error| ApiError::invalid("date", error.to_string()))?;
     Ok(date.instance_id(&PoolId(session.to_owned())).0)
+}
+
+/// Refuses a date of `session` that is over in the session's time zone (400, as a hold on it
+/// would be): for reads that answer whether a hold could be placed. Unknown sessions pass: the
+/// read that follows answers 404.
+pub(crate) fn refuse_date_over(
+    state: &AppState,
+    tenant: &allot_store::TenantId,
+    session: &str,
+    date: &str,
+) -> Result<(), ApiError> {
+    let date =
+        SessionDate::parse(date).map_err(|error| ApiError::invalid("date", error.to_string()))?;
+    let now = state.clock.now();
+    let Some(session) = state.store.get_pool(tenant, session, now)? else {
+        return Ok(());
+    };
+    let zone = session
+        .time_zone
+        .as_deref()
+        .and_then(|name| SessionZone::parse(name).ok())
+        .unwrap_or_else(SessionZone::utc);
+    date.upcoming_in(now, &zone)
+        .map_err(|error| ApiError::invalid("date", error.to_string()))?;
+    Ok(())
 }
 
 /// Refuses a date over in every time zone for a change (the writer decides in the session's).

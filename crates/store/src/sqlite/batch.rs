@@ -19,8 +19,8 @@ use crate::command::*;
 use crate::model::*;
 use crate::{BatchWriter, StoreError};
 use allot_core::{
-    HoldLine, HoldStatus, LineEffect, Pool, PoolId, PoolLimits, PoolSet, Refusal, SessionDate,
-    SessionZone, TransitionError, UnixMillis,
+    DateError, HoldLine, HoldStatus, LineEffect, Pool, PoolId, PoolLimits, PoolSet, Refusal,
+    SessionDate, SessionZone, TransitionError, UnixMillis,
 };
 pub(super) use appends::{Appends, LedgerEntry, NewHoldRow};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -542,10 +542,10 @@ fn write_counters(
 fn past_date(zone: &SessionZone) -> Failure {
     Failure::Invalid {
         field: "date".to_owned(),
-        message: format!(
-            "is in the past (in the session's time zone, {})",
-            zone.name()
-        ),
+        message: DateError::OverIn {
+            zone: zone.name().to_owned(),
+        }
+        .to_string(),
     }
 }
 
@@ -1202,7 +1202,15 @@ fn place_hold(
         if let Err(failure) =
             pools.load_for_use(tx, &mut work.appends, tenant, &line.pool_id, now)?
         {
-            return Ok(Err(failure));
+            // Name the line whose date is refused, as the HTTP layer does for the dates it
+            // refuses itself.
+            return Ok(Err(match failure {
+                Failure::Invalid { field, message } if field == "date" => Failure::Invalid {
+                    field: format!("lines[{index}].date"),
+                    message,
+                },
+                other => other,
+            }));
         }
         let actual = &pools.rows[&line.pool_id].unit;
         if let Some(Some(requested)) = extras.units.get(index)
