@@ -79,6 +79,11 @@ pub struct ServeArgs {
     /// `smtps://user:pass@host:465` (TLS), or `smtp://host:25` (a local relay). Unset: no e-mail.
     #[arg(long, env = "ALLOT_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
+    /// Let webhooks go to private and local addresses (localhost, 10.0.0.0/8, 192.168.0.0/16,
+    /// 169.254.0.0/16, …). Off by default, so a tenant cannot make the server call into the
+    /// network it runs in; turn it on when your receivers are on that network.
+    #[arg(long, env = "ALLOT_WEBHOOK_ALLOW_PRIVATE", default_value_t = false)]
+    pub webhook_allow_private: bool,
     /// The From address of alert e-mail.
     #[arg(
         long,

@@ -34,6 +34,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             from: args.smtp_from,
         });
     }
+    config.delivery.allow_private = args.webhook_allow_private;
     config.ticket_link_base = args.ticket_link_base;
     config.ticket_key = std::env::var("ALLOT_TICKET_KEY")
         .ok()

@@ -45,6 +45,8 @@ pub struct DeliveryConfig {
     pub request_timeout: Duration,
     /// Deliveries in flight at once.
     pub concurrency: usize,
+    /// Send webhooks to private and local addresses too (see `egress`). Off by default.
+    pub allow_private: bool,
 }
 
 impl Default for DeliveryConfig {
@@ -54,6 +56,7 @@ impl Default for DeliveryConfig {
             poll_interval: Duration::from_millis(250),
             request_timeout: Duration::from_secs(10),
             concurrency: 32,
+            allow_private: false,
         }
     }
 }
@@ -106,6 +109,19 @@ pub fn next_retry(attempts_made: i64, now: UnixMillis, jitter: f64) -> Option<Un
     ))
 }
 
+/// An error with the errors under it: reqwest's own message leaves out why a connection failed
+/// (refused, a DNS failure, an address refused by `egress`).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        text.push_str(": ");
+        text.push_str(&error.to_string());
+        cause = error.source();
+    }
+    text
+}
+
 fn jitter() -> f64 {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).expect("the operating system's random source is available");
@@ -114,12 +130,14 @@ fn jitter() -> f64 {
 
 /// Sends due deliveries until `shutdown`.
 pub async fn run(state: AppState, config: DeliveryConfig, shutdown: CancellationToken) {
-    let client = match reqwest::Client::builder()
+    let mut client = reqwest::Client::builder()
         .timeout(config.request_timeout)
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("allot/", env!("CARGO_PKG_VERSION")))
-        .build()
-    {
+        .user_agent(concat!("allot/", env!("CARGO_PKG_VERSION")));
+    if !config.allow_private {
+        client = client.dns_resolver(Arc::new(crate::egress::PublicOnly));
+    }
+    let client = match client.build() {
         Ok(client) => client,
         Err(error) => {
             tracing::error!(%error, "cannot build the webhook client; deliveries stay pending");
@@ -139,6 +157,7 @@ pub async fn run(state: AppState, config: DeliveryConfig, shutdown: Cancellation
         client,
         mailer,
         from: config.smtp.as_ref().map(|smtp| smtp.from.clone()),
+        allow_private: config.allow_private,
     };
     let sender = Arc::new(sender);
     let permits = Arc::new(Semaphore::new(config.concurrency));
@@ -222,6 +241,8 @@ struct Sender {
     client: reqwest::Client,
     mailer: Option<Arc<lettre::AsyncSmtpTransport<lettre::Tokio1Executor>>>,
     from: Option<String>,
+    /// Whether webhooks may go to private and local addresses (`egress`).
+    allow_private: bool,
 }
 
 impl Sender {
@@ -260,6 +281,13 @@ impl Sender {
         ) else {
             return (None, Some(WEBHOOK_GONE.to_owned()));
         };
+        // A webhook registered while private addresses were allowed: names are checked by the
+        // client's resolver, addresses here.
+        if !self.allow_private
+            && let Err(reason) = crate::egress::check_url(url)
+        {
+            return (None, Some(reason));
+        }
         let timestamp = now.0 / 1000;
         let body = &due.delivery.payload;
         let signature = sign(&key, &due.delivery.event_id, timestamp, body);
@@ -281,7 +309,7 @@ impl Sender {
                 Some(response.status().as_u16()),
                 Some(format!("the receiver answered {}", response.status())),
             ),
-            Err(error) => (None, Some(format!("no answer: {error}"))),
+            Err(error) => (None, Some(format!("no answer: {}", with_causes(&error)))),
         }
     }
 

@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod clock;
 pub mod delivery;
+pub mod egress;
 pub mod error;
 pub mod extract;
 pub mod jobs;
@@ -378,6 +379,7 @@ pub async fn serve(
         config.clock.clone(),
         config.fallback_wait_seconds,
         ticket_keys,
+        config.delivery.allow_private,
     );
     let stop = CancellationToken::new();
     let sweeper = config

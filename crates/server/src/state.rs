@@ -29,6 +29,8 @@ pub struct Shared {
     pub tickets: crate::tickets::TicketKeys,
     /// Wakes the job worker when a job is queued.
     pub job_wake: tokio::sync::Notify,
+    /// Webhooks may name private and local addresses (`--webhook-allow-private`).
+    pub webhook_allow_private: bool,
 }
 
 impl std::ops::Deref for AppState {
@@ -81,6 +83,7 @@ impl AppState {
         clock: Clock,
         fallback_wait_seconds: i64,
         tickets: crate::tickets::TicketKeys,
+        webhook_allow_private: bool,
     ) -> Self {
         AppState(Arc::new(Shared {
             store,
@@ -91,6 +94,7 @@ impl AppState {
             delivery_wakeup: tokio::sync::Notify::new(),
             tickets,
             job_wake: tokio::sync::Notify::new(),
+            webhook_allow_private,
         }))
     }
 

@@ -385,6 +385,58 @@ async fn webhooks_get_signed_events_and_a_failing_receiver_gets_them_after_retri
 }
 
 /// A minimal SMTP server: accepts every message and keeps its DATA.
+#[tokio::test]
+async fn by_default_webhooks_never_reach_private_or_local_addresses() {
+    let app = crate::helpers::spawn_configured(
+        tempfile::tempdir().expect("a temporary directory"),
+        Options::default(),
+        |config| config.delivery.allow_private = false,
+    )
+    .await;
+    let key = app.tenant("Acme").await;
+    let receiver = Receiver::start(&[]).await;
+    // An address inside is refused when the webhook is registered.
+    for url in [
+        receiver.url.clone(),
+        "http://169.254.169.254/latest/meta-data".to_owned(),
+    ] {
+        let refused = app
+            .post("/v1/webhooks", &key, json!({"url": url, "events": ["*"]}))
+            .await;
+        refused.assert_problem(StatusCode::BAD_REQUEST, "validation");
+        assert_eq!(refused.error_fields(), ["url"], "{url}");
+    }
+    // A name is checked when it is resolved: localhost is inside, so nothing is sent.
+    let by_name = receiver.url.replace("127.0.0.1", "localhost");
+    let created = app
+        .post(
+            "/v1/webhooks",
+            &key,
+            json!({"url": by_name, "events": ["*"]}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let webhook = created.body["id"].as_str().expect("an id").to_owned();
+    let test = app
+        .post(&format!("/v1/webhooks/{webhook}/test"), &key, json!({}))
+        .await;
+    assert_eq!(test.status, StatusCode::ACCEPTED, "{}", test.body);
+    let error = eventually(Duration::from_secs(10), "the refused attempt", || async {
+        let reply = app
+            .get(&format!("/v1/webhooks/{webhook}/deliveries"), &key)
+            .await;
+        reply.body["items"][0]["attempt_log"][0]["error"]
+            .as_str()
+            .map(str::to_owned)
+    })
+    .await;
+    assert!(error.contains("private or local addresses"), "{error}");
+    assert!(
+        receiver.requests().is_empty(),
+        "nothing reached the receiver"
+    );
+}
+
 async fn smtp_server() -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

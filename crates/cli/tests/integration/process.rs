@@ -88,6 +88,8 @@ impl Server {
         if let Some(token) = token {
             command.env("ALLOT_ADMIN_TOKEN", token);
         }
+        // The tests' webhook receivers listen on loopback.
+        command.env("ALLOT_WEBHOOK_ALLOW_PRIVATE", "true");
         let child = command.spawn().expect("allot serve starts");
         Server {
             child,

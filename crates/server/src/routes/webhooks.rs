@@ -23,6 +23,10 @@ pub async fn create_webhook(
     body: JsonBody<CreateWebhookRequest>,
 ) -> Result<Response, ApiError> {
     let caller = write.caller.require(Role::Admin)?;
+    if !state.webhook_allow_private {
+        crate::egress::check_url(&body.value.url)
+            .map_err(|reason| ApiError::invalid("url", reason))?;
+    }
     let (command, secret) = body.value.validate()?;
     let answer = state
         .submit(
