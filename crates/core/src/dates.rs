@@ -12,6 +12,8 @@ use std::fmt;
 
 /// How far behind UTC the furthest-west time zones are (Etc/GMT+12).
 const EARLIEST_OFFSET_MS: i64 = 12 * 3_600_000;
+/// How far ahead of UTC the furthest-east time zones are (Pacific/Kiritimati).
+const LATEST_OFFSET_MS: i64 = 14 * 3_600_000;
 
 /// A calendar date, `YYYY-MM-DD`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -118,6 +120,12 @@ impl SessionDate {
     /// The earliest date that is today somewhere: the zones furthest west are 12 hours behind UTC.
     pub fn earliest_today(now: UnixMillis) -> SessionDate {
         SessionDate::today(UnixMillis(now.0.saturating_sub(EARLIEST_OFFSET_MS)))
+    }
+
+    /// The latest date that is today somewhere: the zones furthest east are 14 hours ahead of
+    /// UTC. Every date that is over anywhere is before it.
+    pub fn latest_today(now: UnixMillis) -> SessionDate {
+        SessionDate::today(UnixMillis(now.0.saturating_add(LATEST_OFFSET_MS)))
     }
 
     /// Before today in `zone`: a date no one can book any more.
@@ -228,6 +236,9 @@ mod tests {
     fn before_the_zone_is_known_only_a_date_over_everywhere_is_refused() {
         let now = UnixMillis(1_796_517_000_000); // 2026-12-06T00:30Z: 12:30 on the 5th at UTC-12
         assert_eq!(SessionDate::earliest_today(now).to_string(), "2026-12-05");
+        assert_eq!(SessionDate::latest_today(now).to_string(), "2026-12-06");
+        let noon = UnixMillis(now.0 + 10 * 3_600_000); // 10:30Z: 00:30 on the 7th at UTC+14
+        assert_eq!(SessionDate::latest_today(noon).to_string(), "2026-12-07");
         assert!(SessionDate::parse_upcoming("2026-12-05", now).is_ok());
         assert_eq!(
             SessionDate::parse_upcoming("2026-12-04", now),

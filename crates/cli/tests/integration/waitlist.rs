@@ -811,3 +811,49 @@ async fn a_sessions_dates_are_over_when_they_end_in_its_own_time_zone() {
         assert_eq!(refused.error_fields(), [field]);
     }
 }
+
+#[tokio::test]
+async fn the_sweeper_expires_those_waiting_on_a_date_once_it_is_over_in_the_sessions_zone() {
+    let (app, key) = app().await;
+    let utc = session(&app, &key, 1, json!({})).await;
+    let los_angeles = session(&app, &key, 1, json!({"time_zone": "America/Los_Angeles"})).await;
+    // Today (2026-09-21) is sold on both; one person waits on each, for three days.
+    let mut waiting = Vec::new();
+    for tour in [&utc, &los_angeles] {
+        let sold = app
+            .post(
+                "/v1/holds",
+                &key,
+                json!({"lines": [{"pool_id": tour, "date": "2026-09-21", "quantity": 1}], "confirm": true}),
+            )
+            .await;
+        assert_eq!(sold.status, StatusCode::CREATED, "{}", sold.body);
+        let entry = join(
+            &app,
+            &key,
+            tour,
+            json!({"quantity": 1, "holder": "ana", "date": "2026-09-21", "expires_in_seconds": 259_200}),
+        )
+        .await;
+        waiting.push(entry["id"].clone());
+    }
+    // 2026-09-22T03:00Z: the 21st is over in UTC, not yet in Los Angeles (20:00 there).
+    app.clock.advance_ms((12 * 60 + 46) * 60_000 + 40_000);
+    eventually(Duration::from_secs(10), "the UTC entry expires", || async {
+        (statuses(&app, &key, &[&waiting[0]]).await == ["expired"]).then_some(())
+    })
+    .await;
+    assert_eq!(statuses(&app, &key, &[&waiting[1]]).await, ["waiting"]);
+    // 2026-09-22T07:30Z: 00:30 on the 22nd in Los Angeles.
+    app.clock.advance_ms(4 * 3_600_000 + 30 * 60_000);
+    eventually(
+        Duration::from_secs(10),
+        "the Los Angeles entry expires",
+        || async { (statuses(&app, &key, &[&waiting[1]]).await == ["expired"]).then_some(()) },
+    )
+    .await;
+    let listed = app
+        .get(&format!("/v1/pools/{los_angeles}/dates/2026-09-21"), &key)
+        .await;
+    assert_eq!(listed.body["waitlist"]["waiting"], 0, "{}", listed.body);
+}

@@ -21,7 +21,7 @@ use crate::model::{LedgerKind, TenantId};
 use allot_core::waitlist::{
     self, Decision, EntryStatus, PriorityClasses, PromotionMode, Queue, WaitlistPolicy,
 };
-use allot_core::{HoldLine, HoldStatus, PoolId, TransitionError, UnixMillis};
+use allot_core::{HoldLine, HoldStatus, PoolId, SessionDate, TransitionError, UnixMillis};
 use rusqlite::{Transaction, params};
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -235,7 +235,41 @@ pub(super) fn expire_due_entries(
         let tenant = TenantId(tenant.clone());
         expire_entry(tx, work, &tenant, id, &PoolId(pool_id.clone()), holder, now)?;
     }
+    hand_over_dates_that_ended(tx, work, now)?;
     Ok(due.len())
+}
+
+/// Entries waiting on a date that is over serve no one, and promotion expires them when it looks
+/// at the date; with nothing else happening there it would not look until the entries' own
+/// deadlines. So the sweeper hands it every date with people waiting that has ended in its
+/// session's time zone. (The SQL only narrows the search to dates over somewhere on Earth; the
+/// core decides for each date in its zone.)
+fn hand_over_dates_that_ended(
+    tx: &Transaction<'_>,
+    work: &mut Working,
+    now: UnixMillis,
+) -> Result<(), StoreError> {
+    let candidates: Vec<(String, String)> = tx
+        .prepare_cached(
+            "SELECT tenant_id, id FROM pools
+             WHERE date IS NOT NULL AND waiting > 0 AND date < ?1 LIMIT ?2",
+        )?
+        .query_map(
+            params![
+                SessionDate::latest_today(now).to_string(),
+                MAX_ENTRIES_EXPIRED_PER_SWEEP
+            ],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?
+        .collect::<Result<_, _>>()?;
+    for (tenant, id) in candidates {
+        let (tenant, id) = (TenantId(tenant), PoolId(id));
+        let pools = tenant_pools(&mut work.tenants, &tenant);
+        if pools.load_chain(tx, &tenant, &id)? && pools.rows[&id].date_is_over(now) {
+            pools.freed.insert(id);
+        }
+    }
+    Ok(())
 }
 
 /// Serves the waiting entries below every pool freed since the last promotion, for every tenant.

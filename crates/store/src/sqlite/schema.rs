@@ -420,6 +420,10 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE pools ADD COLUMN time_zone TEXT;
     "#,
+    // 8: the sweeper finds the dates with people waiting that may be over.
+    r#"
+    CREATE INDEX pools_dates_waiting ON pools(date) WHERE date IS NOT NULL AND waiting > 0;
+    "#,
 ];
 
 /// The schema version this build writes.
