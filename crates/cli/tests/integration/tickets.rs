@@ -481,6 +481,36 @@ async fn active_jobs_take_turns_so_a_small_job_does_not_wait_for_a_large_one() {
     assert_eq!(meanwhile.body["status"], "running", "{}", meanwhile.body);
     let done = wait_job(&app, &large, &large_job).await;
     assert_eq!(counts(&done), (3_000, 0, 0), "{done}");
+    // Its report spans several pages, sent as they are read: every ticket once, in order.
+    let report = app
+        .call_raw(
+            Method::GET,
+            &format!("/v1/jobs/{large_job}/report.csv"),
+            Some(&large),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(report.status, StatusCode::OK);
+    let text = String::from_utf8(report.bytes.clone()).expect("UTF-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "outcome,item,external_id,ticket_id,code,reason");
+    let tickets: Vec<&str> = lines[1..]
+        .iter()
+        .map(|line| line.split(',').nth(3).unwrap_or(""))
+        .collect();
+    assert_eq!(tickets.len(), 3_000);
+    assert!(
+        tickets.windows(2).all(|pair| pair[0] < pair[1]),
+        "in id order, no repeats"
+    );
+    assert!(lines[1..].iter().all(|line| {
+        line.starts_with("created,")
+            && line
+                .split(',')
+                .nth(2)
+                .is_some_and(|id| id.starts_with("fan"))
+    }));
     assert_verify_clean(&app);
 }
 

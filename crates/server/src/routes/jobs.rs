@@ -162,6 +162,89 @@ fn csv_line(out: &mut String, fields: &[&str]) {
     out.push('\n');
 }
 
+/// A job's report being written: where the next page comes from.
+struct Report {
+    state: AppState,
+    tenant: allot_store::TenantId,
+    job_id: String,
+    part: ReportPart,
+}
+
+enum ReportPart {
+    /// The tickets the job issued, in id order, after a cursor.
+    Tickets {
+        event_id: String,
+        after: Option<String>,
+    },
+    /// The skipped and failed items, by position.
+    Items {
+        after_seq: i64,
+    },
+    Done,
+}
+
+impl Report {
+    /// The next page of CSV lines; `None` once the report is complete. A store error ends the
+    /// body early (the client sees a cut-off transfer, not a shorter report that looks whole).
+    fn next_page(&mut self) -> Result<Option<String>, allot_store::StoreError> {
+        let mut out = String::new();
+        match &mut self.part {
+            ReportPart::Tickets { event_id, after } => {
+                let page = self.state.store.list_tickets(
+                    &self.tenant,
+                    event_id,
+                    None,
+                    Some(&self.job_id),
+                    PageRequest {
+                        limit: allot_store::MAX_PAGE_SIZE,
+                        after: after.take(),
+                    },
+                )?;
+                for item in page.as_ref().map_or(&[][..], |page| &page.items[..]) {
+                    csv_line(
+                        &mut out,
+                        &[
+                            "created",
+                            &item.ticket.attendee_id,
+                            &item.external_id,
+                            &item.ticket.id,
+                            &item.ticket.code,
+                            "",
+                        ],
+                    );
+                }
+                match page.and_then(|page| page.next_cursor) {
+                    Some(next) => *after = Some(next),
+                    None => self.part = ReportPart::Items { after_seq: -1 },
+                }
+            }
+            ReportPart::Items { after_seq } => {
+                let items = self.state.store.job_items(
+                    &self.tenant,
+                    &self.job_id,
+                    None,
+                    *after_seq,
+                    allot_store::MAX_PAGE_SIZE,
+                )?;
+                for item in &items {
+                    csv_line(
+                        &mut out,
+                        &[&item.outcome, &item.item, "", "", "", &item.reason],
+                    );
+                }
+                match items.last() {
+                    Some(last) if items.len() == allot_store::MAX_PAGE_SIZE => {
+                        *after_seq = last.seq;
+                    }
+                    _ => self.part = ReportPart::Done,
+                }
+            }
+            ReportPart::Done => return Ok(None),
+        }
+        Ok(Some(out))
+    }
+}
+
 /// The job's report as CSV: one line per item with its outcome (`created`, `skipped` or
 /// `failed`): created tickets first, then skipped and failed items with their reasons.
 #[utoipa::path(get, path = "/v1/jobs/{id}/report.csv", tag = "jobs",
@@ -177,9 +260,27 @@ pub async fn job_report(
         .store
         .get_job(&caller.tenant, &id)?
         .ok_or_else(|| ApiError::not_found("job", &id))?;
-    let mut out = String::new();
+    // Ticket generation reports the tickets it issued (or last reissued) first.
+    let tickets_of = (job.kind == KIND_GENERATE_TICKETS)
+        .then(|| serde_json::from_value::<GenerateParams>(job.params.clone()).ok())
+        .flatten()
+        .map(|params| params.event_id);
+    let report = Report {
+        state,
+        tenant: caller.tenant,
+        job_id: job.id,
+        part: match tickets_of {
+            Some(event_id) => ReportPart::Tickets {
+                event_id,
+                after: None,
+            },
+            None => ReportPart::Items { after_seq: -1 },
+        },
+    };
+    // Sent a page at a time, so a report of a million tickets never sits whole in memory.
+    let mut header_line = String::new();
     csv_line(
-        &mut out,
+        &mut header_line,
         &[
             "outcome",
             "item",
@@ -189,63 +290,22 @@ pub async fn job_report(
             "reason",
         ],
     );
-    if job.kind == KIND_GENERATE_TICKETS
-        && let Ok(params) = serde_json::from_value::<GenerateParams>(job.params.clone())
-    {
-        // Tickets this job issued (or last reissued), in id order, a page at a time.
-        let mut after = None;
-        loop {
-            let page = state.store.list_tickets(
-                &caller.tenant,
-                &params.event_id,
-                None,
-                Some(&job.id),
-                PageRequest {
-                    limit: allot_store::MAX_PAGE_SIZE,
-                    after: after.take(),
-                },
-            )?;
-            let Some(page) = page else { break };
-            for item in &page.items {
-                csv_line(
-                    &mut out,
-                    &[
-                        "created",
-                        &item.ticket.attendee_id,
-                        &item.external_id,
-                        &item.ticket.id,
-                        &item.ticket.code,
-                        "",
-                    ],
-                );
+    let pages = futures_util::stream::unfold(report, |mut report| async move {
+        let page = match report.next_page() {
+            Ok(page) => Ok(page?),
+            Err(error) => {
+                tracing::warn!(%error, job = %report.job_id, "a job report was cut short");
+                report.part = ReportPart::Done;
+                Err(error)
             }
-            match page.next_cursor {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
-    }
-    let mut after_seq = -1;
-    loop {
-        let items = state.store.job_items(
-            &caller.tenant,
-            &id,
-            None,
-            after_seq,
-            allot_store::MAX_PAGE_SIZE,
-        )?;
-        for item in &items {
-            csv_line(
-                &mut out,
-                &[&item.outcome, &item.item, "", "", "", &item.reason],
-            );
-        }
-        match items.last() {
-            Some(last) if items.len() == allot_store::MAX_PAGE_SIZE => after_seq = last.seq,
-            _ => break,
-        }
-    }
-    let mut response = out.into_response();
+        };
+        Some((page, report))
+    });
+    let body = futures_util::StreamExt::chain(
+        futures_util::stream::once(async move { Ok(header_line) }),
+        pages,
+    );
+    let mut response = axum::body::Body::from_stream(body).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/csv; charset=utf-8"),
