@@ -27,6 +27,12 @@ pub enum Command {
     /// Recompute every pool's counters from the ledger and the live holds; exit 1 on any mismatch.
     #[command(after_help = "Examples:\n  allot verify --data-dir ./allot-data")]
     Verify(VerifyArgs),
+    /// Copy a data directory, while its server runs, into a new one a server can start from:
+    /// the database as one consistent snapshot, checked, with the ticket key and admin token.
+    #[command(
+        after_help = "Examples:\n  allot backup --data-dir /var/lib/allot --to /backups/allot-2026-12-02\n\nTo restore: stop the server and start it with --data-dir pointing at the backup."
+    )]
+    Backup(BackupArgs),
     /// Drive a running server with load, then check nothing was oversold or lost; exit 2 if so.
     #[command(
         after_help = "Examples:\n  allot bench --admin-token $TOKEN --scenario hot --concurrency 256 --duration 10\n  allot bench --admin-token $TOKEN --scenario rush --units 10000 --concurrency 256\n  allot bench --api-key $KEY --scenario spread --pools 10000 --json"
@@ -99,6 +105,16 @@ pub struct ServeArgs {
     /// data directory's `ticket-key` file (generated on first start, mode 0600).
     #[arg(long, env = "ALLOT_TICKET_LINK_BASE", default_value = allot_server::tickets::DEFAULT_LINK_BASE)]
     pub ticket_link_base: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The data directory a server uses (it may be running).
+    #[arg(long, env = "ALLOT_DATA_DIR", default_value = "./allot-data")]
+    pub data_dir: PathBuf,
+    /// The new directory to write the backup to; it must not exist yet.
+    #[arg(long)]
+    pub to: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -2,9 +2,10 @@
 //! `bench` drives a running server and checks it oversold nothing.
 //!
 //! - `cli`: the clap definitions (flags, environment variables, help text).
-//! - `serve`, `verify`: one module per subcommand.
+//! - `serve`, `verify`, `backup`: one module per subcommand.
 //! - `telemetry`: logging set-up.
 
+pub mod backup;
 pub mod bench;
 pub mod cli;
 pub mod serve;

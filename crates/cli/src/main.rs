@@ -14,6 +14,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => allot::serve::run(args),
         Command::Verify(args) => allot::verify::run(args),
+        Command::Backup(args) => allot::backup::run(args),
         Command::Bench(args) => allot::bench::run(args),
         Command::Tickets(command) => allot::tickets::run_tickets(command),
         Command::Attendees(command) => allot::tickets::run_attendees(command),

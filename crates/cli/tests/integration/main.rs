@@ -6,6 +6,7 @@ mod api_auth;
 mod api_holds;
 mod api_input;
 mod api_pools;
+mod backup;
 mod concurrency;
 mod durability;
 mod helpers;

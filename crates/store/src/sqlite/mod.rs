@@ -8,6 +8,7 @@
 //! - `verify`: recomputing counters from the ledger and from live holds.
 
 mod alerts;
+mod backup;
 mod batch;
 mod ledger_runs;
 mod outbox;
@@ -20,6 +21,7 @@ mod ticket_reads;
 mod verify;
 mod waitlist;
 
+pub use backup::{BackupReport, backup};
 pub use batch::SqliteWriter;
 pub use verify::{Mismatch, VerifyReport, verify};
 

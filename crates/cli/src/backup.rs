@@ -1,0 +1,108 @@
+//! `allot backup`: a data directory another server can start from, taken while this one runs —
+//! the database as one consistent snapshot, and the files beside it that the database needs:
+//! `ticket-key` (every ticket's QR code and magic link derive from it) and `admin-token`.
+//!
+//! The copy is made in a hidden directory next to the target and renamed into place only once
+//! it is complete and checked, so a failed backup leaves nothing that looks like one.
+
+use crate::cli::BackupArgs;
+use allot_server::ADMIN_TOKEN_FILE;
+use allot_server::tickets::TICKET_KEY_FILE;
+use allot_store::sqlite::DATABASE_FILE;
+use anyhow::{Context, bail};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+pub fn run(args: BackupArgs) -> anyhow::Result<ExitCode> {
+    let to = &args.to;
+    if to.exists() {
+        bail!("{} already exists: give a new directory", to.display());
+    }
+    let Some(name) = to.file_name() else {
+        bail!("{} is not a directory name", to.display());
+    };
+    let parent = match to.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !parent.is_dir() {
+        bail!("{} does not exist: create it first", parent.display());
+    }
+    let partial = Partial::create(parent.join(format!(
+        ".{}.partial-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    )))?;
+    let report = allot_store::sqlite::backup(&args.data_dir, &partial.path.join(DATABASE_FILE))?;
+    let mut files = vec![DATABASE_FILE];
+    for file in [TICKET_KEY_FILE, ADMIN_TOKEN_FILE] {
+        let source = args.data_dir.join(file);
+        if source.exists() {
+            copy_private(&source, &partial.path.join(file))?;
+            files.push(file);
+        }
+    }
+    partial.finish(to)?;
+    println!(
+        "backed up {} to {}: {} ({:.1} MiB, schema version {})",
+        args.data_dir.display(),
+        to.display(),
+        files.join(", "),
+        report.bytes as f64 / (1024.0 * 1024.0),
+        report.schema_version
+    );
+    println!(
+        "to restore: stop the server and start it with --data-dir {}",
+        to.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Copies a secret file, readable by its owner only.
+fn copy_private(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::copy(from, to)
+        .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+    set_owner_only(to, 0o600)
+}
+
+#[cfg(unix)]
+fn set_owner_only(path: &Path, mode: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot restrict {}", path.display()))
+}
+
+#[cfg(not(unix))]
+fn set_owner_only(_path: &Path, _mode: u32) -> anyhow::Result<()> {
+    Ok(())
+}
+
+/// The hidden directory a backup is made in; removed unless [`Partial::finish`] moves it into
+/// place.
+struct Partial {
+    path: PathBuf,
+    done: bool,
+}
+
+impl Partial {
+    fn create(path: PathBuf) -> anyhow::Result<Partial> {
+        std::fs::create_dir(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        set_owner_only(&path, 0o700)?;
+        Ok(Partial { path, done: false })
+    }
+
+    fn finish(mut self, to: &Path) -> anyhow::Result<()> {
+        std::fs::rename(&self.path, to)
+            .with_context(|| format!("cannot move the backup into {}", to.display()))?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
