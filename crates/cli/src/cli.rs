@@ -90,6 +90,18 @@ pub struct ServeArgs {
     /// network it runs in; turn it on when your receivers are on that network.
     #[arg(long, env = "ALLOT_WEBHOOK_ALLOW_PRIVATE", default_value_t = false)]
     pub webhook_allow_private: bool,
+    /// An origin browsers may call the API from, such as https://app.example.com (repeat it, or
+    /// separate several with commas; `*` for any). Unset: no CORS headers, same-origin only.
+    #[arg(
+        long = "cors-origin",
+        env = "ALLOT_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
+    /// Requests per second each API key may make, in bursts of as many; over it a request gets
+    /// 429 with Retry-After. 0: no limit. The super-admin token is never limited.
+    #[arg(long, env = "ALLOT_RATE_LIMIT", default_value_t = 0)]
+    pub rate_limit: u32,
     /// The From address of alert e-mail.
     #[arg(
         long,

@@ -35,6 +35,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         });
     }
     config.delivery.allow_private = args.webhook_allow_private;
+    config.cors_origins = args.cors_origins;
+    config.rate_limit = std::num::NonZeroU32::new(args.rate_limit);
     config.ticket_link_base = args.ticket_link_base;
     config.ticket_key = std::env::var("ALLOT_TICKET_KEY")
         .ok()

@@ -120,6 +120,18 @@ impl Caller {
     }
 }
 
+/// Counts a request against its key's rate, if the server has one (the super-admin has none).
+fn check_rate(state: &AppState, key_id: &str) -> Result<(), ApiError> {
+    use governor::clock::{Clock, DefaultClock};
+    let Some(limiter) = &state.rate_limit else {
+        return Ok(());
+    };
+    limiter.check_key(&key_id.to_owned()).map_err(|not_until| {
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        ApiError::rate_limited(wait.as_secs_f64().ceil().max(1.0) as u64)
+    })
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -147,7 +159,10 @@ impl FromRequestParts<AppState> for Caller {
             return Ok(Caller::SuperAdmin);
         }
         match state.auth.lookup(state.store.as_ref(), &hash)? {
-            Some(key) => Ok(Caller::Key(key)),
+            Some(key) => {
+                check_rate(state, &key.id)?;
+                Ok(Caller::Key(key))
+            }
             None => Err(ApiError::unauthorized(
                 "the API key is not valid or was revoked",
             )),

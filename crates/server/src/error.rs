@@ -31,6 +31,7 @@ pub enum ErrorKind {
     Internal,
     TicketUsed,
     TicketVoid,
+    RateLimited,
 }
 
 impl ErrorKind {
@@ -111,6 +112,11 @@ impl ErrorKind {
                 "The ticket was already used",
             ),
             TicketVoid => (StatusCode::CONFLICT, "ticket-void", "The ticket is void"),
+            RateLimited => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests for this API key",
+            ),
         }
     }
 
@@ -122,6 +128,9 @@ impl ErrorKind {
         format!("{PROBLEM_BASE}{}", self.describe().1)
     }
 }
+
+/// The problem member (and `Retry-After` header) saying when to retry.
+const RETRY_AFTER_MEMBER: &str = "retry_after_seconds";
 
 /// A field that failed validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,6 +186,15 @@ impl ApiError {
         ApiError::new(ErrorKind::Forbidden, detail)
     }
 
+    /// Over the key's request rate: retry after `seconds` (also sent as `Retry-After`).
+    pub fn rate_limited(seconds: u64) -> Self {
+        ApiError::new(
+            ErrorKind::RateLimited,
+            format!("this key is over its request rate; retry in {seconds} s"),
+        )
+        .with(RETRY_AFTER_MEMBER, seconds)
+    }
+
     pub fn body(&self) -> Value {
         let (status, _, title) = self.kind.describe();
         let mut body = json!({
@@ -217,7 +235,17 @@ impl IntoResponse for ApiError {
         if self.kind == ErrorKind::Internal {
             tracing::error!(detail = %self.detail, "internal error");
         }
-        problem_response(self.to_stored())
+        let retry_after = self
+            .extensions
+            .get(RETRY_AFTER_MEMBER)
+            .and_then(Value::as_u64);
+        let mut response = problem_response(self.to_stored());
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

@@ -74,6 +74,10 @@ pub struct Config {
     pub ticket_key: Option<String>,
     /// Run background jobs (ticket generation); off only to test what a restart resumes.
     pub job_worker: bool,
+    /// Origins browsers may call the API from (CORS); `*` for any. Empty: none.
+    pub cors_origins: Vec<String>,
+    /// Requests per second each API key may make (a burst of as many); `None`: no limit.
+    pub rate_limit: Option<std::num::NonZeroU32>,
 }
 
 impl std::fmt::Debug for Config {
@@ -103,6 +107,8 @@ impl Config {
             ticket_link_base: tickets::DEFAULT_LINK_BASE.to_owned(),
             ticket_key: None,
             job_worker: true,
+            cors_origins: Vec::new(),
+            rate_limit: None,
         }
     }
 }
@@ -260,6 +266,58 @@ pub fn app(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
+/// Lets browsers on `origins` call the API: any method it has, with a bearer key, JSON and an
+/// idempotency key, reading the request id and replay marker. `None` when no origin is given.
+fn cors_layer(origins: &[String]) -> Result<Option<tower_http::cors::CorsLayer>, ServeError> {
+    use axum::http::{HeaderValue, Method, header};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let allow = if origins.iter().any(|origin| origin == "*") {
+        AllowOrigin::any()
+    } else {
+        let mut list = Vec::with_capacity(origins.len());
+        for origin in origins {
+            let valid = reqwest::Url::parse(origin).is_ok_and(|url| {
+                matches!(url.scheme(), "http" | "https")
+                    && url.host().is_some()
+                    && url.path() == "/"
+                    && !origin.ends_with('/')
+            });
+            if !valid {
+                return Err(ServeError::Io(format!(
+                    "CORS origin {origin:?} is not an origin such as https://app.example.com (or *)"
+                )));
+            }
+            list.push(HeaderValue::from_str(origin).map_err(|e| ServeError::Io(e.to_string()))?);
+        }
+        AllowOrigin::list(list)
+    };
+    Ok(Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::HeaderName::from_static("idempotency-key"),
+            ])
+            .expose_headers([
+                header::HeaderName::from_static("x-request-id"),
+                header::HeaderName::from_static("idempotent-replayed"),
+                header::RETRY_AFTER,
+            ])
+            .max_age(Duration::from_secs(3600)),
+    ))
+}
+
 /// Attendees, tickets, check-ins and jobs (issue 6).
 fn routes_for_tickets() -> Router<AppState> {
     use routes::{attendees, jobs, tickets};
@@ -377,10 +435,14 @@ pub async fn serve(
         writer,
         Auth::new(&admin_token),
         config.clock.clone(),
-        config.fallback_wait_seconds,
         ticket_keys,
-        config.delivery.allow_private,
+        state::Policies {
+            fallback_wait_seconds: config.fallback_wait_seconds,
+            webhook_allow_private: config.delivery.allow_private,
+            rate_limit: config.rate_limit,
+        },
     );
+    let cors = cors_layer(&config.cors_origins)?;
     let stop = CancellationToken::new();
     let sweeper = config
         .sweep_interval
@@ -407,7 +469,12 @@ pub async fn serve(
             stop.cancel();
         }
     };
-    let server = axum::serve(listener, app(state)).with_graceful_shutdown(graceful);
+    let router = match cors {
+        // Outermost: a browser's preflight is answered before anything asks for a key.
+        Some(cors) => app(state).layer(cors),
+        None => app(state),
+    };
+    let server = axum::serve(listener, router).with_graceful_shutdown(graceful);
     let served = tokio::select! {
         result = server => result.map_err(|e| ServeError::Io(e.to_string())),
         _ = async { stop.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {

@@ -31,6 +31,8 @@ pub struct Shared {
     pub job_wake: tokio::sync::Notify,
     /// Webhooks may name private and local addresses (`--webhook-allow-private`).
     pub webhook_allow_private: bool,
+    /// Each API key's request rate (`--rate-limit`); `None`: no limit.
+    pub rate_limit: Option<governor::DefaultKeyedRateLimiter<String>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -75,26 +77,38 @@ impl Answer {
     }
 }
 
+/// The settings handlers and extractors consult, from the server's configuration.
+pub struct Policies {
+    /// Seconds per place in line for waiting-list estimates when a pool has no promotion history.
+    pub fallback_wait_seconds: i64,
+    /// Webhooks may name private and local addresses.
+    pub webhook_allow_private: bool,
+    /// Requests per second per API key; `None`: no limit.
+    pub rate_limit: Option<std::num::NonZeroU32>,
+}
+
 impl AppState {
     pub fn new(
         store: Arc<dyn Store>,
         writer: Writer,
         auth: Auth,
         clock: Clock,
-        fallback_wait_seconds: i64,
         tickets: crate::tickets::TicketKeys,
-        webhook_allow_private: bool,
+        policies: Policies,
     ) -> Self {
         AppState(Arc::new(Shared {
             store,
             writer,
             auth,
             clock,
-            fallback_wait_seconds,
+            fallback_wait_seconds: policies.fallback_wait_seconds,
             delivery_wakeup: tokio::sync::Notify::new(),
             tickets,
             job_wake: tokio::sync::Notify::new(),
-            webhook_allow_private,
+            webhook_allow_private: policies.webhook_allow_private,
+            rate_limit: policies.rate_limit.map(|per_second| {
+                governor::RateLimiter::keyed(governor::Quota::per_second(per_second))
+            }),
         }))
     }
 

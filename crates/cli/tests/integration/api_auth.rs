@@ -567,3 +567,120 @@ async fn a_retried_tenant_creation_makes_one_tenant_and_never_replays_the_secret
         .await;
     other.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "idempotency-mismatch");
 }
+
+#[tokio::test]
+async fn a_key_over_its_rate_gets_429_with_retry_after_and_no_other_caller_is_slowed() {
+    let app = crate::helpers::spawn_configured(
+        tempfile::tempdir().expect("a temporary directory"),
+        crate::helpers::Options::default(),
+        |config| config.rate_limit = std::num::NonZeroU32::new(5),
+    )
+    .await;
+    let (busy, calm) = (app.tenant("Busy").await, app.tenant("Calm").await);
+    let mut statuses = Vec::new();
+    let mut limited = None;
+    for _ in 0..30 {
+        let reply = app
+            .call_raw(Method::GET, "/v1/pools", Some(&busy), None, &[])
+            .await;
+        statuses.push(reply.status);
+        if reply.status == StatusCode::TOO_MANY_REQUESTS && limited.is_none() {
+            limited = Some(reply);
+        }
+    }
+    // A burst of five goes through, then the key waits for its rate.
+    assert!(
+        statuses[..5].iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+    let limited = limited.expect("some requests over the rate are refused");
+    limited.assert_problem(StatusCode::TOO_MANY_REQUESTS, "rate-limited");
+    let retry: u64 = limited
+        .header("retry-after")
+        .and_then(|value| value.parse().ok())
+        .expect("a Retry-After in seconds");
+    assert_eq!(retry, 1, "a 5-per-second key waits under a second");
+    assert_eq!(limited.json()["retry_after_seconds"], retry);
+    // Another tenant's key and the super-admin token are not held back by it.
+    let other = app.get("/v1/pools", &calm).await;
+    assert_eq!(other.status, StatusCode::OK, "{}", other.body);
+    for _ in 0..10 {
+        let admin = app.get("/v1/api-keys", ADMIN_TOKEN).await;
+        assert_ne!(admin.status, StatusCode::TOO_MANY_REQUESTS);
+    }
+}
+
+#[tokio::test]
+async fn browsers_on_a_configured_origin_may_call_the_api_and_others_get_no_cors_headers() {
+    let app = crate::helpers::spawn_configured(
+        tempfile::tempdir().expect("a temporary directory"),
+        crate::helpers::Options::default(),
+        |config| config.cors_origins = vec!["https://app.example.com".to_owned()],
+    )
+    .await;
+    let preflight = app
+        .call_raw(
+            Method::OPTIONS,
+            "/v1/holds",
+            None,
+            None,
+            &[
+                ("origin", "https://app.example.com"),
+                ("access-control-request-method", "POST"),
+                (
+                    "access-control-request-headers",
+                    "authorization,content-type,idempotency-key",
+                ),
+            ],
+        )
+        .await;
+    assert!(preflight.status.is_success(), "{}", preflight.status);
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    let allowed = preflight
+        .header("access-control-allow-headers")
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    assert!(allowed.contains("idempotency-key"), "{allowed}");
+    let key = app.tenant("Acme").await;
+    let from_app = app
+        .call_raw(
+            Method::GET,
+            "/v1/pools",
+            Some(&key),
+            None,
+            &[("origin", "https://app.example.com")],
+        )
+        .await;
+    assert_eq!(from_app.status, StatusCode::OK);
+    assert_eq!(
+        from_app.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    let elsewhere = app
+        .call_raw(
+            Method::GET,
+            "/v1/pools",
+            Some(&key),
+            None,
+            &[("origin", "https://evil.example")],
+        )
+        .await;
+    assert_eq!(elsewhere.header("access-control-allow-origin"), None);
+
+    // Without the setting, no origin gets CORS headers.
+    let plain = spawn_app().await;
+    let key = plain.tenant("Acme").await;
+    let reply = plain
+        .call_raw(
+            Method::GET,
+            "/v1/pools",
+            Some(&key),
+            None,
+            &[("origin", "https://app.example.com")],
+        )
+        .await;
+    assert_eq!(reply.header("access-control-allow-origin"), None);
+}
