@@ -42,6 +42,14 @@ pub fn run(args: BackupArgs) -> anyhow::Result<ExitCode> {
             files.push(file);
         }
     }
+    if !files.contains(&TICKET_KEY_FILE) {
+        eprintln!(
+            "warning: {} has no {TICKET_KEY_FILE}: if the server takes its key from \
+             ALLOT_TICKET_KEY, keep that value with this backup — without it, the tickets issued so \
+             far cannot be checked in after a restore",
+            args.data_dir.display()
+        );
+    }
     partial.finish(to)?;
     println!(
         "backed up {} to {}: {} ({:.1} MiB, schema version {})",

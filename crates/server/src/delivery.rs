@@ -135,7 +135,11 @@ pub async fn run(state: AppState, config: DeliveryConfig, shutdown: Cancellation
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("allot/", env!("CARGO_PKG_VERSION")));
     if !config.allow_private {
-        client = client.dns_resolver(Arc::new(crate::egress::PublicOnly));
+        // A proxy (HTTP_PROXY and the like) would resolve and reach the target itself, past
+        // the resolver's check: deliveries go direct.
+        client = client
+            .dns_resolver(Arc::new(crate::egress::PublicOnly))
+            .no_proxy();
     }
     let client = match client.build() {
         Ok(client) => client,

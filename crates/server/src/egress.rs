@@ -37,14 +37,38 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
+    // Forms that carry an IPv4 address a gateway may forward to: judged by that address.
+    if let Some(v4) = embedded_v4(ip) {
+        return is_public_v4(v4);
+    }
     let [first, second, ..] = ip.segments();
-    let documentation = first == 0x2001 && second == 0x0db8;
-    !(ip.is_loopback()
+    let special = (first == 0x2001 && (second == 0x0db8 || second == 0)) // documentation, Teredo
+        || (first & 0xffc0) == 0xfec0 // site-local (deprecated)
+        || (first == 0x0100 && ip.segments()[1..4] == [0, 0, 0]); // discard-only
+    !(special
+        || ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
         || ip.is_unique_local()
-        || ip.is_unicast_link_local()
-        || documentation)
+        || ip.is_unicast_link_local())
+}
+
+/// The IPv4 address inside IPv4-compatible (`::a.b.c.d`), NAT64 (`64:ff9b::/96`,
+/// `64:ff9b:1::/48`) and 6to4 (`2002::/16`) addresses.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let octets = ip.octets();
+    let segments = ip.segments();
+    let last_four = Ipv4Addr::new(octets[12], octets[13], octets[14], octets[15]);
+    if segments[..6] == [0; 6] && !ip.is_loopback() && !ip.is_unspecified() {
+        return Some(last_four);
+    }
+    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || segments[..3] == [0x64, 0xff9b, 1] {
+        return Some(last_four);
+    }
+    if segments[0] == 0x2002 {
+        return Some(Ipv4Addr::new(octets[2], octets[3], octets[4], octets[5]));
+    }
+    None
 }
 
 /// Refuses a URL whose host is an IP address that is not public. Names pass here: they are
@@ -75,18 +99,25 @@ impl reqwest::dns::Resolve for PublicOnly {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let found: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            // One answer whether the name is unknown or only inside: the attempt log, which the
+            // tenant reads, must not tell which names exist on the server's network.
+            let refused = || -> Box<dyn std::error::Error + Send + Sync> {
+                format!(
+                    "{host} has no public address (webhooks go to public addresses unless the \
+                     server runs with --webhook-allow-private)"
+                )
+                .into()
+            };
+            let found: Vec<SocketAddr> = match tokio::net::lookup_host((host.as_str(), 0)).await {
+                Ok(found) => found.collect(),
+                Err(_) => return Err(refused()),
+            };
             let public: Vec<SocketAddr> = found
                 .into_iter()
                 .filter(|address| is_public(address.ip()))
                 .collect();
             if public.is_empty() {
-                return Err(format!(
-                    "{host} resolves only to private or local addresses: webhooks go to public \
-                     addresses unless the server runs with --webhook-allow-private"
-                )
-                .into());
+                return Err(refused());
             }
             Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
         })
@@ -121,11 +152,26 @@ mod tests {
             "2001:db8::1",
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::7f00:1",
+            "2002:7f00:1::1",
+            "2002:a00:1::",
+            "fec0::1",
+            "2001::1",
+            "100::1",
         ] {
             let ip: IpAddr = inside.parse().expect("an address");
             assert!(!is_public(ip), "{inside}");
         }
-        for outside in ["93.184.216.34", "1.1.1.1", "100.128.0.1", "2606:4700::1111"] {
+        for outside in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "100.128.0.1",
+            "2606:4700::1111",
+            "64:ff9b::5db8:d822",
+            "2002:5db8:d822::1",
+        ] {
             let ip: IpAddr = outside.parse().expect("an address");
             assert!(is_public(ip), "{outside}");
         }

@@ -312,10 +312,12 @@ async fn generate_step(
     let mut in_flight: Option<Pending> = None;
     loop {
         if stop.is_cancelled() || Instant::now() >= until {
-            // Shutting down, or the turn is over: let the queued chunk land; a restart, or the
-            // next turn, resumes after it.
-            if let Some(pending) = in_flight.take() {
-                settle(pending, &mut None).await?;
+            // Shutting down, or the turn is over: let the queued chunk land (a restart, or the
+            // next turn, resumes after it), and pass on what became of it.
+            if let Some(pending) = in_flight.take()
+                && let Some(step) = settle(pending, &mut None).await?
+            {
+                return Ok(step);
             }
             return Ok(Step::Continue);
         }

@@ -274,21 +274,30 @@ fn cors_layer(origins: &[String]) -> Result<Option<tower_http::cors::CorsLayer>,
     if origins.is_empty() {
         return Ok(None);
     }
-    let allow = if origins.iter().any(|origin| origin == "*") {
+    let allow = if origins.iter().any(|origin| origin.trim() == "*") {
         AllowOrigin::any()
     } else {
         let mut list = Vec::with_capacity(origins.len());
         for origin in origins {
-            let valid = reqwest::Url::parse(origin).is_ok_and(|url| {
-                matches!(url.scheme(), "http" | "https")
-                    && url.host().is_some()
-                    && url.path() == "/"
-                    && !origin.ends_with('/')
-            });
-            if !valid {
-                return Err(ServeError::Io(format!(
-                    "CORS origin {origin:?} is not an origin such as https://app.example.com (or *)"
-                )));
+            // Browsers send the origin in one spelling (lower-case host, no default port, no
+            // path): anything else would never match, so it is refused, with the spelling.
+            let origin = origin.trim();
+            let spelled = reqwest::Url::parse(origin)
+                .ok()
+                .filter(|url| matches!(url.scheme(), "http" | "https"))
+                .map(|url| url.origin().ascii_serialization());
+            match spelled {
+                Some(spelled) if spelled == origin => {}
+                Some(spelled) if spelled != "null" => {
+                    return Err(ServeError::Io(format!(
+                        "CORS origin {origin:?} would never match what a browser sends: write {spelled}"
+                    )));
+                }
+                _ => {
+                    return Err(ServeError::Io(format!(
+                        "CORS origin {origin:?} is not an origin such as https://app.example.com (or *)"
+                    )));
+                }
             }
             list.push(HeaderValue::from_str(origin).map_err(|e| ServeError::Io(e.to_string()))?);
         }
@@ -496,4 +505,40 @@ pub async fn serve(
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
     tracing::info!("allot stopped");
     served
+}
+
+#[cfg(test)]
+mod cors_tests {
+    use super::*;
+
+    fn refusal(origins: &[&str]) -> String {
+        let origins: Vec<String> = origins.iter().map(|o| (*o).to_owned()).collect();
+        match cors_layer(&origins) {
+            Err(error) => error.to_string(),
+            Ok(_) => String::new(),
+        }
+    }
+
+    #[test]
+    fn origins_are_taken_only_as_browsers_spell_them() {
+        assert!(cors_layer(&[]).expect("no origins").is_none());
+        assert_eq!(refusal(&["https://a.example", " https://b.example"]), "");
+        assert_eq!(refusal(&["*"]), "");
+        assert_eq!(refusal(&["http://localhost:5173"]), "");
+        for (origin, spelled) in [
+            ("https://a.example:443", "https://a.example"),
+            ("https://A.example", "https://a.example"),
+            ("https://a.example/", "https://a.example"),
+            ("https://a.example/app?x=1", "https://a.example"),
+        ] {
+            let refused = refusal(&[origin]);
+            assert!(
+                refused.contains(&format!("write {spelled}")),
+                "{origin}: {refused}"
+            );
+        }
+        for origin in ["ftp://a.example", "a.example", ""] {
+            assert!(refusal(&[origin]).contains("is not an origin"), "{origin}");
+        }
+    }
 }

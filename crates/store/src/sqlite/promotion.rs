@@ -239,6 +239,11 @@ pub(super) fn expire_due_entries(
     Ok(due.len())
 }
 
+/// Dates with people waiting that one sweep looks at (each may expire up to
+/// `MAX_ENTRIES_EXPIRED_PER_SWEEP` entries): a sweep stays a small transaction, and the next one
+/// (a quarter of a second later by default) takes the next dates.
+const DATES_CHECKED_PER_SWEEP: i64 = 16;
+
 /// Entries waiting on a date that is over serve no one, and promotion expires them when it looks
 /// at the date; with nothing else happening there it would not look until the entries' own
 /// deadlines. So the sweeper hands it every date with people waiting that has ended in its
@@ -257,7 +262,7 @@ fn hand_over_dates_that_ended(
         .query_map(
             params![
                 SessionDate::latest_today(now).to_string(),
-                MAX_ENTRIES_EXPIRED_PER_SWEEP
+                DATES_CHECKED_PER_SWEEP
             ],
             |row| Ok((row.get(0)?, row.get(1)?)),
         )?
