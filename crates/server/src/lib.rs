@@ -407,13 +407,17 @@ fn write_private(path: &Path, contents: &str) -> Result<(), ServeError> {
 const MAINTENANCE_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Runs the store's housekeeping on a blocking thread until `stop`.
-async fn maintain(store: Arc<dyn allot_store::Store>, stop: CancellationToken) {
+async fn maintain(state: AppState, stop: CancellationToken) {
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = tokio::time::sleep(MAINTENANCE_INTERVAL) => {}
         }
-        let store = store.clone();
+        // Keys that have not called for a while hold no rate state (a revoked key's goes too).
+        if let Some(limiter) = &state.rate_limit {
+            limiter.retain_recent();
+        }
+        let store = state.store.clone();
         match tokio::task::spawn_blocking(move || store.maintain()).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::warn!(%error, "store maintenance failed; retrying"),
@@ -456,7 +460,7 @@ pub async fn serve(
     let sweeper = config
         .sweep_interval
         .map(|interval| tokio::spawn(sweeper::run(state.clone(), interval, stop.clone())));
-    let maintenance = tokio::spawn(maintain(state.store.clone(), stop.clone()));
+    let maintenance = tokio::spawn(maintain(state.clone(), stop.clone()));
     let deliveries = tokio::spawn(delivery::run(
         state.clone(),
         config.delivery.clone(),
