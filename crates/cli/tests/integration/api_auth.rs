@@ -645,42 +645,30 @@ async fn browsers_on_a_configured_origin_may_call_the_api_and_others_get_no_cors
         .to_ascii_lowercase();
     assert!(allowed.contains("idempotency-key"), "{allowed}");
     let key = app.tenant("Acme").await;
-    let from_app = app
-        .call_raw(
-            Method::GET,
-            "/v1/pools",
-            Some(&key),
-            None,
-            &[("origin", "https://app.example.com")],
-        )
-        .await;
+    let from_app = pools_from(&app, &key, "https://app.example.com").await;
     assert_eq!(from_app.status, StatusCode::OK);
     assert_eq!(
         from_app.header("access-control-allow-origin"),
         Some("https://app.example.com")
     );
-    let elsewhere = app
-        .call_raw(
-            Method::GET,
-            "/v1/pools",
-            Some(&key),
-            None,
-            &[("origin", "https://evil.example")],
-        )
-        .await;
+    let elsewhere = pools_from(&app, &key, "https://evil.example").await;
     assert_eq!(elsewhere.header("access-control-allow-origin"), None);
 
     // Without the setting, no origin gets CORS headers.
     let plain = spawn_app().await;
     let key = plain.tenant("Acme").await;
-    let reply = plain
-        .call_raw(
-            Method::GET,
-            "/v1/pools",
-            Some(&key),
-            None,
-            &[("origin", "https://app.example.com")],
-        )
-        .await;
+    let reply = pools_from(&plain, &key, "https://app.example.com").await;
     assert_eq!(reply.header("access-control-allow-origin"), None);
+}
+
+/// Lists pools as a browser page on `origin` would.
+async fn pools_from(app: &TestApp, key: &str, origin: &str) -> crate::helpers::RawReply {
+    app.call_raw(
+        Method::GET,
+        "/v1/pools",
+        Some(key),
+        None,
+        &[("origin", origin)],
+    )
+    .await
 }
