@@ -739,3 +739,51 @@ async fn limits_can_be_loosened_while_a_pool_is_in_its_overage_band() {
         .await;
     tight.assert_problem(StatusCode::CONFLICT, "conflict");
 }
+
+#[tokio::test]
+async fn a_busy_pools_history_pages_whole_across_its_runs_and_the_newest_entries() {
+    let app = spawn_app().await;
+    let key = app.tenant("Acme").await;
+    let busy = app
+        .pool(&key, json!({"name": "Floor", "capacity": 1_000}))
+        .await;
+    let quiet = app.pool(&key, json!({"name": "Box", "capacity": 5})).await;
+    // 250 holds on one pool (runs of 100 are written as they fill), one on another between them.
+    for n in 0..250 {
+        let reply = app.hold(&key, &busy, 1).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        if n == 120 {
+            assert_eq!(app.hold(&key, &quiet, 2).await.status, StatusCode::CREATED);
+        }
+    }
+    for page in [7, 100, 1_000] {
+        let entries = app
+            .all_pages(&format!("/v1/pools/{busy}/ledger"), &key, page)
+            .await;
+        let seqs: Vec<i64> = entries
+            .iter()
+            .map(|entry| entry["seq"].as_i64().expect("a seq"))
+            .collect();
+        // The pool's creation, then each hold, oldest first, none twice, none of the other pool's.
+        assert_eq!(seqs.len(), 251, "pages of {page}");
+        assert!(
+            seqs.windows(2).all(|pair| pair[0] < pair[1]),
+            "pages of {page}"
+        );
+        assert!(
+            entries
+                .iter()
+                .all(|entry| entry["pool_id"] == busy.as_str())
+        );
+        assert_eq!(
+            entries
+                .iter()
+                .filter(|entry| entry["kind"] == "hold")
+                .count(),
+            250
+        );
+    }
+    let quiet_entries = app.ledger(&key, &quiet).await;
+    assert_eq!(quiet_entries.len(), 2, "{quiet_entries:?}");
+    assert_eq!(quiet_entries[1]["held_delta"], 2);
+}
