@@ -75,6 +75,7 @@ impl SqliteWriter {
         self.run_limits = RunLimits {
             run_entries,
             tail_entries,
+            ..RunLimits::default()
         };
         self.runs = None;
         self
@@ -96,7 +97,7 @@ impl BatchWriter for SqliteWriter {
             Some(runs) if runs.data_version == data_version => runs,
             _ => PendingRuns::load(&tx, self.run_limits, data_version)?,
         };
-        let mut work = Working::load(&tx, cached, runs)?;
+        let mut work = Working::load(&tx, cached, runs, now)?;
         // Before the earliest deadline nothing can be due: skip the probe (the common case).
         let expired = if now.0 >= self.next_due.load(Ordering::Acquire) {
             expire_due(&tx, &mut work, now)?
@@ -205,6 +206,7 @@ impl Working {
         tx: &Transaction<'_>,
         tenants: HashMap<TenantId, TenantPools>,
         runs: PendingRuns,
+        now: UnixMillis,
     ) -> Result<Working, StoreError> {
         let mut meta = tx.prepare_cached("SELECT value FROM allot_meta WHERE name = ?1")?;
         let mut counter = |name: &str| -> Result<i64, StoreError> {
@@ -212,7 +214,7 @@ impl Working {
         };
         Ok(Working {
             tenants,
-            appends: Appends::new(counter("ledger_seq")?, runs),
+            appends: Appends::new(counter("ledger_seq")?, runs, now),
             waitlist_seq: counter("waitlist_seq")?,
             outbox: Outbox::new(counter("event_seq")?, counter("alert_seq")?),
         })

@@ -10,8 +10,9 @@
 //! of pools dirtied and wrote about one page per hold — 40% of the writer's time spread over
 //! 10,000 pools (BENCHMARKS.md). The writer instead keeps each pool's newest entries in memory
 //! ([`PendingRuns`]) and writes them as one run once the pool has [`RUN_ENTRIES`] of them, or once
-//! the oldest is [`TAIL_ENTRIES`] entries old. So a run covers several entries of a busy pool,
-//! and entries not in a run yet are all in the ledger's last [`TAIL_ENTRIES`] (and one batch):
+//! the oldest is [`TAIL_ENTRIES`] entries or [`TAIL_AGE_MS`] old. So a run covers several
+//! entries of a busy pool, and entries not in a run yet are all in the ledger's last
+//! [`TAIL_ENTRIES`] (and one batch) — when traffic is light, only its last few seconds:
 //! every entry up to `allot_meta.ledger_runs_through` is in a run, and a pool's entries after its
 //! last run are found by scanning the ledger from there — a bounded scan.
 //!
@@ -38,6 +39,10 @@ pub(super) const RUN_ENTRIES: usize = 100;
 /// beyond the runs, and what the writer reads back when it starts.
 pub(super) const TAIL_ENTRIES: i64 = 65_536;
 
+/// Nor once it is this old (ms): when traffic is light the tail stays short, so a history read
+/// scans little. Under load the count above comes first.
+pub(super) const TAIL_AGE_MS: i64 = 10_000;
+
 /// The `allot_meta` counter: every ledger entry with `seq` at most this is in a run.
 pub(super) const RUNS_THROUGH: &str = "ledger_runs_through";
 
@@ -46,6 +51,7 @@ pub(super) const RUNS_THROUGH: &str = "ledger_runs_through";
 pub(super) struct RunLimits {
     pub run_entries: usize,
     pub tail_entries: i64,
+    pub tail_age_ms: i64,
 }
 
 impl Default for RunLimits {
@@ -53,6 +59,7 @@ impl Default for RunLimits {
         RunLimits {
             run_entries: RUN_ENTRIES,
             tail_entries: TAIL_ENTRIES,
+            tail_age_ms: TAIL_AGE_MS,
         }
     }
 }
@@ -81,9 +88,10 @@ pub(super) struct PendingRuns {
     limits: RunLimits,
     /// Each pool's entries not yet in a run, ascending.
     by_pool: HashMap<PoolId, Vec<i64>>,
-    /// `(first pending seq, pool)` in `seq` order: which pool's entries age out next. A pool
-    /// written since (its pending list now starts later, or is gone) leaves a stale item, skipped.
-    oldest: VecDeque<(i64, PoolId)>,
+    /// `(first pending seq, its time, pool)` in `seq` order: which pool's entries age out next.
+    /// A pool written since (its pending list now starts later, or is gone) leaves a stale item,
+    /// skipped.
+    oldest: VecDeque<(i64, i64, PoolId)>,
     /// Pools that reached `run_entries` since runs were last written.
     full: Vec<PoolId>,
     /// `PRAGMA data_version` when this was loaded: another connection's commit changes it.
@@ -111,7 +119,7 @@ impl PendingRuns {
             "SELECT COALESCE(MAX(last_seq), 0) FROM ledger_runs WHERE pool_id = ?1",
         )?;
         let mut tail =
-            conn.prepare("SELECT seq, pool_id FROM ledger WHERE seq > ?1 ORDER BY seq")?;
+            conn.prepare("SELECT seq, pool_id, at FROM ledger WHERE seq > ?1 ORDER BY seq")?;
         let mut rows = tail.query([through])?;
         while let Some(row) = rows.next()? {
             let seq: i64 = row.get(0)?;
@@ -125,21 +133,21 @@ impl PendingRuns {
                 }
             };
             if seq > after {
-                pending.add(pool, seq);
+                pending.add(pool, seq, row.get(2)?);
             }
         }
         Ok(pending)
     }
 
-    /// Notes a ledger entry just appended (entries come in `seq` order).
-    pub(super) fn add(&mut self, pool: PoolId, seq: i64) {
+    /// Notes a ledger entry just appended at `at` (entries come in `seq` order).
+    pub(super) fn add(&mut self, pool: PoolId, seq: i64, at: i64) {
         let pending = match self.by_pool.get_mut(&pool) {
             Some(seqs) => {
                 seqs.push(seq);
                 seqs.len()
             }
             None => {
-                self.oldest.push_back((seq, pool.clone()));
+                self.oldest.push_back((seq, at, pool.clone()));
                 self.by_pool.insert(pool.clone(), vec![seq]);
                 1
             }
@@ -149,17 +157,18 @@ impl PendingRuns {
         }
     }
 
-    /// The runs due once the ledger has reached `last_seq`: full pools, and pools whose oldest
-    /// pending entry is `tail_entries` old, each in runs of at most `run_entries`. They leave
-    /// the pending set.
-    pub(super) fn take_due(&mut self, last_seq: i64) -> Vec<NewRun> {
+    /// The runs due once the ledger has reached `last_seq` at `now`: full pools, and pools whose
+    /// oldest pending entry is `tail_entries` entries or `tail_age_ms` old, each in runs of at
+    /// most `run_entries`. They leave the pending set.
+    pub(super) fn take_due(&mut self, last_seq: i64, now: i64) -> Vec<NewRun> {
         let mut due = std::mem::take(&mut self.full);
-        let aged = last_seq - self.limits.tail_entries;
-        while let Some((first, _)) = self.oldest.front() {
-            if *first > aged {
+        let aged_seq = last_seq - self.limits.tail_entries;
+        let aged_at = now.saturating_sub(self.limits.tail_age_ms);
+        while let Some((first, at, _)) = self.oldest.front() {
+            if *first > aged_seq && *at > aged_at {
                 break;
             }
-            let (first, pool) = self.oldest.pop_front().expect("just seen");
+            let (first, _, pool) = self.oldest.pop_front().expect("just seen");
             if self.first_pending(&pool) == Some(first) {
                 due.push(pool);
             }
@@ -179,7 +188,7 @@ impl PendingRuns {
 
     /// Every entry up to the returned `seq` is in a run (`last_seq`: the ledger's last entry).
     pub(super) fn through(&mut self, last_seq: i64) -> i64 {
-        while let Some((first, pool)) = self.oldest.front() {
+        while let Some((first, _, pool)) = self.oldest.front() {
             if self.first_pending(pool) == Some(*first) {
                 return first - 1;
             }
@@ -351,6 +360,7 @@ mod tests {
     const LIMITS: RunLimits = RunLimits {
         run_entries: 4,
         tail_entries: 12,
+        tail_age_ms: 10_000,
     };
 
     fn database() -> Connection {
@@ -370,8 +380,8 @@ mod tests {
     }
 
     /// What the writer does at the end of each batch: the due runs, then the counter.
-    fn end_batch(conn: &Connection, pending: &mut PendingRuns, last_seq: i64) {
-        for run in pending.take_due(last_seq) {
+    fn end_batch(conn: &Connection, pending: &mut PendingRuns, last_seq: i64, now: i64) {
+        for run in pending.take_due(last_seq, now) {
             conn.execute(
                 "INSERT INTO ledger_runs (pool_id, last_seq, seqs) VALUES (?1, ?2, ?3)",
                 params![run.pool_id.0, run.last_seq, run.seqs_json],
@@ -428,10 +438,10 @@ mod tests {
                     n => format!("pool_quiet_{n}"),
                 };
                 append(&conn, seq, &pool);
-                pending.add(PoolId(pool.clone()), seq);
+                pending.add(PoolId(pool.clone()), seq, 0);
                 truth.entry(PoolId(pool)).or_default().push(seq);
             }
-            end_batch(&conn, &mut pending, seq);
+            end_batch(&conn, &mut pending, seq, 0);
 
             // No entry waits outside a run for more than the tail and one batch.
             let through = runs_through(&conn).expect("reads");
@@ -488,6 +498,35 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].pool_id, "pool_busy");
         assert!(found[0].stored < found[0].recomputed, "{found:?}");
+    }
+
+    #[test]
+    fn when_traffic_is_light_entries_get_their_runs_once_they_are_old() {
+        let conn = database();
+        let mut pending = PendingRuns::load(&conn, LIMITS, 0).expect("loads");
+        // Two entries at t = 1 s, far fewer than a run or the tail.
+        for (seq, pool) in [(1, "pool_a"), (2, "pool_b")] {
+            conn.execute(
+                "INSERT INTO ledger (seq, pool_id, tenant_id, kind, held_delta, committed_delta,
+                     capacity_after, at)
+                 VALUES (?1, ?2, 'ten_a', 'hold', 1, 0, 100, 1000)",
+                params![seq, pool],
+            )
+            .expect("an entry is appended");
+            pending.add(PoolId(pool.into()), seq, 1_000);
+        }
+        end_batch(&conn, &mut pending, 2, 5_000);
+        assert_eq!(
+            runs_through(&conn).expect("reads"),
+            0,
+            "4 s old: still pending"
+        );
+        // A restarted writer knows their age too.
+        let mut reloaded = PendingRuns::load(&conn, LIMITS, 0).expect("loads");
+        end_batch(&conn, &mut reloaded, 2, 11_000);
+        assert_eq!(runs_through(&conn).expect("reads"), 2, "10 s old: in runs");
+        assert_eq!(pending_by_pool(&reloaded), BTreeMap::new());
+        assert_eq!(pool_entry_seqs(&conn, "pool_b", 0, 10).expect("reads"), [2]);
     }
 
     #[test]

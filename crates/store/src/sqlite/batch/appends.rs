@@ -23,6 +23,8 @@ pub(in crate::sqlite) struct Appends {
     ledger: Vec<LedgerRow>,
     /// Written entries not yet in their pool's run.
     runs: PendingRuns,
+    /// The batch's time: entries pending longer than `TAIL_AGE_MS` before it get their runs.
+    now: UnixMillis,
 }
 
 /// A new hold's row, as written.
@@ -69,12 +71,13 @@ struct LedgerRow {
 }
 
 impl Appends {
-    pub(in crate::sqlite) fn new(ledger_seq: i64, runs: PendingRuns) -> Self {
+    pub(in crate::sqlite) fn new(ledger_seq: i64, runs: PendingRuns, now: UnixMillis) -> Self {
         Appends {
             ledger_seq,
             holds: Vec::new(),
             ledger: Vec::new(),
             runs,
+            now,
         }
     }
 
@@ -117,9 +120,9 @@ impl Appends {
         // In `seq` order, as appended: each row goes at the end of the ledger.
         insert_all(tx, &self.ledger)?;
         for row in self.ledger.drain(..) {
-            self.runs.add(PoolId(row.pool_id), row.seq);
+            self.runs.add(PoolId(row.pool_id), row.seq, row.at);
         }
-        let runs = self.runs.take_due(self.ledger_seq);
+        let runs = self.runs.take_due(self.ledger_seq, self.now.0);
         insert_all(tx, &runs)?;
         Ok(())
     }
