@@ -264,7 +264,7 @@ async fn every_hold_answered_before_a_sigkill_survives_it() {
     let rush = start_rush(&server, &key, &pool_id, WORKERS, false);
     rush.wait_for(300).await;
     // Requests are in flight on every worker right now.
-    let status = server.kill();
+    let status = server.kill().await;
     assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {status}");
     let answered = rush.finish().await;
     assert!(answered.len() >= 300);
@@ -632,7 +632,7 @@ async fn events_not_yet_delivered_when_the_server_is_killed_are_delivered_after_
         (!receiver.requests().is_empty()).then_some(())
     })
     .await;
-    let killed = server.kill();
+    let killed = server.kill().await;
     assert_eq!(killed.signal(), Some(9), "killed by SIGKILL: {killed}");
     let before_restart = receiver.requests().len();
 

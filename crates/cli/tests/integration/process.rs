@@ -1,16 +1,20 @@
-//! `allot serve` as a child process on a free loopback port: started (waiting for /readyz),
-//! killed with SIGKILL, stopped with SIGTERM. Shared by the tests that need the real binary.
+//! `allot serve` as a child process on a free loopback port: started (ready once it logs that it
+//! is listening), killed with SIGKILL, stopped with SIGTERM. Shared by the tests that need the
+//! real binary. Every wait here is on an event — a log line, the child's exit — with a deadline.
 
-use reqwest::StatusCode;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tempfile::TempDir;
-use tokio::time::Instant;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_allot");
-/// How long a started server gets to answer /readyz, and a stopped one to exit.
+/// How long a started server gets to listen, and a stopped one to exit.
 pub(crate) const PROCESS_DEADLINE: Duration = Duration::from_secs(20);
+/// What `allot serve` logs once its socket is bound (connections made from then on are served).
+const LISTENING: &str = "allot is listening";
 /// Settings a developer's shell might export that would change what these tests start.
 pub(crate) const INHERITED_SETTINGS: &[&str] = &[
     "ALLOT_ADMIN_TOKEN",
@@ -40,8 +44,11 @@ pub(crate) fn free_port() -> u16 {
 pub(crate) struct Server {
     child: Child,
     base_url: String,
-    /// Holds the child's stderr (and stdout), written to files so a chatty child never blocks.
-    logs: TempDir,
+    /// Everything the child has written to stderr (its log), read as it comes so a chatty child
+    /// never blocks.
+    log: Arc<Mutex<String>>,
+    /// Turns true when the child logs that it is listening.
+    listening: watch::Receiver<bool>,
 }
 
 pub(crate) enum Start {
@@ -50,8 +57,8 @@ pub(crate) enum Start {
 }
 
 impl Server {
-    /// Starts `allot serve` on `data_dir` and waits for /readyz. `token`: ALLOT_ADMIN_TOKEN, or
-    /// none to have the server use (or generate) the one in the data directory.
+    /// Starts `allot serve` on `data_dir` and waits until it listens. `token`: ALLOT_ADMIN_TOKEN,
+    /// or none to have the server use (or generate) the one in the data directory.
     pub(crate) async fn start(data_dir: &Path, token: Option<&str>) -> Server {
         // The free port may be taken between our probe and the child's bind: try again then.
         for attempt in 1..=3 {
@@ -72,9 +79,6 @@ impl Server {
 
     pub(crate) fn spawn(data_dir: &Path, token: Option<&str>) -> Server {
         let port = free_port();
-        let logs = tempfile::tempdir().expect("a log directory");
-        let stdout = std::fs::File::create(logs.path().join("stdout")).expect("a stdout file");
-        let stderr = std::fs::File::create(logs.path().join("stderr")).expect("a stderr file");
         let mut command = Command::new(BIN);
         command
             .arg("serve")
@@ -83,8 +87,9 @@ impl Server {
             .arg("--data-dir")
             .arg(data_dir)
             .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr);
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
         for name in INHERITED_SETTINGS {
             command.env_remove(name);
         }
@@ -93,53 +98,68 @@ impl Server {
         }
         // The tests' webhook receivers listen on loopback.
         command.env("ALLOT_WEBHOOK_ALLOW_PRIVATE", "true");
-        let child = command.spawn().expect("allot serve starts");
+        let mut child = command.spawn().expect("allot serve starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (said, listening) = watch::channel(false);
+        let kept = log.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains(LISTENING) {
+                    said.send_replace(true);
+                }
+                let mut log = kept.lock().expect("not poisoned");
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
         Server {
             child,
             base_url: format!("http://127.0.0.1:{port}"),
-            logs,
+            log,
+            listening,
         }
     }
 
+    /// Waits until the child logs that it listens, or exits first.
     pub(crate) async fn wait_ready(&mut self) -> Start {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(1))
-            .build()
-            .expect("an HTTP client");
-        let deadline = Instant::now() + PROCESS_DEADLINE;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("the child's status") {
-                return Start::Exited(status);
+        let mut listening = self.listening.clone();
+        let outcome = tokio::time::timeout(PROCESS_DEADLINE, async {
+            tokio::select! {
+                said = listening.wait_for(|listening| *listening) => {
+                    said.expect("the log reader keeps the sender until it ends");
+                    Start::Ready
+                }
+                status = self.child.wait() => Start::Exited(status.expect("the child's status")),
             }
-            if let Ok(response) = client.get(format!("{}/readyz", self.base_url)).send().await
-                && response.status() == StatusCode::OK
-            {
-                return Start::Ready;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "allot serve not ready within {PROCESS_DEADLINE:?}:\n{}",
+        })
+        .await;
+        match outcome {
+            Ok(start) => start,
+            Err(_) => panic!(
+                "allot serve not listening within {PROCESS_DEADLINE:?}:\n{}",
                 self.stderr()
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
+            ),
         }
     }
 
     pub(crate) fn stderr(&self) -> String {
-        std::fs::read_to_string(self.logs.path().join("stderr")).unwrap_or_default()
+        self.log.lock().expect("not poisoned").clone()
     }
 
     /// SIGKILL: no chance to finish anything.
-    pub(crate) fn kill(&mut self) -> ExitStatus {
-        self.child.kill().expect("SIGKILL is delivered");
-        self.child.wait().expect("the killed child is reaped")
+    pub(crate) async fn kill(&mut self) -> ExitStatus {
+        self.child.start_kill().expect("SIGKILL is delivered");
+        self.wait_exit().await
     }
 
     /// SIGTERM, then waits (bounded) for the process to exit on its own.
     pub(crate) async fn terminate(&mut self) -> ExitStatus {
-        let sent = Command::new("kill")
+        let pid = self.child.id().expect("the child is running");
+        let sent = std::process::Command::new("kill")
             .arg("-TERM")
-            .arg(self.child.id().to_string())
+            .arg(pid.to_string())
             .status()
             .expect("kill(1) runs");
         assert!(sent.success(), "kill -TERM failed: {sent}");
@@ -147,30 +167,16 @@ impl Server {
     }
 
     pub(crate) async fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + PROCESS_DEADLINE;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("the child's status") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "allot did not exit within {PROCESS_DEADLINE:?} of SIGTERM:\n{}",
+        match tokio::time::timeout(PROCESS_DEADLINE, self.child.wait()).await {
+            Ok(status) => status.expect("the child's status"),
+            Err(_) => panic!(
+                "allot did not exit within {PROCESS_DEADLINE:?}:\n{}",
                 self.stderr()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            ),
         }
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }

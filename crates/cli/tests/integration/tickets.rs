@@ -1108,7 +1108,7 @@ async fn child_call(
 async fn a_job_killed_mid_way_resumes_after_a_restart_and_issues_each_ticket_once() {
     const ATTENDEES: usize = 6_000;
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let server = Server::start(dir.path(), Some(ADMIN_TOKEN)).await;
+    let mut server = Server::start(dir.path(), Some(ADMIN_TOKEN)).await;
     let tenant = child_call(
         &server,
         Method::POST,
@@ -1163,7 +1163,7 @@ async fn a_job_killed_mid_way_resumes_after_a_restart_and_issues_each_ticket_onc
         (job["done"].as_i64().unwrap_or(0) >= 100).then_some(job)
     })
     .await;
-    drop(server);
+    server.kill().await;
     assert_ne!(
         progress["status"], "done",
         "the job finished before the kill: {progress}"
