@@ -2,7 +2,7 @@
 //! renders them as RFC 3339.
 
 use allot_core::waitlist::{EntryStatus, PromotionMode, WaitlistPolicy};
-use allot_core::{HoldStatus, TtlSeconds, UnixMillis};
+use allot_core::{HoldStatus, SessionZone, TtlSeconds, UnixMillis};
 use serde::{Deserialize, Serialize};
 
 /// The tenant a row belongs to. Every query filters by it.
@@ -94,6 +94,16 @@ pub struct PoolView {
     pub thresholds: Option<String>,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
+}
+
+impl PoolView {
+    /// The time zone this session's dates (or this date) are in: UTC when it names none.
+    pub fn zone(&self) -> SessionZone {
+        self.time_zone
+            .as_deref()
+            .and_then(|name| SessionZone::parse(name).ok())
+            .unwrap_or_else(SessionZone::utc)
+    }
 }
 
 /// How a pool serves its waiting list.

@@ -9,7 +9,7 @@ use crate::extract::JsonBody;
 use crate::requests::PatchPoolRequest;
 use crate::state::{Actor, AppState, WriteContext};
 use crate::views::{Page, PoolBody, render_ok};
-use allot_core::{PoolId, SessionDate, SessionZone, UnixMillis};
+use allot_core::{PoolId, SessionDate, UnixMillis};
 use allot_store::Role;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -37,12 +37,7 @@ pub(crate) fn refuse_date_over(
     let Some(session) = state.store.get_pool(tenant, session, now)? else {
         return Ok(());
     };
-    let zone = session
-        .time_zone
-        .as_deref()
-        .and_then(|name| SessionZone::parse(name).ok())
-        .unwrap_or_else(SessionZone::utc);
-    date.upcoming_in(now, &zone)
+    date.upcoming_in(now, &session.zone())
         .map_err(|error| ApiError::invalid("date", error.to_string()))?;
     Ok(())
 }

@@ -369,12 +369,13 @@ mod tests {
         conn
     }
 
-    fn append(conn: &Connection, seq: i64, pool: &str) {
+    /// A one-unit hold's ledger entry at `at` (ms).
+    fn append(conn: &Connection, seq: i64, pool: &str, at: i64) {
         conn.execute(
             "INSERT INTO ledger (seq, pool_id, tenant_id, kind, held_delta, committed_delta,
                  capacity_after, at)
-             VALUES (?1, ?2, 'ten_a', 'hold', 1, 0, 100, 0)",
-            params![seq, pool],
+             VALUES (?1, ?2, 'ten_a', 'hold', 1, 0, 100, ?3)",
+            params![seq, pool, at],
         )
         .expect("an entry is appended");
     }
@@ -437,7 +438,7 @@ mod tests {
                     0..=4 => "pool_busy".to_owned(),
                     n => format!("pool_quiet_{n}"),
                 };
-                append(&conn, seq, &pool);
+                append(&conn, seq, &pool, 0);
                 pending.add(PoolId(pool.clone()), seq, 0);
                 truth.entry(PoolId(pool)).or_default().push(seq);
             }
@@ -506,13 +507,7 @@ mod tests {
         let mut pending = PendingRuns::load(&conn, LIMITS, 0).expect("loads");
         // Two entries at t = 1 s, far fewer than a run or the tail.
         for (seq, pool) in [(1, "pool_a"), (2, "pool_b")] {
-            conn.execute(
-                "INSERT INTO ledger (seq, pool_id, tenant_id, kind, held_delta, committed_delta,
-                     capacity_after, at)
-                 VALUES (?1, ?2, 'ten_a', 'hold', 1, 0, 100, 1000)",
-                params![seq, pool],
-            )
-            .expect("an entry is appended");
+            append(&conn, seq, pool, 1_000);
             pending.add(PoolId(pool.into()), seq, 1_000);
         }
         end_batch(&conn, &mut pending, 2, 5_000);
@@ -534,7 +529,7 @@ mod tests {
         let conn = database();
         let mut truth: std::collections::HashMap<PoolId, Vec<i64>> = Default::default();
         for (seq, pool) in [(1, "pool_a"), (2, "pool_b")] {
-            append(&conn, seq, pool);
+            append(&conn, seq, pool, 0);
             truth.entry(PoolId(pool.into())).or_default().push(seq);
         }
         conn.execute_batch(
