@@ -12,6 +12,9 @@ pub enum StoreError {
     /// The caller passed something the store cannot use, such as a cursor it never gave out.
     #[error("{0}")]
     InvalidInput(String),
+    /// A write found its row not in the state it expected: another writer got there first.
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// Anything else the driver reported.
     #[error("store error: {0}")]
     Other(String),
@@ -19,29 +22,33 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Unavailable(_))
+        matches!(self, StoreError::Unavailable(_) | StoreError::Conflict(_))
     }
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(error: rusqlite::Error) -> Self {
-        use rusqlite::ErrorCode;
-        match error.sqlite_error_code() {
-            Some(
-                ErrorCode::DatabaseBusy
-                | ErrorCode::DatabaseLocked
-                | ErrorCode::DiskFull
-                | ErrorCode::CannotOpen
-                | ErrorCode::SystemIoFailure,
-            ) => StoreError::Unavailable(error.to_string()),
-            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
-                StoreError::Corrupt(error.to_string())
-            }
-            _ => match error {
-                rusqlite::Error::FromSqlConversionFailure(..)
-                | rusqlite::Error::InvalidColumnType(..) => StoreError::Corrupt(error.to_string()),
-                other => StoreError::Other(other.to_string()),
-            },
+/// The engine reports the store's own failures back in its neutral form; nothing is lost either way.
+impl From<allot_engine::Error> for StoreError {
+    fn from(error: allot_engine::Error) -> Self {
+        use allot_engine::Error as E;
+        match error {
+            E::Unavailable(text) => StoreError::Unavailable(text),
+            E::Corrupt(text) => StoreError::Corrupt(text),
+            E::InvalidInput(text) => StoreError::InvalidInput(text),
+            E::Conflict(text) => StoreError::Conflict(text),
+            E::Other(text) => StoreError::Other(text),
+        }
+    }
+}
+
+impl From<StoreError> for allot_engine::Error {
+    fn from(error: StoreError) -> Self {
+        use allot_engine::Error as E;
+        match error {
+            StoreError::Unavailable(text) => E::Unavailable(text),
+            StoreError::Corrupt(text) => E::Corrupt(text),
+            StoreError::InvalidInput(text) => E::InvalidInput(text),
+            StoreError::Conflict(text) => E::Conflict(text),
+            StoreError::Other(text) => E::Other(text),
         }
     }
 }

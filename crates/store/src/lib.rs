@@ -11,10 +11,9 @@
 //! batch touches, lets the core decide each command in arrival order, writes holds, counters,
 //! ledger entries and idempotency records, and commits once.
 
-pub mod command;
+pub use allot_engine::{command, model};
 pub mod error;
 pub mod jobs;
-pub mod model;
 pub mod sqlite;
 pub mod tickets;
 

@@ -5,7 +5,7 @@
 
 use super::batch::{Baseline, Working};
 use super::outbox::NewAlert;
-use super::rows::PoolRow;
+use super::rows::PoolRecord;
 use crate::StoreError;
 use crate::model::ThresholdRecord;
 use allot_core::thresholds::{
@@ -56,7 +56,11 @@ struct Candidate {
 }
 
 impl Candidate {
-    fn of(pool: &Pool, row: &PoolRow, before: Baseline) -> Result<Option<Candidate>, StoreError> {
+    fn of(
+        pool: &Pool,
+        row: &PoolRecord,
+        before: Baseline,
+    ) -> Result<Option<Candidate>, StoreError> {
         let after = Baseline {
             used: pool.used(),
             capacity: pool.limits.capacity.get(),

@@ -6,6 +6,7 @@
 
 mod appends;
 mod jobs;
+mod port;
 mod quotas;
 mod tickets;
 
@@ -13,20 +14,23 @@ use super::ledger_runs::{PendingRuns, RUNS_THROUGH, RunLimits};
 use super::outbox::{self, Outbox};
 use super::plans;
 use super::promotion;
-use super::reads::{load_hold, load_pool};
-use super::rows::{HOLD_COLUMNS, HoldRow, PoolRow};
+use super::reads::load_hold;
+use super::rows::{HOLD_COLUMNS, HoldRecord, PoolRecord, hold_from_row};
 use crate::command::*;
 use crate::model::*;
 use crate::{BatchWriter, StoreError};
 use allot_core::{
-    DateError, HoldLine, HoldStatus, LineEffect, Pool, PoolId, PoolLimits, PoolSet, Refusal,
-    SessionDate, SessionZone, TransitionError, UnixMillis,
+    HoldLine, HoldStatus, LineEffect, Pool, PoolId, PoolLimits, PoolSet, Refusal, SessionDate,
+    SessionZone, TransitionError, UnixMillis,
 };
-pub(super) use appends::{Appends, LedgerEntry, NewHoldRow};
+pub(super) use allot_engine::working::{
+    Baseline, NewLedgerEntry as LedgerEntry, TenantPools, tenant_pools,
+};
+pub(super) use appends::{Appends, NewHoldRecord};
+pub(super) use port::{Tx, UsePort};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
-use std::collections::BTreeSet;
 // Ids are looked up many times per command in the working set: a fast hash, not SipHash.
-use foldhash::{HashMap, HashMapExt, HashSet};
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -141,47 +145,6 @@ impl BatchWriter for SqliteWriter {
     }
 }
 
-/// One tenant's pools: those this batch has touched, and those earlier batches left in the
-/// writer's cache, exactly as committed.
-#[derive(Default)]
-pub(super) struct TenantPools {
-    /// The live figures of each pool.
-    pub(super) set: PoolSet,
-    /// What only the API shows. `core` in a row is the pool as last written (loaded, or flushed
-    /// by an earlier batch): the live figures are in `set`.
-    pub(super) rows: HashMap<PoolId, PoolRow>,
-    /// Ids looked up and not found for this tenant, so a batch of bad ids costs one query each.
-    missing: HashSet<PoolId>,
-    pub(super) dirty: HashSet<PoolId>,
-    /// Dirty pools whose settings (name, price, metadata, thresholds, waiting-list settings)
-    /// changed, to be written whole; limits and active are compared with `row.core` instead.
-    pub(super) reconfigured: HashSet<PoolId>,
-    /// Pools whose headroom may have grown (with everything below them) since promotion last
-    /// ran: their waiting entries are served next.
-    pub(super) freed: BTreeSet<PoolId>,
-    /// Each pool's use, capacity and waiting count when the batch first loaded it: alerts fire
-    /// on what the batch changed.
-    pub(super) baseline: HashMap<PoolId, Baseline>,
-}
-
-/// A pool's figures before this batch changed it.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Baseline {
-    pub(super) used: i64,
-    pub(super) capacity: i64,
-    pub(super) waiting: i64,
-}
-
-impl Baseline {
-    pub(super) fn of(pool: &Pool, row: &PoolRow) -> Self {
-        Baseline {
-            used: pool.used(),
-            capacity: pool.limits.capacity.get(),
-            waiting: row.waiting,
-        }
-    }
-}
-
 pub(super) struct Working {
     pub(super) tenants: HashMap<TenantId, TenantPools>,
     /// New holds and ledger entries, written many rows per statement.
@@ -189,15 +152,6 @@ pub(super) struct Working {
     /// The last waiting-list arrival number used, likewise.
     pub(super) waitlist_seq: i64,
     pub(super) outbox: Outbox,
-}
-
-/// One tenant's pools in the batch. A free function, not a method, so that callers can hold it
-/// and `Working::appends` at once.
-pub(super) fn tenant_pools<'w>(
-    tenants: &'w mut HashMap<TenantId, TenantPools>,
-    tenant: &TenantId,
-) -> &'w mut TenantPools {
-    tenants.entry(tenant.clone()).or_default()
 }
 
 impl Working {
@@ -292,196 +246,6 @@ impl Working {
     }
 }
 
-impl TenantPools {
-    /// Forgets what only one batch needs, keeping the pools as committed for the next.
-    fn end_batch(&mut self) {
-        self.missing.clear();
-        self.dirty.clear();
-        self.reconfigured.clear();
-        self.freed.clear();
-        self.baseline.clear();
-    }
-
-    /// Loads a pool and its ancestors into the working set. `false` when the pool does not exist
-    /// for this tenant (another tenant's id included).
-    pub(super) fn load_chain(
-        &mut self,
-        tx: &Transaction<'_>,
-        tenant: &TenantId,
-        id: &PoolId,
-    ) -> Result<bool, StoreError> {
-        let mut next = Some(id.clone());
-        let mut depth = 0;
-        while let Some(id) = next {
-            depth += 1;
-            if depth > allot_core::MAX_POOL_DEPTH {
-                return Err(StoreError::Corrupt(format!("pool {id} is nested too deep")));
-            }
-            if let Some(pool) = self.set.get(&id) {
-                next = pool.parent_id.clone();
-                if !self.baseline.contains_key(&id) {
-                    // First touched in this batch, cached by an earlier one.
-                    let baseline = Baseline::of(pool, &self.rows[&id]);
-                    self.baseline.insert(id, baseline);
-                }
-                continue;
-            }
-            if self.missing.contains(&id) {
-                return Ok(false);
-            }
-            match load_pool(tx, tenant, &id.0)? {
-                Some(row) => {
-                    next = row.core.parent_id.clone();
-                    self.baseline
-                        .insert(id.clone(), Baseline::of(&row.core, &row));
-                    self.set.insert(row.core.clone());
-                    self.rows.insert(id, row);
-                }
-                None if depth == 1 => {
-                    self.missing.insert(id);
-                    return Ok(false);
-                }
-                None => {
-                    return Err(StoreError::Corrupt(format!(
-                        "pool {id} has a missing ancestor"
-                    )));
-                }
-            }
-        }
-        Ok(true)
-    }
-
-    /// Loads a pool for a new use — a hold, a waiting-list entry, a change of capacity — making a
-    /// session's date on its first use. A session itself takes no holds (its dates do), and a
-    /// date in the past takes no new use. `Ok(Err(_))` says why the pool cannot be used.
-    pub(super) fn load_for_use(
-        &mut self,
-        tx: &Transaction<'_>,
-        appends: &mut Appends,
-        tenant: &TenantId,
-        id: &PoolId,
-        now: UnixMillis,
-    ) -> Result<Result<(), Failure>, StoreError> {
-        if !self.load_chain(tx, tenant, id)? {
-            let Some((session, date)) = SessionDate::split_instance_id(id) else {
-                return Ok(Err(Refusal::UnknownPool(id.clone()).into()));
-            };
-            if !self.load_chain(tx, tenant, &session)? {
-                return Ok(Err(Refusal::UnknownPool(id.clone()).into()));
-            }
-            if !self.rows[&session].per_date {
-                return Ok(Err(Failure::Invalid {
-                    field: "date".to_owned(),
-                    message: format!("pool {session} is not a session with dates (per_date)"),
-                }));
-            }
-            let zone = self.rows[&session].zone();
-            if date.is_past_in(now, &zone) {
-                return Ok(Err(past_date(&zone)));
-            }
-            let live = self.set.get(&session).expect("loaded above");
-            let row = PoolRow::instance_of(&self.rows[&session], live, date, now);
-            insert_pool_row(tx, tenant, &row)?;
-            appends.ledger(LedgerEntry {
-                tenant,
-                pool_id: id,
-                hold_id: None,
-                kind: LedgerKind::Adjust,
-                held_delta: 0,
-                committed_delta: 0,
-                capacity_after: row.core.limits.capacity.get(),
-                actor: None,
-                reason: Some("date first used"),
-                at: now,
-            });
-            self.missing.remove(id);
-            self.baseline
-                .insert(id.clone(), Baseline::of(&row.core, &row));
-            self.set.insert(row.core.clone());
-            self.rows.insert(id.clone(), row);
-        }
-        let row = &self.rows[id];
-        if row.per_date {
-            return Ok(Err(Failure::Invalid {
-                field: "date".to_owned(),
-                message: format!("pool {id} is a session that serves many dates: give a date"),
-            }));
-        }
-        if row.date_is_over(now) {
-            return Ok(Err(past_date(&row.zone())));
-        }
-        Ok(Ok(()))
-    }
-
-    /// After a change that lowered use or waiting, or raised capacity, in `id`'s chain: the
-    /// baseline alerts compare against follows it down, so a later rise in the same batch (an
-    /// expiry, then a new hold) is seen as the crossing it is.
-    pub(super) fn lower_baseline(&mut self, id: &PoolId) {
-        let Some(chain) = self.set.chain(id) else {
-            return;
-        };
-        for pool in chain {
-            let waiting = self.rows.get(&pool.id).map_or(0, |row| row.waiting);
-            if let Some(base) = self.baseline.get_mut(&pool.id) {
-                base.used = base.used.min(pool.used());
-                base.capacity = base.capacity.max(pool.limits.capacity.get());
-                base.waiting = base.waiting.min(waiting);
-            }
-        }
-    }
-
-    /// Adds `delta` waiting entries to `id`, and to the rolled-up count of it and its ancestors.
-    pub(super) fn add_waiting(&mut self, id: &PoolId, delta: i64) {
-        let chain: Vec<PoolId> = self
-            .set
-            .chain(id)
-            .expect("chains are loaded before their waiting lists change")
-            .iter()
-            .map(|pool| pool.id.clone())
-            .collect();
-        for (depth, pool) in chain.iter().enumerate() {
-            let row = self.rows.get_mut(pool).expect("a loaded pool has its row");
-            if depth == 0 {
-                row.waiting += delta;
-            }
-            row.waiting_below += delta;
-            self.dirty.insert(pool.clone());
-        }
-        if delta < 0 {
-            self.lower_baseline(id);
-        }
-    }
-
-    /// The topmost ancestor of `id`: a change that frees capacity in a pool frees it for every
-    /// pool that shares an ancestor with it, so promotion looks below the root.
-    pub(super) fn root_of(&self, id: &PoolId) -> PoolId {
-        self.set
-            .chain(id)
-            .and_then(|chain| chain.last().map(|pool| pool.id.clone()))
-            .unwrap_or_else(|| id.clone())
-    }
-
-    pub(super) fn mark_chain_dirty(&mut self, id: &PoolId) {
-        let chain: Vec<PoolId> = self
-            .set
-            .chain(id)
-            .expect("chains are loaded before they change")
-            .iter()
-            .map(|pool| pool.id.clone())
-            .collect();
-        self.dirty.extend(chain);
-    }
-
-    pub(super) fn view(&self, id: &PoolId) -> PoolView {
-        let pool = self.set.get(id).expect("a viewed pool is loaded");
-        let available = self
-            .set
-            .available(id)
-            .expect("a viewed pool's chain is loaded");
-        self.rows[id].view(pool, available)
-    }
-}
-
 /// Pools whose counters are written per UPDATE statement: SQLite spends much of a one-row
 /// UPDATE starting and finishing the statement (as with `appends`).
 const POOLS_PER_UPDATE: usize = 32;
@@ -509,7 +273,7 @@ const COUNTERS_OF_ONE: &str = "UPDATE pools SET held = ?2, committed = ?3, waiti
 fn write_counters(
     tx: &Transaction<'_>,
     set: &PoolSet,
-    rows: &HashMap<PoolId, PoolRow>,
+    rows: &HashMap<PoolId, PoolRecord>,
     ids: &[&PoolId],
 ) -> Result<(), StoreError> {
     let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(7 * POOLS_PER_UPDATE);
@@ -541,16 +305,6 @@ fn write_counters(
     Ok(())
 }
 
-fn past_date(zone: &SessionZone) -> Failure {
-    Failure::Invalid {
-        field: "date".to_owned(),
-        message: DateError::OverIn {
-            zone: zone.name().to_owned(),
-        }
-        .to_string(),
-    }
-}
-
 pub(super) fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
 }
@@ -565,12 +319,12 @@ fn expire_due(
     let mut stmt = tx.prepare_cached(&format!(
         "SELECT {HOLD_COLUMNS}, tenant_id FROM holds WHERE status = 'held' AND expires_at <= ?1"
     ))?;
-    let mut due: Vec<(TenantId, HoldRow)> = Vec::new();
+    let mut due: Vec<(TenantId, HoldRecord)> = Vec::new();
     let mut rows = stmt.query([now.0])?;
     while let Some(row) = rows.next()? {
         // The tenant comes after the hold's own columns, which from_row reads by position.
         let tenant = TenantId(row.get(8)?);
-        due.push((tenant, HoldRow::from_row(row)?));
+        due.push((tenant, hold_from_row(row)?));
     }
     drop(rows);
     for (tenant, hold) in &due {
@@ -759,7 +513,7 @@ fn execute(
             };
             tx.prepare_cached("UPDATE holds SET expires_at = ?3, updated_at = ?4 WHERE tenant_id = ?1 AND id = ?2")?
                 .execute(params![tenant.0, hold.id, expires_at.0, now.0])?;
-            let hold = HoldRow {
+            let hold = HoldRecord {
                 expires_at,
                 updated_at: now,
                 ..hold
@@ -885,7 +639,7 @@ pub(super) fn create_pool(
     let pools = tenant_pools(&mut work.tenants, tenant);
     let parent_id = new_pool.parent_id.map(PoolId);
     if let Some(parent) = &parent_id {
-        if !pools.load_chain(tx, tenant, parent)? {
+        if !pools.load_chain(&mut Tx(tx), tenant, parent)? {
             return Ok(invalid("parent_id", "no such pool"));
         }
         if pools.rows[parent].per_date {
@@ -908,7 +662,7 @@ pub(super) fn create_pool(
         return Ok(invalid("soft_limit_pct", "must not exceed hard_limit_pct"));
     }
     let id = PoolId(new_id("pool"));
-    let row = PoolRow {
+    let row = PoolRecord {
         core: Pool::new(id.clone(), parent_id, limits),
         name: new_pool.name,
         unit: new_pool.unit,
@@ -951,10 +705,10 @@ pub(super) fn create_pool(
     Ok(Ok(Success::Pool(pools.view(&id))))
 }
 
-fn insert_pool_row(
+pub(super) fn insert_pool_row(
     tx: &Transaction<'_>,
     tenant: &TenantId,
-    row: &PoolRow,
+    row: &PoolRecord,
 ) -> Result<(), StoreError> {
     let limits = row.core.limits;
     tx.prepare_cached(
@@ -1004,7 +758,15 @@ fn update_pool(
     let pools = tenant_pools(&mut work.tenants, tenant);
     // One date's instance is made on its first use, a change of its capacity included.
     if SessionDate::split_instance_id(&id).is_some() {
-        match pools.load_for_use(tx, &mut work.appends, tenant, &id, now)? {
+        match pools.load_for_use(
+            &mut UsePort {
+                tx,
+                appends: &mut work.appends,
+            },
+            tenant,
+            &id,
+            now,
+        )? {
             Ok(()) => {}
             Err(Failure::Refused(Refusal::UnknownPool(_))) => {
                 return Ok(Err(Failure::NotFound {
@@ -1014,7 +776,7 @@ fn update_pool(
             }
             Err(failure) => return Ok(Err(failure)),
         }
-    } else if !pools.load_chain(tx, tenant, &id)? {
+    } else if !pools.load_chain(&mut Tx(tx), tenant, &id)? {
         return Ok(Err(Failure::NotFound {
             kind: "pool",
             id: id.0,
@@ -1046,7 +808,7 @@ fn update_pool(
     if is_session && patch.apply_to_dates {
         let zone = pools.rows[&id].zone();
         for date_id in session_dates_from_today(tx, tenant, &id, &zone, now)? {
-            if !pools.load_chain(tx, tenant, &date_id)? {
+            if !pools.load_chain(&mut Tx(tx), tenant, &date_id)? {
                 return Err(StoreError::Corrupt(format!("date {date_id} vanished")));
             }
             let pool = pools.set.get(&date_id).expect("loaded above");
@@ -1201,9 +963,15 @@ fn place_hold(
     } = request;
     let pools = tenant_pools(&mut work.tenants, tenant);
     for (index, line) in lines.iter().enumerate() {
-        if let Err(failure) =
-            pools.load_for_use(tx, &mut work.appends, tenant, &line.pool_id, now)?
-        {
+        if let Err(failure) = pools.load_for_use(
+            &mut UsePort {
+                tx,
+                appends: &mut work.appends,
+            },
+            tenant,
+            &line.pool_id,
+            now,
+        )? {
             // Name the line whose date is refused, as the HTTP layer does for the dates it
             // refuses itself.
             return Ok(Err(match failure {
@@ -1270,7 +1038,7 @@ fn consumed_by(
     pool: &PoolId,
     subject: &str,
     now: UnixMillis,
-) -> Result<Option<HoldRow>, StoreError> {
+) -> Result<Option<HoldRecord>, StoreError> {
     let hold_id: Option<String> = tx
         .prepare_cached(
             "SELECT hold_id FROM consumptions WHERE tenant_id = ?1 AND pool_id = ?2 AND subject = ?3",
@@ -1316,7 +1084,7 @@ pub(super) fn write_new_hold(
             unit_price: pools.rows[&line.pool_id].price.clone(),
         })
         .collect();
-    appends.hold(NewHoldRow {
+    appends.hold(NewHoldRecord {
         id: hold_id.clone(),
         tenant_id: tenant.0.clone(),
         status: hold.status.as_str(),
@@ -1432,10 +1200,10 @@ pub(super) fn step_loaded_hold(
     work: &mut Working,
     tenant: &TenantId,
     actor: Option<&str>,
-    hold: HoldRow,
+    hold: HoldRecord,
     now: UnixMillis,
     step: Step,
-) -> Result<Result<HoldRow, TransitionError>, StoreError> {
+) -> Result<Result<HoldRecord, TransitionError>, StoreError> {
     let decided: Result<(HoldStatus, LineEffect), TransitionError> = match step {
         Step::Confirm => hold.lifecycle().confirm(now),
         Step::Release => hold.lifecycle().release(now),
@@ -1449,7 +1217,7 @@ pub(super) fn step_loaded_hold(
         Step::Release => LedgerKind::Release,
     };
     transition(tx, work, tenant, actor, &hold, status, effect, kind, now)?;
-    Ok(Ok(HoldRow {
+    Ok(Ok(HoldRecord {
         status,
         updated_at: now,
         ..hold
@@ -1465,7 +1233,7 @@ pub(super) fn transition(
     work: &mut Working,
     tenant: &TenantId,
     actor: Option<&str>,
-    hold: &HoldRow,
+    hold: &HoldRecord,
     status: HoldStatus,
     effect: LineEffect,
     kind: LedgerKind,
@@ -1474,7 +1242,7 @@ pub(super) fn transition(
     let lines = hold.core_lines()?;
     let pools = tenant_pools(&mut work.tenants, tenant);
     for line in &lines {
-        if !pools.load_chain(tx, tenant, &line.pool_id)? {
+        if !pools.load_chain(&mut Tx(tx), tenant, &line.pool_id)? {
             return Err(StoreError::Corrupt(format!(
                 "hold {} names a missing pool {}",
                 hold.id, line.pool_id

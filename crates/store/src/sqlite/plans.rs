@@ -1,7 +1,7 @@
 //! Plans and member quotas (seed 003): a plan is the quota each member gets; a member's quota is
 //! a pool made from the plan, so every rule, the ledger and alerts apply to it as to any pool.
 
-use super::batch::{Working, create_pool, new_id};
+use super::batch::{Tx, Working, create_pool, new_id};
 use crate::StoreError;
 use crate::command::{Failure, NewPlan, NewPool, Outcome, Success};
 use crate::model::{PlanView, TenantId, WaitlistSettings};
@@ -131,7 +131,7 @@ pub(super) fn put_member(
     if let Some(pool_id) = existing {
         let pools = super::batch::tenant_pools(&mut work.tenants, tenant);
         let id = allot_core::PoolId(pool_id);
-        if !pools.load_chain(tx, tenant, &id)? {
+        if !pools.load_chain(&mut Tx(tx), tenant, &id)? {
             return Err(StoreError::Corrupt(format!("member pool {id} vanished")));
         }
         return Ok(Ok(Success::Member {

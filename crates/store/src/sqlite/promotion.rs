@@ -9,11 +9,11 @@
 //! entry leaves `waiting` the moment it is served, so it is never served twice.
 
 use super::batch::{
-    NewHold, Step, TenantPools, Working, new_id, step_loaded_hold, tenant_pools, transition,
-    write_new_hold,
+    NewHold, Step, TenantPools, Tx, UsePort, Working, new_id, step_loaded_hold, tenant_pools,
+    transition, write_new_hold,
 };
 use super::reads::load_hold;
-use super::rows::EntryRow;
+use super::rows::EntryRecord;
 use super::waitlist::{entry_view, load_entry, priority_classes, queue};
 use crate::StoreError;
 use crate::command::{Failure, NewWaitlistEntry, Outcome, PriorityRequest, Success};
@@ -41,7 +41,15 @@ pub(super) fn join(
 ) -> Result<Outcome, StoreError> {
     let pool_id = PoolId(entry.pool_id);
     let pools = tenant_pools(&mut work.tenants, tenant);
-    if let Err(failure) = pools.load_for_use(tx, &mut work.appends, tenant, &pool_id, now)? {
+    if let Err(failure) = pools.load_for_use(
+        &mut UsePort {
+            tx,
+            appends: &mut work.appends,
+        },
+        tenant,
+        &pool_id,
+        now,
+    )? {
         return Ok(Err(failure));
     }
     let priority = match &entry.priority {
@@ -270,7 +278,7 @@ fn hand_over_dates_that_ended(
     for (tenant, id) in candidates {
         let (tenant, id) = (TenantId(tenant), PoolId(id));
         let pools = tenant_pools(&mut work.tenants, &tenant);
-        if pools.load_chain(tx, &tenant, &id)? && pools.rows[&id].date_is_over(now) {
+        if pools.load_chain(&mut Tx(tx), &tenant, &id)? && pools.rows[&id].date_is_over(now) {
             pools.freed.insert(id);
         }
     }
@@ -336,7 +344,7 @@ fn promote_tenant(
     loop {
         let pools = tenant_pools(&mut work.tenants, tenant);
         let mut queues = Vec::with_capacity(waiting_pools.len());
-        let mut entries: HashMap<String, EntryRow> = HashMap::new();
+        let mut entries: HashMap<String, EntryRecord> = HashMap::new();
         let mut more_to_read = false;
         let mut full_skip_queues = Vec::new();
         for pool_id in &waiting_pools {
@@ -354,7 +362,7 @@ fn promote_tenant(
                 mode: settings.mode,
                 entries: rows
                     .iter()
-                    .map(EntryRow::waiting)
+                    .map(EntryRecord::waiting)
                     .collect::<Result<_, _>>()?,
             });
             entries.extend(rows.into_iter().map(|row| (row.id.clone(), row)));
@@ -449,7 +457,7 @@ fn pools_with_waiters_below(
     let mut visited = HashSet::new();
     let mut stack: Vec<PoolId> = freed.into_iter().collect();
     while let Some(id) = stack.pop() {
-        if !visited.insert(id.clone()) || !pools.load_chain(tx, tenant, &id)? {
+        if !visited.insert(id.clone()) || !pools.load_chain(&mut Tx(tx), tenant, &id)? {
             continue;
         }
         let row = &pools.rows[&id];
@@ -494,7 +502,7 @@ fn expire_entry(
 ) -> Result<(), StoreError> {
     set_status(tx, tenant, entry_id, EntryStatus::Expired, now)?;
     let pools = tenant_pools(&mut work.tenants, tenant);
-    if !pools.load_chain(tx, tenant, pool_id)? {
+    if !pools.load_chain(&mut Tx(tx), tenant, pool_id)? {
         return Err(StoreError::Corrupt(format!(
             "entry {entry_id} waits on a missing pool {pool_id}"
         )));
@@ -526,9 +534,9 @@ fn load_pool_of(
     tx: &Transaction<'_>,
     pools: &mut TenantPools,
     tenant: &TenantId,
-    entry: &EntryRow,
+    entry: &EntryRecord,
 ) -> Result<(), StoreError> {
-    if pools.load_chain(tx, tenant, &PoolId(entry.pool_id.clone()))? {
+    if pools.load_chain(&mut Tx(tx), tenant, &PoolId(entry.pool_id.clone()))? {
         Ok(())
     } else {
         Err(StoreError::Corrupt(format!(

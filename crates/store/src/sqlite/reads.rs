@@ -5,7 +5,8 @@ use super::SqliteStore;
 use super::outbox::recipient_groups;
 use super::plans::{PLAN_COLUMNS, load_plan, plan_from_row};
 use super::rows::{
-    ENTRY_COLUMNS, ENTRY_FROM, EntryRow, HOLD_COLUMNS, HoldRow, POOL_COLUMNS, PoolRow,
+    ENTRY_COLUMNS, ENTRY_FROM, HOLD_COLUMNS, HoldRecord, POOL_COLUMNS, PoolRecord, entry_from_row,
+    hold_from_row, pool_from_row,
 };
 use super::waitlist::{entry_view, load_entry, priority_classes, queue, recent_promotions};
 use crate::model::*;
@@ -250,7 +251,7 @@ impl Store for SqliteStore {
             let mut rows = stmt.raw_query();
             let mut items = Vec::new();
             while let Some(row) = rows.next()? {
-                items.push(HoldRow::from_row(row)?.view(now));
+                items.push(hold_from_row(row)?.view(now));
             }
             Ok(paginate(items, page.limit, |hold| hold.id.clone()))
         })
@@ -397,7 +398,7 @@ impl Store for SqliteStore {
             let mut rows = stmt.query(params![tenant.0, holder, before, page.limit as i64 + 1])?;
             let mut entries = Vec::new();
             while let Some(row) = rows.next()? {
-                entries.push(EntryRow::from_row(row)?);
+                entries.push(entry_from_row(row)?);
             }
             drop(rows);
             let mut items = Vec::with_capacity(entries.len());
@@ -790,13 +791,13 @@ fn load_session_date(
     tenant: &TenantId,
     id: &str,
     now: UnixMillis,
-) -> Result<Option<PoolRow>, StoreError> {
+) -> Result<Option<PoolRecord>, StoreError> {
     let Some((session, date)) = SessionDate::split_instance_id(&PoolId(id.to_owned())) else {
         return Ok(None);
     };
     Ok(load_pool(conn, tenant, &session.0)?
         .filter(|row| row.per_date)
-        .map(|row| PoolRow::instance_of(&row, &row.core, date, now)))
+        .map(|row| PoolRecord::instance_of(&row, &row.core, date, now)))
 }
 
 /// Totals read at most this many children: a pool with more is an event no page would show.
@@ -819,13 +820,13 @@ pub(super) fn load_hold(
     conn: &Connection,
     tenant: &TenantId,
     id: &str,
-) -> Result<Option<HoldRow>, StoreError> {
+) -> Result<Option<HoldRecord>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {HOLD_COLUMNS} FROM holds WHERE id = ?1 AND tenant_id = ?2"
     ))?;
     let mut rows = stmt.query(params![id, tenant.0])?;
     match rows.next()? {
-        Some(row) => Ok(Some(HoldRow::from_row(row)?)),
+        Some(row) => Ok(Some(hold_from_row(row)?)),
         None => Ok(None),
     }
 }
@@ -834,13 +835,13 @@ pub(super) fn load_pool(
     conn: &Connection,
     tenant: &TenantId,
     id: &str,
-) -> Result<Option<PoolRow>, StoreError> {
+) -> Result<Option<PoolRecord>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {POOL_COLUMNS} FROM pools WHERE id = ?1 AND tenant_id = ?2"
     ))?;
     let mut rows = stmt.query(params![id, tenant.0])?;
     match rows.next()? {
-        Some(row) => Ok(Some(PoolRow::from_row(row)?)),
+        Some(row) => Ok(Some(pool_from_row(row)?)),
         None => Ok(None),
     }
 }
@@ -865,7 +866,7 @@ pub(super) fn paginate<T>(
 struct PoolViews<'c> {
     conn: &'c Connection,
     tenant: &'c TenantId,
-    rows: HashMap<String, Option<PoolRow>>,
+    rows: HashMap<String, Option<PoolRecord>>,
     /// Units of due-but-unswept holds per pool, rolled up to ancestors.
     due: HashMap<String, i64>,
     now: UnixMillis,
@@ -921,7 +922,7 @@ impl<'c> PoolViews<'c> {
         Ok(())
     }
 
-    fn row(&mut self, id: &str) -> Result<Option<PoolRow>, StoreError> {
+    fn row(&mut self, id: &str) -> Result<Option<PoolRecord>, StoreError> {
         if let Some(row) = self.rows.get(id) {
             return Ok(row.clone());
         }
@@ -934,7 +935,7 @@ impl<'c> PoolViews<'c> {
     }
 
     /// The pool's row with held corrected for due holds.
-    fn corrected(&mut self, id: &str) -> Result<Option<PoolRow>, StoreError> {
+    fn corrected(&mut self, id: &str) -> Result<Option<PoolRecord>, StoreError> {
         let Some(mut row) = self.row(id)? else {
             return Ok(None);
         };

@@ -1,7 +1,7 @@
 //! Waiting-list queries shared by the reads and the writer: one entry, a pool's queue, an entry's
 //! position, the measured promotion rate, and the tenant's priority classes.
 
-use super::rows::{ENTRY_COLUMNS, ENTRY_FROM, EntryRow};
+use super::rows::{ENTRY_COLUMNS, ENTRY_FROM, EntryRecord, entry_from_row};
 use crate::StoreError;
 use crate::model::{TenantId, WaitlistEntryView};
 use allot_core::UnixMillis;
@@ -16,13 +16,13 @@ pub(super) fn load_entry(
     conn: &Connection,
     tenant: &TenantId,
     id: &str,
-) -> Result<Option<EntryRow>, StoreError> {
+) -> Result<Option<EntryRecord>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {ENTRY_COLUMNS} FROM {ENTRY_FROM} WHERE e.tenant_id = ?1 AND e.id = ?2"
     ))?;
     let mut rows = stmt.query(params![tenant.0, id])?;
     match rows.next()? {
-        Some(row) => Ok(Some(EntryRow::from_row(row)?)),
+        Some(row) => Ok(Some(entry_from_row(row)?)),
         None => Ok(None),
     }
 }
@@ -37,7 +37,7 @@ pub(super) fn queue(
     now: Option<UnixMillis>,
     offset: i64,
     limit: i64,
-) -> Result<Vec<EntryRow>, StoreError> {
+) -> Result<Vec<EntryRecord>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {ENTRY_COLUMNS} FROM {ENTRY_FROM}
          WHERE e.tenant_id = ?1 AND e.pool_id = ?2 AND e.status = 'waiting' AND e.expires_at > ?3
@@ -47,7 +47,7 @@ pub(super) fn queue(
     let mut rows = stmt.query(params![tenant.0, pool_id, after, limit, offset])?;
     let mut entries = Vec::new();
     while let Some(row) = rows.next()? {
-        entries.push(EntryRow::from_row(row)?);
+        entries.push(entry_from_row(row)?);
     }
     Ok(entries)
 }
@@ -57,7 +57,7 @@ pub(super) fn queue(
 pub(super) fn position(
     conn: &Connection,
     tenant: &TenantId,
-    entry: &EntryRow,
+    entry: &EntryRecord,
     now: UnixMillis,
 ) -> Result<u64, StoreError> {
     let ahead: i64 = conn
@@ -98,7 +98,7 @@ pub(super) fn recent_promotions(
 pub(super) fn entry_view(
     conn: &Connection,
     tenant: &TenantId,
-    row: &EntryRow,
+    row: &EntryRecord,
     now: UnixMillis,
 ) -> Result<WaitlistEntryView, StoreError> {
     let mut view = row.view(now);

@@ -9,8 +9,8 @@
 
 use super::super::ledger_runs::{NewRun, PendingRuns};
 use crate::StoreError;
-use crate::model::{LedgerKind, TenantId};
 use allot_core::{PoolId, UnixMillis};
+use allot_engine::working::NewLedgerEntry;
 use rusqlite::{ToSql, Transaction, params_from_iter};
 
 /// Rows per multi-row INSERT. Larger statements gain little and cost more to prepare.
@@ -19,7 +19,7 @@ const ROWS_PER_INSERT: usize = 32;
 pub(in crate::sqlite) struct Appends {
     /// The last ledger sequence number used: read when the batch starts, saved when it ends.
     pub(in crate::sqlite) ledger_seq: i64,
-    holds: Vec<NewHoldRow>,
+    holds: Vec<NewHoldRecord>,
     ledger: Vec<LedgerRow>,
     /// Written entries not yet in their pool's run.
     runs: PendingRuns,
@@ -28,7 +28,7 @@ pub(in crate::sqlite) struct Appends {
 }
 
 /// A new hold's row, as written.
-pub(in crate::sqlite) struct NewHoldRow {
+pub(in crate::sqlite) struct NewHoldRecord {
     pub id: String,
     pub tenant_id: String,
     /// As `HoldStatus::as_str` spells it.
@@ -40,20 +40,6 @@ pub(in crate::sqlite) struct NewHoldRow {
     pub created_at: UnixMillis,
     pub waitlist_entry_id: Option<String>,
     pub subject: Option<String>,
-}
-
-/// One ledger entry, as asked for by [`Appends::ledger`].
-pub(in crate::sqlite) struct LedgerEntry<'a> {
-    pub tenant: &'a TenantId,
-    pub pool_id: &'a PoolId,
-    pub hold_id: Option<&'a str>,
-    pub kind: LedgerKind,
-    pub held_delta: i64,
-    pub committed_delta: i64,
-    pub capacity_after: i64,
-    pub actor: Option<&'a str>,
-    pub reason: Option<&'a str>,
-    pub at: UnixMillis,
 }
 
 struct LedgerRow {
@@ -91,12 +77,12 @@ impl Appends {
         self.runs
     }
 
-    pub(in crate::sqlite) fn hold(&mut self, row: NewHoldRow) {
+    pub(in crate::sqlite) fn hold(&mut self, row: NewHoldRecord) {
         self.holds.push(row);
     }
 
     /// Appends a ledger entry under the next sequence number.
-    pub(in crate::sqlite) fn ledger(&mut self, entry: LedgerEntry<'_>) {
+    pub(in crate::sqlite) fn ledger(&mut self, entry: NewLedgerEntry<'_>) {
         self.ledger_seq += 1;
         self.ledger.push(LedgerRow {
             tenant_id: entry.tenant.0.clone(),
@@ -139,7 +125,7 @@ trait Insert {
     fn bind<'r>(&'r self, values: &mut Vec<&'r dyn ToSql>);
 }
 
-impl Insert for NewHoldRow {
+impl Insert for NewHoldRecord {
     const INTO: &'static str = "INSERT OR FAIL INTO holds (id, tenant_id, status, holder, expires_at, lines, \
          created_at, updated_at, waitlist_entry_id, subject) VALUES";
     const COLUMNS: usize = 10;

@@ -2,7 +2,7 @@
 //! through the core like any capacity change — a new capacity below what a member already uses is
 //! that member's failure, never the chunk's — and the job advanced in the same transaction.
 
-use super::{LedgerEntry, Working, jobs, tenant_pools};
+use super::{LedgerEntry, Tx, Working, jobs, tenant_pools};
 use crate::StoreError;
 use crate::command::{Outcome, QuotaChange, QuotaChunk, Success};
 use crate::jobs::{JobCounters, JobItem};
@@ -41,7 +41,7 @@ pub(super) fn adjust_chunk(
         };
         let pool_id = PoolId(pool_id.clone());
         let pools = tenant_pools(&mut work.tenants, tenant);
-        if !pools.load_chain(tx, tenant, &pool_id)? {
+        if !pools.load_chain(&mut Tx(tx), tenant, &pool_id)? {
             counters.failed += 1;
             fail("the quota's pool no longer exists".to_owned());
             continue;

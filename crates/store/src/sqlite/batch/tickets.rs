@@ -5,7 +5,7 @@
 //! `allot verify` recomputes the same counters from the ledger and from the holds.
 
 use super::super::ticket_reads::{load_attendee, load_ticket};
-use super::{LedgerEntry, Working, jobs, load_hold, new_id, tenant_pools, transition};
+use super::{LedgerEntry, Tx, UsePort, Working, jobs, load_hold, new_id, tenant_pools, transition};
 use crate::StoreError;
 use crate::command::{Failure, Outcome, Success};
 use crate::jobs::{JobCounters, JobItem, JobProgress};
@@ -73,7 +73,7 @@ fn upsert_attendees(
     now: UnixMillis,
 ) -> Result<Outcome, StoreError> {
     let pools = tenant_pools(&mut work.tenants, tenant);
-    if !pools.load_chain(tx, tenant, &PoolId(event_id.clone()))? {
+    if !pools.load_chain(&mut Tx(tx), tenant, &PoolId(event_id.clone()))? {
         return Ok(pool_not_found(&event_id));
     }
     // A section is a child of the event, named by id or by name; each looked up once per import.
@@ -179,7 +179,7 @@ fn issue_chunk(
         Err(failure) => return Ok(Err(failure)),
     };
     if !tenant_pools(&mut work.tenants, tenant).load_chain(
-        tx,
+        &mut Tx(tx),
         tenant,
         &PoolId(event_id.to_owned()),
     )? {
@@ -313,7 +313,15 @@ fn issue_one(
     let pool_id = PoolId(section_id.unwrap_or_else(|| event_id.to_owned()));
     let pools = tenant_pools(&mut work.tenants, tenant);
     // As for a hold: a dated session's own pool, or a past date, is refused.
-    if let Err(failure) = pools.load_for_use(tx, &mut work.appends, tenant, &pool_id, now)? {
+    if let Err(failure) = pools.load_for_use(
+        &mut UsePort {
+            tx,
+            appends: &mut work.appends,
+        },
+        tenant,
+        &pool_id,
+        now,
+    )? {
         return Ok(Issued::Failed(failure.to_string()));
     }
     // The core decides, exactly as for `POST /v1/holds` with `confirm: true`.

@@ -1,0 +1,21 @@
+//! allot's decision engine: the batch writer's rules, without a database.
+//!
+//! - [`model`]: the neutral records every store loads and every answer shows.
+//! - [`records`]: what a store loads for a decision — a pool, a hold, a waiting-list entry —
+//!   with the rules that read them.
+//! - [`command`]: the mutations a batch carries, and what each one answers.
+//! - [`jobs`], [`tickets`]: the records and commands of background jobs and of attendees,
+//!   tickets and check-ins.
+//! - [`working`]: the working set of a batch — each tenant's pools, loaded through a port — and
+//!   the rules of a pool's use.
+//! - [`error`]: what fails a batch (as opposed to a refusal, which is an answer).
+
+pub mod command;
+pub mod error;
+pub mod jobs;
+pub mod model;
+pub mod records;
+pub mod tickets;
+pub mod working;
+
+pub use error::Error;
