@@ -3,6 +3,8 @@
 //! - [`model`]: the neutral records every store loads and every answer shows.
 //! - [`records`]: what a store loads for a decision — a pool, a hold, a waiting-list entry —
 //!   with the rules that read them.
+//! - [`rules`]: the writer's decisions that need no store (idempotency, pool limits, units,
+//!   offers, routing, job claims, quota changes, ticket outcomes), one copy each.
 //! - [`command`]: the mutations a batch carries, and what each one answers.
 //! - [`jobs`], [`tickets`]: the records and commands of background jobs and of attendees,
 //!   tickets and check-ins.
@@ -15,6 +17,7 @@ pub mod error;
 pub mod jobs;
 pub mod model;
 pub mod records;
+pub mod rules;
 pub mod tickets;
 pub mod working;
 

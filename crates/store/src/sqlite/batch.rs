@@ -20,8 +20,8 @@ use crate::command::*;
 use crate::model::*;
 use crate::{BatchWriter, StoreError};
 use allot_core::{
-    HoldLine, HoldStatus, LineEffect, Pool, PoolId, PoolLimits, PoolSet, Refusal, SessionDate,
-    SessionZone, TransitionError, UnixMillis,
+    HoldLine, HoldStatus, LineEffect, Pool, PoolId, PoolSet, Refusal, SessionDate, SessionZone,
+    TransitionError, UnixMillis,
 };
 pub(super) use allot_engine::working::{
     Baseline, NewLedgerEntry as LedgerEntry, TenantPools, tenant_pools,
@@ -34,8 +34,8 @@ use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-/// Idempotency records are honoured this long (24 h), then the key may be used afresh.
-pub const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 3600 * 1000;
+use allot_engine::rules::idempotency::{self, KeyRecord, KeyUse};
+use allot_engine::rules::{holds as hold_rules, pools as pool_rules};
 
 pub struct SqliteWriter {
     conn: Connection,
@@ -385,23 +385,27 @@ fn apply_envelope(
     let previous = lookup
         .query_row(params![tenant.0, idempotency.key], |row| {
             Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, u16>(1)?,
-                row.get::<_, Vec<u8>>(2)?,
-                row.get::<_, i64>(3)?,
+                KeyRecord {
+                    request_hash: row.get(0)?,
+                    created_at: UnixMillis(row.get(3)?),
+                },
+                StoredResponse {
+                    status: row.get(1)?,
+                    body: row.get(2)?,
+                },
             ))
         })
         .optional()?;
-    if let Some((hash, status, body, created_at)) = previous
-        && now.0 - created_at < IDEMPOTENCY_WINDOW_MS
-    {
-        if hash == idempotency.request_hash {
+    let (record, response) = previous.unzip();
+    match idempotency::decide(record.as_ref(), &idempotency.request_hash, now) {
+        KeyUse::Replay => {
             return Ok(Reply::Rendered {
-                response: StoredResponse { status, body },
+                response: response.expect("a replayed key has its response"),
                 replayed: true,
             });
         }
-        return Ok(Reply::Outcome(Err(Failure::IdempotencyMismatch)));
+        KeyUse::Mismatch => return Ok(Reply::Outcome(Err(Failure::IdempotencyMismatch))),
+        KeyUse::Fresh => {}
     }
     let outcome = execute(
         tx,
@@ -597,7 +601,7 @@ fn forget_old_idempotency_records(tx: &Transaction<'_>, now: UnixMillis) -> Resu
         "DELETE FROM idempotency WHERE (tenant_id, key) IN (
              SELECT tenant_id, key FROM idempotency WHERE created_at <= ?1 ORDER BY created_at LIMIT ?2)",
     )?
-    .execute(params![now.0 - IDEMPOTENCY_WINDOW_MS, MAX_IDEMPOTENCY_RECORDS_PER_SWEEP])?;
+    .execute(params![idempotency::forget_before(now).0, MAX_IDEMPOTENCY_RECORDS_PER_SWEEP])?;
     Ok(())
 }
 
@@ -642,25 +646,19 @@ pub(super) fn create_pool(
         if !pools.load_chain(&mut Tx(tx), tenant, parent)? {
             return Ok(invalid("parent_id", "no such pool"));
         }
-        if pools.rows[parent].per_date {
-            return Ok(invalid(
-                "parent_id",
-                "a session that serves many dates cannot have pools under it; its dates count against its own parent",
-            ));
-        }
         let depth = pools.set.chain(parent).map_or(0, |chain| chain.len());
-        if depth >= allot_core::MAX_POOL_DEPTH {
-            return Ok(invalid("parent_id", "pools nest at most 8 levels deep"));
+        if let Err(failure) = pool_rules::check_parent(&pools.rows[parent], depth) {
+            return Ok(Err(failure));
         }
     }
-    let limits = PoolLimits {
-        capacity: new_pool.capacity,
-        hard_limit_pct: new_pool.hard_limit_pct,
-        soft_limit_pct: new_pool.soft_limit_pct,
+    let limits = match pool_rules::new_limits(
+        new_pool.capacity,
+        new_pool.hard_limit_pct,
+        new_pool.soft_limit_pct,
+    ) {
+        Ok(limits) => limits,
+        Err(failure) => return Ok(Err(failure)),
     };
-    if !limits.is_consistent() {
-        return Ok(invalid("soft_limit_pct", "must not exceed hard_limit_pct"));
-    }
     let id = PoolId(new_id("pool"));
     let row = PoolRecord {
         core: Pool::new(id.clone(), parent_id, limits),
@@ -783,11 +781,7 @@ fn update_pool(
         }));
     }
     let current = pools.set.get(&id).expect("loaded above").limits;
-    let limits = PoolLimits {
-        capacity: patch.capacity.unwrap_or(current.capacity),
-        hard_limit_pct: patch.hard_limit_pct.unwrap_or(current.hard_limit_pct),
-        soft_limit_pct: patch.soft_limit_pct.unwrap_or(current.soft_limit_pct),
-    };
+    let limits = pool_rules::patched_limits(current, &patch);
     let is_session = pools.rows[&id].per_date;
     if limits != current
         && let Err(refusal) = pools
@@ -807,21 +801,19 @@ fn update_pool(
     }
     if is_session && patch.apply_to_dates {
         let zone = pools.rows[&id].zone();
-        for date_id in session_dates_from_today(tx, tenant, &id, &zone, now)? {
-            if !pools.load_chain(&mut Tx(tx), tenant, &date_id)? {
+        let dates = session_dates_from_today(tx, tenant, &id, &zone, now)?;
+        for date_id in &dates {
+            if !pools.load_chain(&mut Tx(tx), tenant, date_id)? {
                 return Err(StoreError::Corrupt(format!("date {date_id} vanished")));
             }
-            let pool = pools.set.get(&date_id).expect("loaded above");
-            if pool.limits == limits {
-                continue;
-            }
-            if let Err(refusal) = pool.check_adjust(limits) {
-                return Ok(Err(Failure::Rejected(format!(
-                    "date {}: {refusal}; no date was changed",
-                    pools.rows[&date_id].date.as_deref().unwrap_or("?")
-                ))));
-            }
-            changed.push(date_id);
+        }
+        let loaded = dates.iter().map(|date_id| {
+            let label = pools.rows[date_id].date.as_deref().unwrap_or("?");
+            (label, pools.set.get(date_id).expect("loaded above"))
+        });
+        match pool_rules::dates_to_change(limits, loaded) {
+            Ok(dates) => changed.extend(dates),
+            Err(failure) => return Ok(Err(failure)),
         }
     }
     let reason = patch.reason.as_deref().unwrap_or("adjusted");
@@ -972,25 +964,13 @@ fn place_hold(
             &line.pool_id,
             now,
         )? {
-            // Name the line whose date is refused, as the HTTP layer does for the dates it
-            // refuses itself.
-            return Ok(Err(match failure {
-                Failure::Invalid { field, message } if field == "date" => Failure::Invalid {
-                    field: format!("lines[{index}].date"),
-                    message,
-                },
-                other => other,
-            }));
+            return Ok(Err(hold_rules::name_line(index, failure)));
         }
-        let actual = &pools.rows[&line.pool_id].unit;
-        if let Some(Some(requested)) = extras.units.get(index)
-            && requested != actual
+        let requested = extras.units.get(index).and_then(Option::as_deref);
+        if let Err(failure) =
+            hold_rules::check_unit(&line.pool_id, requested, &pools.rows[&line.pool_id].unit)
         {
-            return Ok(Err(Failure::UnitMismatch {
-                pool_id: line.pool_id.0.clone(),
-                requested: requested.clone(),
-                actual: actual.clone(),
-            }));
+            return Ok(Err(failure));
         }
     }
     // A subject counts once per pool: the hold that already counted it is the answer.

@@ -7,23 +7,10 @@ use crate::StoreError;
 use crate::command::{Failure, Outcome, Success};
 use crate::model::{Channel, DeliveryAttempt, TenantId, WebhookView};
 use allot_core::UnixMillis;
+use allot_engine::rules::routing::{self, Subscriber, Target as Destination};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
-
-/// A tenant's active webhook: where events of the types it subscribed to go.
-struct Subscriber {
-    id: String,
-    events: Vec<String>,
-}
-
-impl Subscriber {
-    fn wants(&self, kind: &str) -> bool {
-        self.events
-            .iter()
-            .any(|event| event == "*" || event == kind)
-    }
-}
 
 /// An alert to log and send.
 pub(super) struct NewAlert<'a> {
@@ -75,11 +62,9 @@ impl Outbox {
         .execute(params![tenant.0, self.event_seq, id, kind, data_text, now.0])?;
         let payload =
             json!({"id": id, "type": kind, "timestamp": now.0 / 1000, "data": data}).to_string();
-        let targets: Vec<String> = self
-            .subscribers(tx, tenant)?
-            .iter()
-            .filter(|subscriber| subscriber.wants(kind))
-            .map(|subscriber| subscriber.id.clone())
+        let targets: Vec<String> = routing::subscribed(self.subscribers(tx, tenant)?, kind)
+            .into_iter()
+            .map(str::to_owned)
             .collect();
         for webhook in targets {
             insert_delivery(
@@ -134,38 +119,17 @@ impl Outbox {
         let payload =
             json!({"id": event_id, "type": "alert.fired", "timestamp": now.0 / 1000, "data": data})
                 .to_string();
-        let subscribed: Vec<String> = self
-            .subscribers(tx, tenant)?
-            .iter()
-            .filter(|subscriber| subscriber.wants("alert.fired"))
-            .map(|subscriber| subscriber.id.clone())
-            .collect();
-        let groups = self.recipients(tx, tenant)?;
-        let mut channels: Vec<Channel> = alert
-            .recipients
-            .iter()
-            .filter_map(|group| groups.get(group))
-            .flatten()
-            .cloned()
-            .collect();
-        channels.sort_by(|a, b| (&a.email, &a.webhook_id).cmp(&(&b.email, &b.webhook_id)));
-        channels.dedup();
-        let active: Vec<String> = self
-            .subscribers(tx, tenant)?
-            .iter()
-            .map(|subscriber| subscriber.id.clone())
-            .collect();
-        for channel in channels {
-            let target = match (&channel.email, &channel.webhook_id) {
-                (Some(email), _) => Target::Email(email),
-                // A deleted webhook named by a group gets nothing; one subscribed to alerts
-                // already has this one.
-                (None, Some(webhook))
-                    if active.contains(webhook) && !subscribed.contains(webhook) =>
-                {
-                    Target::Webhook(webhook)
-                }
-                _ => continue,
+        self.subscribers(tx, tenant)?;
+        self.recipients(tx, tenant)?;
+        let destinations = routing::alert_targets(
+            alert.recipients,
+            &self.recipients[tenant],
+            &self.subscribers[tenant],
+        );
+        for destination in &destinations {
+            let target = match destination {
+                Destination::Email(email) => Target::Email(email),
+                Destination::Webhook(webhook) => Target::Webhook(webhook),
             };
             insert_delivery(tx, tenant, target, &event_id, "alert.fired", &payload, now)?;
         }

@@ -49,11 +49,12 @@ pub(super) fn create_plan(
     plan: NewPlan,
     now: UnixMillis,
 ) -> Result<Outcome, StoreError> {
-    if plan.soft_limit_pct > plan.hard_limit_pct {
-        return Ok(Err(Failure::Invalid {
-            field: "soft_limit_pct".to_owned(),
-            message: "must not exceed hard_limit_pct".to_owned(),
-        }));
+    if let Err(failure) = allot_engine::rules::pools::new_limits(
+        plan.capacity,
+        plan.hard_limit_pct,
+        plan.soft_limit_pct,
+    ) {
+        return Ok(Err(failure));
     }
     let id = new_id("plan");
     let thresholds = match &plan.thresholds {

@@ -22,6 +22,7 @@ use allot_core::waitlist::{
     self, Decision, EntryStatus, PriorityClasses, PromotionMode, Queue, WaitlistPolicy,
 };
 use allot_core::{HoldLine, HoldStatus, PoolId, SessionDate, TransitionError, UnixMillis};
+use allot_engine::rules::waitlist as waitlist_rules;
 use rusqlite::{Transaction, params};
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -52,24 +53,16 @@ pub(super) fn join(
     )? {
         return Ok(Err(failure));
     }
-    let priority = match &entry.priority {
-        PriorityRequest::Explicit(priority) => waitlist::check_priority(*priority),
-        PriorityRequest::Base => Ok(priority_classes(tx, tenant)?.base),
-        PriorityRequest::Classes(names) => priority_classes(tx, tenant)?.priority_of(names),
-    };
-    let priority = match priority {
-        Ok(priority) => priority,
-        Err(error) => {
-            let field = match entry.priority {
-                PriorityRequest::Classes(_) => "priority_class",
-                _ => "priority",
-            };
-            return Ok(Err(Failure::Invalid {
-                field: field.to_owned(),
-                message: error.to_string(),
-            }));
-        }
-    };
+    // The tenant's classes are read only when the request needs them.
+    let mut classes = None;
+    if !matches!(entry.priority, PriorityRequest::Explicit(_)) {
+        classes = Some(priority_classes(tx, tenant)?);
+    }
+    let priority =
+        match waitlist_rules::priority_of(&entry.priority, || classes.take().unwrap_or_default()) {
+            Ok(priority) => priority,
+            Err(failure) => return Ok(Err(failure)),
+        };
     let classes = match &entry.priority {
         PriorityRequest::Classes(names) => Some(serde_json::to_string(names)?),
         _ => None,
@@ -205,11 +198,8 @@ pub(super) fn offer_settled(
     kind: LedgerKind,
     now: UnixMillis,
 ) -> Result<(), StoreError> {
-    let (status, event) = match kind {
-        LedgerKind::Confirm => (EntryStatus::Accepted, "waitlist.offer_accepted"),
-        LedgerKind::Release => (EntryStatus::Declined, "waitlist.offer_declined"),
-        LedgerKind::Expire => (EntryStatus::Lapsed, "waitlist.offer_lapsed"),
-        LedgerKind::Hold | LedgerKind::Adjust => return Ok(()),
+    let Some((status, event)) = waitlist_rules::offer_settlement(kind) else {
+        return Ok(());
     };
     let changed = tx
         .prepare_cached(

@@ -5,9 +5,10 @@ use super::super::ticket_reads::load_job;
 use super::new_id;
 use crate::StoreError;
 use crate::command::{Failure, Outcome, Success};
-use crate::jobs::{JobCommand, JobCounters, JobFailure, JobItem, JobProgress, JobStatus, JobView};
+use crate::jobs::{JobCommand, JobCounters, JobItem, JobProgress, JobStatus, JobView};
 use crate::model::TenantId;
 use allot_core::UnixMillis;
+use allot_engine::rules::jobs as job_rules;
 use rusqlite::{Transaction, params};
 
 pub(super) fn execute(
@@ -37,14 +38,8 @@ pub(super) fn execute(
             status,
             error,
         } => {
-            let Some(job) = load_job(tx, tenant, &job_id)? else {
-                return Ok(Err(Failure::NotFound {
-                    kind: "job",
-                    id: job_id,
-                }));
-            };
-            if job.status.is_finished() {
-                return Ok(Err(JobFailure::Finished { job_id }.into()));
+            if let Err(failure) = job_rules::check_finish(load_job(tx, tenant, &job_id)?, &job_id) {
+                return Ok(Err(failure));
             }
             // A job that ends well looked at everything there was: its total is what it did.
             tx.prepare_cached(
@@ -68,19 +63,10 @@ pub(super) fn claim(
     tenant: &TenantId,
     progress: &JobProgress,
 ) -> Result<Result<JobView, Failure>, StoreError> {
-    let Some(job) = load_job(tx, tenant, &progress.job_id)? else {
-        return Ok(Err(Failure::NotFound {
-            kind: "job",
-            id: progress.job_id.clone(),
-        }));
-    };
-    if job.status.is_finished() {
-        return Ok(Err(JobFailure::Finished { job_id: job.id }.into()));
-    }
-    if job.cursor != progress.expected_cursor {
-        return Ok(Err(JobFailure::Stale { job_id: job.id }.into()));
-    }
-    Ok(Ok(job))
+    Ok(job_rules::claim(
+        load_job(tx, tenant, &progress.job_id)?,
+        progress,
+    ))
 }
 
 /// Moves a claimed job past its chunk: cursor, counters, skipped and failed items, and `done`

@@ -4,10 +4,10 @@
 
 use super::{LedgerEntry, Tx, Working, jobs, tenant_pools};
 use crate::StoreError;
-use crate::command::{Outcome, QuotaChange, QuotaChunk, Success};
+use crate::command::{Outcome, QuotaChunk, Success};
 use crate::jobs::{JobCounters, JobItem};
 use crate::model::{LedgerKind, TenantId};
-use allot_core::{Capacity, PoolId, PoolLimits, UnixMillis};
+use allot_core::{PoolId, PoolLimits, UnixMillis};
 
 pub(super) fn adjust_chunk(
     tx: &rusqlite::Transaction<'_>,
@@ -47,22 +47,15 @@ pub(super) fn adjust_chunk(
             continue;
         }
         let current = pools.set.get(&pool_id).expect("loaded above").limits;
-        let capacity = match chunk.change {
-            QuotaChange::Capacity(capacity) => Ok(capacity),
-            QuotaChange::Delta(delta) => {
-                Capacity::new(current.capacity.get().saturating_add(delta)).map_err(|error| {
-                    format!("capacity {} {delta:+}: {error}", current.capacity.get())
-                })
-            }
-        };
-        let capacity = match capacity {
-            Ok(capacity) => capacity,
-            Err(reason) => {
-                counters.failed += 1;
-                fail(reason);
-                continue;
-            }
-        };
+        let capacity =
+            match allot_engine::rules::quotas::new_capacity(chunk.change, current.capacity) {
+                Ok(capacity) => capacity,
+                Err(reason) => {
+                    counters.failed += 1;
+                    fail(reason);
+                    continue;
+                }
+            };
         let limits = PoolLimits {
             capacity,
             ..current

@@ -12,6 +12,7 @@ use crate::jobs::{JobCounters, JobItem, JobProgress};
 use crate::model::{HoldLineView, LedgerKind, TenantId};
 use crate::tickets::*;
 use allot_core::{HoldLine, PoolId, Quantity, Refusal, UnixMillis};
+use allot_engine::rules::tickets::{self as ticket_rules, AttendeeTicket, IssueStep, issue_step};
 use rusqlite::{OptionalExtension, Transaction, params};
 use std::collections::HashMap;
 
@@ -280,35 +281,47 @@ fn issue_one(
             Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
         })
         .optional()?;
-    let Some((attendee_event, section_id, ticket_id, status)) = found else {
-        return Ok(Issued::Failed("unknown attendee".into()));
+    let (attendee, section_id) = match &found {
+        None => (None, None),
+        Some((attendee_event, section_id, ticket_id, status)) => {
+            let live_ticket = match (ticket_id, status) {
+                (Some(id), Some(status)) => {
+                    let status = TicketStatus::parse(status).ok_or_else(|| {
+                        StoreError::Corrupt(format!("ticket {id} has status {status:?}"))
+                    })?;
+                    Some((id.as_str(), status))
+                }
+                _ => None,
+            };
+            let attendee = AttendeeTicket {
+                event_id: attendee_event,
+                live_ticket,
+            };
+            (Some(attendee), section_id.clone())
+        }
     };
-    if attendee_event != event_id {
-        return Ok(Issued::Failed("the attendee is not of this event".into()));
-    }
-    if let Some(ticket_id) = ticket_id {
-        if skip_existing {
-            return Ok(Issued::Skipped("has a ticket".into()));
+    match issue_step(attendee, event_id, skip_existing) {
+        IssueStep::Fail(reason) => return Ok(Issued::Failed(reason.into())),
+        IssueStep::Skip(reason) => return Ok(Issued::Skipped(reason.into())),
+        IssueStep::Issue => {}
+        IssueStep::Reissue { ticket_id } => {
+            // Regenerating keeps the ticket and its unit, and replaces its code and token: the
+            // old QR code stops working.
+            tx.prepare_cached(
+                "UPDATE tickets SET code = ?3, token_seed = ?4, token_hash = ?5, issued_at = ?6, job_id = ?7
+                 WHERE tenant_id = ?1 AND id = ?2",
+            )?
+            .execute(params![
+                tenant.0,
+                ticket_id,
+                item.code,
+                item.token_seed,
+                item.token_hash,
+                now.0,
+                job_id
+            ])?;
+            return Ok(Issued::Created);
         }
-        if status.as_deref() == Some(TicketStatus::Used.as_str()) {
-            return Ok(Issued::Skipped("the ticket was already used".into()));
-        }
-        // Regenerating keeps the ticket and its unit, and replaces its code and token: the old
-        // QR code stops working.
-        tx.prepare_cached(
-            "UPDATE tickets SET code = ?3, token_seed = ?4, token_hash = ?5, issued_at = ?6, job_id = ?7
-             WHERE tenant_id = ?1 AND id = ?2",
-        )?
-        .execute(params![
-            tenant.0,
-            ticket_id,
-            item.code,
-            item.token_seed,
-            item.token_hash,
-            now.0,
-            job_id
-        ])?;
-        return Ok(Issued::Created);
     }
     let pool_id = PoolId(section_id.unwrap_or_else(|| event_id.to_owned()));
     let pools = tenant_pools(&mut work.tenants, tenant);
@@ -388,22 +401,8 @@ fn void_ticket(
             id: ticket_id.to_owned(),
         }));
     };
-    match ticket.status {
-        TicketStatus::Valid => {}
-        TicketStatus::Void => {
-            return Ok(Err(TicketFailure::Void {
-                ticket_id: ticket.id,
-            }
-            .into()));
-        }
-        // Someone already came in on it: giving its unit back would oversell the hall.
-        TicketStatus::Used => {
-            return Ok(Err(TicketFailure::AlreadyUsed {
-                ticket_id: ticket.id,
-                used_at: ticket.used_at.unwrap_or(ticket.issued_at),
-            }
-            .into()));
-        }
+    if let Err(failure) = ticket_rules::check_void(&ticket) {
+        return Ok(Err(failure.into()));
     }
     let hold = load_hold(tx, tenant, &ticket.hold_id)?
         .ok_or_else(|| StoreError::Corrupt(format!("ticket {} names a missing hold", ticket.id)))?;
@@ -473,37 +472,22 @@ fn check_in(
         .execute(params![tenant.0, new_id("chk"), ticket.id, result, actor, now.0])?;
         Ok(())
     };
-    match ticket.status {
-        TicketStatus::Used => {
-            record("already_used")?;
-            Ok(Err(TicketFailure::AlreadyUsed {
-                ticket_id: ticket.id.clone(),
-                used_at: ticket.used_at.unwrap_or(ticket.issued_at),
-            }
-            .into()))
-        }
-        TicketStatus::Void => {
-            record("void")?;
-            Ok(Err(TicketFailure::Void {
-                ticket_id: ticket.id.clone(),
-            }
-            .into()))
-        }
-        TicketStatus::Valid => {
-            record("admitted")?;
-            tx.prepare_cached(
-                "UPDATE tickets SET status = 'used', used_at = ?3 WHERE tenant_id = ?1 AND id = ?2",
-            )?
-            .execute(params![tenant.0, ticket.id, now.0])?;
-            let ticket = load_ticket(tx, tenant, &ticket.id)?
-                .ok_or_else(|| StoreError::Other("a ticket just used is missing".into()))?;
-            let attendee = load_attendee(tx, tenant, &ticket.attendee_id)?.ok_or_else(|| {
-                StoreError::Corrupt(format!("ticket {} names a missing attendee", ticket.id))
-            })?;
-            Ok(Ok(Success::Tickets(TicketSuccess::CheckedIn {
-                ticket,
-                attendee,
-            })))
-        }
+    let (result, admitted) = ticket_rules::check_in(&ticket);
+    record(result)?;
+    if let Err(failure) = admitted {
+        return Ok(Err(failure.into()));
     }
+    tx.prepare_cached(
+        "UPDATE tickets SET status = 'used', used_at = ?3 WHERE tenant_id = ?1 AND id = ?2",
+    )?
+    .execute(params![tenant.0, ticket.id, now.0])?;
+    let ticket = load_ticket(tx, tenant, &ticket.id)?
+        .ok_or_else(|| StoreError::Other("a ticket just used is missing".into()))?;
+    let attendee = load_attendee(tx, tenant, &ticket.attendee_id)?.ok_or_else(|| {
+        StoreError::Corrupt(format!("ticket {} names a missing attendee", ticket.id))
+    })?;
+    Ok(Ok(Success::Tickets(TicketSuccess::CheckedIn {
+        ticket,
+        attendee,
+    })))
 }
