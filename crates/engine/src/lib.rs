@@ -10,12 +10,18 @@
 //!   tickets and check-ins.
 //! - [`working`]: the working set of a batch — each tenant's pools, loaded through a port — and
 //!   the rules of a pool's use.
+//! - [`port`]: what the engine reads from a store during a batch, and [`change`]: what it
+//!   hands the store to persist — new rows, transitions from → to, ledger entries.
+//! - [`apply`]: the commands decided through a port: holds, pools, keys, idempotency.
 //! - [`error`]: what fails a batch (as opposed to a refusal, which is an answer).
 
+pub mod apply;
+pub mod change;
 pub mod command;
 pub mod error;
 pub mod jobs;
 pub mod model;
+pub mod port;
 pub mod records;
 pub mod rules;
 pub mod tickets;

@@ -9,7 +9,7 @@ use allot_core::{
 };
 
 /// A pool row: the core's view of it plus what only the API shows.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PoolRecord {
     pub core: Pool,
     pub name: String,

@@ -1,5 +1,5 @@
 //! The working set of a batch: each tenant's pools as the batch sees them — loaded through a
-//! [`PoolPort`] with their ancestors, or kept from earlier batches by a store that may — with
+//! [`LoadPools`] with their ancestors, or kept from earlier batches by a store that may — with
 //! what the batch has changed (dirty, reconfigured, freed) and each pool's figures before the
 //! batch (the baseline alerts compare against).
 //!
@@ -8,8 +8,10 @@
 //! the session's figures.
 
 use crate::Error;
+use crate::change::{Change, LedgerChange};
 use crate::command::Failure;
 use crate::model::{LedgerKind, PoolView, TenantId};
+use crate::port::Port;
 use crate::records::PoolRecord;
 use allot_core::{DateError, Pool, PoolId, PoolSet, Refusal, SessionDate, SessionZone, UnixMillis};
 use std::collections::BTreeSet;
@@ -22,16 +24,8 @@ pub trait LoadPools {
     fn pool(&mut self, tenant: &TenantId, id: &PoolId) -> Result<Option<PoolRecord>, Error>;
 }
 
-/// A store that also takes the pools and ledger entries the working set makes itself (a
-/// session's date on first use).
-pub trait PoolPort: LoadPools {
-    /// Stores a pool just made.
-    fn insert_pool(&mut self, tenant: &TenantId, pool: &PoolRecord) -> Result<(), Error>;
-    /// Appends one entry to the ledger; the store gives it the next sequence number.
-    fn append_ledger(&mut self, entry: NewLedgerEntry<'_>);
-}
-
-/// One ledger entry to append: a change to a pool's counters or capacity.
+/// One ledger entry to append, borrowing what the batch already holds: a change to a pool's
+/// counters or capacity.
 pub struct NewLedgerEntry<'a> {
     pub tenant: &'a TenantId,
     pub pool_id: &'a PoolId,
@@ -43,6 +37,23 @@ pub struct NewLedgerEntry<'a> {
     pub actor: Option<&'a str>,
     pub reason: Option<&'a str>,
     pub at: UnixMillis,
+}
+
+impl From<NewLedgerEntry<'_>> for LedgerChange {
+    fn from(entry: NewLedgerEntry<'_>) -> Self {
+        LedgerChange {
+            tenant: entry.tenant.clone(),
+            pool_id: entry.pool_id.clone(),
+            hold_id: entry.hold_id.map(str::to_owned),
+            kind: entry.kind,
+            held_delta: entry.held_delta,
+            committed_delta: entry.committed_delta,
+            capacity_after: entry.capacity_after,
+            actor: entry.actor.map(str::to_owned),
+            reason: entry.reason.map(str::to_owned),
+            at: entry.at,
+        }
+    }
 }
 
 /// Every tenant's pools in the batch.
@@ -155,9 +166,9 @@ impl TenantPools {
     /// Loads a pool for a new use — a hold, a waiting-list entry, a change of capacity — making a
     /// session's date on its first use. A session itself takes no holds (its dates do), and a
     /// date in the past takes no new use. `Ok(Err(_))` says why the pool cannot be used.
-    pub fn load_for_use(
+    pub fn load_for_use<P: Port>(
         &mut self,
-        port: &mut dyn PoolPort,
+        port: &mut P,
         tenant: &TenantId,
         id: &PoolId,
         now: UnixMillis,
@@ -181,19 +192,22 @@ impl TenantPools {
             }
             let live = self.set.get(&session).expect("loaded above");
             let row = PoolRecord::instance_of(&self.rows[&session], live, date, now);
-            port.insert_pool(tenant, &row)?;
-            port.append_ledger(NewLedgerEntry {
-                tenant,
-                pool_id: id,
+            port.persist(Change::NewPool {
+                tenant: tenant.clone(),
+                pool: Box::new(row.clone()),
+            })?;
+            port.persist(Change::Ledger(LedgerChange {
+                tenant: tenant.clone(),
+                pool_id: id.clone(),
                 hold_id: None,
                 kind: LedgerKind::Adjust,
                 held_delta: 0,
                 committed_delta: 0,
                 capacity_after: row.core.limits.capacity.get(),
                 actor: None,
-                reason: Some("date first used"),
+                reason: Some("date first used".to_owned()),
                 at: now,
-            });
+            }))?;
             self.missing.remove(id);
             self.baseline
                 .insert(id.clone(), Baseline::of(&row.core, &row));

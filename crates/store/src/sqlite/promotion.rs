@@ -9,7 +9,7 @@
 //! entry leaves `waiting` the moment it is served, so it is never served twice.
 
 use super::batch::{
-    NewHold, Step, TenantPools, Tx, UsePort, Working, new_id, step_loaded_hold, tenant_pools,
+    Placed, SqlitePort, Step, TenantPools, Tx, Working, new_id, step_loaded_hold, tenant_pools,
     transition, write_new_hold,
 };
 use super::reads::load_hold;
@@ -43,7 +43,7 @@ pub(super) fn join(
     let pool_id = PoolId(entry.pool_id);
     let pools = tenant_pools(&mut work.tenants, tenant);
     if let Err(failure) = pools.load_for_use(
-        &mut UsePort {
+        &mut SqlitePort {
             tx,
             appends: &mut work.appends,
         },
@@ -368,11 +368,11 @@ fn promote_tenant(
             continue;
         }
         for decision in decisions {
-            let pools = tenant_pools(&mut work.tenants, tenant);
             match decision {
                 Decision::Promote { entry, mode } => {
                     let row = &entries[&entry.id];
-                    let settings = pools.rows[&entry.pool_id].waitlist;
+                    let settings =
+                        tenant_pools(&mut work.tenants, tenant).rows[&entry.pool_id].waitlist;
                     let line = HoldLine {
                         pool_id: entry.pool_id.clone(),
                         quantity: entry.quantity,
@@ -387,7 +387,7 @@ fn promote_tenant(
                             "waitlist.confirmed",
                         ),
                     };
-                    let hold = NewHold {
+                    let hold = Placed {
                         lines: std::slice::from_ref(&line),
                         status: hold_status,
                         holder: Some(row.holder.clone()),
@@ -396,7 +396,7 @@ fn promote_tenant(
                         subject: None,
                         reason: Some("promoted from the waiting list"),
                     };
-                    let hold = write_new_hold(&mut work.appends, pools, tenant, None, hold, now)?;
+                    let hold = write_new_hold(tx, work, tenant, None, hold, now)?;
                     let offer_expires_at =
                         (mode == PromotionMode::Offer).then_some(hold.expires_at.0);
                     tx.prepare_cached(
@@ -412,7 +412,7 @@ fn promote_tenant(
                         offer_expires_at,
                         now.0
                     ])?;
-                    pools.add_waiting(&entry.pool_id, -1);
+                    tenant_pools(&mut work.tenants, tenant).add_waiting(&entry.pool_id, -1);
                     let data = json!({
                         "entry_id": entry.id, "pool_id": entry.pool_id.0, "holder": row.holder,
                         "quantity": entry.quantity.get(), "hold_id": hold.id,

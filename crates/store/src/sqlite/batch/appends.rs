@@ -10,7 +10,7 @@
 use super::super::ledger_runs::{NewRun, PendingRuns};
 use crate::StoreError;
 use allot_core::{PoolId, UnixMillis};
-use allot_engine::working::NewLedgerEntry;
+use allot_engine::change::{LedgerChange, NewHold};
 use rusqlite::{ToSql, Transaction, params_from_iter};
 
 /// Rows per multi-row INSERT. Larger statements gain little and cost more to prepare.
@@ -28,7 +28,7 @@ pub(in crate::sqlite) struct Appends {
 }
 
 /// A new hold's row, as written.
-pub(in crate::sqlite) struct NewHoldRecord {
+struct NewHoldRecord {
     pub id: String,
     pub tenant_id: String,
     /// As `HoldStatus::as_str` spells it.
@@ -77,23 +77,39 @@ impl Appends {
         self.runs
     }
 
-    pub(in crate::sqlite) fn hold(&mut self, row: NewHoldRecord) {
-        self.holds.push(row);
+    pub(in crate::sqlite) fn hold(&mut self, hold: NewHold) {
+        self.holds.push(NewHoldRecord {
+            id: hold.id,
+            tenant_id: hold.tenant.0,
+            status: hold.status.as_str(),
+            holder: hold.holder,
+            expires_at: hold.expires_at,
+            lines: hold.lines,
+            created_at: hold.created_at,
+            waitlist_entry_id: hold.waitlist_entry_id,
+            subject: hold.subject,
+        });
+    }
+
+    /// Whether hold rows are waiting to be written: a read of `holds` must write them first.
+    pub(in crate::sqlite) fn has_pending_holds(&self) -> bool {
+        !self.holds.is_empty()
     }
 
     /// Appends a ledger entry under the next sequence number.
-    pub(in crate::sqlite) fn ledger(&mut self, entry: NewLedgerEntry<'_>) {
+    pub(in crate::sqlite) fn ledger(&mut self, entry: impl Into<LedgerChange>) {
+        let entry = entry.into();
         self.ledger_seq += 1;
         self.ledger.push(LedgerRow {
-            tenant_id: entry.tenant.0.clone(),
-            pool_id: entry.pool_id.0.clone(),
-            hold_id: entry.hold_id.map(str::to_owned),
+            tenant_id: entry.tenant.0,
+            pool_id: entry.pool_id.0,
+            hold_id: entry.hold_id,
             kind: entry.kind.as_str(),
             held_delta: entry.held_delta,
             committed_delta: entry.committed_delta,
             capacity_after: entry.capacity_after,
-            actor: entry.actor.map(str::to_owned),
-            reason: entry.reason.map(str::to_owned),
+            actor: entry.actor,
+            reason: entry.reason,
             at: entry.at.0,
             seq: self.ledger_seq,
         });

@@ -1,15 +1,24 @@
-//! The engine's ports over one SQLite transaction.
+//! The engine's port over one SQLite transaction: reads in the batch's transaction, and each
+//! [`Change`] written as SQLite does best — new holds and ledger entries gathered in [`Appends`]
+//! and written many rows per statement, the rest at once. A read of `holds` writes the pending
+//! hold rows first, so the engine always reads what it has decided.
 
-use super::super::reads::load_pool;
+use super::super::reads::{load_hold, load_pool};
+use super::super::rows::{HOLD_COLUMNS, hold_from_row};
 use super::Appends;
+use crate::StoreError;
+use crate::command::StoredResponse;
 use crate::model::TenantId;
-use allot_core::PoolId;
+use allot_core::{PoolId, SessionZone, UnixMillis};
 use allot_engine::Error;
-use allot_engine::records::PoolRecord;
-use allot_engine::working::{LoadPools, NewLedgerEntry, PoolPort};
-use rusqlite::Transaction;
+use allot_engine::change::Change;
+use allot_engine::port::Port;
+use allot_engine::records::{HoldRecord, PoolRecord};
+use allot_engine::rules::idempotency::KeyRecord;
+use allot_engine::working::LoadPools;
+use rusqlite::{OptionalExtension, Transaction, params};
 
-/// Pools read in the batch's transaction.
+/// Pools read in the batch's transaction, for code that only loads.
 pub(in crate::sqlite) struct Tx<'a, 't>(pub &'a Transaction<'t>);
 
 impl LoadPools for Tx<'_, '_> {
@@ -18,25 +27,315 @@ impl LoadPools for Tx<'_, '_> {
     }
 }
 
-/// The transaction with the batch's pending appends: a pool made on first use is inserted at
-/// once, its ledger entry joins the others.
-pub(in crate::sqlite) struct UsePort<'a, 't> {
+/// The transaction with the batch's pending appends.
+pub(in crate::sqlite) struct SqlitePort<'a, 't> {
     pub tx: &'a Transaction<'t>,
     pub appends: &'a mut Appends,
 }
 
-impl LoadPools for UsePort<'_, '_> {
+impl SqlitePort<'_, '_> {
+    /// Writes pending hold rows before `holds` is read.
+    fn see_pending_holds(&mut self) -> Result<(), StoreError> {
+        if self.appends.has_pending_holds() {
+            self.appends.write(self.tx)?;
+        }
+        Ok(())
+    }
+
+    /// One row changed by a transition from → to, or another writer got there first.
+    fn one_row(changed: usize, what: impl FnOnce() -> String) -> Result<(), Error> {
+        match changed {
+            1 => Ok(()),
+            _ => Err(Error::Conflict(what())),
+        }
+    }
+
+    fn write(&mut self, change: Change) -> Result<(), StoreError> {
+        let tx = self.tx;
+        match change {
+            Change::NewTenant { id, name, at } => {
+                tx.prepare_cached(
+                    "INSERT INTO tenants (id, name, created_at) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![id.0, name, at.0])?;
+            }
+            Change::NewApiKey {
+                tenant,
+                key_id,
+                key_hash,
+                role,
+                at,
+            } => {
+                tx.prepare_cached(
+                    "INSERT INTO api_keys (id, tenant_id, role, key_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![key_id, tenant.0, role.as_str(), key_hash, at.0])?;
+            }
+            Change::ApiKeyRevoked { tenant, key_id, at } => {
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE api_keys SET revoked_at = ?3 WHERE id = ?1 AND tenant_id = ?2 AND revoked_at IS NULL",
+                    )?
+                    .execute(params![key_id, tenant.0, at.0])?;
+                Self::one_row(changed, || format!("api key {key_id} is no longer live"))?;
+            }
+            Change::NewPool { tenant, pool } => insert_pool_row(tx, &tenant, &pool)?,
+            Change::SessionWaitlist {
+                tenant,
+                session,
+                settings,
+            } => {
+                tx.prepare_cached(
+                    "UPDATE pools SET waitlist_policy = ?3, waitlist_mode = ?4, offer_ttl_seconds = ?5
+                     WHERE tenant_id = ?1 AND session_id = ?2",
+                )?
+                .execute(params![
+                    tenant.0,
+                    session.0,
+                    settings.policy.as_str(),
+                    settings.mode.as_str(),
+                    settings.offer_ttl.get()
+                ])?;
+            }
+            Change::NewHold(hold) => self.appends.hold(hold),
+            Change::HoldStatus {
+                tenant,
+                hold_id,
+                from,
+                to,
+                at,
+            } => {
+                self.see_pending_holds()?;
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE holds SET status = ?4, updated_at = ?5 WHERE tenant_id = ?1 AND id = ?2 AND status = ?3",
+                    )?
+                    .execute(params![tenant.0, hold_id, from.as_str(), to.as_str(), at.0])?;
+                Self::one_row(changed, || format!("hold {hold_id} is no longer {from:?}"))?;
+            }
+            Change::HoldExpiry {
+                tenant,
+                hold_id,
+                from,
+                to,
+                at,
+            } => {
+                self.see_pending_holds()?;
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE holds SET expires_at = ?4, updated_at = ?5
+                         WHERE tenant_id = ?1 AND id = ?2 AND expires_at = ?3",
+                    )?
+                    .execute(params![tenant.0, hold_id, from.0, to.0, at.0])?;
+                Self::one_row(changed, || format!("hold {hold_id}'s deadline moved"))?;
+            }
+            Change::Consumption {
+                tenant,
+                pool_id,
+                subject,
+                hold_id,
+            } => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO consumptions (tenant_id, pool_id, subject, hold_id) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![tenant.0, pool_id.0, subject, hold_id])?;
+            }
+            Change::Ledger(entry) => self.appends.ledger(entry),
+            Change::IdempotencyRecord {
+                tenant,
+                key,
+                request_hash,
+                response,
+                at,
+            } => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO idempotency (tenant_id, key, request_hash, status, body, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![tenant.0, key, request_hash, response.status, response.body, at.0])?;
+            }
+            Change::ForgetIdempotency { before, limit } => {
+                tx.prepare_cached(
+                    "DELETE FROM idempotency WHERE (tenant_id, key) IN (
+                         SELECT tenant_id, key FROM idempotency WHERE created_at <= ?1 ORDER BY created_at LIMIT ?2)",
+                )?
+                .execute(params![before.0, limit])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl LoadPools for SqlitePort<'_, '_> {
     fn pool(&mut self, tenant: &TenantId, id: &PoolId) -> Result<Option<PoolRecord>, Error> {
         Ok(load_pool(self.tx, tenant, &id.0)?)
     }
 }
 
-impl PoolPort for UsePort<'_, '_> {
-    fn insert_pool(&mut self, tenant: &TenantId, pool: &PoolRecord) -> Result<(), Error> {
-        Ok(super::insert_pool_row(self.tx, tenant, pool)?)
+impl Port for SqlitePort<'_, '_> {
+    fn new_id(&mut self, prefix: &str) -> String {
+        super::new_id(prefix)
     }
 
-    fn append_ledger(&mut self, entry: NewLedgerEntry<'_>) {
-        self.appends.ledger(entry);
+    fn persist(&mut self, change: Change) -> Result<(), Error> {
+        Ok(self.write(change)?)
     }
+
+    fn hold(&mut self, tenant: &TenantId, id: &str) -> Result<Option<HoldRecord>, Error> {
+        self.see_pending_holds()?;
+        Ok(load_hold(self.tx, tenant, id)?)
+    }
+
+    fn due_holds(&mut self, now: UnixMillis) -> Result<Vec<(TenantId, HoldRecord)>, Error> {
+        self.see_pending_holds()?;
+        let mut stmt = self.tx.prepare_cached(&format!(
+            "SELECT {HOLD_COLUMNS}, tenant_id FROM holds WHERE status = 'held' AND expires_at <= ?1"
+        )).map_err(StoreError::from)?;
+        let mut due = Vec::new();
+        let mut rows = stmt.query([now.0]).map_err(StoreError::from)?;
+        while let Some(row) = rows.next().map_err(StoreError::from)? {
+            // The tenant comes after the hold's own columns, which from_row reads by position.
+            let tenant = TenantId(row.get(8).map_err(StoreError::from)?);
+            due.push((tenant, hold_from_row(row)?));
+        }
+        Ok(due)
+    }
+
+    fn consumption(
+        &mut self,
+        tenant: &TenantId,
+        pool: &PoolId,
+        subject: &str,
+    ) -> Result<Option<String>, Error> {
+        let hold_id = self
+            .tx
+            .prepare_cached(
+                "SELECT hold_id FROM consumptions WHERE tenant_id = ?1 AND pool_id = ?2 AND subject = ?3",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![tenant.0, pool.0, subject], |row| row.get(0))
+                    .optional()
+            })
+            .map_err(StoreError::from)?;
+        Ok(hold_id)
+    }
+
+    fn idempotency_record(
+        &mut self,
+        tenant: &TenantId,
+        key: &str,
+    ) -> Result<Option<(KeyRecord, StoredResponse)>, Error> {
+        let record = self
+            .tx
+            .prepare_cached(
+                "SELECT request_hash, status, body, created_at FROM idempotency WHERE tenant_id = ?1 AND key = ?2",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![tenant.0, key], |row| {
+                    Ok((
+                        KeyRecord {
+                            request_hash: row.get(0)?,
+                            created_at: UnixMillis(row.get(3)?),
+                        },
+                        StoredResponse {
+                            status: row.get(1)?,
+                            body: row.get(2)?,
+                        },
+                    ))
+                })
+                .optional()
+            })
+            .map_err(StoreError::from)?;
+        Ok(record)
+    }
+
+    fn api_key_is_live(&mut self, tenant: &TenantId, key_id: &str) -> Result<bool, Error> {
+        let live = self
+            .tx
+            .prepare_cached(
+                "SELECT 1 FROM api_keys WHERE id = ?1 AND tenant_id = ?2 AND revoked_at IS NULL",
+            )
+            .and_then(|mut stmt| stmt.exists(params![key_id, tenant.0]))
+            .map_err(StoreError::from)?;
+        Ok(live)
+    }
+
+    fn session_dates(&mut self, tenant: &TenantId, session: &PoolId) -> Result<Vec<PoolId>, Error> {
+        pool_ids(
+            self.tx,
+            "SELECT id FROM pools WHERE tenant_id = ?1 AND session_id = ?2 ORDER BY date",
+            tenant,
+            session,
+        )
+    }
+
+    fn session_dates_with_waiting(
+        &mut self,
+        tenant: &TenantId,
+        session: &PoolId,
+    ) -> Result<Vec<PoolId>, Error> {
+        pool_ids(
+            self.tx,
+            "SELECT id FROM pools WHERE tenant_id = ?1 AND session_id = ?2 AND waiting > 0",
+            tenant,
+            session,
+        )
+    }
+}
+
+fn pool_ids(
+    tx: &Transaction<'_>,
+    sql: &str,
+    tenant: &TenantId,
+    session: &PoolId,
+) -> Result<Vec<PoolId>, Error> {
+    let ids = tx
+        .prepare_cached(sql)
+        .and_then(|mut stmt| {
+            stmt.query_map(params![tenant.0, session.0], |row| row.get(0).map(PoolId))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(StoreError::from)?;
+    Ok(ids)
+}
+
+pub(in crate::sqlite) fn insert_pool_row(
+    tx: &Transaction<'_>,
+    tenant: &TenantId,
+    row: &PoolRecord,
+) -> Result<(), StoreError> {
+    let limits = row.core.limits;
+    tx.prepare_cached(
+        "INSERT INTO pools (id, tenant_id, parent_id, name, unit, capacity, hard_limit_pct, soft_limit_pct, held, committed,
+             price_amount_minor, price_currency, metadata, active, created_at, updated_at,
+             per_date, session_id, date, waitlist_policy, waitlist_mode, offer_ttl_seconds, waiting, waiting_below, thresholds,
+             time_zone)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?16, ?17, ?18, ?19, ?20, ?21, 0, 0, ?22, ?23)",
+    )?
+    .execute(params![
+        row.core.id.0,
+        tenant.0,
+        row.core.parent_id.as_ref().map(|p| p.0.clone()),
+        row.name,
+        row.unit,
+        limits.capacity.get(),
+        limits.hard_limit_pct.get(),
+        limits.soft_limit_pct.get(),
+        row.core.held,
+        row.core.committed,
+        row.price.as_ref().map(|p| p.amount_minor),
+        row.price.as_ref().map(|p| p.currency.clone()),
+        row.metadata,
+        row.core.active,
+        row.created_at.0,
+        row.per_date,
+        row.session_id,
+        row.date,
+        row.waitlist.policy.as_str(),
+        row.waitlist.mode.as_str(),
+        row.waitlist.offer_ttl.get(),
+        row.thresholds,
+        row.time_zone.as_ref().map(SessionZone::name),
+    ])?;
+    Ok(())
 }

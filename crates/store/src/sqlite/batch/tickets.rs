@@ -4,8 +4,9 @@
 //! writes one ledger entry per pool for the units it issued (the hold rows name each unit), so
 //! `allot verify` recomputes the same counters from the ledger and from the holds.
 
+use super::super::reads::load_hold;
 use super::super::ticket_reads::{load_attendee, load_ticket};
-use super::{LedgerEntry, Tx, UsePort, Working, jobs, load_hold, new_id, tenant_pools, transition};
+use super::{LedgerEntry, SqlitePort, Tx, Working, jobs, new_id, tenant_pools, transition};
 use crate::StoreError;
 use crate::command::{Failure, Outcome, Success};
 use crate::jobs::{JobCounters, JobItem, JobProgress};
@@ -327,7 +328,7 @@ fn issue_one(
     let pools = tenant_pools(&mut work.tenants, tenant);
     // As for a hold: a dated session's own pool, or a past date, is refused.
     if let Err(failure) = pools.load_for_use(
-        &mut UsePort {
+        &mut SqlitePort {
             tx,
             appends: &mut work.appends,
         },

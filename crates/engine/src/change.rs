@@ -1,0 +1,113 @@
+//! What a batch changes, stated so that any store can persist it and check it: new rows whole,
+//! every transition as from → to (a store that finds its row no longer at `from` reports a
+//! conflict rather than overwriting another writer's change), ledger entries as appended.
+//!
+//! The engine hands each change to [`crate::port::Port::persist`] as it decides it, in order; a
+//! store may write it at once or buffer it, but a later read in the same batch must see it.
+
+use crate::command::StoredResponse;
+use crate::model::{LedgerKind, Role, TenantId, WaitlistSettings};
+use crate::records::PoolRecord;
+use allot_core::{HoldStatus, PoolId, UnixMillis};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    NewTenant {
+        id: TenantId,
+        name: String,
+        at: UnixMillis,
+    },
+    NewApiKey {
+        tenant: TenantId,
+        key_id: String,
+        key_hash: String,
+        role: Role,
+        at: UnixMillis,
+    },
+    /// A live key revoked (live → revoked).
+    ApiKeyRevoked {
+        tenant: TenantId,
+        key_id: String,
+        at: UnixMillis,
+    },
+    /// A pool made: by its tenant, or a session's date on its first use.
+    NewPool {
+        tenant: TenantId,
+        pool: Box<PoolRecord>,
+    },
+    /// A session's waiting-list settings, copied to every date of it the store holds.
+    SessionWaitlist {
+        tenant: TenantId,
+        session: PoolId,
+        settings: WaitlistSettings,
+    },
+    NewHold(NewHold),
+    HoldStatus {
+        tenant: TenantId,
+        hold_id: String,
+        from: HoldStatus,
+        to: HoldStatus,
+        at: UnixMillis,
+    },
+    HoldExpiry {
+        tenant: TenantId,
+        hold_id: String,
+        from: UnixMillis,
+        to: UnixMillis,
+        at: UnixMillis,
+    },
+    /// The live hold that counts `subject` once on `pool_id` (replacing one that lapsed).
+    Consumption {
+        tenant: TenantId,
+        pool_id: PoolId,
+        subject: String,
+        hold_id: String,
+    },
+    Ledger(LedgerChange),
+    /// The answer kept for an idempotency key (replacing one past its window).
+    IdempotencyRecord {
+        tenant: TenantId,
+        key: String,
+        request_hash: String,
+        response: StoredResponse,
+        at: UnixMillis,
+    },
+    /// Idempotency records made at or before `before` are forgotten, at most `limit` of them,
+    /// oldest first.
+    ForgetIdempotency {
+        before: UnixMillis,
+        limit: i64,
+    },
+}
+
+/// A hold as placed, its lines' prices locked in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewHold {
+    pub id: String,
+    pub tenant: TenantId,
+    /// Held, or confirmed at once.
+    pub status: HoldStatus,
+    pub holder: Option<String>,
+    pub expires_at: UnixMillis,
+    /// The lines as the API shows them, JSON (`HoldLineView`s).
+    pub lines: String,
+    pub created_at: UnixMillis,
+    pub waitlist_entry_id: Option<String>,
+    /// Who or what the hold consumes, counted once per pool.
+    pub subject: Option<String>,
+}
+
+/// One ledger entry: a change to a pool's counters or capacity. The store numbers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerChange {
+    pub tenant: TenantId,
+    pub pool_id: PoolId,
+    pub hold_id: Option<String>,
+    pub kind: LedgerKind,
+    pub held_delta: i64,
+    pub committed_delta: i64,
+    pub capacity_after: i64,
+    pub actor: Option<String>,
+    pub reason: Option<String>,
+    pub at: UnixMillis,
+}
