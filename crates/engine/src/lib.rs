@@ -13,9 +13,13 @@
 //! - [`port`]: what the engine reads from a store during a batch, and [`change`]: what it
 //!   hands the store to persist — new rows, transitions from → to, ledger entries.
 //! - [`apply`]: the commands decided through a port: holds, pools, keys, idempotency.
+//! - [`batch`]: one batch in arrival order — due holds expire first, each command inside its
+//!   idempotency key, freed capacity offered to those waiting — and [`batch::StoreRules`], what a
+//!   store still decides itself until the engine does.
 //! - [`error`]: what fails a batch (as opposed to a refusal, which is an answer).
 
 pub mod apply;
+pub mod batch;
 pub mod change;
 pub mod command;
 pub mod error;

@@ -125,7 +125,7 @@ impl PoolRecord {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HoldRecord {
     pub id: String,
     /// As stored: a held hold past its deadline stays `held` here until it is expired.

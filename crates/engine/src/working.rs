@@ -116,6 +116,32 @@ impl TenantPools {
         self.baseline.clear();
     }
 
+    /// Brings each changed pool's row up to its live figures, as the store is about to write
+    /// it, and answers which were changed and whether each must be written whole: its settings
+    /// changed (marked `reconfigured`, or limits or active differing from those last written),
+    /// rather than only its counters. After this the rows say what the store says, and the next
+    /// batch may start from them.
+    pub fn settle_dirty(&mut self, now: UnixMillis) -> Vec<(PoolId, bool)> {
+        let mut settled = Vec::with_capacity(self.dirty.len());
+        for id in &self.dirty {
+            let pool = self
+                .set
+                .get(id)
+                .expect("a dirty pool is in the working set");
+            let row = self.rows.get_mut(id).expect("a dirty pool has its row");
+            let whole = self.reconfigured.contains(id)
+                || pool.limits != row.core.limits
+                || pool.active != row.core.active;
+            row.core.held = pool.held;
+            row.core.committed = pool.committed;
+            row.core.limits = pool.limits;
+            row.core.active = pool.active;
+            row.updated_at = UnixMillis(now.0.max(row.updated_at.0));
+            settled.push((id.clone(), whole));
+        }
+        settled
+    }
+
     /// Loads a pool and its ancestors into the working set. `false` when the pool does not exist
     /// for this tenant (another tenant's id included).
     pub fn load_chain(

@@ -4,6 +4,8 @@
 //! - [`model`]: the neutral records (tenants, keys, pools, holds, ledger entries) and pages.
 //! - [`command`]: the mutations a writer applies, and what each one answers.
 //! - [`error`]: the small error enum every backend maps its driver's errors into.
+//! - [`memory`]: the in-memory store, decided by the same engine: the reference other stores
+//!   are compared with, and the simulation's store.
 //! - [`sqlite`]: the embedded default backend: schema and migrations, reads, the batch writer,
 //!   and the ledger audit behind `allot verify`.
 //!
@@ -14,6 +16,7 @@
 pub use allot_engine::{command, model};
 pub mod error;
 pub mod jobs;
+pub mod memory;
 pub mod sqlite;
 pub mod tickets;
 

@@ -8,6 +8,7 @@ mod appends;
 mod jobs;
 mod port;
 mod quotas;
+mod store_rules;
 mod tickets;
 
 use super::ledger_runs::{PendingRuns, RUNS_THROUGH, RunLimits};
@@ -18,16 +19,18 @@ use super::rows::{HoldRecord, PoolRecord};
 use crate::command::*;
 use crate::model::*;
 use crate::{BatchWriter, StoreError};
-use allot_core::{HoldStatus, LineEffect, PoolId, PoolSet, TransitionError, UnixMillis};
-use allot_engine::apply::holds::{self as engine_holds, HoldRequest, OfferSettled};
+use allot_core::{HoldStatus, LineEffect, PoolId, TransitionError, UnixMillis};
+use allot_engine::apply::holds::{self as engine_holds, OfferSettled};
 pub(super) use allot_engine::apply::holds::{Placed, Step};
-use allot_engine::apply::{self, keys, pools as engine_pools};
+use allot_engine::apply::pools as engine_pools;
+use allot_engine::batch;
 pub(super) use allot_engine::working::{
-    Baseline, NewLedgerEntry as LedgerEntry, TenantPools, tenant_pools,
+    Baseline, NewLedgerEntry as LedgerEntry, TenantPools, Tenants, tenant_pools,
 };
 pub(super) use appends::Appends;
 pub(super) use port::{SqlitePort, Tx};
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+use store_rules::SqliteBatch;
 // Ids are looked up many times per command in the working set: a fast hash, not SipHash.
 use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
@@ -97,30 +100,20 @@ impl BatchWriter for SqliteWriter {
             Some(runs) if runs.data_version == data_version => runs,
             _ => PendingRuns::load(&tx, self.run_limits, data_version)?,
         };
-        let mut work = Working::load(&tx, cached, runs, now)?;
+        let mut work = Working::load(&tx, runs, now)?;
+        let mut tenants = cached;
         // Before the earliest deadline nothing can be due: skip the probe (the common case).
-        let expired = if now.0 >= self.next_due.load(Ordering::Acquire) {
-            expire_due(&tx, &mut work, now)?
-        } else {
-            0
+        let expire_first = now.0 >= self.next_due.load(Ordering::Acquire);
+        let mut port = SqliteBatch {
+            tx: &tx,
+            work: &mut work,
         };
-        // Capacity a change frees goes to those waiting before the next command can take it.
-        promotion::promote_freed(&tx, &mut work, now)?;
-        let mut replies = Vec::with_capacity(batch.len());
-        for envelope in batch {
-            if may_read_holds(&envelope.command) {
-                work.appends.write(&tx)?;
-            }
-            replies.push(apply_envelope(&tx, &mut work, envelope, now, expired)?);
-            promotion::promote_freed(&tx, &mut work, now)?;
-        }
-        work.flush(&tx, now)?;
+        let replies = batch::apply(&mut port, &mut tenants, batch, now, expire_first)?;
         let next_due: Option<i64> = tx
             .prepare_cached("SELECT MIN(expires_at) FROM holds WHERE status = 'held'")?
             .query_row([], |row| row.get(0))?;
         tx.commit()?;
         self.runs = Some(work.appends.into_runs());
-        let mut tenants = work.tenants;
         // A tenant whose commands touched no pool (keys, webhooks, bad ids) keeps no entry.
         tenants.retain(|_, pools| !pools.set.is_empty());
         let cached: usize = tenants.values().map(|pools| pools.set.len()).sum();
@@ -175,7 +168,6 @@ impl Working {
     /// Starts a batch from the pools cached by earlier ones (empty when there are none).
     fn load(
         tx: &Transaction<'_>,
-        tenants: HashMap<TenantId, TenantPools>,
         runs: PendingRuns,
         now: UnixMillis,
     ) -> Result<Working, StoreError> {
@@ -184,7 +176,7 @@ impl Working {
             Ok(meta.query_row([name], |row| row.get(0))?)
         };
         Ok(Working {
-            tenants,
+            tenants: Tenants::default(),
             appends: Appends::new(counter("ledger_seq")?, runs, now),
             waitlist_seq: counter("waitlist_seq")?,
             outbox: Outbox::new(counter("event_seq")?, counter("alert_seq")?),
@@ -204,8 +196,7 @@ impl Working {
         meta.execute(params!["alert_seq", self.outbox.alert_seq])?;
         drop(meta);
         // Most changed pools changed only their counters: a narrow UPDATE. A pool whose settings
-        // changed — marked by `update_pool`, or limits or active differing from those last
-        // written (`row.core`) — is written whole.
+        // changed is written whole.
         let mut whole = tx.prepare_cached(
             "UPDATE pools SET held = ?2, committed = ?3, capacity = ?4, hard_limit_pct = ?5, soft_limit_pct = ?6,
                  active = ?7, name = ?8, price_amount_minor = ?9, price_currency = ?10, metadata = ?11, updated_at = ?12,
@@ -215,49 +206,36 @@ impl Working {
         )?;
         for pools in self.tenants.values_mut() {
             let mut counters_only = Vec::new();
-            for id in &pools.dirty {
-                let pool = pools
-                    .set
-                    .get(id)
-                    .expect("a dirty pool is in the working set");
-                let row = pools.rows.get_mut(id).expect("a dirty pool has its row");
-                let updated_at = now.0.max(row.updated_at.0);
-                let reconfigured = pools.reconfigured.contains(id)
-                    || pool.limits != row.core.limits
-                    || pool.active != row.core.active;
-                if reconfigured {
-                    whole.execute(params![
-                        id.0,
-                        pool.held,
-                        pool.committed,
-                        pool.limits.capacity.get(),
-                        pool.limits.hard_limit_pct.get(),
-                        pool.limits.soft_limit_pct.get(),
-                        pool.active,
-                        row.name,
-                        row.price.as_ref().map(|p| p.amount_minor),
-                        row.price.as_ref().map(|p| p.currency.clone()),
-                        row.metadata,
-                        updated_at,
-                        row.waitlist.policy.as_str(),
-                        row.waitlist.mode.as_str(),
-                        row.waitlist.offer_ttl.get(),
-                        row.waiting,
-                        row.waiting_below,
-                        row.thresholds,
-                        row.alert_marks,
-                    ])?;
-                } else {
+            for (id, written_whole) in pools.settle_dirty(now) {
+                if !written_whole {
                     counters_only.push(id);
+                    continue;
                 }
-                // The row now says what the table says: the next batch may start from it.
-                row.core.held = pool.held;
-                row.core.committed = pool.committed;
-                row.core.limits = pool.limits;
-                row.core.active = pool.active;
-                row.updated_at = UnixMillis(updated_at);
+                let row = &pools.rows[&id];
+                let (core, limits) = (&row.core, row.core.limits);
+                whole.execute(params![
+                    id.0,
+                    core.held,
+                    core.committed,
+                    limits.capacity.get(),
+                    limits.hard_limit_pct.get(),
+                    limits.soft_limit_pct.get(),
+                    core.active,
+                    row.name,
+                    row.price.as_ref().map(|p| p.amount_minor),
+                    row.price.as_ref().map(|p| p.currency.clone()),
+                    row.metadata,
+                    row.updated_at.0,
+                    row.waitlist.policy.as_str(),
+                    row.waitlist.mode.as_str(),
+                    row.waitlist.offer_ttl.get(),
+                    row.waiting,
+                    row.waiting_below,
+                    row.thresholds,
+                    row.alert_marks,
+                ])?;
             }
-            write_counters(tx, &pools.set, &pools.rows, &counters_only)?;
+            write_counters(tx, &pools.rows, &counters_only)?;
         }
         Ok(())
     }
@@ -285,13 +263,12 @@ const COUNTERS_OF_ONE: &str = "UPDATE pools SET held = ?2, committed = ?3, waiti
      waiting_below = ?5, alert_marks = ?6, updated_at = ?7
  WHERE id = ?1";
 
-/// Writes the counters of `ids` (pools whose settings did not change), as `set` and `rows` now
+/// Writes the counters of `ids` (pools whose settings did not change), as their settled `rows`
 /// have them, many pools per statement.
 fn write_counters(
     tx: &Transaction<'_>,
-    set: &PoolSet,
     rows: &HashMap<PoolId, PoolRecord>,
-    ids: &[&PoolId],
+    ids: &[PoolId],
 ) -> Result<(), StoreError> {
     let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(7 * POOLS_PER_UPDATE);
     let full = ids.chunks_exact(POOLS_PER_UPDATE);
@@ -299,12 +276,11 @@ fn write_counters(
     for chunk in full.chain(rest) {
         values.clear();
         for id in chunk {
-            let pool = set.get(id).expect("a dirty pool is in the working set");
-            let row = &rows[*id];
+            let row = &rows[id];
             values.extend([
                 &id.0 as &dyn rusqlite::ToSql,
-                &pool.held,
-                &pool.committed,
+                &row.core.held,
+                &row.core.committed,
                 &row.waiting,
                 &row.waiting_below,
                 &row.alert_marks,
@@ -324,22 +300,6 @@ fn write_counters(
 
 pub(super) fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
-}
-
-/// Expires every hold whose deadline has passed, across tenants, before any decision is made.
-/// In a steady state this is one index probe that finds nothing: the sweeper keeps it so.
-fn expire_due(
-    tx: &Transaction<'_>,
-    work: &mut Working,
-    now: UnixMillis,
-) -> Result<usize, StoreError> {
-    let mut port = SqlitePort {
-        tx,
-        appends: &mut work.appends,
-    };
-    let (expired, settled) = engine_holds::expire_due(&mut port, &mut work.tenants, now)?;
-    settle_offers(tx, work, settled, now)?;
-    Ok(expired)
 }
 
 /// The waiting-list entries whose offers the batch's hold moves settled follow them.
@@ -363,59 +323,7 @@ fn settle_offers(
     Ok(())
 }
 
-/// Whether a command may read the `holds` table, and so must first see the hold rows still
-/// pending in [`Appends`]. A plain new hold is the one that does not: it reads pools, which are
-/// in memory, and only appends.
-fn may_read_holds(command: &Command) -> bool {
-    !matches!(command, Command::PlaceHold { extras, .. } if extras.subject.is_none())
-}
-
-fn apply_envelope(
-    tx: &Transaction<'_>,
-    work: &mut Working,
-    envelope: Envelope,
-    now: UnixMillis,
-    expired_this_batch: usize,
-) -> Result<Reply, StoreError> {
-    let Envelope {
-        tenant,
-        actor,
-        command,
-        idempotency,
-    } = envelope;
-    let Some(idempotency) = idempotency else {
-        let outcome = execute(
-            tx,
-            work,
-            &tenant,
-            actor.as_deref(),
-            command,
-            now,
-            expired_this_batch,
-        )?;
-        return Ok(Reply::Outcome(outcome));
-    };
-    if let Some(reply) = apply::replay(&mut work.port(tx), &tenant, &idempotency, now)? {
-        return Ok(reply);
-    }
-    let outcome = execute(
-        tx,
-        work,
-        &tenant,
-        actor.as_deref(),
-        command,
-        now,
-        expired_this_batch,
-    )?;
-    Ok(apply::keep(
-        &mut work.port(tx),
-        &tenant,
-        idempotency,
-        &outcome,
-        now,
-    )?)
-}
-
+/// A command of a family the engine does not decide yet, decided here as before.
 fn execute(
     tx: &Transaction<'_>,
     work: &mut Working,
@@ -423,77 +331,8 @@ fn execute(
     actor: Option<&str>,
     command: Command,
     now: UnixMillis,
-    expired_this_batch: usize,
 ) -> Result<Outcome, StoreError> {
     match command {
-        Command::CreateTenant {
-            name,
-            key_id,
-            key_hash,
-        } => Ok(keys::create_tenant(
-            &mut work.port(tx),
-            name,
-            key_id,
-            key_hash,
-            now,
-        )?),
-        Command::CreateApiKey {
-            key_id,
-            key_hash,
-            role,
-        } => {
-            let key = keys::create_key(&mut work.port(tx), tenant, key_id, key_hash, role, now)?;
-            Ok(Ok(Success::ApiKeyCreated(key)))
-        }
-        Command::RevokeApiKey { key_id } => {
-            Ok(keys::revoke_key(&mut work.port(tx), tenant, key_id, now)?)
-        }
-        Command::CreatePool(new_pool) => create_pool(tx, work, tenant, actor, new_pool, now),
-        Command::UpdatePool { pool_id, patch } => {
-            let (mut port, pools) = work.split(tx, tenant);
-            let outcome =
-                engine_pools::update(&mut port, pools, tenant, actor, PoolId(pool_id), patch, now)?;
-            Ok(outcome)
-        }
-        Command::PlaceHold {
-            lines,
-            ttl,
-            holder,
-            confirm,
-            extras,
-        } => {
-            let request = HoldRequest {
-                lines,
-                expires_at: now.plus(ttl),
-                holder,
-                confirm,
-                extras,
-            };
-            let (mut port, pools) = work.split(tx, tenant);
-            Ok(engine_holds::place(
-                &mut port, pools, tenant, actor, request, now,
-            )?)
-        }
-        Command::ConfirmHold { hold_id } => {
-            step_hold(tx, work, tenant, actor, &hold_id, now, Step::Confirm)
-        }
-        Command::ReleaseHold { hold_id } => {
-            step_hold(tx, work, tenant, actor, &hold_id, now, Step::Release)
-        }
-        Command::ExtendHold { hold_id, ttl } => Ok(engine_holds::extend(
-            &mut work.port(tx),
-            tenant,
-            &hold_id,
-            ttl,
-            now,
-        )?),
-        Command::SweepExpired => {
-            apply::forget_old_keys(&mut work.port(tx), now)?;
-            let entries = promotion::expire_due_entries(tx, work, now)?;
-            Ok(Ok(Success::Swept {
-                expired: expired_this_batch + entries,
-            }))
-        }
         Command::JoinWaitlist(entry) => promotion::join(tx, work, tenant, entry, now),
         Command::CancelWaitlistEntry { entry_id } => {
             promotion::cancel(tx, work, tenant, actor, &entry_id, now)
@@ -549,6 +388,9 @@ fn execute(
         } => plans::put_member(tx, work, tenant, actor, &plan_id, &subject, parent_id, now),
         Command::Tickets(command) => tickets::execute(tx, work, tenant, actor, command, now),
         Command::Job(command) => jobs::execute(tx, tenant, command, now),
+        decided_by_the_engine => Err(StoreError::Other(format!(
+            "{decided_by_the_engine:?} is decided by the engine, not by SQLite"
+        ))),
     }
 }
 
@@ -580,22 +422,6 @@ pub(super) fn write_new_hold(
     Ok(engine_holds::write_placed(
         &mut port, pools, tenant, actor, hold, now,
     )?)
-}
-
-fn step_hold(
-    tx: &Transaction<'_>,
-    work: &mut Working,
-    tenant: &TenantId,
-    actor: Option<&str>,
-    hold_id: &str,
-    now: UnixMillis,
-    step: Step,
-) -> Result<Outcome, StoreError> {
-    let (mut port, pools) = work.split(tx, tenant);
-    let (outcome, settled) =
-        engine_holds::step(&mut port, pools, tenant, actor, hold_id, now, step)?;
-    settle_offers(tx, work, settled, now)?;
-    Ok(outcome)
 }
 
 /// Confirms or releases a loaded hold, if its lifecycle allows; answers the hold as it is after.

@@ -1,0 +1,218 @@
+//! One batch, decided in arrival order: holds whose deadline passed expire first, so a lapsed
+//! hold never blocks anyone; then each command (inside its idempotency key, when it has one),
+//! with the capacity it freed offered to those waiting before the next command can take it;
+//! then the store finishes the batch (alerts on what it changed, the pools' counters).
+//!
+//! The engine decides holds, pools, tenants and keys, and idempotency itself. The families it
+//! does not decide yet (waiting lists, webhooks and recipients, plans and quotas, tickets, jobs)
+//! are handed to the store through [`StoreRules`], which the store answers as it always has;
+//! each family moves into [`crate::apply`] in its turn, and the trait shrinks with it.
+
+use crate::Error;
+use crate::apply::holds::{self, HoldRequest, OfferSettled, Step};
+use crate::apply::{self, keys, pools};
+use crate::command::{Command, Envelope, Outcome, Reply, Success};
+use crate::model::TenantId;
+use crate::port::Port;
+use crate::working::{Tenants, tenant_pools};
+use allot_core::{PoolId, UnixMillis};
+
+/// What a store still decides itself, until the engine does.
+pub trait StoreRules {
+    /// A command of a family the engine does not decide yet. `expired_this_batch` is how many
+    /// holds the batch expired before its first command (a sweep reports them).
+    fn execute_elsewhere(
+        &mut self,
+        tenants: &mut Tenants,
+        tenant: &TenantId,
+        actor: Option<&str>,
+        command: Command,
+        now: UnixMillis,
+        expired_this_batch: usize,
+    ) -> Result<Outcome, Error>;
+
+    /// A hold made for a waiting-list offer was confirmed, released or expired: its entry follows.
+    fn settle_offer(
+        &mut self,
+        tenants: &mut Tenants,
+        offer: OfferSettled,
+        now: UnixMillis,
+    ) -> Result<(), Error>;
+
+    /// Expires the waiting-list offers and entries past their deadline; answers how many.
+    fn expire_due_entries(
+        &mut self,
+        tenants: &mut Tenants,
+        now: UnixMillis,
+    ) -> Result<usize, Error>;
+
+    /// Offers the capacity freed so far (the pools in each tenant's `freed`) to those waiting.
+    fn promote_freed(&mut self, tenants: &mut Tenants, now: UnixMillis) -> Result<(), Error>;
+
+    /// Ends the batch: alerts on what it changed, and every changed pool's counters.
+    fn finish(&mut self, tenants: &mut Tenants, now: UnixMillis) -> Result<(), Error>;
+}
+
+/// Decides a batch and answers one reply per envelope, in order. `expire_first: false` skips the
+/// probe for due holds when the store knows none can be due (its earliest deadline is later).
+/// An `Err` means the batch must not commit.
+pub fn apply<P: Port + StoreRules>(
+    port: &mut P,
+    tenants: &mut Tenants,
+    batch: Vec<Envelope>,
+    now: UnixMillis,
+    expire_first: bool,
+) -> Result<Vec<Reply>, Error> {
+    let expired = if expire_first {
+        let (expired, settled) = holds::expire_due(port, tenants, now)?;
+        settle_offers(port, tenants, settled, now)?;
+        expired
+    } else {
+        0
+    };
+    port.promote_freed(tenants, now)?;
+    let mut replies = Vec::with_capacity(batch.len());
+    for envelope in batch {
+        replies.push(apply_envelope(port, tenants, envelope, now, expired)?);
+        port.promote_freed(tenants, now)?;
+    }
+    port.finish(tenants, now)?;
+    Ok(replies)
+}
+
+fn apply_envelope<P: Port + StoreRules>(
+    port: &mut P,
+    tenants: &mut Tenants,
+    envelope: Envelope,
+    now: UnixMillis,
+    expired_this_batch: usize,
+) -> Result<Reply, Error> {
+    let Envelope {
+        tenant,
+        actor,
+        command,
+        idempotency,
+    } = envelope;
+    let actor = actor.as_deref();
+    let Some(idempotency) = idempotency else {
+        let outcome = execute(
+            port,
+            tenants,
+            &tenant,
+            actor,
+            command,
+            now,
+            expired_this_batch,
+        )?;
+        return Ok(Reply::Outcome(outcome));
+    };
+    if let Some(reply) = apply::replay(port, &tenant, &idempotency, now)? {
+        return Ok(reply);
+    }
+    let outcome = execute(
+        port,
+        tenants,
+        &tenant,
+        actor,
+        command,
+        now,
+        expired_this_batch,
+    )?;
+    apply::keep(port, &tenant, idempotency, &outcome, now)
+}
+
+/// Decides one command.
+pub fn execute<P: Port + StoreRules>(
+    port: &mut P,
+    tenants: &mut Tenants,
+    tenant: &TenantId,
+    actor: Option<&str>,
+    command: Command,
+    now: UnixMillis,
+    expired_this_batch: usize,
+) -> Result<Outcome, Error> {
+    match command {
+        Command::CreateTenant {
+            name,
+            key_id,
+            key_hash,
+        } => keys::create_tenant(port, name, key_id, key_hash, now),
+        Command::CreateApiKey {
+            key_id,
+            key_hash,
+            role,
+        } => {
+            let key = keys::create_key(port, tenant, key_id, key_hash, role, now)?;
+            Ok(Ok(Success::ApiKeyCreated(key)))
+        }
+        Command::RevokeApiKey { key_id } => keys::revoke_key(port, tenant, key_id, now),
+        Command::CreatePool(new_pool) => {
+            let pools = tenant_pools(tenants, tenant);
+            pools::create(port, pools, tenant, actor, new_pool, now)
+        }
+        Command::UpdatePool { pool_id, patch } => {
+            let pools = tenant_pools(tenants, tenant);
+            pools::update(port, pools, tenant, actor, PoolId(pool_id), patch, now)
+        }
+        Command::PlaceHold {
+            lines,
+            ttl,
+            holder,
+            confirm,
+            extras,
+        } => {
+            let request = HoldRequest {
+                lines,
+                expires_at: now.plus(ttl),
+                holder,
+                confirm,
+                extras,
+            };
+            let pools = tenant_pools(tenants, tenant);
+            holds::place(port, pools, tenant, actor, request, now)
+        }
+        Command::ConfirmHold { hold_id } => {
+            step_hold(port, tenants, tenant, actor, &hold_id, now, Step::Confirm)
+        }
+        Command::ReleaseHold { hold_id } => {
+            step_hold(port, tenants, tenant, actor, &hold_id, now, Step::Release)
+        }
+        Command::ExtendHold { hold_id, ttl } => holds::extend(port, tenant, &hold_id, ttl, now),
+        Command::SweepExpired => {
+            apply::forget_old_keys(port, now)?;
+            let entries = port.expire_due_entries(tenants, now)?;
+            Ok(Ok(Success::Swept {
+                expired: expired_this_batch + entries,
+            }))
+        }
+        other => port.execute_elsewhere(tenants, tenant, actor, other, now, expired_this_batch),
+    }
+}
+
+fn step_hold<P: Port + StoreRules>(
+    port: &mut P,
+    tenants: &mut Tenants,
+    tenant: &TenantId,
+    actor: Option<&str>,
+    hold_id: &str,
+    now: UnixMillis,
+    step: Step,
+) -> Result<Outcome, Error> {
+    let pools = tenant_pools(tenants, tenant);
+    let (outcome, settled) = holds::step(port, pools, tenant, actor, hold_id, now, step)?;
+    settle_offers(port, tenants, settled, now)?;
+    Ok(outcome)
+}
+
+/// The waiting-list entries whose offers the batch's hold moves settled follow them.
+pub fn settle_offers<P: StoreRules>(
+    port: &mut P,
+    tenants: &mut Tenants,
+    settled: impl IntoIterator<Item = OfferSettled>,
+    now: UnixMillis,
+) -> Result<(), Error> {
+    for offer in settled {
+        port.settle_offer(tenants, offer, now)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,462 @@
+//! The engine's port over one batch of the in-memory store. Each change is applied to the
+//! state at once, so every later read sees it; what it replaced goes on an undo log, and a batch
+//! that fails is taken back entry by entry, newest first.
+
+use super::faults::Faults;
+use super::{MemoryState, StoredKey, id_after};
+use crate::command::{Command, Outcome, StoredResponse};
+use crate::model::{LedgerEntry, Tenant, TenantId};
+use allot_core::{PoolId, UnixMillis};
+use allot_engine::Error;
+use allot_engine::apply::holds::OfferSettled;
+use allot_engine::batch::StoreRules;
+use allot_engine::change::{Change, NewHold};
+use allot_engine::port::Port;
+use allot_engine::records::{HoldRecord, PoolRecord};
+use allot_engine::rules::idempotency::KeyRecord;
+use allot_engine::working::{LoadPools, Tenants};
+
+/// What one change replaced.
+enum Undo {
+    Tenant(TenantId),
+    ApiKey((TenantId, String), Option<StoredKey>),
+    Pool((TenantId, PoolId), Option<Box<PoolRecord>>),
+    Hold((TenantId, String), Option<HoldRecord>),
+    Consumption((TenantId, PoolId, String), Option<String>),
+    LedgerAppended,
+    Idempotency((TenantId, String), Option<(KeyRecord, StoredResponse)>),
+    LastId(u64),
+}
+
+pub(super) struct MemoryBatch<'a> {
+    state: &'a mut MemoryState,
+    faults: &'a mut Faults,
+    undo: Vec<Undo>,
+}
+
+impl<'a> MemoryBatch<'a> {
+    pub(super) fn new(state: &'a mut MemoryState, faults: &'a mut Faults) -> Self {
+        MemoryBatch {
+            state,
+            faults,
+            undo: Vec::new(),
+        }
+    }
+
+    /// Takes back every change of the batch, newest first.
+    pub(super) fn roll_back(mut self) {
+        while let Some(undo) = self.undo.pop() {
+            let state = &mut *self.state;
+            match undo {
+                Undo::Tenant(id) => {
+                    state.tenants.remove(&id);
+                }
+                Undo::ApiKey(key, old) => restore(&mut state.api_keys, key, old),
+                Undo::Pool(key, old) => restore(&mut state.pools, key, old.map(|row| *row)),
+                Undo::Hold(key, old) => {
+                    state.put_hold(key, old);
+                }
+                Undo::Consumption(key, old) => restore(&mut state.consumptions, key, old),
+                Undo::LedgerAppended => {
+                    state.ledger.pop();
+                }
+                Undo::Idempotency(key, old) => restore(&mut state.idempotency, key, old),
+                Undo::LastId(last) => state.last_id = last,
+            }
+        }
+    }
+
+    /// A row that must be at `from` to change; another writer moved it otherwise.
+    fn hold_to_change(&mut self, tenant: &TenantId, id: &str) -> Result<HoldRecord, Error> {
+        self.state
+            .holds
+            .get(&(tenant.clone(), id.to_owned()))
+            .cloned()
+            .ok_or_else(|| Error::Conflict(format!("hold {id} is gone")))
+    }
+
+    fn set_hold(&mut self, tenant: &TenantId, hold: HoldRecord) {
+        let key = (tenant.clone(), hold.id.clone());
+        let old = self.state.put_hold(key.clone(), Some(hold));
+        self.undo.push(Undo::Hold(key, old));
+    }
+
+    fn apply(&mut self, change: Change) -> Result<(), Error> {
+        let state = &mut *self.state;
+        match change {
+            Change::NewTenant { id, name, at } => {
+                let tenant = Tenant {
+                    id: id.clone(),
+                    name,
+                    created_at: at,
+                };
+                if state.tenants.insert(id.clone(), tenant).is_some() {
+                    return Err(Error::Conflict(format!("tenant {} exists", id.0)));
+                }
+                self.undo.push(Undo::Tenant(id));
+            }
+            Change::NewApiKey {
+                tenant,
+                key_id,
+                key_hash,
+                role,
+                at,
+            } => {
+                let key = (tenant, key_id);
+                let stored = StoredKey {
+                    key_hash,
+                    role,
+                    created_at: at,
+                    revoked_at: None,
+                };
+                let old = state.api_keys.insert(key.clone(), stored);
+                self.undo.push(Undo::ApiKey(key, old));
+            }
+            Change::ApiKeyRevoked { tenant, key_id, at } => {
+                let key = (tenant, key_id);
+                let Some(stored) = state
+                    .api_keys
+                    .get_mut(&key)
+                    .filter(|k| k.revoked_at.is_none())
+                else {
+                    return Err(Error::Conflict(format!(
+                        "api key {} is no longer live",
+                        key.1
+                    )));
+                };
+                let old = stored.clone();
+                stored.revoked_at = Some(at);
+                self.undo.push(Undo::ApiKey(key, Some(old)));
+            }
+            Change::NewPool { tenant, pool } => {
+                let key = (tenant, pool.core.id.clone());
+                if let Some(old) = state.pools.insert(key.clone(), *pool) {
+                    state.pools.insert(key.clone(), old);
+                    return Err(Error::Conflict(format!("pool {} exists", key.1.0)));
+                }
+                self.undo.push(Undo::Pool(key, None));
+            }
+            Change::SessionWaitlist {
+                tenant,
+                session,
+                settings,
+            } => {
+                let dates = state.pools.iter_mut().filter(|((owner, _), row)| {
+                    *owner == tenant && row.session_id.as_deref() == Some(session.0.as_str())
+                });
+                for (key, row) in dates {
+                    self.undo
+                        .push(Undo::Pool(key.clone(), Some(Box::new(row.clone()))));
+                    row.waitlist = settings;
+                }
+            }
+            Change::NewHold(hold) => {
+                let tenant = hold.tenant.clone();
+                let record = hold_record(hold)?;
+                if state
+                    .holds
+                    .contains_key(&(tenant.clone(), record.id.clone()))
+                {
+                    return Err(Error::Conflict(format!("hold {} exists", record.id)));
+                }
+                self.set_hold(&tenant, record);
+            }
+            Change::HoldStatus {
+                tenant,
+                hold_id,
+                from,
+                to,
+                at,
+            } => {
+                let mut hold = self.hold_to_change(&tenant, &hold_id)?;
+                if hold.status != from {
+                    return Err(Error::Conflict(format!(
+                        "hold {hold_id} is no longer {from:?}"
+                    )));
+                }
+                hold.status = to;
+                hold.updated_at = at;
+                self.set_hold(&tenant, hold);
+            }
+            Change::HoldExpiry {
+                tenant,
+                hold_id,
+                from,
+                to,
+                at,
+            } => {
+                let mut hold = self.hold_to_change(&tenant, &hold_id)?;
+                if hold.expires_at != from {
+                    return Err(Error::Conflict(format!("hold {hold_id}'s deadline moved")));
+                }
+                hold.expires_at = to;
+                hold.updated_at = at;
+                self.set_hold(&tenant, hold);
+            }
+            Change::Consumption {
+                tenant,
+                pool_id,
+                subject,
+                hold_id,
+            } => {
+                let key = (tenant, pool_id, subject);
+                let old = state.consumptions.insert(key.clone(), hold_id);
+                self.undo.push(Undo::Consumption(key, old));
+            }
+            Change::Ledger(entry) => {
+                let seq = state.ledger.len() as i64 + 1;
+                let stored = LedgerEntry {
+                    seq,
+                    pool_id: entry.pool_id.0,
+                    hold_id: entry.hold_id,
+                    kind: entry.kind,
+                    held_delta: entry.held_delta,
+                    committed_delta: entry.committed_delta,
+                    capacity_after: entry.capacity_after,
+                    actor: entry.actor,
+                    reason: entry.reason,
+                    at: entry.at,
+                };
+                state.ledger.push((entry.tenant, stored));
+                self.undo.push(Undo::LedgerAppended);
+            }
+            Change::IdempotencyRecord {
+                tenant,
+                key,
+                request_hash,
+                response,
+                at,
+            } => {
+                let key = (tenant, key);
+                let record = KeyRecord {
+                    request_hash,
+                    created_at: at,
+                };
+                let old = state.idempotency.insert(key.clone(), (record, response));
+                self.undo.push(Undo::Idempotency(key, old));
+            }
+            Change::ForgetIdempotency { before, limit } => {
+                let mut old: Vec<_> = state
+                    .idempotency
+                    .iter()
+                    .filter(|(_, (record, _))| record.created_at <= before)
+                    .map(|(key, (record, _))| (record.created_at, key.clone()))
+                    .collect();
+                old.sort();
+                for (_, key) in old.into_iter().take(limit.max(0) as usize) {
+                    let forgotten = state.idempotency.remove(&key);
+                    self.undo.push(Undo::Idempotency(key, forgotten));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A tenant's pools that are dates of `session`, in date order.
+    fn dates_of<'s>(
+        &'s self,
+        tenant: &'s TenantId,
+        session: &'s PoolId,
+    ) -> impl Iterator<Item = &'s PoolRecord> {
+        let mut dates: Vec<&PoolRecord> = self
+            .state
+            .pools
+            .iter()
+            .filter(|((owner, _), row)| {
+                owner == tenant && row.session_id.as_deref() == Some(session.0.as_str())
+            })
+            .map(|(_, row)| row)
+            .collect();
+        dates.sort_by(|a, b| a.date.cmp(&b.date));
+        dates.into_iter()
+    }
+}
+
+fn restore<K: Ord, V>(map: &mut std::collections::BTreeMap<K, V>, key: K, old: Option<V>) {
+    match old {
+        Some(old) => map.insert(key, old),
+        None => map.remove(&key),
+    };
+}
+
+/// A new hold as the store keeps it.
+fn hold_record(hold: NewHold) -> Result<HoldRecord, Error> {
+    Ok(HoldRecord {
+        id: hold.id,
+        status: hold.status,
+        holder: hold.holder,
+        expires_at: hold.expires_at,
+        lines: serde_json::from_str(&hold.lines)?,
+        created_at: hold.created_at,
+        updated_at: hold.created_at,
+        waitlist_entry_id: hold.waitlist_entry_id,
+    })
+}
+
+impl LoadPools for MemoryBatch<'_> {
+    fn pool(&mut self, tenant: &TenantId, id: &PoolId) -> Result<Option<PoolRecord>, Error> {
+        Ok(self.state.pools.get(&(tenant.clone(), id.clone())).cloned())
+    }
+}
+
+impl Port for MemoryBatch<'_> {
+    fn new_id(&mut self, prefix: &str) -> String {
+        self.undo.push(Undo::LastId(self.state.last_id));
+        id_after(&mut self.state.last_id, prefix)
+    }
+
+    fn persist(&mut self, change: Change) -> Result<(), Error> {
+        self.faults.before_persist()?;
+        self.apply(change)
+    }
+
+    fn hold(&mut self, tenant: &TenantId, id: &str) -> Result<Option<HoldRecord>, Error> {
+        Ok(self
+            .state
+            .holds
+            .get(&(tenant.clone(), id.to_owned()))
+            .cloned())
+    }
+
+    fn due_holds(&mut self, now: UnixMillis) -> Result<Vec<(TenantId, HoldRecord)>, Error> {
+        let due = self
+            .state
+            .held_by_deadline
+            .iter()
+            .take_while(|(at, _, _)| *at <= now)
+            .map(|(_, tenant, id)| {
+                let hold = self.state.holds[&(tenant.clone(), id.clone())].clone();
+                (tenant.clone(), hold)
+            })
+            .collect();
+        Ok(due)
+    }
+
+    fn consumption(
+        &mut self,
+        tenant: &TenantId,
+        pool: &PoolId,
+        subject: &str,
+    ) -> Result<Option<String>, Error> {
+        let key = (tenant.clone(), pool.clone(), subject.to_owned());
+        Ok(self.state.consumptions.get(&key).cloned())
+    }
+
+    fn idempotency_record(
+        &mut self,
+        tenant: &TenantId,
+        key: &str,
+    ) -> Result<Option<(KeyRecord, StoredResponse)>, Error> {
+        let key = (tenant.clone(), key.to_owned());
+        Ok(self.state.idempotency.get(&key).cloned())
+    }
+
+    fn api_key_is_live(&mut self, tenant: &TenantId, key_id: &str) -> Result<bool, Error> {
+        let key = (tenant.clone(), key_id.to_owned());
+        Ok(self
+            .state
+            .api_keys
+            .get(&key)
+            .is_some_and(|stored| stored.revoked_at.is_none()))
+    }
+
+    fn session_dates(&mut self, tenant: &TenantId, session: &PoolId) -> Result<Vec<PoolId>, Error> {
+        Ok(self
+            .dates_of(tenant, session)
+            .map(|row| row.core.id.clone())
+            .collect())
+    }
+
+    fn session_dates_with_waiting(
+        &mut self,
+        tenant: &TenantId,
+        session: &PoolId,
+    ) -> Result<Vec<PoolId>, Error> {
+        Ok(self
+            .dates_of(tenant, session)
+            .filter(|row| row.waiting > 0)
+            .map(|row| row.core.id.clone())
+            .collect())
+    }
+}
+
+/// The families the engine does not decide yet are not in this store: a batch that carries one
+/// fails whole, rather than answering something the other stores would not.
+impl StoreRules for MemoryBatch<'_> {
+    fn execute_elsewhere(
+        &mut self,
+        _tenants: &mut Tenants,
+        _tenant: &TenantId,
+        _actor: Option<&str>,
+        command: Command,
+        _now: UnixMillis,
+        _expired_this_batch: usize,
+    ) -> Result<Outcome, Error> {
+        Err(Error::Other(format!(
+            "the in-memory store does not decide this command yet: {}",
+            command_family(&command)
+        )))
+    }
+
+    fn settle_offer(
+        &mut self,
+        _tenants: &mut Tenants,
+        offer: OfferSettled,
+        _now: UnixMillis,
+    ) -> Result<(), Error> {
+        // Holds for offers are made only by promotion, which this store does not run.
+        Err(Error::Corrupt(format!(
+            "hold {} settles waiting-list entry {}, which this store cannot have",
+            offer.hold_id, offer.entry_id
+        )))
+    }
+
+    fn expire_due_entries(
+        &mut self,
+        _tenants: &mut Tenants,
+        _now: UnixMillis,
+    ) -> Result<usize, Error> {
+        // No waiting list is ever joined here, so no entry is ever due.
+        Ok(0)
+    }
+
+    fn promote_freed(&mut self, tenants: &mut Tenants, _now: UnixMillis) -> Result<(), Error> {
+        // Nobody waits here; what was freed has no one to go to.
+        tenants.values_mut().for_each(|pools| pools.freed.clear());
+        Ok(())
+    }
+
+    fn finish(&mut self, tenants: &mut Tenants, now: UnixMillis) -> Result<(), Error> {
+        for (tenant, pools) in tenants.iter_mut() {
+            for (id, _whole) in pools.settle_dirty(now) {
+                let key = (tenant.clone(), id.clone());
+                let row = pools.rows[&id].clone();
+                self.faults.before_persist()?;
+                let old = self.state.pools.insert(key.clone(), row);
+                self.undo.push(Undo::Pool(key, old.map(Box::new)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How an error names a command the store does not decide.
+fn command_family(command: &Command) -> &'static str {
+    match command {
+        Command::JoinWaitlist(_)
+        | Command::CancelWaitlistEntry { .. }
+        | Command::SetPriorityClasses(_) => "waiting lists",
+        Command::CreateWebhook { .. }
+        | Command::DeleteWebhook { .. }
+        | Command::TestWebhook { .. }
+        | Command::SetRecipients(_)
+        | Command::RecordDeliveryAttempts(_) => "webhooks and recipients",
+        Command::CreatePlan(_)
+        | Command::UpdatePlan { .. }
+        | Command::AdjustQuotas(_)
+        | Command::PutMember { .. } => "plans and quotas",
+        Command::Tickets(_) => "attendees and tickets",
+        Command::Job(_) => "jobs",
+        _ => "a command the engine decides",
+    }
+}

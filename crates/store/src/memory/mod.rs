@@ -1,0 +1,161 @@
+//! The in-memory store: everything in ordered maps, decided by the same engine as every other
+//! store. It is the reference the other stores are compared with, the store of the simulation,
+//! and a quick store for tests. Nothing survives the process.
+//!
+//! - this module: the state and the writer ([`MemoryStore`]), which keeps each tenant's pools
+//!   between batches as the SQLite writer does, so a crash that drops them is worth testing.
+//! - [`batch`]: the engine's port over one batch: each change applied at once, with an undo log
+//!   that takes the batch back if it fails.
+//! - [`faults`]: failures the simulation injects.
+
+mod batch;
+pub mod faults;
+
+use crate::command::{Envelope, Reply, StoredResponse};
+use crate::model::{LedgerEntry, Role, Tenant, TenantId};
+use crate::{BatchWriter, StoreError};
+use allot_core::{HoldStatus, PoolId, UnixMillis};
+use allot_engine::records::{HoldRecord, PoolRecord};
+use allot_engine::rules::idempotency::KeyRecord;
+use allot_engine::working::Tenants;
+use batch::MemoryBatch;
+use faults::Faults;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// An API key as kept: its hash, never the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    pub key_hash: String,
+    pub role: Role,
+    pub created_at: UnixMillis,
+    pub revoked_at: Option<UnixMillis>,
+}
+
+/// Everything the in-memory store holds: what a batch commits.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MemoryState {
+    pub tenants: BTreeMap<TenantId, Tenant>,
+    pub api_keys: BTreeMap<(TenantId, String), StoredKey>,
+    pub pools: BTreeMap<(TenantId, PoolId), PoolRecord>,
+    pub holds: BTreeMap<(TenantId, String), HoldRecord>,
+    /// The hold that counted each subject once on a pool.
+    pub consumptions: BTreeMap<(TenantId, PoolId, String), String>,
+    /// In the order appended; each entry numbered from 1 across tenants.
+    pub ledger: Vec<(TenantId, LedgerEntry)>,
+    pub idempotency: BTreeMap<(TenantId, String), (KeyRecord, StoredResponse)>,
+    /// Held holds by deadline: the expiry probe reads only what is due.
+    held_by_deadline: BTreeSet<(UnixMillis, TenantId, String)>,
+    /// The last id made, for ids that follow each other (a simulation replays them exactly).
+    last_id: u64,
+}
+
+impl MemoryState {
+    /// Sets or removes a hold, keeping the deadline index in step; answers what was there.
+    fn put_hold(
+        &mut self,
+        key: (TenantId, String),
+        hold: Option<HoldRecord>,
+    ) -> Option<HoldRecord> {
+        let previous = match hold {
+            Some(hold) => self.holds.insert(key.clone(), hold),
+            None => self.holds.remove(&key),
+        };
+        if let Some(old) = previous
+            .as_ref()
+            .filter(|old| old.status == HoldStatus::Held)
+        {
+            let entry = (old.expires_at, key.0.clone(), key.1.clone());
+            self.held_by_deadline.remove(&entry);
+        }
+        if let Some(new) = self
+            .holds
+            .get(&key)
+            .filter(|new| new.status == HoldStatus::Held)
+        {
+            self.held_by_deadline
+                .insert((new.expires_at, key.0.clone(), key.1.clone()));
+        }
+        previous
+    }
+
+    /// One tenant's ledger, oldest first.
+    pub fn ledger_of<'a>(&'a self, tenant: &'a TenantId) -> impl Iterator<Item = &'a LedgerEntry> {
+        self.ledger
+            .iter()
+            .filter(move |(owner, _)| owner == tenant)
+            .map(|(_, entry)| entry)
+    }
+
+    /// The earliest deadline of any held hold.
+    pub fn next_deadline(&self) -> Option<UnixMillis> {
+        self.held_by_deadline.first().map(|(at, _, _)| *at)
+    }
+}
+
+/// The in-memory store's writer and its state.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: MemoryState,
+    /// Each tenant's pools as the last committed batch left them: the next batch starts from
+    /// them. Dropped by [`MemoryStore::restart`], as a crash drops a writer's memory.
+    cache: Tenants,
+    faults: Faults,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    /// What is committed.
+    pub fn state(&self) -> &MemoryState {
+        &self.state
+    }
+
+    /// Failures to inject into the batches that follow.
+    pub fn faults(&mut self) -> &mut Faults {
+        &mut self.faults
+    }
+
+    /// A crash and a restart: what was committed stays, what the writer kept in memory goes.
+    pub fn restart(&mut self) {
+        self.cache = Tenants::default();
+    }
+
+    /// The pools the writer keeps between batches, as it would decide from them: each must be
+    /// what is committed (a check for the simulation).
+    pub fn cached_pools(&self) -> impl Iterator<Item = (&TenantId, &PoolRecord)> {
+        self.cache
+            .iter()
+            .flat_map(|(tenant, pools)| pools.rows.values().map(move |row| (tenant, row)))
+    }
+}
+
+impl BatchWriter for MemoryStore {
+    fn apply(&mut self, batch: Vec<Envelope>, now: UnixMillis) -> Result<Vec<Reply>, StoreError> {
+        let mut tenants = std::mem::take(&mut self.cache);
+        let expire_first = self.state.next_deadline().is_some_and(|due| due <= now);
+        let mut port = MemoryBatch::new(&mut self.state, &mut self.faults);
+        match allot_engine::batch::apply(&mut port, &mut tenants, batch, now, expire_first) {
+            Ok(replies) => {
+                tenants.retain(|_, pools| !pools.set.is_empty());
+                tenants
+                    .values_mut()
+                    .for_each(allot_engine::working::TenantPools::end_batch);
+                self.cache = tenants;
+                Ok(replies)
+            }
+            Err(error) => {
+                // Nothing of the batch stays: neither its changes nor the pools it loaded.
+                port.roll_back();
+                Err(error.into())
+            }
+        }
+    }
+}
+
+/// The ids in a memory store follow each other: `hold_000000000000002a`.
+fn id_after(last: &mut u64, prefix: &str) -> String {
+    *last += 1;
+    format!("{prefix}_{:016x}", *last)
+}

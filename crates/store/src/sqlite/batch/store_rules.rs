@@ -1,0 +1,148 @@
+//! The engine's port over one batch: SQLite's reads and writes ([`SqlitePort`]), and the
+//! families SQLite still decides itself ([`StoreRules`]), each run with the batch's pools
+//! handed back to the [`Working`] set those modules know.
+
+use super::{SqlitePort, Working, execute, promotion};
+use crate::StoreError;
+use crate::command::{Command, Outcome, StoredResponse};
+use crate::model::TenantId;
+use allot_core::{PoolId, UnixMillis};
+use allot_engine::Error;
+use allot_engine::apply::holds::OfferSettled;
+use allot_engine::batch::StoreRules;
+use allot_engine::change::Change;
+use allot_engine::port::Port;
+use allot_engine::records::{HoldRecord, PoolRecord};
+use allot_engine::rules::idempotency::KeyRecord;
+use allot_engine::working::{LoadPools, Tenants};
+use rusqlite::Transaction;
+
+pub(in crate::sqlite) struct SqliteBatch<'a, 't> {
+    pub tx: &'a Transaction<'t>,
+    /// The batch's SQLite side. Its `tenants` stay empty while the engine holds the pools, and
+    /// hold them while SQLite decides.
+    pub work: &'a mut Working,
+}
+
+impl SqliteBatch<'_, '_> {
+    fn port(&mut self) -> SqlitePort<'_, '_> {
+        self.work.port(self.tx)
+    }
+
+    /// Runs one of SQLite's own decisions with the batch's pools in the working set (two
+    /// swaps of a map: nothing is copied).
+    fn with_pools<T>(
+        &mut self,
+        tenants: &mut Tenants,
+        decide: impl FnOnce(&Transaction<'_>, &mut Working) -> Result<T, StoreError>,
+    ) -> Result<T, Error> {
+        std::mem::swap(&mut self.work.tenants, tenants);
+        let decided = decide(self.tx, self.work);
+        std::mem::swap(&mut self.work.tenants, tenants);
+        Ok(decided?)
+    }
+}
+
+impl LoadPools for SqliteBatch<'_, '_> {
+    fn pool(&mut self, tenant: &TenantId, id: &PoolId) -> Result<Option<PoolRecord>, Error> {
+        self.port().pool(tenant, id)
+    }
+}
+
+impl Port for SqliteBatch<'_, '_> {
+    fn new_id(&mut self, prefix: &str) -> String {
+        self.port().new_id(prefix)
+    }
+
+    fn persist(&mut self, change: Change) -> Result<(), Error> {
+        self.port().persist(change)
+    }
+
+    fn hold(&mut self, tenant: &TenantId, id: &str) -> Result<Option<HoldRecord>, Error> {
+        self.port().hold(tenant, id)
+    }
+
+    fn due_holds(&mut self, now: UnixMillis) -> Result<Vec<(TenantId, HoldRecord)>, Error> {
+        self.port().due_holds(now)
+    }
+
+    fn consumption(
+        &mut self,
+        tenant: &TenantId,
+        pool: &PoolId,
+        subject: &str,
+    ) -> Result<Option<String>, Error> {
+        self.port().consumption(tenant, pool, subject)
+    }
+
+    fn idempotency_record(
+        &mut self,
+        tenant: &TenantId,
+        key: &str,
+    ) -> Result<Option<(KeyRecord, StoredResponse)>, Error> {
+        self.port().idempotency_record(tenant, key)
+    }
+
+    fn api_key_is_live(&mut self, tenant: &TenantId, key_id: &str) -> Result<bool, Error> {
+        self.port().api_key_is_live(tenant, key_id)
+    }
+
+    fn session_dates(&mut self, tenant: &TenantId, session: &PoolId) -> Result<Vec<PoolId>, Error> {
+        self.port().session_dates(tenant, session)
+    }
+
+    fn session_dates_with_waiting(
+        &mut self,
+        tenant: &TenantId,
+        session: &PoolId,
+    ) -> Result<Vec<PoolId>, Error> {
+        self.port().session_dates_with_waiting(tenant, session)
+    }
+}
+
+impl StoreRules for SqliteBatch<'_, '_> {
+    fn execute_elsewhere(
+        &mut self,
+        tenants: &mut Tenants,
+        tenant: &TenantId,
+        actor: Option<&str>,
+        command: Command,
+        now: UnixMillis,
+        _expired_this_batch: usize,
+    ) -> Result<Outcome, Error> {
+        self.with_pools(tenants, |tx, work| {
+            // These modules read `holds` in SQL: the rows still pending are written first.
+            work.appends.write(tx)?;
+            execute(tx, work, tenant, actor, command, now)
+        })
+    }
+
+    fn settle_offer(
+        &mut self,
+        tenants: &mut Tenants,
+        offer: OfferSettled,
+        now: UnixMillis,
+    ) -> Result<(), Error> {
+        self.with_pools(tenants, |tx, work| {
+            super::settle_offers(tx, work, [offer], now)
+        })
+    }
+
+    fn expire_due_entries(
+        &mut self,
+        tenants: &mut Tenants,
+        now: UnixMillis,
+    ) -> Result<usize, Error> {
+        self.with_pools(tenants, |tx, work| {
+            promotion::expire_due_entries(tx, work, now)
+        })
+    }
+
+    fn promote_freed(&mut self, tenants: &mut Tenants, now: UnixMillis) -> Result<(), Error> {
+        self.with_pools(tenants, |tx, work| promotion::promote_freed(tx, work, now))
+    }
+
+    fn finish(&mut self, tenants: &mut Tenants, now: UnixMillis) -> Result<(), Error> {
+        self.with_pools(tenants, |tx, work| work.flush(tx, now))
+    }
+}
