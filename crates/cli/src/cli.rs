@@ -50,6 +50,32 @@ pub enum Command {
         after_help = "Examples:\n  ALLOT_URL=http://127.0.0.1:7878 ALLOT_API_KEY=$KEY allot attendees import --event pool_0193... students.csv\n  allot attendees import --help"
     )]
     Attendees(crate::tickets::AttendeesCommand),
+    /// Run the decision engine against the in-memory store on random, seeded workloads — with
+    /// failing persists and crashes — checking its invariants after every batch; exit 1 on the
+    /// first broken one, naming the command that replays it.
+    #[command(
+        after_help = "Examples:\n  allot simulate --seed 42 --ops 1000000\n  allot simulate --seeds 20 --ops 100000\n  allot simulate --seed 7 --ops 5000 --no-faults"
+    )]
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The seed of the first run; the same seed gives the same history.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// How many runs, with seeds from --seed upwards.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub seeds: u64,
+    /// Commands each run sends.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ops: u64,
+    /// Inject no failing persists and no crashes.
+    #[arg(long)]
+    pub no_faults: bool,
+    /// Check every pool, hold and ledger entry every this many batches (and at the end).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    pub full_check_every: u64,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -9,6 +9,7 @@ pub mod backup;
 pub mod bench;
 pub mod cli;
 pub mod serve;
+pub mod simulate;
 pub mod telemetry;
 pub mod tickets;
 pub mod verify;

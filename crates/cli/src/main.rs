@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => allot::bench::run(args),
         Command::Tickets(command) => allot::tickets::run_tickets(command),
         Command::Attendees(command) => allot::tickets::run_attendees(command),
+        Command::Simulate(args) => allot::simulate::run(args),
     };
     match result {
         Ok(code) => code,

@@ -3,9 +3,11 @@
 //!
 //! - [`model`]: the neutral records (tenants, keys, pools, holds, ledger entries) and pages.
 //! - [`command`]: the mutations a writer applies, and what each one answers.
+//! - [`ids`]: how a store names what it creates (time-ordered, or counted for simulations).
 //! - [`error`]: the small error enum every backend maps its driver's errors into.
 //! - [`memory`]: the in-memory store, decided by the same engine: the reference other stores
 //!   are compared with, and the simulation's store.
+//! - [`observe`]: all a store shows in one value, to compare two stores.
 //! - [`sqlite`]: the embedded default backend: schema and migrations, reads, the batch writer,
 //!   and the ledger audit behind `allot verify`.
 //!
@@ -15,8 +17,10 @@
 
 pub use allot_engine::{command, model};
 pub mod error;
+pub mod ids;
 pub mod jobs;
 pub mod memory;
+pub mod observe;
 pub mod sqlite;
 pub mod tickets;
 

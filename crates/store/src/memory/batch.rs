@@ -3,8 +3,9 @@
 //! that fails is taken back entry by entry, newest first.
 
 use super::faults::Faults;
-use super::{MemoryState, StoredKey, id_after};
+use super::{MemoryState, StoredKey};
 use crate::command::{Command, Outcome, StoredResponse};
+use crate::ids::Ids;
 use crate::model::{LedgerEntry, Tenant, TenantId};
 use allot_core::{PoolId, UnixMillis};
 use allot_engine::Error;
@@ -25,7 +26,7 @@ enum Undo {
     Consumption((TenantId, PoolId, String), Option<String>),
     LedgerAppended,
     Idempotency((TenantId, String), Option<(KeyRecord, StoredResponse)>),
-    LastId(u64),
+    Ids(Ids),
 }
 
 pub(super) struct MemoryBatch<'a> {
@@ -61,7 +62,7 @@ impl<'a> MemoryBatch<'a> {
                     state.ledger.pop();
                 }
                 Undo::Idempotency(key, old) => restore(&mut state.idempotency, key, old),
-                Undo::LastId(last) => state.last_id = last,
+                Undo::Ids(ids) => state.ids = ids,
             }
         }
     }
@@ -301,8 +302,8 @@ impl LoadPools for MemoryBatch<'_> {
 
 impl Port for MemoryBatch<'_> {
     fn new_id(&mut self, prefix: &str) -> String {
-        self.undo.push(Undo::LastId(self.state.last_id));
-        id_after(&mut self.state.last_id, prefix)
+        self.undo.push(Undo::Ids(self.state.ids.clone()));
+        self.state.ids.next(prefix)
     }
 
     fn persist(&mut self, change: Change) -> Result<(), Error> {

@@ -12,9 +12,11 @@ mod batch;
 pub mod faults;
 
 use crate::command::{Envelope, Reply, StoredResponse};
-use crate::model::{LedgerEntry, Role, Tenant, TenantId};
+use crate::ids::Ids;
+use crate::model::{LedgerEntry, PoolView, Role, Tenant, TenantId};
+use crate::observe::Observed;
 use crate::{BatchWriter, StoreError};
-use allot_core::{HoldStatus, PoolId, UnixMillis};
+use allot_core::{HoldStatus, PoolId, PoolSet, UnixMillis};
 use allot_engine::records::{HoldRecord, PoolRecord};
 use allot_engine::rules::idempotency::KeyRecord;
 use allot_engine::working::Tenants;
@@ -32,7 +34,7 @@ pub struct StoredKey {
 }
 
 /// Everything the in-memory store holds: what a batch commits.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MemoryState {
     pub tenants: BTreeMap<TenantId, Tenant>,
     pub api_keys: BTreeMap<(TenantId, String), StoredKey>,
@@ -45,8 +47,24 @@ pub struct MemoryState {
     pub idempotency: BTreeMap<(TenantId, String), (KeyRecord, StoredResponse)>,
     /// Held holds by deadline: the expiry probe reads only what is due.
     held_by_deadline: BTreeSet<(UnixMillis, TenantId, String)>,
-    /// The last id made, for ids that follow each other (a simulation replays them exactly).
-    last_id: u64,
+    /// Ids follow each other, so a simulation replays them exactly.
+    ids: Ids,
+}
+
+impl Default for MemoryState {
+    fn default() -> Self {
+        MemoryState {
+            tenants: BTreeMap::new(),
+            api_keys: BTreeMap::new(),
+            pools: BTreeMap::new(),
+            holds: BTreeMap::new(),
+            consumptions: BTreeMap::new(),
+            ledger: Vec::new(),
+            idempotency: BTreeMap::new(),
+            held_by_deadline: BTreeSet::new(),
+            ids: Ids::sequential(),
+        }
+    }
 }
 
 impl MemoryState {
@@ -154,8 +172,36 @@ impl BatchWriter for MemoryStore {
     }
 }
 
-/// The ids in a memory store follow each other: `hold_000000000000002a`.
-fn id_after(last: &mut u64, prefix: &str) -> String {
-    *last += 1;
-    format!("{prefix}_{:016x}", *last)
+impl MemoryState {
+    /// A pool as the API shows it: its figures, and what a new hold could get from it through
+    /// its ancestors.
+    pub fn pool_view(&self, tenant: &TenantId, id: &PoolId) -> Option<PoolView> {
+        let row = self.pools.get(&(tenant.clone(), id.clone()))?;
+        let mut chain = PoolSet::new();
+        let mut next = Some(id.clone());
+        while let Some(id) = next {
+            let link = &self.pools[&(tenant.clone(), id)];
+            chain.insert(link.core.clone());
+            next = link.core.parent_id.clone();
+        }
+        let available = chain.available(id)?;
+        Some(row.view(&row.core, available))
+    }
+
+    /// Everything the state shows, as of `now`.
+    pub fn observe(&self, now: UnixMillis) -> Observed {
+        Observed {
+            pools: self
+                .pools
+                .keys()
+                .filter_map(|(tenant, id)| Some((tenant.clone(), self.pool_view(tenant, id)?)))
+                .collect(),
+            holds: self
+                .holds
+                .iter()
+                .map(|((tenant, _), hold)| (tenant.clone(), hold.view(now)))
+                .collect(),
+            ledger: self.ledger.clone(),
+        }
+    }
 }

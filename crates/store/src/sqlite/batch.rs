@@ -17,6 +17,7 @@ use super::plans;
 use super::promotion;
 use super::rows::{HoldRecord, PoolRecord};
 use crate::command::*;
+use crate::ids::Ids;
 use crate::model::*;
 use crate::{BatchWriter, StoreError};
 use allot_core::{HoldStatus, LineEffect, PoolId, TransitionError, UnixMillis};
@@ -48,6 +49,7 @@ pub struct SqliteWriter {
     /// after its commit; read back from the database when missing or stale.
     runs: Option<PendingRuns>,
     run_limits: RunLimits,
+    ids: Ids,
 }
 
 /// Pools as this connection last committed them, valid while no other connection has written.
@@ -69,7 +71,16 @@ impl SqliteWriter {
             cache: None,
             runs: None,
             run_limits: RunLimits::default(),
+            ids: Ids::TimeOrdered,
         }
+    }
+
+    /// Ids that count up instead of UUIDs, so the same commands make the same ids as in the
+    /// in-memory store (a test that compares the two).
+    #[doc(hidden)]
+    pub fn with_sequential_ids_for_tests(mut self) -> Self {
+        self.ids = Ids::sequential();
+        self
     }
 
     /// Small runs and a short tail, so tests reach both without writing 65,536 entries.
@@ -100,7 +111,8 @@ impl BatchWriter for SqliteWriter {
             Some(runs) if runs.data_version == data_version => runs,
             _ => PendingRuns::load(&tx, self.run_limits, data_version)?,
         };
-        let mut work = Working::load(&tx, runs, now)?;
+        let ids = std::mem::replace(&mut self.ids, Ids::TimeOrdered);
+        let mut work = Working::load(&tx, runs, ids.clone(), now)?;
         let mut tenants = cached;
         // Before the earliest deadline nothing can be due: skip the probe (the common case).
         let expire_first = now.0 >= self.next_due.load(Ordering::Acquire);
@@ -108,7 +120,13 @@ impl BatchWriter for SqliteWriter {
             tx: &tx,
             work: &mut work,
         };
-        let replies = batch::apply(&mut port, &mut tenants, batch, now, expire_first)?;
+        let replies = batch::apply(&mut port, &mut tenants, batch, now, expire_first);
+        // Ids made by a batch that failed are not made again: harmless, and simpler.
+        self.ids = match replies {
+            Ok(_) => work.ids.clone(),
+            Err(_) => ids,
+        };
+        let replies = replies?;
         let next_due: Option<i64> = tx
             .prepare_cached("SELECT MIN(expires_at) FROM holds WHERE status = 'held'")?
             .query_row([], |row| row.get(0))?;
@@ -141,6 +159,8 @@ pub(super) struct Working {
     /// The last waiting-list arrival number used, likewise.
     pub(super) waitlist_seq: i64,
     pub(super) outbox: Outbox,
+    /// How the engine names what it creates (lent by the writer for the batch).
+    pub(super) ids: Ids,
 }
 
 impl Working {
@@ -149,6 +169,7 @@ impl Working {
         SqlitePort {
             tx,
             appends: &mut self.appends,
+            ids: &mut self.ids,
         }
     }
 
@@ -161,6 +182,7 @@ impl Working {
         let port = SqlitePort {
             tx,
             appends: &mut self.appends,
+            ids: &mut self.ids,
         };
         (port, tenant_pools(&mut self.tenants, tenant))
     }
@@ -169,6 +191,7 @@ impl Working {
     fn load(
         tx: &Transaction<'_>,
         runs: PendingRuns,
+        ids: Ids,
         now: UnixMillis,
     ) -> Result<Working, StoreError> {
         let mut meta = tx.prepare_cached("SELECT value FROM allot_meta WHERE name = ?1")?;
@@ -180,6 +203,7 @@ impl Working {
             appends: Appends::new(counter("ledger_seq")?, runs, now),
             waitlist_seq: counter("waitlist_seq")?,
             outbox: Outbox::new(counter("event_seq")?, counter("alert_seq")?),
+            ids,
         })
     }
 
@@ -298,8 +322,9 @@ fn write_counters(
     Ok(())
 }
 
+/// A new id for what SQLite still decides itself.
 pub(super) fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
+    Ids::TimeOrdered.next(prefix)
 }
 
 /// The waiting-list entries whose offers the batch's hold moves settled follow them.

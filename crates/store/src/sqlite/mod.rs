@@ -11,6 +11,7 @@ mod alerts;
 mod backup;
 mod batch;
 mod ledger_runs;
+mod observe;
 mod outbox;
 mod plans;
 mod promotion;

@@ -46,6 +46,7 @@ pub(super) fn join(
         &mut SqlitePort {
             tx,
             appends: &mut work.appends,
+            ids: &mut work.ids,
         },
         tenant,
         &pool_id,

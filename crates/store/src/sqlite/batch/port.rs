@@ -8,6 +8,7 @@ use super::super::rows::{HOLD_COLUMNS, hold_from_row};
 use super::Appends;
 use crate::StoreError;
 use crate::command::StoredResponse;
+use crate::ids::Ids;
 use crate::model::TenantId;
 use allot_core::{PoolId, SessionZone, UnixMillis};
 use allot_engine::Error;
@@ -31,6 +32,7 @@ impl LoadPools for Tx<'_, '_> {
 pub(in crate::sqlite) struct SqlitePort<'a, 't> {
     pub tx: &'a Transaction<'t>,
     pub appends: &'a mut Appends,
+    pub ids: &'a mut Ids,
 }
 
 impl SqlitePort<'_, '_> {
@@ -174,7 +176,7 @@ impl LoadPools for SqlitePort<'_, '_> {
 
 impl Port for SqlitePort<'_, '_> {
     fn new_id(&mut self, prefix: &str) -> String {
-        super::new_id(prefix)
+        self.ids.next(prefix)
     }
 
     fn persist(&mut self, change: Change) -> Result<(), Error> {

@@ -331,6 +331,7 @@ fn issue_one(
         &mut SqlitePort {
             tx,
             appends: &mut work.appends,
+            ids: &mut work.ids,
         },
         tenant,
         &pool_id,

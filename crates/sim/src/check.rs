@@ -1,0 +1,269 @@
+//! The invariants, checked against what the store committed — never against what the
+//! simulation believes, so a bug in the store cannot hide behind the same bug in a model.
+
+use crate::workload::Sent;
+use allot_core::{HoldStatus, PoolId, UnixMillis};
+use allot_store::memory::{MemoryState, MemoryStore};
+use allot_store::{Failure, LedgerEntry, Reply, TenantId};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation(pub String);
+
+impl Violation {
+    pub fn new(what: impl Into<String>) -> Self {
+        Violation(what.into())
+    }
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn violated(what: String) -> Result<(), Violation> {
+    Err(Violation(what))
+}
+
+/// After each committed batch: one answer per command; a repeated request answered as the
+/// first time; a key reused for another request refused; the pools the writer keeps for the
+/// next batch exactly what was committed, and none over its limit.
+pub fn after_batch(
+    store: &MemoryStore,
+    sent: &[Sent],
+    replies: &[Reply],
+    now: UnixMillis,
+) -> Result<(), Violation> {
+    if sent.len() != replies.len() {
+        return violated(format!(
+            "{} commands got {} answers",
+            sent.len(),
+            replies.len()
+        ));
+    }
+    let state = store.state();
+    for (one, reply) in sent.iter().zip(replies) {
+        let Some((key, _)) = &one.key else { continue };
+        let fresh_again = || {
+            // Past its window a key is forgotten, and the request runs again.
+            state
+                .idempotency
+                .get(&(one.tenant.clone(), key.clone()))
+                .is_some_and(|(record, _)| record.created_at == now)
+        };
+        match (reply, &one.first_answer) {
+            (
+                Reply::Rendered {
+                    response,
+                    replayed: true,
+                },
+                Some(first),
+            ) if response == first => {}
+            (
+                Reply::Rendered {
+                    replayed: false, ..
+                },
+                _,
+            ) if fresh_again() => {}
+            (Reply::Outcome(Err(Failure::IdempotencyMismatch)), None) => {}
+            (
+                Reply::Rendered {
+                    replayed: false, ..
+                },
+                None,
+            ) => {}
+            (reply, first) => {
+                return violated(format!(
+                    "key {key} of {:?} answered {reply:?} (first answer: {first:?})",
+                    one.tenant
+                ));
+            }
+        }
+    }
+    for (tenant, row) in store.cached_pools() {
+        let key = (tenant.clone(), row.core.id.clone());
+        match state.pools.get(&key) {
+            Some(committed) if committed == row => {}
+            committed => {
+                return violated(format!(
+                    "the writer keeps pool {} of {tenant:?} as {row:?}, but committed {committed:?}",
+                    row.core.id.0
+                ));
+            }
+        }
+        within_limit(tenant, row.core.id.clone(), &row.core)?;
+    }
+    Ok(())
+}
+
+fn within_limit(tenant: &TenantId, id: PoolId, pool: &allot_core::Pool) -> Result<(), Violation> {
+    if pool.held < 0 || pool.committed < 0 {
+        return violated(format!(
+            "pool {} of {tenant:?} counts below zero: {pool:?}",
+            id.0
+        ));
+    }
+    if pool.used() > pool.limits.limit() {
+        return violated(format!(
+            "pool {} of {tenant:?} is over its limit: {pool:?}",
+            id.0
+        ));
+    }
+    Ok(())
+}
+
+/// Every invariant over the whole committed state:
+/// - no held hold is past its deadline (expiry comes before every decision);
+/// - each pool's counters equal its live holds, its own and those below it;
+/// - replaying the ledger gives the same counters;
+/// - no pool, nor any ancestor, holds more than its limit.
+pub fn full(state: &MemoryState, now: UnixMillis) -> Result<(), Violation> {
+    let parents: BTreeMap<(&TenantId, &PoolId), Option<&PoolId>> = state
+        .pools
+        .iter()
+        .map(|((tenant, id), row)| ((tenant, id), row.core.parent_id.as_ref()))
+        .collect();
+    let mut from_holds: BTreeMap<(TenantId, PoolId), (i64, i64)> = BTreeMap::new();
+    for ((tenant, id), hold) in &state.holds {
+        if hold.status == HoldStatus::Held && hold.expires_at <= now {
+            return violated(format!("hold {id} is still held past its deadline"));
+        }
+        let (held, committed) = match hold.status {
+            HoldStatus::Held => (1, 0),
+            HoldStatus::Confirmed => (0, 1),
+            _ => continue,
+        };
+        for line in &hold.lines {
+            roll_up(
+                &parents,
+                &mut from_holds,
+                tenant,
+                &PoolId(line.pool_id.clone()),
+                |c| {
+                    c.0 += held * line.quantity;
+                    c.1 += committed * line.quantity;
+                },
+            )?;
+        }
+    }
+    let mut from_ledger: BTreeMap<(TenantId, PoolId), (i64, i64)> = BTreeMap::new();
+    for (tenant, entry) in &state.ledger {
+        let LedgerEntry {
+            pool_id,
+            held_delta,
+            committed_delta,
+            ..
+        } = entry;
+        roll_up(
+            &parents,
+            &mut from_ledger,
+            tenant,
+            &PoolId(pool_id.clone()),
+            |c| {
+                c.0 += held_delta;
+                c.1 += committed_delta;
+            },
+        )?;
+    }
+    for ((tenant, id), row) in &state.pools {
+        let key = (tenant.clone(), id.clone());
+        let counters = (row.core.held, row.core.committed);
+        let holds = from_holds.get(&key).copied().unwrap_or_default();
+        if counters != holds {
+            return violated(format!(
+                "pool {} of {tenant:?} counts (held, committed) {counters:?}, its live holds {holds:?}",
+                id.0
+            ));
+        }
+        let ledger = from_ledger.get(&key).copied().unwrap_or_default();
+        if counters != ledger {
+            return violated(format!(
+                "pool {} of {tenant:?} counts {counters:?}, its ledger replays to {ledger:?}",
+                id.0
+            ));
+        }
+        within_limit(tenant, id.clone(), &row.core)?;
+    }
+    Ok(())
+}
+
+/// Adds to a pool and each of its ancestors.
+fn roll_up(
+    parents: &BTreeMap<(&TenantId, &PoolId), Option<&PoolId>>,
+    counters: &mut BTreeMap<(TenantId, PoolId), (i64, i64)>,
+    tenant: &TenantId,
+    pool: &PoolId,
+    add: impl Fn(&mut (i64, i64)),
+) -> Result<(), Violation> {
+    let mut next = Some(pool.clone());
+    while let Some(id) = next {
+        let Some(parent) = parents.get(&(tenant, &id)) else {
+            return violated(format!(
+                "{tenant:?} counts on pool {}, which it does not have",
+                id.0
+            ));
+        };
+        add(counters.entry((tenant.clone(), id.clone())).or_default());
+        next = parent.cloned();
+    }
+    Ok(())
+}
+
+/// What a batch could have changed, cheap enough to take before every faulty batch: every
+/// pool whole, and how many of everything else (a batch only ever adds or changes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fingerprint {
+    pools: Vec<allot_engine::records::PoolRecord>,
+    counts: [usize; 6],
+    last_ledger: Option<LedgerEntry>,
+    held: Vec<(TenantId, String)>,
+}
+
+impl Fingerprint {
+    pub fn of(state: &MemoryState) -> Self {
+        Fingerprint {
+            pools: state.pools.values().cloned().collect(),
+            counts: [
+                state.tenants.len(),
+                state.api_keys.len(),
+                state.holds.len(),
+                state.consumptions.len(),
+                state.ledger.len(),
+                state.idempotency.len(),
+            ],
+            last_ledger: state.ledger.last().map(|(_, entry)| entry.clone()),
+            held: state
+                .holds
+                .iter()
+                .filter(|(_, hold)| hold.status == HoldStatus::Held)
+                .map(|(key, _)| key.clone())
+                .collect(),
+        }
+    }
+}
+
+/// A batch that failed left the state as it found it.
+pub fn nothing_left_behind(before: &Fingerprint, after: &MemoryState) -> Result<(), Violation> {
+    let after = Fingerprint::of(after);
+    if *before != after {
+        return violated(format!(
+            "a failed batch left changes behind: before {before:?}, after {after:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// A crash keeps every committed change and drops only what the writer held in memory.
+pub fn nothing_lost_in_a_crash(
+    committed: &Fingerprint,
+    store: &MemoryStore,
+) -> Result<(), Violation> {
+    if *committed != Fingerprint::of(store.state()) {
+        return violated("a restart changed what was committed".into());
+    }
+    if store.cached_pools().next().is_some() {
+        return violated("a restart kept the writer's pools".into());
+    }
+    Ok(())
+}
