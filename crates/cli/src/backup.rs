@@ -2,6 +2,9 @@
 //! the database as one consistent snapshot, and the files beside it that the database needs:
 //! `ticket-key` (every ticket's QR code and magic link derive from it) and `admin-token`.
 //!
+//! The database is read through the store `--database` names (by default the one in the data
+//! directory); the other files always come from the data directory.
+//!
 //! The copy is made in a hidden directory next to the target and renamed into place only once
 //! it is complete and checked, so a failed backup leaves nothing that looks like one.
 
@@ -14,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 pub fn run(args: BackupArgs) -> anyhow::Result<ExitCode> {
+    let database = crate::cli::database_url(args.database.as_deref(), &args.data_dir)?;
     let to = &args.to;
     if to.exists() {
         bail!("{} already exists: give a new directory", to.display());
@@ -28,12 +32,15 @@ pub fn run(args: BackupArgs) -> anyhow::Result<ExitCode> {
     if !parent.is_dir() {
         bail!("{} does not exist: create it first", parent.display());
     }
+    // Opened before anything is written, so a missing or unsupported store leaves nothing behind.
+    let store = allot_store::open_for_maintenance(&database)?;
     let partial = Partial::create(parent.join(format!(
         ".{}.partial-{}",
         name.to_string_lossy(),
         std::process::id()
     )))?;
-    let report = allot_store::sqlite::backup(&args.data_dir, &partial.path.join(DATABASE_FILE))?;
+    // Named as a data directory names its database, so a server starts from the backup as is.
+    let report = store.backup_to(&partial.path.join(DATABASE_FILE))?;
     let mut files = vec![DATABASE_FILE];
     for file in [TICKET_KEY_FILE, ADMIN_TOKEN_FILE] {
         let source = args.data_dir.join(file);
@@ -51,16 +58,27 @@ pub fn run(args: BackupArgs) -> anyhow::Result<ExitCode> {
         );
     }
     partial.finish(to)?;
+    // The data directory when the database is in it (as by default); else the database, and
+    // the data directory too when files came from it.
+    let source = match &args.database {
+        None => args.data_dir.display().to_string(),
+        Some(_) if files.len() > 1 => format!("{database} and {}", args.data_dir.display()),
+        Some(_) => database.to_string(),
+    };
     println!(
-        "backed up {} to {}: {} ({:.1} MiB, schema version {})",
-        args.data_dir.display(),
+        "backed up {source} to {}: {} ({:.1} MiB, schema version {})",
         to.display(),
         files.join(", "),
         report.bytes as f64 / (1024.0 * 1024.0),
         report.schema_version
     );
+    let restore_hint = if args.database.is_some() {
+        " and no --database"
+    } else {
+        ""
+    };
     println!(
-        "to restore: stop the server and start it with --data-dir {}",
+        "to restore: stop the server and start it with --data-dir {}{restore_hint}",
         to.display()
     );
     Ok(ExitCode::SUCCESS)

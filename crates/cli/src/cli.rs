@@ -1,8 +1,9 @@
 //! Flags and environment variables. Every setting of `serve` can also come from `ALLOT_*`.
 
+use allot_store::DatabaseUrl;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -19,18 +20,20 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the HTTP API on the embedded SQLite store.
+    /// Run the HTTP API, on the embedded SQLite store unless --database names another.
     #[command(
-        after_help = "Examples:\n  allot serve\n  allot serve --listen 0.0.0.0:7878 --data-dir /var/lib/allot\n  ALLOT_ADMIN_TOKEN=secret allot serve --log-format json"
+        after_help = "Examples:\n  allot serve\n  allot serve --listen 0.0.0.0:7878 --data-dir /var/lib/allot\n  allot serve --database sqlite:///var/lib/allot/allot.db --data-dir /etc/allot\n  ALLOT_ADMIN_TOKEN=secret allot serve --log-format json"
     )]
     Serve(ServeArgs),
     /// Recompute every pool's counters from the ledger and the live holds; exit 1 on any mismatch.
-    #[command(after_help = "Examples:\n  allot verify --data-dir ./allot-data")]
+    #[command(
+        after_help = "Examples:\n  allot verify --data-dir ./allot-data\n  allot verify --database sqlite:///var/lib/allot/allot.db"
+    )]
     Verify(VerifyArgs),
     /// Copy a data directory, while its server runs, into a new one a server can start from:
     /// the database as one consistent snapshot, checked, with the ticket key and admin token.
     #[command(
-        after_help = "Examples:\n  allot backup --data-dir /var/lib/allot --to /backups/allot-2026-12-02\n\nTo restore: stop the server and start it with --data-dir pointing at the backup."
+        after_help = "Examples:\n  allot backup --data-dir /var/lib/allot --to /backups/allot-2026-12-02\n  allot backup --database sqlite:///srv/allot.db --data-dir /etc/allot --to /backups/allot-2026-12-02\n\nTo restore: stop the server and start it with --data-dir pointing at the backup (and no --database)."
     )]
     Backup(BackupArgs),
     /// Drive a running server with load, then check nothing was oversold or lost; exit 2 if so.
@@ -89,9 +92,17 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "ALLOT_LISTEN", default_value = "127.0.0.1:7878")]
     pub listen: SocketAddr,
-    /// Directory for the SQLite database and the generated admin token.
+    /// Directory for the generated admin token and ticket key, and for the SQLite database
+    /// (`allot.db`) unless --database names another.
     #[arg(long, env = "ALLOT_DATA_DIR", default_value = "./allot-data")]
     pub data_dir: PathBuf,
+    /// The store, as a URL: `sqlite://PATH` names a database file, relative
+    /// (sqlite://./allot-data/allot.db) or absolute (sqlite:///var/lib/allot/allot.db);
+    /// `postgres://USER:PASSWORD@HOST/DATABASE` is recognised but not supported by this build
+    /// yet. Unset: `allot.db` inside --data-dir. Given with --data-dir, this names the database
+    /// and the data directory still keeps the admin token and ticket key.
+    #[arg(long, value_name = "URL", env = DATABASE_URL_ENV, hide_env_values = true)]
+    pub database: Option<String>,
     /// Super-admin token for POST /v1/tenants. Unset: generated on first start and kept in the
     /// data directory (mode 0600). Only from the environment, so it never shows in `ps`.
     #[arg(skip)]
@@ -147,9 +158,15 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
-    /// The data directory a server uses (it may be running).
+    /// The data directory a server uses (it may be running): its database, unless --database
+    /// names another, and its ticket key and admin token, which the backup copies.
     #[arg(long, env = "ALLOT_DATA_DIR", default_value = "./allot-data")]
     pub data_dir: PathBuf,
+    /// The store to copy, as a URL (`sqlite://PATH`; see `allot serve --help`). Unset:
+    /// `allot.db` inside --data-dir. Given with --data-dir, the database comes from here and
+    /// the ticket key and admin token still from the data directory.
+    #[arg(long, value_name = "URL", env = DATABASE_URL_ENV, hide_env_values = true)]
+    pub database: Option<String>,
     /// The new directory to write the backup to; it must not exist yet.
     #[arg(long)]
     pub to: PathBuf,
@@ -157,9 +174,28 @@ pub struct BackupArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The data directory a server uses (it may be running).
+    /// The data directory a server uses (it may be running); its `allot.db` is checked unless
+    /// --database names another.
     #[arg(long, env = "ALLOT_DATA_DIR", default_value = "./allot-data")]
     pub data_dir: PathBuf,
+    /// The store to check, as a URL (`sqlite://PATH`; see `allot serve --help`). Unset:
+    /// `allot.db` inside --data-dir; given, it wins over --data-dir.
+    #[arg(long, value_name = "URL", env = DATABASE_URL_ENV, hide_env_values = true)]
+    pub database: Option<String>,
+}
+
+/// The environment variable `--database` may come from.
+pub const DATABASE_URL_ENV: &str = "ALLOT_DATABASE_URL";
+
+/// The store a command uses: the URL given with `--database` (or its environment variable),
+/// else the SQLite database inside the data directory.
+pub fn database_url(database: Option<&str>, data_dir: &Path) -> anyhow::Result<DatabaseUrl> {
+    match database {
+        None => Ok(DatabaseUrl::sqlite_in_data_dir(data_dir)),
+        Some(text) => text
+            .parse()
+            .map_err(|error| anyhow::anyhow!("--database (or {DATABASE_URL_ENV}): {error}")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,5 +1,6 @@
-//! The `allot` command-line tool: `serve` runs the server, `verify` audits a data directory,
-//! `bench` drives a running server and checks it oversold nothing.
+//! The `allot` command-line tool: `serve` runs the server, `verify` audits a store (by default the
+//! one in the data directory), `backup` copies it, `bench` drives a running server and checks it
+//! oversold nothing.
 //!
 //! - `cli`: the clap definitions (flags, environment variables, help text).
 //! - `serve`, `verify`, `backup`: one module per subcommand.

@@ -8,6 +8,12 @@ use std::time::Duration;
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     crate::telemetry::init(args.log_format);
     let mut config = allot_server::Config::new(&args.data_dir);
+    if args.database.is_some() {
+        config.database = Some(crate::cli::database_url(
+            args.database.as_deref(),
+            &args.data_dir,
+        )?);
+    }
     config.admin_token = std::env::var("ALLOT_ADMIN_TOKEN")
         .ok()
         .filter(|token| !token.is_empty());

@@ -4,7 +4,8 @@ use crate::cli::VerifyArgs;
 use std::process::ExitCode;
 
 pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let report = allot_store::sqlite::verify(&args.data_dir)?;
+    let database = crate::cli::database_url(args.database.as_deref(), &args.data_dir)?;
+    let report = allot_store::open_for_maintenance(&database)?.verify()?;
     println!(
         "checked {} pools, {} ledger entries, {} live holds",
         report.pools, report.ledger_entries, report.live_holds

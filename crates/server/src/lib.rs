@@ -37,7 +37,6 @@ use axum::http::{HeaderName, Request};
 use axum::routing::{get, post};
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -55,7 +54,11 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct Config {
+    /// Where the server keeps its own files (the generated admin token and ticket key), and the
+    /// SQLite database unless `database` names another.
     pub data_dir: PathBuf,
+    /// The store to open; `None`: the SQLite file `allot.db` inside `data_dir`.
+    pub database: Option<allot_store::DatabaseUrl>,
     /// The super-admin token; when `None`, one is read from or generated into the data directory.
     pub admin_token: Option<String>,
     /// How often the sweeper expires due holds; `None` turns it off (expiry stays correct).
@@ -84,6 +87,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("data_dir", &self.data_dir)
+            .field("database", &self.database_url())
             .field(
                 "admin_token",
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
@@ -98,6 +102,7 @@ impl Config {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Config {
             data_dir: data_dir.into(),
+            database: None,
             admin_token: None,
             sweep_interval: Some(Duration::from_millis(250)),
             max_batch: writer::DEFAULT_MAX_BATCH,
@@ -111,14 +116,29 @@ impl Config {
             rate_limit: None,
         }
     }
+
+    /// The store this configuration opens: `database`, else the SQLite file in the data directory.
+    pub fn database_url(&self) -> allot_store::DatabaseUrl {
+        self.database
+            .clone()
+            .unwrap_or_else(|| allot_store::DatabaseUrl::sqlite_in_data_dir(&self.data_dir))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    // Not a `#[source]`: the message already carries the store's, and an error reporter that
+    // also walks the chain would print it twice.
     #[error("cannot open the store: {0}")]
-    Store(#[from] allot_store::StoreError),
+    Store(allot_store::StoreError),
     #[error("{0}")]
     Io(String),
+}
+
+impl From<allot_store::StoreError> for ServeError {
+    fn from(error: allot_store::StoreError) -> Self {
+        ServeError::Store(error)
+    }
 }
 
 #[derive(OpenApi)]
@@ -392,6 +412,15 @@ fn resolve_admin_token(config: &Config) -> Result<String, ServeError> {
 fn write_private(path: &Path, contents: &str) -> Result<(), ServeError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    // With the database elsewhere (`--database`), nothing else has made the data directory yet.
+    if let Some(directory) = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(directory).map_err(|error| {
+            ServeError::Io(format!("cannot create {}: {error}", directory.display()))
+        })?;
+    }
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -433,18 +462,18 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let (store, writer) = allot_store::sqlite::open(&config.data_dir)?;
+    let database = config.database_url();
+    let allot_store::OpenedStore { store, writer } = allot_store::open(&database)?;
     let admin_token = resolve_admin_token(&config)?;
     let ticket_keys = tickets::TicketKeys::load(
         &config.data_dir,
         config.ticket_key.as_deref(),
         &config.ticket_link_base,
     )?;
-    let (writer, writer_thread) =
-        Writer::spawn(Box::new(writer), config.clock.clone(), config.max_batch)
-            .map_err(|error| ServeError::Io(format!("cannot start the writer thread: {error}")))?;
+    let (writer, writer_thread) = Writer::spawn(writer, config.clock.clone(), config.max_batch)
+        .map_err(|error| ServeError::Io(format!("cannot start the writer thread: {error}")))?;
     let state = AppState::new(
-        Arc::new(store),
+        store,
         writer,
         Auth::new(&admin_token),
         config.clock.clone(),
@@ -473,7 +502,12 @@ pub async fn serve(
     let local = listener
         .local_addr()
         .map_err(|e| ServeError::Io(e.to_string()))?;
-    tracing::info!(address = %local, data_dir = %config.data_dir.display(), "allot is listening");
+    tracing::info!(
+        address = %local,
+        data_dir = %config.data_dir.display(),
+        %database,
+        "allot is listening"
+    );
     let graceful = {
         let stop = stop.clone();
         async move {

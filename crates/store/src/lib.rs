@@ -8,6 +8,9 @@
 //! - [`memory`]: the in-memory store, decided by the same engine: the reference other stores
 //!   are compared with, and the simulation's store.
 //! - [`observe`]: all a store shows in one value, to compare two stores.
+//! - [`database_url`]: which backend and where, written as a URL; [`open`] and
+//!   [`open_for_maintenance`] turn one into a store.
+//! - [`maintenance`]: the audit and the backup an operator runs beside a server.
 //! - [`sqlite`]: the embedded default backend: schema and migrations, reads, the batch writer,
 //!   and the ledger audit behind `allot verify`.
 //!
@@ -16,11 +19,13 @@
 //! ledger entries and idempotency records, and commits once.
 
 pub use allot_engine::{command, model};
+pub mod database_url;
 pub mod error;
 pub mod ids;
 pub mod jobs;
 pub mod memory;
 pub mod observe;
+pub mod maintenance;
 pub mod sqlite;
 pub mod tickets;
 
@@ -28,14 +33,50 @@ pub use command::{
     Command, Envelope, Failure, Idempotency, Outcome, PriorityRequest, Reply, StoredResponse,
     Success,
 };
+pub use database_url::{DatabaseUrl, DatabaseUrlError};
 pub use error::StoreError;
 pub use jobs::JobStore;
+pub use maintenance::{BackupReport, Maintenance, Mismatch, VerifyReport};
 pub use model::*;
 pub use tickets::TicketStore;
 
 use allot_core::UnixMillis;
 use allot_core::waitlist::PriorityClasses;
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What opening a store for a server gives: the reads, shared by every handler, and the one
+/// writer, moved onto the writer's thread.
+pub struct OpenedStore {
+    pub store: Arc<dyn Store>,
+    pub writer: Box<dyn BatchWriter>,
+}
+
+/// Answered for a backend this build recognises in a URL but cannot open.
+const POSTGRES_UNSUPPORTED: &str =
+    "PostgreSQL is not supported by this build yet; use sqlite://PATH";
+
+/// Opens (creating and migrating it if needed) the store `url` names.
+pub fn open(url: &DatabaseUrl) -> Result<OpenedStore, StoreError> {
+    match url {
+        DatabaseUrl::Sqlite(path) => {
+            let (store, writer) = sqlite::open_file(path)?;
+            Ok(OpenedStore {
+                store: Arc::new(store),
+                writer: Box::new(writer),
+            })
+        }
+        DatabaseUrl::Postgres(_) => Err(StoreError::InvalidInput(POSTGRES_UNSUPPORTED.into())),
+    }
+}
+
+/// The operator's tools on the existing store `url` names; never creates one.
+pub fn open_for_maintenance(url: &DatabaseUrl) -> Result<Box<dyn Maintenance>, StoreError> {
+    match url {
+        DatabaseUrl::Sqlite(path) => Ok(Box::new(sqlite::SqliteMaintenance::open(path)?)),
+        DatabaseUrl::Postgres(_) => Err(StoreError::InvalidInput(POSTGRES_UNSUPPORTED.into())),
+    }
+}
 
 /// Reads. They never wait behind the writer.
 pub trait Store: TicketStore + JobStore + Send + Sync + 'static {
@@ -220,4 +261,53 @@ pub trait BatchWriter: Send + 'static {
     /// envelope, in the same order. A refused command is a reply, not an error; an `Err` means
     /// the transaction did not commit and nothing in the batch happened.
     fn apply(&mut self, batch: Vec<Envelope>, now: UnixMillis) -> Result<Vec<Reply>, StoreError>;
+}
+
+#[cfg(test)]
+mod open_tests {
+    use super::*;
+
+    fn refusal<T>(result: Result<T, StoreError>) -> String {
+        match result {
+            Ok(_) => panic!("expected a refusal"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn postgres_is_recognised_but_not_opened_by_this_build() {
+        let url: DatabaseUrl = "postgres://allot:pw@localhost/allot"
+            .parse()
+            .expect("parses");
+        for message in [refusal(open(&url)), refusal(open_for_maintenance(&url))] {
+            assert!(
+                message.contains("PostgreSQL is not supported by this build yet"),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn sqlite_opens_the_named_file_and_maintenance_needs_it_to_exist() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let file = dir.path().join("nested").join("custom.db");
+        let url = DatabaseUrl::Sqlite(file.clone());
+        let message = refusal(open_for_maintenance(&url));
+        assert!(message.contains("no allot database at"), "{message}");
+        assert!(!file.exists(), "maintenance never creates a database");
+
+        let opened = open(&url).expect("the store opens");
+        opened.store.ping().expect("it answers");
+        assert!(file.is_file());
+        drop(opened);
+        let report = open_for_maintenance(&url)
+            .expect("it exists now")
+            .verify()
+            .expect("verify runs");
+        assert_eq!(report, VerifyReport::default());
+
+        let on_directory = DatabaseUrl::Sqlite(dir.path().to_path_buf());
+        assert!(refusal(open(&on_directory)).contains("is a directory"));
+        assert!(refusal(open_for_maintenance(&on_directory)).contains("is a directory"));
+    }
 }

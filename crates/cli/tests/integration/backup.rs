@@ -18,6 +18,7 @@ fn backup(data_dir: &Path, to: &Path) -> Output {
         .arg("--to")
         .arg(to)
         .env_remove("ALLOT_DATA_DIR")
+        .env_remove("ALLOT_DATABASE_URL")
         .output()
         .expect("allot backup runs")
 }

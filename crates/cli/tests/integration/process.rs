@@ -2,6 +2,7 @@
 //! is listening), killed with SIGKILL, stopped with SIGTERM. Shared by the tests that need the
 //! real binary. Every wait here is on an event — a log line, the child's exit — with a deadline.
 
+use std::ffi::OsString;
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -20,6 +21,7 @@ pub(crate) const INHERITED_SETTINGS: &[&str] = &[
     "ALLOT_ADMIN_TOKEN",
     "ALLOT_LISTEN",
     "ALLOT_DATA_DIR",
+    "ALLOT_DATABASE_URL",
     "ALLOT_SWEEP_INTERVAL_MS",
     "ALLOT_MAX_BATCH",
     "ALLOT_LOG_FORMAT",
@@ -51,6 +53,13 @@ pub(crate) struct Server {
     listening: watch::Receiver<bool>,
 }
 
+/// What a test adds to `allot serve`'s command line and environment.
+#[derive(Default)]
+pub(crate) struct Launch {
+    pub(crate) args: Vec<OsString>,
+    pub(crate) env: Vec<(&'static str, OsString)>,
+}
+
 pub(crate) enum Start {
     Ready,
     Exited(ExitStatus),
@@ -60,9 +69,18 @@ impl Server {
     /// Starts `allot serve` on `data_dir` and waits until it listens. `token`: ALLOT_ADMIN_TOKEN,
     /// or none to have the server use (or generate) the one in the data directory.
     pub(crate) async fn start(data_dir: &Path, token: Option<&str>) -> Server {
+        Server::start_with(data_dir, token, &Launch::default()).await
+    }
+
+    /// [`Server::start`], with `launch`'s flags and environment added.
+    pub(crate) async fn start_with(
+        data_dir: &Path,
+        token: Option<&str>,
+        launch: &Launch,
+    ) -> Server {
         // The free port may be taken between our probe and the child's bind: try again then.
         for attempt in 1..=3 {
-            let mut server = Server::spawn(data_dir, token);
+            let mut server = Server::spawn_with(data_dir, token, launch);
             match server.wait_ready().await {
                 Start::Ready => return server,
                 Start::Exited(status) => {
@@ -77,7 +95,7 @@ impl Server {
         unreachable!("the loop returns or panics")
     }
 
-    pub(crate) fn spawn(data_dir: &Path, token: Option<&str>) -> Server {
+    pub(crate) fn spawn_with(data_dir: &Path, token: Option<&str>, launch: &Launch) -> Server {
         let port = free_port();
         let mut command = Command::new(BIN);
         command
@@ -98,6 +116,8 @@ impl Server {
         }
         // The tests' webhook receivers listen on loopback.
         command.env("ALLOT_WEBHOOK_ALLOW_PRIVATE", "true");
+        command.args(&launch.args);
+        command.envs(launch.env.iter().map(|(name, value)| (name, value)));
         let mut child = command.spawn().expect("allot serve starts");
         let stderr = child.stderr.take().expect("stderr is piped");
         let log = Arc::new(Mutex::new(String::new()));

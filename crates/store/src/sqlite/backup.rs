@@ -4,26 +4,18 @@
 
 use super::{Access, DATABASE_FILE, open_connection};
 use crate::StoreError;
+use crate::maintenance::BackupReport;
 use std::path::Path;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackupReport {
-    /// The copy's size in bytes.
-    pub bytes: u64,
-    /// Its schema version (`PRAGMA user_version`).
-    pub schema_version: i64,
-}
 
 /// Copies the database in `data_dir` to `to` (a file that must not exist yet) and checks the copy
 /// with `PRAGMA quick_check`.
 pub fn backup(data_dir: &Path, to: &Path) -> Result<BackupReport, StoreError> {
-    let path = data_dir.join(DATABASE_FILE);
-    if !path.exists() {
-        return Err(StoreError::InvalidInput(format!(
-            "no allot database at {}",
-            path.display()
-        )));
-    }
+    backup_file(&data_dir.join(DATABASE_FILE), to)
+}
+
+/// Copies the database file at `path` (which must exist) to `to`, as [`backup`] does.
+pub fn backup_file(path: &Path, to: &Path) -> Result<BackupReport, StoreError> {
+    super::require_database(path)?;
     if to.exists() {
         return Err(StoreError::InvalidInput(format!(
             "{} already exists: a backup never overwrites",
@@ -35,7 +27,7 @@ pub fn backup(data_dir: &Path, to: &Path) -> Result<BackupReport, StoreError> {
         .ok_or_else(|| StoreError::InvalidInput(format!("{} is not a UTF-8 path", to.display())))?;
     // Not a read connection: those are `query_only`, which refuses VACUUM INTO even though it
     // writes only the new file. It reads one snapshot and never takes the write lock.
-    let conn = open_connection(&path, Access::Write)?;
+    let conn = open_connection(path, Access::Write)?;
     // Rebuilding the copy's indexes sorts: on disk, not in memory, for a large database.
     conn.pragma_update(None, "temp_store", "FILE")?;
     conn.execute("VACUUM INTO ?1", [target])?;

@@ -1,11 +1,14 @@
-//! The embedded SQLite backend: one file in the data directory, one writer connection (owned by
-//! [`SqliteWriter`]) and a small pool of read connections (owned by [`SqliteStore`]).
+//! The embedded SQLite backend: one database file (by default `allot.db` in the data directory),
+//! one writer connection (owned by [`SqliteWriter`]) and a small pool of read connections (owned
+//! by [`SqliteStore`]).
 //!
 //! - `schema`: migrations.
 //! - `rows`: mapping rows to records, shared by reads and the writer.
 //! - `reads`: the [`crate::Store`] implementation.
 //! - `batch`: the [`crate::BatchWriter`] implementation: one transaction per batch.
 //! - `verify`: recomputing counters from the ledger and from live holds.
+//! - `backup`: a checked, consistent copy while a server writes.
+//! - [`SqliteMaintenance`]: both of those behind [`crate::Maintenance`].
 
 mod alerts;
 mod backup;
@@ -22,9 +25,10 @@ mod ticket_reads;
 mod verify;
 mod waitlist;
 
-pub use backup::{BackupReport, backup};
+pub use crate::maintenance::{BackupReport, Mismatch, VerifyReport};
+pub use backup::{backup, backup_file};
 pub use batch::SqliteWriter;
-pub use verify::{Mismatch, VerifyReport, verify};
+pub use verify::{verify, verify_file};
 
 use crate::StoreError;
 use rusqlite::{Connection, OpenFlags};
@@ -57,10 +61,22 @@ const WRITER_AUTOCHECKPOINT_PAGES: i64 = 50_000;
 /// Opens (creating if needed) the database in `data_dir`, migrates it, and returns the read side
 /// and the single writer.
 pub fn open(data_dir: &Path) -> Result<(SqliteStore, SqliteWriter), StoreError> {
-    std::fs::create_dir_all(data_dir).map_err(|e| {
-        StoreError::Unavailable(format!("cannot create {}: {e}", data_dir.display()))
-    })?;
-    let path = data_dir.join(DATABASE_FILE);
+    open_file(&data_dir.join(DATABASE_FILE))
+}
+
+/// Opens (creating it and its directory if needed) the database file at `path`, migrates it,
+/// and returns the read side and the single writer.
+pub fn open_file(path: &Path) -> Result<(SqliteStore, SqliteWriter), StoreError> {
+    refuse_directory(path)?;
+    if let Some(directory) = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(directory).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create {}: {e}", directory.display()))
+        })?;
+    }
+    let path = path.to_path_buf();
     let mut writer = open_connection(&path, Access::Write)?;
     schema::migrate(&mut writer)?;
     writer.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)?;
@@ -75,6 +91,57 @@ pub fn open(data_dir: &Path) -> Result<(SqliteStore, SqliteWriter), StoreError> 
         next_due: next_due.clone(),
     };
     Ok((store, SqliteWriter::new(writer, next_due)))
+}
+
+/// A directory given where a database file belongs would surface as SQLite's "unable to open
+/// database file": say what is wrong instead.
+fn refuse_directory(path: &Path) -> Result<(), StoreError> {
+    if path.is_dir() {
+        return Err(StoreError::InvalidInput(format!(
+            "{} is a directory: name the database file, such as {}",
+            path.display(),
+            path.join(DATABASE_FILE).display()
+        )));
+    }
+    Ok(())
+}
+
+/// An audit or a backup reads a database that exists; opening one would create an empty file.
+fn require_database(path: &Path) -> Result<(), StoreError> {
+    refuse_directory(path)?;
+    if !path.exists() {
+        return Err(StoreError::InvalidInput(format!(
+            "no allot database at {}",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// `allot verify` and `allot backup` on one SQLite file. Each call opens its own connection, so
+/// holding one of these costs nothing while a server runs.
+pub struct SqliteMaintenance {
+    path: PathBuf,
+}
+
+impl SqliteMaintenance {
+    /// The database file at `path`, which must exist.
+    pub fn open(path: &Path) -> Result<SqliteMaintenance, StoreError> {
+        require_database(path)?;
+        Ok(SqliteMaintenance {
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+impl crate::Maintenance for SqliteMaintenance {
+    fn verify(&self) -> Result<VerifyReport, StoreError> {
+        verify_file(&self.path)
+    }
+
+    fn backup_to(&self, dest: &Path) -> Result<BackupReport, StoreError> {
+        backup_file(&self.path, dest)
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -4,28 +4,13 @@
 
 use super::{Access, DATABASE_FILE, open_connection};
 use crate::StoreError;
+// Named here too because `ledger_runs` reports its findings as this module's mismatches.
+pub(super) use crate::maintenance::Mismatch;
+use crate::maintenance::VerifyReport;
 use allot_core::audit::{Counters, counters_from_holds, counters_from_ledger};
 use allot_core::{HoldStatus, PoolId};
 use std::collections::HashMap;
 use std::path::Path;
-
-/// One disagreement between what is stored and what was recomputed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mismatch {
-    pub pool_id: String,
-    /// Which fact disagrees: `held`, `committed` or `capacity`, and against which source.
-    pub what: String,
-    pub stored: i64,
-    pub recomputed: i64,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct VerifyReport {
-    pub pools: usize,
-    pub ledger_entries: i64,
-    pub live_holds: usize,
-    pub mismatches: Vec<Mismatch>,
-}
 
 struct StoredPool {
     parent: Option<PoolId>,
@@ -55,15 +40,15 @@ impl PoolLedger {
     }
 }
 
+/// Verifies the database inside `data_dir`.
 pub fn verify(data_dir: &Path) -> Result<VerifyReport, StoreError> {
-    let path = data_dir.join(DATABASE_FILE);
-    if !path.exists() {
-        return Err(StoreError::InvalidInput(format!(
-            "no allot database at {}",
-            path.display()
-        )));
-    }
-    let conn = open_connection(&path, Access::Read)?;
+    verify_file(&data_dir.join(DATABASE_FILE))
+}
+
+/// Verifies the database file at `path`, which must exist: an audit never creates one.
+pub fn verify_file(path: &Path) -> Result<VerifyReport, StoreError> {
+    super::require_database(path)?;
+    let conn = open_connection(path, Access::Read)?;
     // One read transaction: every query below sees the same snapshot even if a server is writing.
     conn.execute_batch("BEGIN")?;
 
