@@ -19,8 +19,12 @@
 pub mod audit;
 pub mod dates;
 pub mod hold;
+pub mod jobs;
+pub mod limits;
+pub mod page;
 pub mod pool;
 pub mod pools;
+pub mod quotas;
 pub mod thresholds;
 pub mod totals;
 pub mod units;

@@ -52,9 +52,9 @@ impl PoolLimits {
         self.soft_limit_pct.of(self.capacity)
     }
 
-    /// The soft limit may not sit above the hard one: a warning that can never fire is a mistake.
+    /// Whether the soft limit is within the hard one ([`crate::limits::soft_within_hard`]).
     pub fn is_consistent(&self) -> bool {
-        self.soft_limit_pct <= self.hard_limit_pct
+        crate::limits::soft_within_hard(self.soft_limit_pct, self.hard_limit_pct)
     }
 }
 
@@ -117,12 +117,6 @@ impl Pool {
 
     /// Use as a percentage of capacity (not of the limit), so overage shows above 100.
     pub fn utilization_pct(&self) -> f64 {
-        let capacity = self.limits.capacity.get();
-        if capacity == 0 {
-            if self.used() > 0 { 100.0 } else { 0.0 }
-        } else {
-            // Rounded to two decimals: a display figure, not an input to any decision.
-            (self.used() as f64 * 10_000.0 / capacity as f64).round() / 100.0
-        }
+        crate::limits::utilization_pct(self.used(), self.limits.capacity.get())
     }
 }

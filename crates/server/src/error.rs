@@ -315,7 +315,8 @@ impl From<Failure> for ApiError {
             )
             .with("used", used),
             Failure::Adjust(AdjustRefusal::SoftAboveHard) => {
-                ApiError::invalid("soft_limit_pct", "must not exceed hard_limit_pct")
+                let error = allot_core::limits::LimitsError::SoftAboveHard;
+                ApiError::invalid(error.field(), error.to_string())
             }
             Failure::Transition(TransitionError::Expired) => ApiError::new(
                 ErrorKind::HoldExpired,

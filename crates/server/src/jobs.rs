@@ -17,6 +17,7 @@
 
 use crate::state::AppState;
 use crate::writer::{Pending, WriteError};
+use allot_core::jobs::{ChunkPlan, next_after, retry_backoff};
 use allot_store::jobs::{JobCommand, JobFailure, JobProgress, JobStatus, JobView};
 use allot_store::tickets::{TicketCommand, TicketSuccess};
 use allot_store::{Command, Envelope, Failure, Reply, Success, TenantId};
@@ -112,10 +113,6 @@ pub async fn run(state: AppState, stop: CancellationToken) {
     }
 }
 
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis((50u64 << attempt.min(7)).min(5_000))
-}
-
 /// How a job's turn ended.
 #[derive(Debug, PartialEq, Eq)]
 enum Turn {
@@ -184,7 +181,7 @@ async fn run_job(
                 tracing::warn!(job = id, attempt, error = %error.message, "job step failed; retrying");
                 tokio::select! {
                     _ = stop.cancelled() => return Turn::Over,
-                    _ = tokio::time::sleep(backoff(attempt)) => {}
+                    _ = tokio::time::sleep(retry_backoff(attempt)) => {}
                 }
             }
         }
@@ -231,8 +228,8 @@ async fn next_chunk(
     cursor: Option<&str>,
     done: i64,
 ) -> Result<(Vec<String>, bool), StepError> {
-    let remaining = params.limit.map_or(i64::MAX, |limit| limit - done);
-    let want = (params.chunk.max(1) as i64).min(remaining.max(0)) as usize;
+    let plan = ChunkPlan::next(params.chunk, params.limit, done);
+    let want = plan.want;
     let (ids, exhausted) = match &params.attendee_ids {
         Some(list) => {
             let (slice, exhausted) = next_after(list, cursor, want);
@@ -247,7 +244,7 @@ async fn next_chunk(
             (ids, exhausted)
         }
     };
-    let last = exhausted || ids.len() as i64 >= remaining;
+    let last = plan.is_last(ids.len(), exhausted);
     Ok((ids, last))
 }
 
@@ -373,40 +370,11 @@ async fn generate_step(
     }
 }
 
-/// The next `want` items of a sorted list after `cursor` (the last item a chunk took), and
-/// whether they reach its end: how a job walks a list given in its parameters.
-pub(crate) fn next_after<'l>(
-    list: &'l [String],
-    cursor: Option<&str>,
-    want: usize,
-) -> (&'l [String], bool) {
-    let start = cursor.map_or(0, |cursor| {
-        list.partition_point(|item| item.as_str() <= cursor)
-    });
-    let end = (start + want).min(list.len());
-    (&list[start..end], end == list.len())
-}
-
 /// Items per second since the job was created (the worker starts on it at once).
 pub fn rate_per_second(job: &JobView) -> f64 {
-    if job.counters.done == 0 {
-        return 0.0;
-    }
-    let end = job.finished_at.unwrap_or(job.updated_at);
-    let millis = (end.0 - job.created_at.0).max(1);
-    (job.counters.done as f64 * 1000.0 / millis as f64 * 10.0).round() / 10.0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retries_back_off_exponentially_up_to_five_seconds() {
-        let waits: Vec<u128> = (1..=9).map(|n| backoff(n).as_millis()).collect();
-        assert_eq!(
-            waits,
-            vec![100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]
-        );
-    }
+    allot_core::jobs::rate_per_second(
+        job.counters.done,
+        job.created_at,
+        job.finished_at.unwrap_or(job.updated_at),
+    )
 }

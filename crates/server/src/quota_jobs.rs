@@ -3,18 +3,16 @@
 //! change (a new capacity below what it already uses) is reported and the rest go on; a restart
 //! resumes from the job's cursor.
 
-use crate::jobs::{Step, StepError, finish, next_after, submit};
+use crate::jobs::{Step, StepError, finish, submit};
 use crate::state::AppState;
-use allot_core::Capacity;
+use allot_core::jobs::{QUOTA_CHUNK, next_after};
+use allot_core::quotas::Adjustment;
 use allot_store::command::{QuotaChange, QuotaChunk, QuotaTarget};
 use allot_store::jobs::{JobFailure, JobProgress, JobStatus, JobView};
 use allot_store::{Command, Failure, Reply, Success, TenantId};
 use serde::{Deserialize, Serialize};
 
 pub const KIND_ADJUST_QUOTAS: &str = "quotas.adjust";
-
-/// Quotas per chunk: one transaction each.
-pub const CHUNK: usize = 500;
 
 /// The parameters of a `quotas.adjust` job, as stored with it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,10 +32,9 @@ pub struct AdjustParams {
 
 impl AdjustParams {
     fn change(&self) -> Option<QuotaChange> {
-        match (self.capacity, self.delta) {
-            (Some(capacity), None) => Capacity::new(capacity).ok().map(QuotaChange::Capacity),
-            (None, Some(delta)) => Some(QuotaChange::Delta(delta)),
-            _ => None,
+        match Adjustment::from_request(self.capacity, self.delta).ok()? {
+            Adjustment::SetTo(capacity) => Some(QuotaChange::Capacity(capacity)),
+            Adjustment::Add(delta) => Some(QuotaChange::Delta(delta)),
         }
     }
 }
@@ -58,7 +55,7 @@ pub(crate) async fn step(
     };
     let (targets, next_cursor, exhausted) = match &params.subjects {
         Some(subjects) => {
-            let (chunk, exhausted) = next_after(subjects, job.cursor.as_deref(), CHUNK);
+            let (chunk, exhausted) = next_after(subjects, job.cursor.as_deref(), QUOTA_CHUNK);
             let mut targets = Vec::new();
             for subject in chunk {
                 let pools =
@@ -82,11 +79,13 @@ pub(crate) async fn step(
         }
         None => {
             let plan_id = params.plan_id.as_deref().unwrap_or_default();
-            let members =
-                state
-                    .store
-                    .plan_members_after(tenant, plan_id, job.cursor.as_deref(), CHUNK)?;
-            let exhausted = members.len() < CHUNK;
+            let members = state.store.plan_members_after(
+                tenant,
+                plan_id,
+                job.cursor.as_deref(),
+                QUOTA_CHUNK,
+            )?;
+            let exhausted = members.len() < QUOTA_CHUNK;
             let next = members.last().map(|(pool_id, _)| pool_id.clone());
             let targets = members
                 .into_iter()

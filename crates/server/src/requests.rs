@@ -3,11 +3,15 @@
 
 use crate::error::{ApiError, ErrorKind, FieldError};
 use crate::views::PriceBody;
+use allot_core::quotas::Adjustment;
 use allot_core::thresholds::{self, Severity, Threshold};
-use allot_core::waitlist::{PriorityClasses, PromotionMode, WaitlistPolicy, check_priority};
+use allot_core::waitlist::{
+    DEFAULT_WAIT_SECONDS, MAX_PRIORITY_CLASSES, PriorityAsk, PriorityClasses, PromotionMode,
+    WaitlistPolicy, check_priority,
+};
 use allot_core::{
-    Capacity, HoldLine, LimitPct, MAX_LINES_PER_HOLD, PoolId, Quantity, SessionDate, SessionZone,
-    TtlSeconds, UnitError, UnixMillis,
+    Capacity, HoldLine, LimitPct, MAX_LINES_PER_HOLD, PoolId, PoolLimits, Quantity, SessionDate,
+    SessionZone, TtlSeconds, UnitError, UnixMillis,
 };
 use allot_store::command::{HoldExtras, NewPlan, NewPool, NewWaitlistEntry, PoolPatch};
 use allot_store::{
@@ -93,29 +97,20 @@ impl Checks {
         }
     }
 
-    /// A capacity and its limits as a pool or a plan takes them: hard default 100, soft default
-    /// the lower of 100 and hard, soft never above hard.
+    /// A capacity and its limits as a pool or a plan takes them ([`PoolLimits::from_request`]).
     fn limits(
         &mut self,
         capacity: i64,
         hard_limit_pct: Option<i64>,
         soft_limit_pct: Option<i64>,
-    ) -> (Option<Capacity>, Option<LimitPct>, Option<LimitPct>) {
-        let capacity = self.unit("capacity", Capacity::new(capacity));
-        let hard = self.unit(
-            "hard_limit_pct",
-            LimitPct::new(hard_limit_pct.unwrap_or(100)),
-        );
-        let soft = match soft_limit_pct {
-            Some(pct) => self.unit("soft_limit_pct", LimitPct::new(pct)),
-            None => hard.map(|hard| hard.min(LimitPct::HUNDRED)),
-        };
-        if let (Some(hard), Some(soft)) = (hard, soft)
-            && soft > hard
-        {
-            self.fail("soft_limit_pct", "must not exceed hard_limit_pct");
-        }
-        (capacity, hard, soft)
+    ) -> Option<PoolLimits> {
+        PoolLimits::from_request(capacity, hard_limit_pct, soft_limit_pct)
+            .map_err(|errors| {
+                for error in errors {
+                    self.fail(error.field(), error.to_string());
+                }
+            })
+            .ok()
     }
 
     /// A session's date as the client addresses it: `YYYY-MM-DD`, not over everywhere (the
@@ -314,8 +309,7 @@ impl CreatePoolRequest {
         if let Some(parent) = &self.parent_id {
             checks.id("parent_id", parent);
         }
-        let (capacity, hard, soft) =
-            checks.limits(self.capacity, self.hard_limit_pct, self.soft_limit_pct);
+        let limits = checks.limits(self.capacity, self.hard_limit_pct, self.soft_limit_pct);
         let price = self
             .price
             .as_ref()
@@ -351,25 +345,22 @@ impl CreatePoolRequest {
                 .map_err(|error| checks.fail("time_zone", error.to_string()))
                 .ok()
         });
-        let command = match (capacity, hard, soft) {
-            (Some(capacity), Some(hard_limit_pct), Some(soft_limit_pct)) => {
-                Some(Command::CreatePool(NewPool {
-                    name: self.name.trim().to_owned(),
-                    unit,
-                    parent_id: self.parent_id,
-                    capacity,
-                    hard_limit_pct,
-                    soft_limit_pct,
-                    price,
-                    metadata: self.metadata,
-                    per_date: self.per_date,
-                    time_zone,
-                    waitlist,
-                    thresholds,
-                }))
-            }
-            _ => None,
-        };
+        let command = limits.map(|limits| {
+            Command::CreatePool(NewPool {
+                name: self.name.trim().to_owned(),
+                unit,
+                parent_id: self.parent_id,
+                capacity: limits.capacity,
+                hard_limit_pct: limits.hard_limit_pct,
+                soft_limit_pct: limits.soft_limit_pct,
+                price,
+                metadata: self.metadata,
+                per_date: self.per_date,
+                time_zone,
+                waitlist,
+                thresholds,
+            })
+        });
         checks.finish(command)
     }
 }
@@ -622,12 +613,6 @@ pub struct JoinWaitlistRequest {
     pub expires_in_seconds: Option<i64>,
 }
 
-/// Waiting lists expire after two hours unless the request says otherwise (seed 000).
-const DEFAULT_WAIT_SECONDS: i64 = 7200;
-
-/// At most this many priority classes per tenant, and per entry.
-const MAX_PRIORITY_CLASSES: usize = 100;
-
 impl JoinWaitlistRequest {
     pub fn validate(self, pool_id: String, now: UnixMillis) -> Result<Command, ApiError> {
         let mut checks = Checks::default();
@@ -644,40 +629,29 @@ impl JoinWaitlistRequest {
             "expires_in_seconds",
             TtlSeconds::new(self.expires_in_seconds.unwrap_or(DEFAULT_WAIT_SECONDS)),
         );
-        let priority = match (self.priority, self.priority_class) {
-            (Some(_), Some(_)) => {
-                checks.fail(
-                    "priority_class",
-                    "give priority or priority_class, not both",
-                );
-                PriorityRequest::Base
+        let classes = self.priority_class.map(|classes| match classes {
+            PriorityClassField::One(name) => vec![name],
+            PriorityClassField::Many(names) => names,
+        });
+        let priority = match PriorityAsk::from_request(self.priority, classes) {
+            Ok(PriorityAsk::Base) => Some(PriorityRequest::Base),
+            Ok(PriorityAsk::Explicit(priority)) => Some(PriorityRequest::Explicit(priority)),
+            Ok(PriorityAsk::Classes(names)) => Some(PriorityRequest::Classes(names)),
+            Err(error) => {
+                checks.fail(error.field(), error.to_string());
+                None
             }
-            (Some(priority), None) => {
-                if let Err(error) = check_priority(priority) {
-                    checks.fail("priority", error.to_string());
-                }
-                PriorityRequest::Explicit(priority)
-            }
-            (None, Some(classes)) => {
-                let names = match classes {
-                    PriorityClassField::One(name) => vec![name],
-                    PriorityClassField::Many(names) => names,
-                };
-                if names.is_empty() || names.len() > MAX_PRIORITY_CLASSES {
-                    checks.fail("priority_class", "must name 1 to 100 classes");
-                }
-                PriorityRequest::Classes(names)
-            }
-            (None, None) => PriorityRequest::Base,
         };
-        let command = match (quantity, expires_in) {
-            (Some(quantity), Some(expires_in)) => Some(Command::JoinWaitlist(NewWaitlistEntry {
-                pool_id: pool_id.0,
-                holder: self.holder,
-                quantity,
-                priority,
-                expires_in,
-            })),
+        let command = match (quantity, expires_in, priority) {
+            (Some(quantity), Some(expires_in), Some(priority)) => {
+                Some(Command::JoinWaitlist(NewWaitlistEntry {
+                    pool_id: pool_id.0,
+                    holder: self.holder,
+                    quantity,
+                    priority,
+                    expires_in,
+                }))
+            }
             _ => None,
         };
         checks.finish(command)
@@ -699,7 +673,7 @@ pub struct PriorityClassesBody {
 }
 
 fn default_priority_base() -> i64 {
-    1
+    PriorityClasses::default().base
 }
 
 impl From<&PriorityClasses> for PriorityClassesBody {
@@ -718,7 +692,10 @@ impl PriorityClassesBody {
             checks.fail("base", error.to_string());
         }
         if self.classes.len() > MAX_PRIORITY_CLASSES {
-            checks.fail("classes", "must have at most 100 classes");
+            checks.fail(
+                "classes",
+                format!("must have at most {MAX_PRIORITY_CLASSES} classes"),
+            );
         }
         for (name, bonus) in &self.classes {
             checks.name(&format!("classes.{name}"), name);
@@ -841,25 +818,21 @@ impl CreatePlanRequest {
         let mut checks = Checks::default();
         checks.text("name", &self.name, MAX_NAME_CHARS);
         check_unit(&mut checks, &self.unit);
-        let (capacity, hard, soft) =
-            checks.limits(self.capacity, self.hard_limit_pct, self.soft_limit_pct);
+        let limits = checks.limits(self.capacity, self.hard_limit_pct, self.soft_limit_pct);
         let thresholds = self
             .thresholds
             .as_ref()
             .map(|thresholds| check_thresholds(&mut checks, thresholds));
-        let command = match (capacity, hard, soft) {
-            (Some(capacity), Some(hard_limit_pct), Some(soft_limit_pct)) => {
-                Some(Command::CreatePlan(NewPlan {
-                    name: self.name.trim().to_owned(),
-                    unit: self.unit,
-                    capacity,
-                    hard_limit_pct,
-                    soft_limit_pct,
-                    thresholds,
-                }))
-            }
-            _ => None,
-        };
+        let command = limits.map(|limits| {
+            Command::CreatePlan(NewPlan {
+                name: self.name.trim().to_owned(),
+                unit: self.unit,
+                capacity: limits.capacity,
+                hard_limit_pct: limits.hard_limit_pct,
+                soft_limit_pct: limits.soft_limit_pct,
+                thresholds,
+            })
+        });
         checks.finish(command)
     }
 }
@@ -994,19 +967,8 @@ impl QuotaAdjustmentRequest {
             list.sort();
             list.dedup();
         }
-        match (self.capacity, self.delta) {
-            (Some(capacity), None) => {
-                checks.unit("capacity", Capacity::new(capacity));
-            }
-            (None, Some(delta)) => {
-                if delta == 0 || delta.unsigned_abs() > allot_core::units::MAX_CAPACITY as u64 {
-                    checks.fail(
-                        "delta",
-                        "must be a non-zero change within the capacity range",
-                    );
-                }
-            }
-            _ => checks.fail("capacity", "give capacity or delta, not both"),
+        if let Err(error) = Adjustment::from_request(self.capacity, self.delta) {
+            checks.fail(error.field(), error.to_string());
         }
         checks.finish(Some(crate::quota_jobs::AdjustParams {
             plan_id: self.plan_id,

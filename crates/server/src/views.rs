@@ -147,9 +147,7 @@ impl From<&PoolView> for PoolBody {
     }
 }
 
-/// Seconds per place in line assumed when a pool has no promotion in the last 24 h
-/// (seed 000's 5 minutes); `ALLOT_WAITLIST_FALLBACK_WAIT_SECONDS` changes it.
-pub const DEFAULT_FALLBACK_WAIT_SECONDS: i64 = 300;
+pub use allot_core::waitlist::DEFAULT_FALLBACK_WAIT_SECONDS;
 
 /// A waiting-list entry.
 #[derive(Debug, Serialize, ToSchema)]
@@ -542,11 +540,7 @@ pub struct UsageBody {
 impl From<&PoolView> for UsageBody {
     fn from(pool: &PoolView) -> Self {
         let used = pool.held + pool.committed;
-        let limit_utilization_pct = if pool.limit == 0 {
-            if used > 0 { 100.0 } else { 0.0 }
-        } else {
-            (used as f64 * 10_000.0 / pool.limit as f64).round() / 100.0
-        };
+        let limit_utilization_pct = allot_core::limits::utilization_pct(used, pool.limit);
         UsageBody {
             pool_id: pool.id.clone(),
             name: pool.name.clone(),
@@ -594,11 +588,7 @@ pub struct AlertBody {
 
 impl From<&AlertView> for AlertBody {
     fn from(alert: &AlertView) -> Self {
-        let utilization_pct = if alert.capacity == 0 {
-            if alert.used > 0 { 100.0 } else { 0.0 }
-        } else {
-            (alert.used as f64 * 10_000.0 / alert.capacity as f64).round() / 100.0
-        };
+        let utilization_pct = allot_core::limits::utilization_pct(alert.used, alert.capacity);
         AlertBody {
             seq: alert.seq,
             id: alert.id.clone(),

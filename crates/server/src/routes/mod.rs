@@ -17,7 +17,7 @@ pub mod webhooks;
 
 use crate::error::{ApiError, ErrorKind};
 use crate::extract::Query;
-use allot_store::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest};
+use allot_store::PageRequest;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -32,13 +32,8 @@ pub struct PageQuery {
 
 impl PageQuery {
     pub fn to_request(&self) -> Result<PageRequest, ApiError> {
-        let limit = self.limit.unwrap_or(DEFAULT_PAGE_SIZE);
-        if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-            return Err(ApiError::invalid(
-                "limit",
-                format!("must be between 1 and {MAX_PAGE_SIZE}"),
-            ));
-        }
+        let limit = allot_core::page::page_size(self.limit)
+            .map_err(|error| ApiError::invalid("limit", error.to_string()))?;
         if let Some(cursor) = &self.cursor
             && (cursor.is_empty() || cursor.len() > 200)
         {
@@ -66,4 +61,17 @@ pub async fn method_not_allowed() -> ApiError {
         ErrorKind::MethodNotAllowed,
         "this route does not take that method; see /openapi.json",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_core_and_the_store_agree_on_page_sizes() {
+        // The store bounds its reads by its own copy; a page the core allows must fit in it.
+        assert_eq!(
+            allot_core::page::DEFAULT_PAGE_SIZE,
+            allot_store::DEFAULT_PAGE_SIZE
+        );
+        assert_eq!(allot_core::page::MAX_PAGE_SIZE, allot_store::MAX_PAGE_SIZE);
+    }
 }

@@ -203,7 +203,7 @@ pub async fn availability(
         ));
     }
     Ok(Json(AvailabilityBody {
-        can_hold: pool.active && pool.available >= quantity.get(),
+        can_hold: allot_core::limits::can_hold(pool.active, pool.available, quantity),
         pool_id: id,
         available: pool.available,
         quantity: quantity.get(),

@@ -19,9 +19,6 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-/// Largest chunk a generation job may take per transaction.
-pub const MAX_CHUNK: usize = 10_000;
-pub const DEFAULT_CHUNK: usize = 1_000;
 /// Most attendees one generation request may name.
 const MAX_ATTENDEE_IDS: usize = 20_000;
 /// Most tickets one PDF holds; page through bigger events with `cursor`.
@@ -136,14 +133,13 @@ pub async fn generate(
     let caller = write.caller.require(Role::Operator)?;
     let request = &body.value;
     let mut errors = Vec::new();
-    let chunk = request.chunk.unwrap_or(DEFAULT_CHUNK as i64);
-    if !(1..=MAX_CHUNK as i64).contains(&chunk) {
-        errors.push(("chunk", format!("must be between 1 and {MAX_CHUNK}")));
-    }
+    let chunk = allot_core::jobs::ticket_chunk(request.chunk)
+        .map_err(|error| errors.push(("chunk", error.to_string())))
+        .unwrap_or_default();
     if let Some(limit) = request.limit
-        && !(1..=100_000_000).contains(&limit)
+        && let Err(error) = allot_core::jobs::item_limit(limit)
     {
-        errors.push(("limit", "must be between 1 and 100000000".to_owned()));
+        errors.push(("limit", error.to_string()));
     }
     let attendee_ids = request.attendee_ids.clone().map(|mut ids| {
         ids.sort();
@@ -197,11 +193,9 @@ pub async fn generate(
         attendee_ids,
         skip_existing: request.skip_existing.unwrap_or(true),
         limit: request.limit,
-        chunk: chunk as usize,
+        chunk,
     };
-    let total = request
-        .limit
-        .map_or(available, |limit| limit.min(available));
+    let total = allot_core::jobs::job_total(request.limit, available);
     let command = Command::Job(JobCommand::Create {
         kind: KIND_GENERATE_TICKETS.to_owned(),
         params: serde_json::to_value(&params)
@@ -385,13 +379,8 @@ pub async fn tickets_pdf_route(
 ) -> Result<Response, ApiError> {
     let caller = caller.require(Role::Operator)?;
     let status = parse_status(query.status.as_deref())?.unwrap_or(TicketStatus::Valid);
-    let limit = query.limit.unwrap_or(MAX_PDF_TICKETS);
-    if !(1..=MAX_PDF_TICKETS).contains(&limit) {
-        return Err(ApiError::invalid(
-            "limit",
-            format!("must be between 1 and {MAX_PDF_TICKETS}"),
-        ));
-    }
+    let limit = allot_core::page::page_size_within(query.limit, MAX_PDF_TICKETS, MAX_PDF_TICKETS)
+        .map_err(|error| ApiError::invalid("limit", error.to_string()))?;
     let page = super::PageQuery {
         limit: Some(limit),
         cursor: query.cursor,
