@@ -249,6 +249,14 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The store or the writer answered something it never should (a reply of the wrong kind, a
+/// read that was lost): a bug. Logged here with `what`; the client gets a 500 that says nothing
+/// of it.
+pub fn corrupt(what: impl std::fmt::Display) -> ApiError {
+    tracing::error!(%what, "impossible answer");
+    ApiError::new(ErrorKind::Internal, "an internal error occurred")
+}
+
 /// A response from stored bytes: problem+json for errors, JSON otherwise.
 pub fn problem_response(stored: StoredResponse) -> Response {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -349,7 +357,7 @@ impl From<Failure> for ApiError {
                 "this Idempotency-Key was already used with a different request body or path",
             ),
             Failure::Tickets(TicketFailure::AlreadyUsed { ticket_id, used_at }) => {
-                let used_at = crate::views::rfc3339(used_at);
+                let used_at = crate::timestamps::rfc3339(used_at);
                 ApiError::new(
                     ErrorKind::TicketUsed,
                     format!("already used: ticket {ticket_id} was scanned at {used_at}"),

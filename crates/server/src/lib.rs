@@ -16,15 +16,19 @@ pub mod error;
 pub mod extract;
 pub mod jobs;
 pub mod metrics;
+pub mod page;
 pub mod printing;
-pub mod quota_jobs;
 pub mod requests;
 pub mod routes;
+pub mod startup;
 pub mod state;
 pub mod sweeper;
 pub mod tickets;
+pub mod timestamps;
 pub mod views;
 pub mod writer;
+
+pub use startup::{ADMIN_TOKEN_FILE, ServeError};
 
 use crate::auth::Auth;
 use crate::clock::Clock;
@@ -36,7 +40,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use axum::routing::{get, post};
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -46,8 +50,6 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
-/// The file in the data directory that keeps a generated admin token.
-pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 /// Longest a request may take before it is answered 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// After shutdown is asked for, how long in-flight requests get before the server stops anyway.
@@ -102,7 +104,7 @@ impl Config {
             sweep_interval: Some(Duration::from_millis(250)),
             max_batch: writer::DEFAULT_MAX_BATCH,
             clock: Clock::System,
-            fallback_wait_seconds: views::DEFAULT_FALLBACK_WAIT_SECONDS,
+            fallback_wait_seconds: allot_core::waitlist::DEFAULT_FALLBACK_WAIT_SECONDS,
             delivery: delivery::DeliveryConfig::default(),
             ticket_link_base: tickets::DEFAULT_LINK_BASE.to_owned(),
             ticket_key: None,
@@ -111,14 +113,6 @@ impl Config {
             rate_limit: None,
         }
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    #[error("cannot open the store: {0}")]
-    Store(#[from] allot_store::StoreError),
-    #[error("{0}")]
-    Io(String),
 }
 
 #[derive(OpenApi)]
@@ -327,14 +321,16 @@ fn cors_layer(origins: &[String]) -> Result<Option<tower_http::cors::CorsLayer>,
     ))
 }
 
-/// Attendees, tickets, check-ins and jobs (issue 6).
+/// Attendees, tickets, check-ins and jobs: graduation tickets issued in bulk, scanned at the door.
 fn routes_for_tickets() -> Router<AppState> {
     use routes::{attendees, jobs, tickets};
     Router::new()
         .route(
             "/v1/pools/{id}/attendees",
             post(attendees::import_attendees)
-                .layer(DefaultBodyLimit::max(attendees::MAX_IMPORT_BYTES))
+                .layer(DefaultBodyLimit::max(
+                    crate::requests::attendees::MAX_IMPORT_BYTES,
+                ))
                 .get(attendees::list_attendees),
         )
         .route("/v1/pools/{id}/tickets", get(tickets::list_tickets))
@@ -362,47 +358,6 @@ fn routes_for_tickets() -> Router<AppState> {
         .route("/v1/jobs/{id}/report.csv", get(jobs::job_report))
 }
 
-/// Finds the admin token: the configured one, else the one kept in the data directory, else a
-/// new one written there with mode 0600 and printed once.
-fn resolve_admin_token(config: &Config) -> Result<String, ServeError> {
-    if let Some(token) = &config.admin_token {
-        return Ok(token.clone());
-    }
-    let path = config.data_dir.join(ADMIN_TOKEN_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(token) if !token.trim().is_empty() => return Ok(token.trim().to_owned()),
-        Ok(_) => {}
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => {
-            return Err(ServeError::Io(format!(
-                "cannot read {}: {error}",
-                path.display()
-            )));
-        }
-    }
-    let token = auth::generate_secret();
-    write_private(&path, &token)?;
-    eprintln!(
-        "\nallot: generated a super-admin token (shown once; kept in {} with mode 0600):\n\n    {token}\n",
-        path.display()
-    );
-    Ok(token)
-}
-
-fn write_private(path: &Path, contents: &str) -> Result<(), ServeError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|error| ServeError::Io(format!("cannot create {}: {error}", path.display())))?;
-    file.write_all(contents.as_bytes())
-        .and_then(|_| file.sync_all())
-        .map_err(|error| ServeError::Io(format!("cannot write {}: {error}", path.display())))
-}
-
 /// How often the store's housekeeping (WAL checkpoints) runs.
 const MAINTENANCE_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -417,11 +372,8 @@ async fn maintain(state: AppState, stop: CancellationToken) {
         if let Some(limiter) = &state.rate_limit {
             limiter.retain_recent();
         }
-        let store = state.store.clone();
-        match tokio::task::spawn_blocking(move || store.maintain()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::warn!(%error, "store maintenance failed; retrying"),
-            Err(error) => tracing::warn!(%error, "store maintenance task failed"),
+        if let Err(error) = state.read(|store| store.maintain()).await {
+            tracing::warn!(%error, "store maintenance failed; retrying");
         }
     }
 }
@@ -434,7 +386,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let (store, writer) = allot_store::sqlite::open(&config.data_dir)?;
-    let admin_token = resolve_admin_token(&config)?;
+    let admin_token =
+        startup::resolve_admin_token(config.admin_token.as_deref(), &config.data_dir)?;
     let ticket_keys = tickets::TicketKeys::load(
         &config.data_dir,
         config.ticket_key.as_deref(),
