@@ -9,7 +9,7 @@
 //! - [`pools`]: a working set of pools with their ancestors; places holds, moves counters through
 //!   a hold's lifecycle and adjusts capacity, asserting the invariants after every change.
 //! - [`hold`]: a hold's lifecycle (held → confirmed / released / expired) as pure transitions.
-//! - [`thresholds`]: which utilisation thresholds a change crossed and may alert on (seed 004).
+//! - [`thresholds`]: which utilisation thresholds a change crossed and may alert on.
 //! - [`totals`]: sums over a pool's children, capped by the pool itself.
 //! - [`dates`]: dated sessions: calendar dates and the ids of a session's per-date instances.
 //! - [`waitlist`]: waiting lists: queue order, priority classes, promotion when capacity frees,

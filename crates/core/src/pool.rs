@@ -24,7 +24,8 @@ impl From<&str> for PoolId {
 }
 
 /// How far a pool may be used. `hard` caps held + committed; above `soft` a hold still succeeds
-/// but carries a warning (seed 004: 10% overage allowed with a warning, blocked above 110%).
+/// but carries a warning (a campaign quota: 10% overage allowed with a warning, blocked above
+/// 110%).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolLimits {
     pub capacity: Capacity,
@@ -94,7 +95,7 @@ impl Pool {
     }
 
     /// Whether the pool may take `limits`: never a capacity lowered below what is already held
-    /// plus committed (seed 000), nor a limit below it. A pool in its overage band (used above
+    /// plus committed (a tour's adjustment never goes below current use), nor a limit below it. A pool in its overage band (used above
     /// capacity, within a hard limit over 100%) may still raise its capacity or loosen its limits.
     pub fn check_adjust(&self, limits: PoolLimits) -> Result<(), AdjustRefusal> {
         if !limits.is_consistent() {

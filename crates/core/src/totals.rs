@@ -1,4 +1,4 @@
-//! Totals over a pool's direct children: seed 001's event totals over its sections.
+//! Totals over a pool's direct children: an event's totals over its sections.
 
 /// One child's figures, as shown on the child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! Waiting lists (seed 000): who asked when a pool was full, in what order they are served, and
+//! Waiting lists (dated tours, sold-out sections): who asked when a pool was full, in what order they are served, and
 //! who is served when capacity comes back.
 //!
 //! Order is priority, highest first, then arrival. Promotion walks the waiting entries of every
@@ -19,7 +19,7 @@ pub enum WaitlistPolicy {
     /// First in line is served first, even if a smaller request behind it would fit (fair).
     #[default]
     Strict,
-    /// Entries that fit pass one that does not (seed 000's behaviour: fuller use of capacity).
+    /// Entries that fit pass one that does not (fuller use of capacity).
     Skip,
 }
 
@@ -45,7 +45,7 @@ pub enum PromotionMode {
     /// A hold with its own TTL that the holder confirms; if it lapses the next entry is served.
     #[default]
     Offer,
-    /// A confirmed booking at once (seed 000 turns the entry straight into a booking).
+    /// A confirmed booking at once (a tour's queue turns the entry straight into a booking).
     Confirm,
 }
 
@@ -238,7 +238,7 @@ pub const RATE_WINDOW_MS: i64 = 24 * 3600 * 1000;
 /// Seconds until the entry at `position` (1 = next) is likely served, from the rate at which
 /// this pool actually promoted entries: `recent_promotions` are the times of its latest
 /// promotions (any order). With none in the last 24 h, `fallback_per_position` seconds per place
-/// in line (seed 000 guessed 5 minutes).
+/// in line (five minutes by default).
 pub fn estimate_wait_seconds(
     position: u64,
     recent_promotions: &[UnixMillis],
@@ -264,7 +264,7 @@ pub fn estimate_wait_seconds(
 pub const MAX_PRIORITY: i64 = 1_000_000;
 
 /// A tenant's named priority classes: an entry's priority is `base` plus the bonus of each class
-/// it names. Seed 000's rules are the documented example: base 1; registered +2, private_silver +2,
+/// it names. Tour bookings are the documented example: base 1; registered +2, private_silver +2,
 /// private_gold +3.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PriorityClasses {

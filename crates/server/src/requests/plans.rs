@@ -24,10 +24,10 @@ pub struct CreatePlanRequest {
     pub unit: String,
     #[schema(example = 100)]
     pub capacity: i64,
-    /// Default 100; seed 004's 10% overage is 110.
+    /// Default 100; a campaign quota with 10% overage is 110.
     pub hard_limit_pct: Option<i64>,
     pub soft_limit_pct: Option<i64>,
-    /// Thresholds for members' quotas; default seed 004's table.
+    /// Thresholds for members' quotas; default the campaign table (80/90/100/110%).
     pub thresholds: Option<Vec<ThresholdBody>>,
 }
 

@@ -33,7 +33,7 @@ pub struct CreatePoolRequest {
     pub price: Option<PriceBody>,
     /// Free-form JSON object, at most 16 KiB.
     pub metadata: Option<Value>,
-    /// A session that serves many dates (seed 000): each date gets its own instance with this
+    /// A session that serves many dates (a tour per day): each date gets its own instance with this
     /// capacity and these limits, made on first use. Holds and waiting lists then name a `date`.
     #[serde(default)]
     pub per_date: bool,
@@ -52,7 +52,7 @@ pub struct CreatePoolRequest {
     pub waitlist_mode: Option<String>,
     /// How long an offer's hold lives. Default 900 (15 minutes).
     pub offer_ttl_seconds: Option<i64>,
-    /// When to alert. Default seed 004's table: 80% info → sales (24 h), 90% warning →
+    /// When to alert. Default the campaign table: 80% info → sales (24 h), 90% warning →
     /// company_admin (12 h), 100% error and 110% critical → company_admin and customer_success
     /// (6 h, 1 h). `[]` never alerts.
     pub thresholds: Option<Vec<ThresholdBody>>,
@@ -148,7 +148,7 @@ pub struct PatchPoolRequest {
     /// on (all of them or none). Default false: only dates made from now on get the new figures.
     #[serde(default)]
     pub apply_to_dates: bool,
-    /// New thresholds; `null` goes back to seed 004's table.
+    /// New thresholds; `null` goes back to the default campaign table.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Vec<ThresholdBody>>)]
     pub thresholds: Option<Option<Vec<ThresholdBody>>>,

@@ -35,7 +35,7 @@ pub struct JoinWaitlistRequest {
     /// A class from PUT /v1/settings/priority-classes, or a list of them: base + their bonuses.
     #[schema(value_type = Option<Object>, example = "registered")]
     pub priority_class: Option<PriorityClassField>,
-    /// Waiting ends this long after joining. Default 7200 (2 hours, seed 000), at most 30 days.
+    /// Waiting ends this long after joining. Default 7200 (2 hours, as a tour's queue), at most 30 days.
     #[schema(example = 7200)]
     pub expires_in_seconds: Option<i64>,
 }

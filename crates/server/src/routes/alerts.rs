@@ -27,8 +27,8 @@ pub struct AlertQuery {
     pub cursor: Option<String>,
 }
 
-/// Alerts that fired, oldest first: thresholds crossed upward (seed 004) and queue alerts
-/// (seed 000), each with the utilisation and the recipients at the time.
+/// Alerts that fired, oldest first: thresholds crossed upward (campaign quotas) and
+/// waiting-list alerts (dated tours), each with the utilisation and the recipients at the time.
 #[utoipa::path(get, path = "/v1/alerts", tag = "alerts", params(AlertQuery),
     responses((status = 200, body = Page<AlertBody>), (status = 400)), security(("bearer" = [])))]
 pub async fn list_alerts(

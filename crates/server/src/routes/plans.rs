@@ -1,4 +1,4 @@
-//! Plans and member quotas (seed 003): a plan is the quota each member gets; a member's quota is
+//! Plans and member quotas (memberships): a plan is the quota each member gets; a member's quota is
 //! a pool made from it, with the ledger as its history.
 
 use crate::auth::Caller;

@@ -153,7 +153,7 @@ pub async fn pool_totals(
     }))
 }
 
-/// Use against capacity and limit, with seed 004's flags; for a bundle, each campaign under it.
+/// Use against capacity and limit, with near/at/over flags; for a bundle, each campaign under it.
 #[utoipa::path(get, path = "/v1/pools/{id}/utilization", tag = "pools",
     responses((status = 200, body = UtilizationBody), (status = 404)), security(("bearer" = [])))]
 pub async fn utilization(

@@ -1,4 +1,4 @@
-//! Waiting lists (seed 000): join a full pool's list, see positions and estimated waits, cancel;
+//! Waiting lists (dated tours, sold-out sections): join a full pool's list, see positions and estimated waits, cancel;
 //! promotion happens in the writer when capacity frees. Priority classes are per tenant.
 
 use crate::auth::Caller;
@@ -142,7 +142,7 @@ pub struct HolderQuery {
     pub cursor: Option<String>,
 }
 
-/// One holder's entries, newest first (seed 000's "my queue entries").
+/// One holder's entries, newest first (a signed-in user's "my queue entries").
 #[utoipa::path(get, path = "/v1/waitlist", tag = "waitlist", params(HolderQuery),
     responses((status = 200, body = Page<WaitlistEntryBody>), (status = 400)), security(("bearer" = [])))]
 pub async fn holder_entries(

@@ -6,7 +6,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
-/// An alert from the log: a threshold crossed upward, or a queue alert (seed 000).
+/// An alert from the log: a threshold crossed upward, or an operational alert about a waiting list.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AlertBody {
     pub seq: i64,

@@ -44,7 +44,7 @@ impl From<&PlanView> for PlanBody {
     }
 }
 
-/// One of a subject's quotas: use, limit and seed 004's flags; its history is the pool's ledger.
+/// One of a subject's quotas: use, limit and its near/at/over flags; its history is the pool's ledger.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QuotaBody {
     pub plan_id: String,

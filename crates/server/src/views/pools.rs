@@ -63,7 +63,7 @@ pub struct PoolBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
     pub waitlist: WaitlistSettingsBody,
-    /// When to alert: the pool's own thresholds, or seed 004's table.
+    /// When to alert: the pool's own thresholds, or the default campaign table.
     #[schema(value_type = Vec<ThresholdBody>)]
     pub thresholds: Vec<ThresholdRecord>,
     pub created_at: String,
@@ -188,7 +188,7 @@ pub struct TotalsBody {
     pub utilization_pct: f64,
 }
 
-/// Seed 004's capacity flags: near (≥ 80% of capacity), at (≥ 100%), over (> 100%).
+/// A campaign quota's capacity flags: near (≥ 80% of capacity), at (≥ 100%), over (> 100%).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FlagsBody {
     pub near: bool,
@@ -246,7 +246,7 @@ impl From<&PoolView> for UsageBody {
 }
 
 /// A pool's utilisation; for a bundle (a pool with children) the shared total is the pool itself
-/// and `breakdown` lists each campaign under it (seed 004's getBundleCapacityUtilization).
+/// and `breakdown` lists each campaign under it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UtilizationBody {
     #[serde(flatten)]

@@ -109,7 +109,7 @@ impl WaitlistStatusBody {
 }
 
 /// A tenant's priority classes: an entry's priority is `base` plus the bonus of each class it
-/// names. Seed 000's rules as an example: base 1; registered +2, private_silver +2, private_gold +3.
+/// names. Tour bookings as an example: base 1; registered +2, private_silver +2, private_gold +3.
 #[derive(Debug, Deserialize, serde::Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PriorityClassesBody {
