@@ -47,7 +47,7 @@ impl Auth {
         hash == self.admin_token_hash
     }
 
-    /// The key with this hash, if it was looked up within [`KEY_CACHE_TTL`].
+    /// The key with this hash, if it was looked up within `KEY_CACHE_TTL`.
     pub fn cached(&self, hash: &str) -> Option<ApiKey> {
         self.cache
             .read()

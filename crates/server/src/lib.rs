@@ -1,12 +1,24 @@
 //! allot's HTTP server.
 //!
 //! - [`serve`] runs the API on a bound listener until a shutdown future resolves; [`app`] builds
-//!   the router alone.
-//! - `routes`: handlers, one module per resource; `requests` validates bodies into commands and
-//!   `views` renders outcomes into bodies; `extract` holds the request extractors and `error` the
-//!   one table of problem types.
-//! - `writer`: the batching writer thread; `sweeper`: the expiry sweeper; `auth`: keys and roles;
-//!   `clock`: the time decisions use; `metrics`: Prometheus text.
+//!   the router alone; `startup` holds the serve error and the secrets kept in the data directory.
+//! - `routes`: handlers, one module per resource. A write's body is validated by `requests`
+//!   (one module per resource) into a command, sent through [`state::AppState::submit`] to the
+//!   writer and rendered by `views` (one module per resource, `views::render` for every
+//!   outcome); a read runs through [`state::AppState::read`] on a blocking thread, and every list
+//!   pages through `page`. The rules behind the checks are `allot_core`'s.
+//! - `extract`: the request extractors (the caller by its key, a write's context, JSON bodies,
+//!   queries); `auth`: keys, roles and their cache; `error`: the one table of problem types and
+//!   `corrupt()` for answers that cannot happen; `timestamps`: RFC 3339 as the API writes it.
+//! - `writer`: the batching writer thread; `sweeper`: the expiry sweeper; `jobs`: the job worker
+//!   (bulk ticket issuance, bulk quota adjustments); `delivery`: webhooks and e-mail, with
+//!   `egress` keeping them off private addresses; `tickets`: ticket tokens, codes and magic links;
+//!   `printing`: QR codes and the tickets' PDF; `clock`: the time decisions use; `metrics`:
+//!   Prometheus text.
+//!
+//! Modules depend on one another one way: `routes` on everything below it; `requests` on
+//! `views`, `jobs::params` and `extract`; `views` on `page`, `timestamps` and `error`; `extract`
+//! on `state` and `auth`; `state` on `auth`, `writer` and `error`; `error` on `timestamps` only.
 
 pub mod auth;
 pub mod clock;

@@ -3,7 +3,7 @@
 //! resumed from its stored cursor; a chunk that did land before the crash is refused as stale
 //! when sent again (see `allot_store::jobs`), so nothing is done twice.
 //!
-//! Active jobs take turns: each runs for [`JOB_TURN`], then the next one does, so one tenant's
+//! Active jobs take turns: each runs for `JOB_TURN`, then the next one does, so one tenant's
 //! large job does not hold back another tenant's small one.
 //!
 //! Failures of the write path (a busy or unavailable store) are retried with exponential
@@ -45,7 +45,7 @@ const MAX_TRANSIENT_RETRIES: u32 = 12;
 const MAX_OTHER_RETRIES: u32 = 3;
 
 /// Runs jobs until `stop`: every active job on start, then whenever woken (or every second).
-/// Each active job gets a turn of [`JOB_TURN`] in order; the rounds go on while any job has
+/// Each active job gets a turn of `JOB_TURN` in order; the rounds go on while any job has
 /// work left.
 pub async fn run(state: AppState, stop: CancellationToken) {
     loop {

@@ -1,4 +1,4 @@
-//! Response bodies as the API documents them, one module per resource, and [`render`]: the
+//! Response bodies as the API documents them, one module per resource, and [`render()`]: the
 //! rendering of a writer's outcome into the exact bytes a client receives (and an idempotency
 //! record keeps). Bodies depend on `timestamps` and `page` and on one another one way (a quota
 //! shows a pool's usage); only `render` sees them all.
