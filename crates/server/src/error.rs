@@ -165,12 +165,22 @@ impl ApiError {
 
     /// A validation error naming one field.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        let field = field.into();
-        let message = message.into();
+        ApiError::validation(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+
+    /// A validation error naming every field that failed, each also in `detail`.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
         ApiError {
-            detail: format!("{field}: {message}"),
-            errors: vec![FieldError { field, message }],
-            ..ApiError::new(ErrorKind::Validation, "")
+            errors,
+            ..ApiError::new(ErrorKind::Validation, detail)
         }
     }
 
@@ -371,5 +381,33 @@ impl From<Failure> for ApiError {
             }
             Failure::Job(failure) => ApiError::new(ErrorKind::Conflict, failure.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_validation_problem_names_every_field_in_its_detail_and_its_errors() {
+        let error = ApiError::validation(vec![
+            FieldError {
+                field: "capacity".into(),
+                message: "must be between 0 and 1000000000000".into(),
+            },
+            FieldError {
+                field: "soft_limit_pct".into(),
+                message: "must not exceed hard_limit_pct".into(),
+            },
+        ]);
+        let body = error.body();
+        assert_eq!(
+            body["detail"],
+            "capacity: must be between 0 and 1000000000000; soft_limit_pct: must not exceed hard_limit_pct"
+        );
+        assert_eq!(body["errors"][1]["field"], "soft_limit_pct");
+        assert_eq!(body["status"], 400);
+        let one = ApiError::invalid("limit", "must be between 1 and 1000");
+        assert_eq!(one.body()["detail"], "limit: must be between 1 and 1000");
     }
 }

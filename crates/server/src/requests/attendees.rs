@@ -2,7 +2,7 @@
 //! header row. Each row is checked on its own: a bad one is reported with its line and the good
 //! ones still land.
 
-use crate::error::{ApiError, ErrorKind};
+use crate::error::ApiError;
 use allot_store::tickets::{NewAttendee, RowFailure};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -251,21 +251,14 @@ pub fn json_rows(raw: &[u8]) -> Result<(Vec<NewAttendee>, Vec<RowFailure>, bool)
             let row: AttendeeRequest = crate::extract::parse_json(object.to_string().as_bytes())?;
             sort_row(1, row, &mut good, &mut bad);
             if !bad.is_empty() {
-                let detail = bad
-                    .iter()
-                    .map(|f| format!("{}: {}", f.field, f.message))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                return Err(ApiError {
-                    errors: bad
-                        .into_iter()
+                return Err(ApiError::validation(
+                    bad.into_iter()
                         .map(|f| crate::error::FieldError {
                             field: f.field,
                             message: f.message,
                         })
                         .collect(),
-                    ..ApiError::new(ErrorKind::Validation, detail)
-                });
+                ));
             }
             Ok((good, bad, true))
         }

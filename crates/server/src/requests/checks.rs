@@ -3,7 +3,7 @@
 //! rules behind the values (limits, priorities, adjustments) are the core's; this only turns
 //! their refusals into field errors.
 
-use crate::error::{ApiError, ErrorKind, FieldError};
+use crate::error::{ApiError, FieldError};
 use crate::views::pools::{PriceBody, ThresholdBody};
 use allot_core::thresholds::{self, Severity, Threshold};
 use allot_core::waitlist::{PromotionMode, WaitlistPolicy};
@@ -143,18 +143,7 @@ impl Checks {
     pub(super) fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
         match (self.errors.is_empty(), value) {
             (true, Some(value)) => Ok(value),
-            _ => {
-                let detail = self
-                    .errors
-                    .iter()
-                    .map(|e| format!("{}: {}", e.field, e.message))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                Err(ApiError {
-                    errors: self.errors,
-                    ..ApiError::new(ErrorKind::Validation, detail)
-                })
-            }
+            _ => Err(ApiError::validation(self.errors)),
         }
     }
 }
