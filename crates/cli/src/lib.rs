@@ -3,8 +3,12 @@
 //! oversold nothing.
 //!
 //! - `cli`: the clap definitions (flags, environment variables, help text).
-//! - `serve`, `verify`, `backup`: one module per subcommand.
+//! - `serve`, `verify`, `backup`, `bench`, `tickets`: one module per subcommand (`tickets` also
+//!   imports attendees and follows a generation job with a progress bar).
 //! - `telemetry`: logging set-up.
+//!
+//! The integration tests (`tests/integration/`) start the real server on a random port with a
+//! temporary data directory and speak HTTP to it, as users do.
 
 pub mod backup;
 pub mod bench;

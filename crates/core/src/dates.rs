@@ -1,4 +1,4 @@
-//! Dated sessions (seed 000): one session pool serves many calendar dates. Each date gets its own
+//! Dated sessions (a tour per day): one session pool serves many calendar dates. Each date gets its own
 //! instance pool, made on first use with the session's capacity and limits. An instance's id is
 //! derived from the session's id and the date, so addressing a date never needs a lookup.
 //!

@@ -24,7 +24,8 @@ impl From<&str> for PoolId {
 }
 
 /// How far a pool may be used. `hard` caps held + committed; above `soft` a hold still succeeds
-/// but carries a warning (seed 004: 10% overage allowed with a warning, blocked above 110%).
+/// but carries a warning (a campaign quota: 10% overage allowed with a warning, blocked above
+/// 110%).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolLimits {
     pub capacity: Capacity,
@@ -52,9 +53,9 @@ impl PoolLimits {
         self.soft_limit_pct.of(self.capacity)
     }
 
-    /// The soft limit may not sit above the hard one: a warning that can never fire is a mistake.
+    /// Whether the soft limit is within the hard one ([`crate::limits::soft_within_hard`]).
     pub fn is_consistent(&self) -> bool {
-        self.soft_limit_pct <= self.hard_limit_pct
+        crate::limits::soft_within_hard(self.soft_limit_pct, self.hard_limit_pct)
     }
 }
 
@@ -94,7 +95,7 @@ impl Pool {
     }
 
     /// Whether the pool may take `limits`: never a capacity lowered below what is already held
-    /// plus committed (seed 000), nor a limit below it. A pool in its overage band (used above
+    /// plus committed (a tour's adjustment never goes below current use), nor a limit below it. A pool in its overage band (used above
     /// capacity, within a hard limit over 100%) may still raise its capacity or loosen its limits.
     pub fn check_adjust(&self, limits: PoolLimits) -> Result<(), AdjustRefusal> {
         if !limits.is_consistent() {
@@ -117,12 +118,6 @@ impl Pool {
 
     /// Use as a percentage of capacity (not of the limit), so overage shows above 100.
     pub fn utilization_pct(&self) -> f64 {
-        let capacity = self.limits.capacity.get();
-        if capacity == 0 {
-            if self.used() > 0 { 100.0 } else { 0.0 }
-        } else {
-            // Rounded to two decimals: a display figure, not an input to any decision.
-            (self.used() as f64 * 10_000.0 / capacity as f64).round() / 100.0
-        }
+        crate::limits::utilization_pct(self.used(), self.limits.capacity.get())
     }
 }

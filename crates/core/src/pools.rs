@@ -45,7 +45,7 @@ pub enum AdjustRefusal {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Warning {
-    /// Use is above a pool's soft limit (seed 004's overage band).
+    /// Use is above a pool's soft limit (a campaign quota's overage band).
     OverSoftLimit,
 }
 
@@ -200,7 +200,7 @@ impl PoolSet {
     }
 
     /// Changes a pool's capacity and limits. Refused when capacity is lowered below what is already
-    /// held plus committed (seed 000: never below current use), or when the new limit would be.
+    /// held plus committed (never below current use), or when the new limit would be.
     /// A pool in its overage band (used above capacity, within a hard limit over 100%) may still
     /// raise its capacity or loosen its limits.
     pub fn adjust(&mut self, id: &PoolId, limits: PoolLimits) -> Result<(), AdjustRefusal> {

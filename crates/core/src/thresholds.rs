@@ -1,4 +1,4 @@
-//! Utilisation thresholds and the alerts they raise (seed 004): which thresholds a change of use
+//! Utilisation thresholds and the alerts they raise (campaign quotas): which thresholds a change of use
 //! crossed upward, and which of those may fire now given when each last fired (throttling).
 //! Delivery is elsewhere; this only decides.
 
@@ -63,7 +63,7 @@ impl Threshold {
     }
 }
 
-/// Seed 004's table: 80% info → sales (24 h), 90% warning → company admin (12 h),
+/// The default table, from campaign quotas: 80% info → sales (24 h), 90% warning → company admin (12 h),
 /// 100% error → admin and customer success (6 h), 110% critical → the same (1 h).
 pub fn default_thresholds() -> Vec<Threshold> {
     vec![
@@ -120,10 +120,10 @@ pub fn firing(
         .collect()
 }
 
-/// Seed 000's operational alerts, beside the utilisation thresholds.
+/// Operational alerts about waiting lists (dated tours), beside the utilisation thresholds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueueAlert {
-    /// The waiting list grew past the configured length (seed 000: 10).
+    /// The waiting list grew past the configured length (10 by default).
     Long,
     /// Capacity is 0 and people are waiting.
     Shortage,
@@ -179,7 +179,7 @@ pub fn validate(thresholds: &[Threshold]) -> Result<(), String> {
     Ok(())
 }
 
-/// Seed 004's capacity flags.
+/// A campaign quota's capacity flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct UtilizationFlags {
     /// At or above 80% of capacity.
@@ -284,7 +284,7 @@ mod tests {
     }
 
     #[test]
-    fn the_default_table_is_seed_004s() {
+    fn the_default_table_alerts_sales_then_admins_then_customer_success() {
         let table = default_thresholds();
         let summary: Vec<(u32, &str, usize, i64)> = table
             .iter()
@@ -309,7 +309,7 @@ mod tests {
     }
 
     #[test]
-    fn flags_follow_seed_004_including_zero_capacity() {
+    fn flags_mark_near_at_and_over_capacity_including_zero_capacity() {
         assert_eq!(UtilizationFlags::of(79, 100), UtilizationFlags::default());
         assert_eq!(
             UtilizationFlags::of(80, 100),

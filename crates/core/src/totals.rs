@@ -1,4 +1,4 @@
-//! Totals over a pool's direct children: seed 001's event totals over its sections.
+//! Totals over a pool's direct children: an event's totals over its sections.
 
 /// One child's figures, as shown on the child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,10 +36,12 @@ impl Totals {
 
     /// (held + committed) as a percentage of the children's capacity, two decimals.
     pub fn utilization_pct(&self) -> f64 {
+        // Children without capacity read as empty, whatever they hold: the figure is about
+        // how much of the sections' room is taken, and there is none.
         if self.capacity == 0 {
             0.0
         } else {
-            ((self.held + self.committed) as f64 * 10_000.0 / self.capacity as f64).round() / 100.0
+            crate::limits::utilization_pct(self.held + self.committed, self.capacity)
         }
     }
 }

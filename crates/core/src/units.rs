@@ -8,7 +8,7 @@ pub const MAX_QUANTITY: i64 = 1_000_000_000;
 /// Largest capacity a pool may have. With `MAX_LIMIT_PCT` the largest limit still fits an i64
 /// many times over, so counter arithmetic never overflows.
 pub const MAX_CAPACITY: i64 = 1_000_000_000_000;
-/// Largest hard limit, as a percentage of capacity (seed 004 uses 110).
+/// Largest hard limit, as a percentage of capacity (a campaign quota with 10% overage uses 110).
 pub const MAX_LIMIT_PCT: u32 = 1_000;
 /// Longest a hold may live before it expires: 30 days.
 pub const MAX_TTL_SECONDS: i64 = 30 * 24 * 3600;
@@ -78,7 +78,7 @@ impl LimitPct {
 pub struct TtlSeconds(i64);
 
 impl TtlSeconds {
-    /// Seed 001's cart reservation: 15 minutes.
+    /// An event cart's reservation: 15 minutes.
     pub const DEFAULT: TtlSeconds = TtlSeconds(900);
 
     pub fn new(value: i64) -> Result<Self, UnitError> {

@@ -1,4 +1,4 @@
-//! Waiting lists (seed 000): who asked when a pool was full, in what order they are served, and
+//! Waiting lists (dated tours, sold-out sections): who asked when a pool was full, in what order they are served, and
 //! who is served when capacity comes back.
 //!
 //! Order is priority, highest first, then arrival. Promotion walks the waiting entries of every
@@ -19,7 +19,7 @@ pub enum WaitlistPolicy {
     /// First in line is served first, even if a smaller request behind it would fit (fair).
     #[default]
     Strict,
-    /// Entries that fit pass one that does not (seed 000's behaviour: fuller use of capacity).
+    /// Entries that fit pass one that does not (fuller use of capacity).
     Skip,
 }
 
@@ -45,7 +45,7 @@ pub enum PromotionMode {
     /// A hold with its own TTL that the holder confirms; if it lapses the next entry is served.
     #[default]
     Offer,
-    /// A confirmed booking at once (seed 000 turns the entry straight into a booking).
+    /// A confirmed booking at once (a tour's queue turns the entry straight into a booking).
     Confirm,
 }
 
@@ -238,7 +238,7 @@ pub const RATE_WINDOW_MS: i64 = 24 * 3600 * 1000;
 /// Seconds until the entry at `position` (1 = next) is likely served, from the rate at which
 /// this pool actually promoted entries: `recent_promotions` are the times of its latest
 /// promotions (any order). With none in the last 24 h, `fallback_per_position` seconds per place
-/// in line (seed 000 guessed 5 minutes).
+/// in line (five minutes by default).
 pub fn estimate_wait_seconds(
     position: u64,
     recent_promotions: &[UnixMillis],
@@ -264,7 +264,7 @@ pub fn estimate_wait_seconds(
 pub const MAX_PRIORITY: i64 = 1_000_000;
 
 /// A tenant's named priority classes: an entry's priority is `base` plus the bonus of each class
-/// it names. Seed 000's rules are the documented example: base 1; registered +2, private_silver +2,
+/// it names. Tour bookings are the documented example: base 1; registered +2, private_silver +2,
 /// private_gold +3.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PriorityClasses {
@@ -291,8 +291,9 @@ pub enum PriorityError {
 }
 
 impl PriorityClasses {
-    /// Seed 000's table.
-    pub fn seed_000() -> Self {
+    /// The documented example, from tour bookings: base 1; registered users +2, private_silver
+    /// bookings +2, private_gold bookings +3.
+    pub fn tour_booking_example() -> Self {
         PriorityClasses {
             base: 1,
             classes: [
@@ -317,6 +318,68 @@ impl PriorityClasses {
             priority = priority.saturating_add(*bonus);
         }
         check_priority(priority)
+    }
+}
+
+/// How long an entry waits when the request names no time: two hours, as a tour's queue does.
+pub const DEFAULT_WAIT_SECONDS: i64 = 7_200;
+
+/// Seconds per place in line assumed for an estimate when a pool has promoted nobody in the
+/// last 24 h: five minutes (the server's `--waitlist-fallback-wait-seconds` changes it).
+pub const DEFAULT_FALLBACK_WAIT_SECONDS: i64 = 300;
+
+/// Most priority classes a tenant may define, and an entry may name.
+pub const MAX_PRIORITY_CLASSES: usize = 100;
+
+/// The priority an entry asks for when it joins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PriorityAsk {
+    /// The tenant's base priority.
+    Base,
+    /// This priority, as given.
+    Explicit(i64),
+    /// The base plus the bonus of each class named (decided against the tenant's classes when
+    /// the entry is written).
+    Classes(Vec<String>),
+}
+
+/// Why a join's priority was refused; each names the request field it is about.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PriorityAskError {
+    #[error("give priority or priority_class, not both")]
+    Both,
+    #[error("{0}")]
+    Priority(PriorityError),
+    #[error("must name 1 to {MAX_PRIORITY_CLASSES} classes")]
+    ClassCount,
+}
+
+impl PriorityAskError {
+    pub fn field(&self) -> &'static str {
+        match self {
+            PriorityAskError::Priority(_) => "priority",
+            PriorityAskError::Both | PriorityAskError::ClassCount => "priority_class",
+        }
+    }
+}
+
+impl PriorityAsk {
+    /// The ask a join's `priority` and `priority_class` make: at most one of them.
+    pub fn from_request(
+        priority: Option<i64>,
+        classes: Option<Vec<String>>,
+    ) -> Result<PriorityAsk, PriorityAskError> {
+        match (priority, classes) {
+            (Some(_), Some(_)) => Err(PriorityAskError::Both),
+            (Some(priority), None) => check_priority(priority)
+                .map(PriorityAsk::Explicit)
+                .map_err(PriorityAskError::Priority),
+            (None, Some(names)) if names.is_empty() || names.len() > MAX_PRIORITY_CLASSES => {
+                Err(PriorityAskError::ClassCount)
+            }
+            (None, Some(names)) => Ok(PriorityAsk::Classes(names)),
+            (None, None) => Ok(PriorityAsk::Base),
+        }
     }
 }
 
@@ -503,8 +566,8 @@ mod tests {
     }
 
     #[test]
-    fn seed_000_priorities() {
-        let classes = PriorityClasses::seed_000();
+    fn tour_booking_classes_add_their_bonuses_to_the_base() {
+        let classes = PriorityClasses::tour_booking_example();
         assert_eq!(classes.priority_of(&[]), Ok(1));
         assert_eq!(classes.priority_of(&["registered".to_owned()]), Ok(3));
         assert_eq!(
@@ -534,5 +597,37 @@ mod tests {
             EntryStatus::Offered.at(UnixMillis(5), UnixMillis(9)),
             EntryStatus::Offered
         );
+    }
+
+    #[test]
+    fn a_join_asks_for_one_kind_of_priority_at_most() {
+        assert_eq!(PriorityAsk::from_request(None, None), Ok(PriorityAsk::Base));
+        assert_eq!(
+            PriorityAsk::from_request(Some(7), None),
+            Ok(PriorityAsk::Explicit(7))
+        );
+        let gold = vec!["private_gold".to_owned()];
+        assert_eq!(
+            PriorityAsk::from_request(None, Some(gold.clone())),
+            Ok(PriorityAsk::Classes(gold.clone()))
+        );
+        let both = PriorityAsk::from_request(Some(7), Some(gold)).expect_err("refused");
+        assert_eq!(
+            (both.field(), both),
+            ("priority_class", PriorityAskError::Both)
+        );
+    }
+
+    #[test]
+    fn a_join_priority_is_within_range_and_names_1_to_100_classes() {
+        let refused = PriorityAsk::from_request(Some(MAX_PRIORITY + 1), None).expect_err("refused");
+        assert_eq!(refused.field(), "priority");
+        assert_eq!(
+            PriorityAsk::from_request(None, Some(Vec::new())),
+            Err(PriorityAskError::ClassCount)
+        );
+        let many = vec!["registered".to_owned(); MAX_PRIORITY_CLASSES + 1];
+        let refused = PriorityAsk::from_request(None, Some(many)).expect_err("refused");
+        assert_eq!(refused.to_string(), "must name 1 to 100 classes");
     }
 }

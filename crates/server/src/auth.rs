@@ -3,11 +3,7 @@
 //! the keys are random, not chosen by people.
 
 use crate::error::ApiError;
-use crate::state::AppState;
-use allot_store::{ApiKey, Role, Store, TenantId};
-use axum::extract::FromRequestParts;
-use axum::http::header;
-use axum::http::request::Parts;
+use allot_store::{ApiKey, Role, TenantId};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -45,25 +41,29 @@ impl Auth {
         }
     }
 
-    fn lookup(&self, store: &dyn Store, hash: &str) -> Result<Option<ApiKey>, ApiError> {
-        if let Some((key, at)) = self
-            .cache
+    /// Whether `hash` is the super-admin token's. Comparing hashes, not secrets, keeps the
+    /// comparison's timing independent of the secret.
+    pub fn is_admin(&self, hash: &str) -> bool {
+        hash == self.admin_token_hash
+    }
+
+    /// The key with this hash, if it was looked up within `KEY_CACHE_TTL`.
+    pub fn cached(&self, hash: &str) -> Option<ApiKey> {
+        self.cache
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(hash)
-            && at.elapsed() < KEY_CACHE_TTL
-        {
-            return Ok(Some(key.clone()));
+            .filter(|(_, at)| at.elapsed() < KEY_CACHE_TTL)
+            .map(|(key, _)| key.clone())
+    }
+
+    /// Remembers a key just found in the store.
+    pub fn remember(&self, hash: &str, key: &ApiKey) {
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= KEY_CACHE_MAX {
+            cache.clear();
         }
-        let found = store.find_api_key(hash)?;
-        if let Some(key) = &found {
-            let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
-            if cache.len() >= KEY_CACHE_MAX {
-                cache.clear();
-            }
-            cache.insert(hash.to_owned(), (key.clone(), Instant::now()));
-        }
-        Ok(found)
+        cache.insert(hash.to_owned(), (key.clone(), Instant::now()));
     }
 
     /// Forgets a revoked key so that its next request is refused.
@@ -115,56 +115,6 @@ impl Caller {
             Caller::SuperAdmin => Ok(()),
             Caller::Key(_) => Err(ApiError::forbidden(
                 "only the admin token may manage tenants",
-            )),
-        }
-    }
-}
-
-/// Counts a request against its key's rate, if the server has one (the super-admin has none).
-fn check_rate(state: &AppState, key_id: &str) -> Result<(), ApiError> {
-    use governor::clock::{Clock, DefaultClock};
-    let Some(limiter) = &state.rate_limit else {
-        return Ok(());
-    };
-    limiter.check_key(&key_id.to_owned()).map_err(|not_until| {
-        let wait = not_until.wait_time_from(DefaultClock::default().now());
-        ApiError::rate_limited(wait.as_secs_f64().ceil().max(1.0) as u64)
-    })
-}
-
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <API key>"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|value| {
-                value
-                    .strip_prefix("Bearer ")
-                    .or_else(|| value.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|token| !token.is_empty() && token.len() <= 512)
-            .ok_or_else(|| {
-                ApiError::unauthorized("the Authorization header must be 'Bearer <API key>'")
-            })?;
-        let hash = hash_secret(token);
-        // Comparing hashes, not secrets, keeps the comparison's timing independent of the secret.
-        if hash == state.auth.admin_token_hash {
-            return Ok(Caller::SuperAdmin);
-        }
-        match state.auth.lookup(state.store.as_ref(), &hash)? {
-            Some(key) => {
-                check_rate(state, &key.id)?;
-                Ok(Caller::Key(key))
-            }
-            None => Err(ApiError::unauthorized(
-                "the API key is not valid or was revoked",
             )),
         }
     }

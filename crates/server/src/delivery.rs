@@ -189,16 +189,14 @@ pub async fn run(state: AppState, config: DeliveryConfig, shutdown: Cancellation
                 }
             }
         }
-        let store = state.store.clone();
         let now = state.clock.now();
-        let due = match tokio::task::spawn_blocking(move || store.due_deliveries(now, 256)).await {
-            Ok(Ok(due)) => due,
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "cannot read due deliveries; retrying");
-                continue;
-            }
+        let due = match state
+            .read(move |store| store.due_deliveries(now, 256))
+            .await
+        {
+            Ok(due) => due,
             Err(error) => {
-                tracing::warn!(%error, "the delivery read task failed");
+                tracing::warn!(%error, "cannot read due deliveries; retrying");
                 continue;
             }
         };

@@ -165,12 +165,22 @@ impl ApiError {
 
     /// A validation error naming one field.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        let field = field.into();
-        let message = message.into();
+        ApiError::validation(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+
+    /// A validation error naming every field that failed, each also in `detail`.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
         ApiError {
-            detail: format!("{field}: {message}"),
-            errors: vec![FieldError { field, message }],
-            ..ApiError::new(ErrorKind::Validation, "")
+            errors,
+            ..ApiError::new(ErrorKind::Validation, detail)
         }
     }
 
@@ -249,6 +259,14 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The store or the writer answered something it never should (a reply of the wrong kind, a
+/// read that was lost): a bug. Logged here with `what`; the client gets a 500 that says nothing
+/// of it.
+pub fn corrupt(what: impl std::fmt::Display) -> ApiError {
+    tracing::error!(%what, "impossible answer");
+    ApiError::new(ErrorKind::Internal, "an internal error occurred")
+}
+
 /// A response from stored bytes: problem+json for errors, JSON otherwise.
 pub fn problem_response(stored: StoredResponse) -> Response {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -315,7 +333,8 @@ impl From<Failure> for ApiError {
             )
             .with("used", used),
             Failure::Adjust(AdjustRefusal::SoftAboveHard) => {
-                ApiError::invalid("soft_limit_pct", "must not exceed hard_limit_pct")
+                let error = allot_core::limits::LimitsError::SoftAboveHard;
+                ApiError::invalid(error.field(), error.to_string())
             }
             Failure::Transition(TransitionError::Expired) => ApiError::new(
                 ErrorKind::HoldExpired,
@@ -348,7 +367,7 @@ impl From<Failure> for ApiError {
                 "this Idempotency-Key was already used with a different request body or path",
             ),
             Failure::Tickets(TicketFailure::AlreadyUsed { ticket_id, used_at }) => {
-                let used_at = crate::views::rfc3339(used_at);
+                let used_at = crate::timestamps::rfc3339(used_at);
                 ApiError::new(
                     ErrorKind::TicketUsed,
                     format!("already used: ticket {ticket_id} was scanned at {used_at}"),
@@ -362,5 +381,33 @@ impl From<Failure> for ApiError {
             }
             Failure::Job(failure) => ApiError::new(ErrorKind::Conflict, failure.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_validation_problem_names_every_field_in_its_detail_and_its_errors() {
+        let error = ApiError::validation(vec![
+            FieldError {
+                field: "capacity".into(),
+                message: "must be between 0 and 1000000000000".into(),
+            },
+            FieldError {
+                field: "soft_limit_pct".into(),
+                message: "must not exceed hard_limit_pct".into(),
+            },
+        ]);
+        let body = error.body();
+        assert_eq!(
+            body["detail"],
+            "capacity: must be between 0 and 1000000000000; soft_limit_pct: must not exceed hard_limit_pct"
+        );
+        assert_eq!(body["errors"][1]["field"], "soft_limit_pct");
+        assert_eq!(body["status"], 400);
+        let one = ApiError::invalid("limit", "must be between 1 and 1000");
+        assert_eq!(one.body()["detail"], "limit: must be between 1 and 1000");
     }
 }

@@ -1,12 +1,15 @@
-//! Request extractors whose rejections speak problem+json: a JSON body that keeps its raw bytes
-//! (for idempotency hashing), a query string, and the `Idempotency-Key` header.
+//! Request extractors whose rejections speak problem+json: the caller (by its bearer key, within
+//! its request rate), a write's context (caller, method, path, `Idempotency-Key`), a JSON body
+//! that keeps its raw bytes (for idempotency hashing), and a query string.
 
+use crate::auth::{Caller, hash_secret};
 use crate::error::{ApiError, ErrorKind};
+use crate::state::{AppState, RequestIdentity};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use serde::de::DeserializeOwned;
 
 /// Largest request body accepted, in bytes (1 MiB).
@@ -153,5 +156,112 @@ impl<S: Send + Sync> FromRequest<S> for IgnoredBody {
             .await
             .map(IgnoredBody)
             .map_err(body_rejection)
+    }
+}
+
+/// Counts a request against its key's rate, if the server has one (the super-admin has none).
+fn check_rate(state: &AppState, key_id: &str) -> Result<(), ApiError> {
+    use governor::clock::{Clock, DefaultClock};
+    let Some(limiter) = &state.rate_limit else {
+        return Ok(());
+    };
+    limiter.check_key(&key_id.to_owned()).map_err(|not_until| {
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        ApiError::rate_limited(wait.as_secs_f64().ceil().max(1.0) as u64)
+    })
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <API key>"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|value| {
+                value
+                    .strip_prefix("Bearer ")
+                    .or_else(|| value.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|token| !token.is_empty() && token.len() <= 512)
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header must be 'Bearer <API key>'")
+            })?;
+        let hash = hash_secret(token);
+        if state.auth.is_admin(&hash) {
+            return Ok(Caller::SuperAdmin);
+        }
+        let found = match state.auth.cached(&hash) {
+            Some(key) => Some(key),
+            None => {
+                let looked_up = hash.clone();
+                let found = state
+                    .read(move |store| store.find_api_key(&looked_up))
+                    .await?;
+                if let Some(key) = &found {
+                    state.auth.remember(&hash, key);
+                }
+                found
+            }
+        };
+        match found {
+            Some(key) => {
+                check_rate(state, &key.id)?;
+                Ok(Caller::Key(key))
+            }
+            None => Err(ApiError::unauthorized(
+                "the API key is not valid or was revoked",
+            )),
+        }
+    }
+}
+
+/// Everything a write handler needs besides its body: who is calling, and what identifies the
+/// request for idempotency (method, path, `Idempotency-Key`). One extractor instead of four.
+pub struct WriteContext {
+    pub caller: Caller,
+    pub method: Method,
+    pub path: String,
+    pub idempotency_key: Option<String>,
+}
+
+impl WriteContext {
+    /// The request's identity, with `body` the exact bytes it carried.
+    pub fn identity<'a>(&'a self, body: &'a [u8]) -> RequestIdentity<'a> {
+        RequestIdentity {
+            method: &self.method,
+            path: &self.path,
+            body,
+            key: self.idempotency_key.clone(),
+        }
+    }
+}
+
+impl axum::extract::FromRequestParts<AppState> for WriteContext {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let IdempotencyKey(idempotency_key) =
+            IdempotencyKey::from_request_parts(parts, state).await?;
+        // The path as the client sent it, even under a nested router.
+        let path = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or_else(|| parts.uri.path().to_owned(), |uri| uri.path().to_owned());
+        Ok(WriteContext {
+            caller,
+            method: parts.method.clone(),
+            path,
+            idempotency_key,
+        })
     }
 }

@@ -1,12 +1,24 @@
 //! allot's HTTP server.
 //!
 //! - [`serve`] runs the API on a bound listener until a shutdown future resolves; [`app`] builds
-//!   the router alone.
-//! - `routes`: handlers, one module per resource; `requests` validates bodies into commands and
-//!   `views` renders outcomes into bodies; `extract` holds the request extractors and `error` the
-//!   one table of problem types.
-//! - `writer`: the batching writer thread; `sweeper`: the expiry sweeper; `auth`: keys and roles;
-//!   `clock`: the time decisions use; `metrics`: Prometheus text.
+//!   the router alone; `startup` holds the serve error and the secrets kept in the data directory.
+//! - `routes`: handlers, one module per resource. A write's body is validated by `requests`
+//!   (one module per resource) into a command, sent through [`state::AppState::submit`] to the
+//!   writer and rendered by `views` (one module per resource, `views::render` for every
+//!   outcome); a read runs through [`state::AppState::read`] on a blocking thread, and every list
+//!   pages through `page`. The rules behind the checks are `allot_core`'s.
+//! - `extract`: the request extractors (the caller by its key, a write's context, JSON bodies,
+//!   queries); `auth`: keys, roles and their cache; `error`: the one table of problem types and
+//!   `corrupt()` for answers that cannot happen; `timestamps`: RFC 3339 as the API writes it.
+//! - `writer`: the batching writer thread; `sweeper`: the expiry sweeper; `jobs`: the job worker
+//!   (bulk ticket issuance, bulk quota adjustments); `delivery`: webhooks and e-mail, with
+//!   `egress` keeping them off private addresses; `tickets`: ticket tokens, codes and magic links;
+//!   `printing`: QR codes and the tickets' PDF; `clock`: the time decisions use; `metrics`:
+//!   Prometheus text.
+//!
+//! Modules depend on one another one way: `routes` on everything below it; `requests` on
+//! `views`, `jobs::params` and `extract`; `views` on `page`, `timestamps` and `error`; `extract`
+//! on `state` and `auth`; `state` on `auth`, `writer` and `error`; `error` on `timestamps` only.
 
 pub mod auth;
 pub mod clock;
@@ -16,15 +28,19 @@ pub mod error;
 pub mod extract;
 pub mod jobs;
 pub mod metrics;
+pub mod page;
 pub mod printing;
-pub mod quota_jobs;
 pub mod requests;
 pub mod routes;
+pub mod startup;
 pub mod state;
 pub mod sweeper;
 pub mod tickets;
+pub mod timestamps;
 pub mod views;
 pub mod writer;
+
+pub use startup::{ADMIN_TOKEN_FILE, ServeError};
 
 use crate::auth::Auth;
 use crate::clock::Clock;
@@ -36,7 +52,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use axum::routing::{get, post};
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -45,8 +61,6 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
-/// The file in the data directory that keeps a generated admin token.
-pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 /// Longest a request may take before it is answered 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// After shutdown is asked for, how long in-flight requests get before the server stops anyway.
@@ -107,7 +121,7 @@ impl Config {
             sweep_interval: Some(Duration::from_millis(250)),
             max_batch: writer::DEFAULT_MAX_BATCH,
             clock: Clock::System,
-            fallback_wait_seconds: views::DEFAULT_FALLBACK_WAIT_SECONDS,
+            fallback_wait_seconds: allot_core::waitlist::DEFAULT_FALLBACK_WAIT_SECONDS,
             delivery: delivery::DeliveryConfig::default(),
             ticket_link_base: tickets::DEFAULT_LINK_BASE.to_owned(),
             ticket_key: None,
@@ -122,22 +136,6 @@ impl Config {
         self.database
             .clone()
             .unwrap_or_else(|| allot_store::DatabaseUrl::sqlite_in_data_dir(&self.data_dir))
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    // Not a `#[source]`: the message already carries the store's, and an error reporter that
-    // also walks the chain would print it twice.
-    #[error("cannot open the store: {0}")]
-    Store(allot_store::StoreError),
-    #[error("{0}")]
-    Io(String),
-}
-
-impl From<allot_store::StoreError> for ServeError {
-    fn from(error: allot_store::StoreError) -> Self {
-        ServeError::Store(error)
     }
 }
 
@@ -347,14 +345,16 @@ fn cors_layer(origins: &[String]) -> Result<Option<tower_http::cors::CorsLayer>,
     ))
 }
 
-/// Attendees, tickets, check-ins and jobs (issue 6).
+/// Attendees, tickets, check-ins and jobs: graduation tickets issued in bulk, scanned at the door.
 fn routes_for_tickets() -> Router<AppState> {
     use routes::{attendees, jobs, tickets};
     Router::new()
         .route(
             "/v1/pools/{id}/attendees",
             post(attendees::import_attendees)
-                .layer(DefaultBodyLimit::max(attendees::MAX_IMPORT_BYTES))
+                .layer(DefaultBodyLimit::max(
+                    crate::requests::attendees::MAX_IMPORT_BYTES,
+                ))
                 .get(attendees::list_attendees),
         )
         .route("/v1/pools/{id}/tickets", get(tickets::list_tickets))
@@ -382,56 +382,6 @@ fn routes_for_tickets() -> Router<AppState> {
         .route("/v1/jobs/{id}/report.csv", get(jobs::job_report))
 }
 
-/// Finds the admin token: the configured one, else the one kept in the data directory, else a
-/// new one written there with mode 0600 and printed once.
-fn resolve_admin_token(config: &Config) -> Result<String, ServeError> {
-    if let Some(token) = &config.admin_token {
-        return Ok(token.clone());
-    }
-    let path = config.data_dir.join(ADMIN_TOKEN_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(token) if !token.trim().is_empty() => return Ok(token.trim().to_owned()),
-        Ok(_) => {}
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => {
-            return Err(ServeError::Io(format!(
-                "cannot read {}: {error}",
-                path.display()
-            )));
-        }
-    }
-    let token = auth::generate_secret();
-    write_private(&path, &token)?;
-    eprintln!(
-        "\nallot: generated a super-admin token (shown once; kept in {} with mode 0600):\n\n    {token}\n",
-        path.display()
-    );
-    Ok(token)
-}
-
-fn write_private(path: &Path, contents: &str) -> Result<(), ServeError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    // With the database elsewhere (`--database`), nothing else has made the data directory yet.
-    if let Some(directory) = path
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(directory).map_err(|error| {
-            ServeError::Io(format!("cannot create {}: {error}", directory.display()))
-        })?;
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|error| ServeError::Io(format!("cannot create {}: {error}", path.display())))?;
-    file.write_all(contents.as_bytes())
-        .and_then(|_| file.sync_all())
-        .map_err(|error| ServeError::Io(format!("cannot write {}: {error}", path.display())))
-}
-
 /// How often the store's housekeeping (WAL checkpoints) runs.
 const MAINTENANCE_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -446,11 +396,8 @@ async fn maintain(state: AppState, stop: CancellationToken) {
         if let Some(limiter) = &state.rate_limit {
             limiter.retain_recent();
         }
-        let store = state.store.clone();
-        match tokio::task::spawn_blocking(move || store.maintain()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::warn!(%error, "store maintenance failed; retrying"),
-            Err(error) => tracing::warn!(%error, "store maintenance task failed"),
+        if let Err(error) = state.read(|store| store.maintain()).await {
+            tracing::warn!(%error, "store maintenance failed; retrying");
         }
     }
 }
@@ -464,7 +411,8 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let database = config.database_url();
     let allot_store::OpenedStore { store, writer } = allot_store::open(&database)?;
-    let admin_token = resolve_admin_token(&config)?;
+    let admin_token =
+        startup::resolve_admin_token(config.admin_token.as_deref(), &config.data_dir)?;
     let ticket_keys = tickets::TicketKeys::load(
         &config.data_dir,
         config.ticket_key.as_deref(),

@@ -1,12 +1,14 @@
 //! What every handler shares: the store for reads, the writer for changes, auth and the clock.
-//! `submit` is the one path from a handler to the writer, idempotency included.
+//! [`AppState::read`] is the one path from a handler to the store (on a blocking thread, so a
+//! slow read never stalls the async workers), and [`AppState::submit`] the one path to the
+//! writer, idempotency included.
 
 use crate::auth::{Auth, TenantCaller};
 use crate::clock::Clock;
 use crate::error::{ApiError, ErrorKind, problem_response};
 use crate::writer::{WriteError, Writer};
 use allot_store::{
-    Command, Envelope, Idempotency, Outcome, Reply, Store, StoredResponse, TenantId,
+    Command, Envelope, Idempotency, Outcome, Reply, Store, StoreError, StoredResponse, TenantId,
 };
 use axum::http::{HeaderValue, Method};
 use axum::response::Response;
@@ -87,7 +89,48 @@ pub struct Policies {
     pub rate_limit: Option<std::num::NonZeroU32>,
 }
 
+/// Why a read got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The read panicked on its blocking thread (a bug), or the runtime is shutting down.
+    #[error("the read did not finish: {0}")]
+    Lost(#[from] tokio::task::JoinError),
+}
+
+impl ReadError {
+    /// Whether the same read may succeed if tried again shortly.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ReadError::Store(error) => error.is_transient(),
+            ReadError::Lost(_) => false,
+        }
+    }
+}
+
+impl From<ReadError> for ApiError {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::Store(error) => error.into(),
+            ReadError::Lost(error) => crate::error::corrupt(format!("a read was lost: {error}")),
+        }
+    }
+}
+
 impl AppState {
+    /// Runs `read` against the store on a blocking thread. Store reads are synchronous (SQLite
+    /// answers from disk); on an async worker one slow read would stall every request queued on
+    /// that worker. The closure owns what it needs: clone the few ids it reads by.
+    pub async fn read<T, F>(&self, read: F) -> Result<T, ReadError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        Ok(tokio::task::spawn_blocking(move || read(store.as_ref())).await??)
+    }
+
     pub fn new(
         store: Arc<dyn Store>,
         writer: Writer,
@@ -164,50 +207,5 @@ impl AppState {
                 ))
             }
         }
-    }
-}
-
-/// Everything a write handler needs besides its body: who is calling, and what identifies the
-/// request for idempotency (method, path, `Idempotency-Key`). One extractor instead of four.
-pub struct WriteContext {
-    pub caller: crate::auth::Caller,
-    pub method: Method,
-    pub path: String,
-    pub idempotency_key: Option<String>,
-}
-
-impl WriteContext {
-    /// The request's identity, with `body` the exact bytes it carried.
-    pub fn identity<'a>(&'a self, body: &'a [u8]) -> RequestIdentity<'a> {
-        RequestIdentity {
-            method: &self.method,
-            path: &self.path,
-            body,
-            key: self.idempotency_key.clone(),
-        }
-    }
-}
-
-impl axum::extract::FromRequestParts<AppState> for WriteContext {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &AppState,
-    ) -> Result<Self, ApiError> {
-        let caller = crate::auth::Caller::from_request_parts(parts, state).await?;
-        let crate::extract::IdempotencyKey(idempotency_key) =
-            crate::extract::IdempotencyKey::from_request_parts(parts, state).await?;
-        // The path as the client sent it, even under a nested router.
-        let path = parts
-            .extensions
-            .get::<axum::extract::OriginalUri>()
-            .map_or_else(|| parts.uri.path().to_owned(), |uri| uri.path().to_owned());
-        Ok(WriteContext {
-            caller,
-            method: parts.method.clone(),
-            path,
-            idempotency_key,
-        })
     }
 }

@@ -40,7 +40,7 @@ impl TicketKeys {
         data_dir: &Path,
         secret: Option<&str>,
         link_base: &str,
-    ) -> Result<Self, crate::ServeError> {
+    ) -> Result<Self, crate::startup::ServeError> {
         if let Some(secret) = secret {
             return Ok(TicketKeys::new(secret, link_base));
         }
@@ -52,14 +52,14 @@ impl TicketKeys {
             Ok(_) => {}
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
             Err(error) => {
-                return Err(crate::ServeError::Io(format!(
+                return Err(crate::startup::ServeError::Io(format!(
                     "cannot read {}: {error}",
                     path.display()
                 )));
             }
         }
         let secret = crate::auth::generate_secret();
-        crate::write_private(&path, &secret)?;
+        crate::startup::write_private(&path, &secret)?;
         Ok(TicketKeys::new(&secret, link_base))
     }
 

@@ -1,4 +1,4 @@
-//! Seed 004's consumption, thresholds and alerts, seed 000's queue alerts, and their delivery:
+//! Campaign quotas' consumption, thresholds and alerts, waiting-list alerts, and their delivery:
 //! signed webhooks to a local receiver (with retries), e-mail to an in-process SMTP server.
 
 use crate::helpers::{Options, Receiver, TestApp, eventually, signature_verifies, spawn_app_with};

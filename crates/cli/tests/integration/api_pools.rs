@@ -706,7 +706,7 @@ async fn pools_nest_at_most_eight_levels_deep() {
     assert!(items.iter().all(|p| p["held"] == 3), "{items:?}");
 }
 
-/// Seed 004's overage band: a pool used above its capacity (within its hard limit) must still let
+/// A campaign quota's overage band: a pool used above its capacity (within its hard limit) must still let
 /// an admin loosen its limits or raise its capacity; only lowering below use is refused.
 #[tokio::test]
 async fn limits_can_be_loosened_while_a_pool_is_in_its_overage_band() {

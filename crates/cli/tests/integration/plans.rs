@@ -1,4 +1,4 @@
-//! Seed 003's plans and member quotas, and seed 004's consumption rules: the wrong unit is
+//! Plans and member quotas (memberships), and campaign quotas' consumption rules: the wrong unit is
 //! refused, and one subject is consumed once.
 
 use crate::helpers::{TestApp, spawn_app};
@@ -24,7 +24,7 @@ async fn put_member(
     (reply.status, reply.body)
 }
 
-/// Seed 003's volunteer plan: 30 shifts each.
+/// A volunteer membership plan: 30 shifts each.
 async fn volunteer_plan(app: &TestApp, key: &str) -> String {
     let created = app
         .post(
@@ -84,7 +84,7 @@ async fn members_get_quotas_from_their_plan_with_a_history_of_reasons() {
     assert_eq!(
         created.body["thresholds"].as_array().map(Vec::len),
         Some(4),
-        "seed 004's defaults"
+        "the default campaign thresholds"
     );
 
     let (status, pool) = put_member(&app, &key, &plan, "member-7", None).await;

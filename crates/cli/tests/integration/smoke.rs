@@ -1,4 +1,4 @@
-//! The seed 001 flow end to end: an event with two sections, a hold, a confirm, totals.
+//! An event's flow end to end: an event with two sections, a hold, a confirm, totals.
 
 use crate::helpers::spawn_app;
 use reqwest::StatusCode;

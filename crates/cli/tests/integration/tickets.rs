@@ -1,4 +1,4 @@
-//! Issue 6 (seed 002): attendees, bulk ticket generation as a job, QR codes, the PDF, check-in,
+//! Graduation tickets: attendees, bulk ticket generation as a job, QR codes, the PDF, check-in,
 //! and the CLI against a running server.
 
 use crate::helpers::*;

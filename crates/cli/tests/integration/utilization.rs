@@ -1,4 +1,4 @@
-//! Seed 004's utilisation: use against capacity and limit, near/at/over flags, and a bundle's
+//! Campaign quotas' utilisation: use against capacity and limit, near/at/over flags, and a bundle's
 //! shared total with a per-campaign breakdown.
 
 use crate::helpers::spawn_app;

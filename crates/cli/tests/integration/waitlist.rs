@@ -1,4 +1,4 @@
-//! Seed 000's dated sessions and waiting lists, through the HTTP API: joining a full date,
+//! Dated tour sessions and waiting lists, through the HTTP API: joining a full date,
 //! priority order, cancellation, promotion on release, capacity raise, lapsed offers and expiry,
 //! strict versus skip, and each date on its own.
 //!
@@ -96,7 +96,7 @@ async fn a_full_date_puts_the_asker_first_in_line_and_other_dates_stay_open() {
     assert_eq!(first["status"], "waiting");
     assert_eq!(first["position"], 1);
     assert_eq!(first["date"], DATE);
-    // No promotion yet on this pool: seed 000's 5 minutes per place in line.
+    // No promotion yet on this pool: the default 5 minutes per place in line.
     assert_eq!(first["estimated_wait_seconds"], 300);
     assert_eq!(
         first["expires_at"], "2026-09-21T16:13:20.000Z",

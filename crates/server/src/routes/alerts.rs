@@ -2,10 +2,12 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::WriteContext;
 use crate::extract::{JsonBody, Query};
+use crate::page::Page;
 use crate::requests::validate_recipients;
-use crate::state::{Actor, AppState, WriteContext};
-use crate::views::{AlertBody, Page, RecipientsBody, render_ok};
+use crate::state::{Actor, AppState};
+use crate::views::{AlertBody, RecipientsBody, render_ok};
 use allot_store::{AlertFilter, Role};
 use axum::Json;
 use axum::extract::State;
@@ -25,8 +27,8 @@ pub struct AlertQuery {
     pub cursor: Option<String>,
 }
 
-/// Alerts that fired, oldest first: thresholds crossed upward (seed 004) and queue alerts
-/// (seed 000), each with the utilisation and the recipients at the time.
+/// Alerts that fired, oldest first: thresholds crossed upward (campaign quotas) and
+/// waiting-list alerts (dated tours), each with the utilisation and the recipients at the time.
 #[utoipa::path(get, path = "/v1/alerts", tag = "alerts", params(AlertQuery),
     responses((status = 200, body = Page<AlertBody>), (status = 400)), security(("bearer" = [])))]
 pub async fn list_alerts(
@@ -35,11 +37,7 @@ pub async fn list_alerts(
     Query(query): Query<AlertQuery>,
 ) -> Result<Json<Page<AlertBody>>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
-    let page = super::PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .to_request()?;
+    let page = crate::page::request(query.limit, query.cursor)?;
     if let Some(severity) = &query.severity
         && allot_core::thresholds::Severity::parse(severity).is_none()
     {
@@ -50,7 +48,7 @@ pub async fn list_alerts(
     }
     let since = match &query.since {
         None => None,
-        Some(text) => Some(crate::views::parse_rfc3339(text).ok_or_else(|| {
+        Some(text) => Some(crate::timestamps::parse_rfc3339(text).ok_or_else(|| {
             ApiError::invalid(
                 "since",
                 "must be an RFC 3339 time, e.g. 2026-12-01T00:00:00Z",
@@ -62,11 +60,11 @@ pub async fn list_alerts(
         severity: query.severity,
         since,
     };
-    let found = state.store.list_alerts(&caller.tenant, &filter, page)?;
-    Ok(Json(Page {
-        items: found.items.iter().map(AlertBody::from).collect(),
-        next_cursor: found.next_cursor,
-    }))
+    let tenant = caller.tenant;
+    let found = state
+        .read(move |store| store.list_alerts(&tenant, &filter, page))
+        .await?;
+    Ok(Json(Page::of(&found, AlertBody::from)))
 }
 
 /// The tenant's recipient groups.
@@ -77,7 +75,8 @@ pub async fn get_recipients(
     caller: Caller,
 ) -> Result<Json<RecipientsBody>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
-    let groups = state.store.recipients(&caller.tenant)?;
+    let tenant = caller.tenant;
+    let groups = state.read(move |store| store.recipients(&tenant)).await?;
     Ok(Json(RecipientsBody::from(&groups)))
 }
 

@@ -4,7 +4,8 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::Query;
-use crate::views::{EventBody, Page};
+use crate::page::Page;
+use crate::views::EventBody;
 use allot_store::Role;
 use axum::Json;
 use axum::extract::State;
@@ -33,21 +34,15 @@ pub async fn list_events(
     Query(query): Query<EventQuery>,
 ) -> Result<Json<Page<EventBody>>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
-    let page = super::PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .to_request()?;
+    let page = crate::page::request(query.limit, query.cursor)?;
     if let Some(kind) = &query.kind
         && (kind.is_empty() || kind.len() > 64)
     {
         return Err(ApiError::invalid("type", "is not an event type"));
     }
+    let tenant = caller.tenant;
     let found = state
-        .store
-        .list_events(&caller.tenant, query.kind.as_deref(), page)?;
-    Ok(Json(Page {
-        items: found.items.iter().map(EventBody::from).collect(),
-        next_cursor: found.next_cursor,
-    }))
+        .read(move |store| store.list_events(&tenant, query.kind.as_deref(), page))
+        .await?;
+    Ok(Json(Page::of(&found, EventBody::from)))
 }

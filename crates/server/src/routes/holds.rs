@@ -2,10 +2,12 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::WriteContext;
 use crate::extract::{IgnoredBody, JsonBody, Query};
+use crate::page::Page;
 use crate::requests::{CreateHoldRequest, ExtendHoldRequest};
-use crate::state::{Actor, AppState, WriteContext};
-use crate::views::{HoldBody, Page, render_created, render_ok};
+use crate::state::{Actor, AppState};
+use crate::views::{HoldBody, render_created, render_ok};
 use allot_core::HoldStatus;
 use allot_store::{Command, HoldFilter, Role};
 use axum::Json;
@@ -112,9 +114,10 @@ pub async fn get_hold(
     Path(id): Path<String>,
 ) -> Result<Json<HoldBody>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
+    let (tenant, now, read_id) = (caller.tenant, state.clock.now(), id.clone());
     let hold = state
-        .store
-        .get_hold(&caller.tenant, &id, state.clock.now())?;
+        .read(move |store| store.get_hold(&tenant, &read_id, now))
+        .await?;
     let hold = hold.ok_or_else(|| ApiError::not_found("hold", &id))?;
     Ok(Json(HoldBody::new(&hold, None)))
 }
@@ -143,20 +146,14 @@ pub async fn list_holds(
             ApiError::invalid("status", "must be held, confirmed, released or expired")
         })?),
     };
-    let page = super::PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .to_request()?;
+    let page = crate::page::request(query.limit, query.cursor)?;
     let filter = HoldFilter {
         holder: query.holder,
         status,
     };
+    let (tenant, now) = (caller.tenant, state.clock.now());
     let found = state
-        .store
-        .list_holds(&caller.tenant, &filter, page, state.clock.now())?;
-    Ok(Json(Page {
-        items: found.items.iter().map(|h| HoldBody::new(h, None)).collect(),
-        next_cursor: found.next_cursor,
-    }))
+        .read(move |store| store.list_holds(&tenant, &filter, page, now))
+        .await?;
+    Ok(Json(Page::of(&found, |h| HoldBody::new(h, None))))
 }

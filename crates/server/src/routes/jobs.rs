@@ -2,88 +2,17 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::jobs::{GenerateParams, KIND_GENERATE_TICKETS, rate_per_second};
+use crate::jobs::params::{GenerateParams, KIND_GENERATE_TICKETS};
+use crate::page::Page;
 use crate::state::AppState;
-use crate::views::rfc3339;
-use allot_store::jobs::{JobItem, JobView};
-use allot_store::{PageRequest, Role};
+use crate::views::JobBody;
+use crate::views::jobs::LISTED_FAILURES;
+use allot_core::page::MAX_PAGE_SIZE;
+use allot_store::{PageRequest, Role, Store, StoreError, TenantId};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use utoipa::ToSchema;
-
-/// Failures a job's answer lists; the report has all of them.
-const LISTED_FAILURES: usize = 100;
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct JobFailureBody {
-    /// The item's position in the job, from 0.
-    pub position: i64,
-    /// What failed: for ticket generation, the attendee id.
-    pub item: String,
-    pub reason: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct JobBody {
-    pub id: String,
-    #[schema(example = "tickets.generate")]
-    pub kind: String,
-    /// queued, running, done or failed.
-    pub status: String,
-    pub params: serde_json::Value,
-    /// Items to look at: an estimate until the job is done.
-    pub total: i64,
-    /// Items looked at so far: created + skipped + failed.
-    pub done: i64,
-    pub created: i64,
-    pub skipped: i64,
-    pub failed: i64,
-    /// Items per second since the job was created.
-    pub rate_per_sec: f64,
-    /// Why the job failed, when it did.
-    pub error: Option<String>,
-    /// The first 100 failed items.
-    pub failures: Vec<JobFailureBody>,
-    pub report_url: String,
-    pub created_at: String,
-    pub started_at: Option<String>,
-    pub updated_at: String,
-    pub finished_at: Option<String>,
-}
-
-impl JobBody {
-    pub fn new(job: &JobView, failures: Vec<JobItem>) -> Self {
-        JobBody {
-            id: job.id.clone(),
-            kind: job.kind.clone(),
-            status: job.status.as_str().to_owned(),
-            params: job.params.clone(),
-            total: job.total,
-            done: job.counters.done,
-            created: job.counters.created,
-            skipped: job.counters.skipped,
-            failed: job.counters.failed,
-            rate_per_sec: rate_per_second(job),
-            error: job.error.clone(),
-            failures: failures
-                .into_iter()
-                .map(|item| JobFailureBody {
-                    position: item.seq,
-                    item: item.item,
-                    reason: item.reason,
-                })
-                .collect(),
-            report_url: format!("/v1/jobs/{}/report.csv", job.id),
-            created_at: rfc3339(job.created_at),
-            started_at: job.started_at.map(rfc3339),
-            updated_at: rfc3339(job.updated_at),
-            finished_at: job.finished_at.map(rfc3339),
-        }
-    }
-}
 
 /// A job's progress: counters, rate, and the first failures with their reasons.
 #[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs",
@@ -94,14 +23,18 @@ pub async fn get_job(
     Path(id): Path<String>,
 ) -> Result<Json<JobBody>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
-    let job = state
-        .store
-        .get_job(&caller.tenant, &id)?
-        .ok_or_else(|| ApiError::not_found("job", &id))?;
-    let failures =
-        state
-            .store
-            .job_items(&caller.tenant, &id, Some("failed"), -1, LISTED_FAILURES)?;
+    let (tenant, read_id) = (caller.tenant, id.clone());
+    let found = state
+        .read(move |store| {
+            let Some(job) = store.get_job(&tenant, &read_id)? else {
+                return Ok(None);
+            };
+            let failures =
+                store.job_items(&tenant, &read_id, Some("failed"), -1, LISTED_FAILURES)?;
+            Ok(Some((job, failures)))
+        })
+        .await?;
+    let (job, failures) = found.ok_or_else(|| ApiError::not_found("job", &id))?;
     Ok(Json(JobBody::new(&job, failures)))
 }
 
@@ -116,29 +49,19 @@ pub struct JobListQuery {
 
 /// The tenant's jobs, newest first, with their progress (failures are listed per job).
 #[utoipa::path(get, path = "/v1/jobs", tag = "jobs", params(JobListQuery),
-    responses((status = 200, body = crate::views::Page<JobBody>), (status = 400)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<JobBody>), (status = 400)), security(("bearer" = [])))]
 pub async fn list_jobs(
     State(state): State<AppState>,
     caller: Caller,
     crate::extract::Query(query): crate::extract::Query<JobListQuery>,
-) -> Result<Json<crate::views::Page<JobBody>>, ApiError> {
+) -> Result<Json<Page<JobBody>>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
-    let page = super::PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .to_request()?;
+    let page = crate::page::request(query.limit, query.cursor)?;
+    let tenant = caller.tenant;
     let found = state
-        .store
-        .list_jobs(&caller.tenant, query.kind.as_deref(), page)?;
-    Ok(Json(crate::views::Page {
-        items: found
-            .items
-            .iter()
-            .map(|job| JobBody::new(job, Vec::new()))
-            .collect(),
-        next_cursor: found.next_cursor,
-    }))
+        .read(move |store| store.list_jobs(&tenant, query.kind.as_deref(), page))
+        .await?;
+    Ok(Json(Page::of(&found, |job| JobBody::new(job, Vec::new()))))
 }
 
 /// Quotes a CSV field when it needs it.
@@ -164,8 +87,7 @@ fn csv_line(out: &mut String, fields: &[&str]) {
 
 /// A job's report being written: where the next page comes from.
 struct Report {
-    state: AppState,
-    tenant: allot_store::TenantId,
+    tenant: TenantId,
     job_id: String,
     part: ReportPart,
 }
@@ -186,17 +108,17 @@ enum ReportPart {
 impl Report {
     /// The next page of CSV lines; `None` once the report is complete. A store error ends the
     /// body early (the client sees a cut-off transfer, not a shorter report that looks whole).
-    fn next_page(&mut self) -> Result<Option<String>, allot_store::StoreError> {
+    fn next_page(&mut self, store: &dyn Store) -> Result<Option<String>, StoreError> {
         let mut out = String::new();
         match &mut self.part {
             ReportPart::Tickets { event_id, after } => {
-                let page = self.state.store.list_tickets(
+                let page = store.list_tickets(
                     &self.tenant,
                     event_id,
                     None,
                     Some(&self.job_id),
                     PageRequest {
-                        limit: allot_store::MAX_PAGE_SIZE,
+                        limit: MAX_PAGE_SIZE,
                         after: after.take(),
                     },
                 )?;
@@ -219,13 +141,8 @@ impl Report {
                 }
             }
             ReportPart::Items { after_seq } => {
-                let items = self.state.store.job_items(
-                    &self.tenant,
-                    &self.job_id,
-                    None,
-                    *after_seq,
-                    allot_store::MAX_PAGE_SIZE,
-                )?;
+                let items =
+                    store.job_items(&self.tenant, &self.job_id, None, *after_seq, MAX_PAGE_SIZE)?;
                 for item in &items {
                     csv_line(
                         &mut out,
@@ -233,7 +150,7 @@ impl Report {
                     );
                 }
                 match items.last() {
-                    Some(last) if items.len() == allot_store::MAX_PAGE_SIZE => {
+                    Some(last) if items.len() == MAX_PAGE_SIZE => {
                         *after_seq = last.seq;
                     }
                     _ => self.part = ReportPart::Done,
@@ -256,9 +173,10 @@ pub async fn job_report(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let caller = caller.require(Role::Viewer)?;
+    let (tenant, read_id) = (caller.tenant.clone(), id.clone());
     let job = state
-        .store
-        .get_job(&caller.tenant, &id)?
+        .read(move |store| store.get_job(&tenant, &read_id))
+        .await?
         .ok_or_else(|| ApiError::not_found("job", &id))?;
     // Ticket generation reports the tickets it issued (or last reissued) first.
     let tickets_of = (job.kind == KIND_GENERATE_TICKETS)
@@ -266,7 +184,6 @@ pub async fn job_report(
         .flatten()
         .map(|params| params.event_id);
     let report = Report {
-        state,
         tenant: caller.tenant,
         job_id: job.id,
         part: match tickets_of {
@@ -290,19 +207,28 @@ pub async fn job_report(
             "reason",
         ],
     );
-    let pages = futures_util::stream::unfold(report, |mut report| async move {
-        let page = match report.next_page() {
-            Ok(page) => Ok(page?),
+    // A store error ends the stream after yielding it, so the transfer is cut off.
+    let pages = futures_util::stream::unfold(Some((state, report)), |next| async move {
+        let (state, report) = next?;
+        let job_id = report.job_id.clone();
+        let read = state
+            .read(move |store| {
+                let mut report = report;
+                let page = report.next_page(store)?;
+                Ok((page, report))
+            })
+            .await;
+        match read {
+            Ok((Some(page), report)) => Some((Ok(page), Some((state, report)))),
+            Ok((None, _)) => None,
             Err(error) => {
-                tracing::warn!(%error, job = %report.job_id, "a job report was cut short");
-                report.part = ReportPart::Done;
-                Err(error)
+                tracing::warn!(%error, job = %job_id, "a job report was cut short");
+                Some((Err(error), None))
             }
-        };
-        Some((page, report))
+        }
     });
     let body = futures_util::StreamExt::chain(
-        futures_util::stream::once(async move { Ok(header_line) }),
+        futures_util::stream::once(async move { Ok::<_, crate::state::ReadError>(header_line) }),
         pages,
     );
     let mut response = axum::body::Body::from_stream(body).into_response();

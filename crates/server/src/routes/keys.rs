@@ -3,11 +3,11 @@
 use crate::auth::{Caller, generate_secret, hash_secret};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::extract::WriteContext;
 use crate::requests::{CreateApiKeyRequest, CreateTenantRequest};
-use crate::state::{Actor, AppState, WriteContext};
-use crate::views::{
-    ApiKeyBody, ApiKeyCreatedBody, TenantCreatedBody, render_created, render_ok, rfc3339,
-};
+use crate::state::{Actor, AppState};
+use crate::timestamps::rfc3339;
+use crate::views::{ApiKeyBody, ApiKeyCreatedBody, TenantCreatedBody, render_created, render_ok};
 use allot_store::{Command, Role};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -104,7 +104,10 @@ pub async fn list_api_keys(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     let caller = caller.require(Role::Admin)?;
-    let keys = state.store.list_api_keys(&caller.tenant)?;
+    let tenant = caller.tenant;
+    let keys = state
+        .read(move |store| store.list_api_keys(&tenant))
+        .await?;
     let body: Vec<ApiKeyBody> = keys
         .iter()
         .map(|key| ApiKeyBody {

@@ -1,5 +1,10 @@
-//! HTTP routes. Handlers translate HTTP to the store's commands and reads, and back; every rule
-//! about capacity lives in the core and every query in the store.
+//! HTTP routes, one module per resource. Handlers translate HTTP to the store's commands and
+//! reads, and back: a body is validated by `requests`, sent through [`AppState::submit`] and
+//! rendered by `views`; a read runs through [`AppState::read`] and lists page with `page`. Every
+//! rule lives in the core or the engine and every query in the store.
+//!
+//! [`AppState::submit`]: crate::state::AppState::submit
+//! [`AppState::read`]: crate::state::AppState::read
 
 pub mod alerts;
 pub mod attendees;
@@ -16,45 +21,6 @@ pub mod waitlist;
 pub mod webhooks;
 
 use crate::error::{ApiError, ErrorKind};
-use crate::extract::Query;
-use allot_store::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest};
-use serde::Deserialize;
-use utoipa::IntoParams;
-
-/// `?limit=&cursor=` on every list.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct PageQuery {
-    /// 1 to 1000, default 100.
-    pub limit: Option<usize>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
-impl PageQuery {
-    pub fn to_request(&self) -> Result<PageRequest, ApiError> {
-        let limit = self.limit.unwrap_or(DEFAULT_PAGE_SIZE);
-        if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-            return Err(ApiError::invalid(
-                "limit",
-                format!("must be between 1 and {MAX_PAGE_SIZE}"),
-            ));
-        }
-        if let Some(cursor) = &self.cursor
-            && (cursor.is_empty() || cursor.len() > 200)
-        {
-            return Err(ApiError::invalid(
-                "cursor",
-                "is not a cursor this list gave out",
-            ));
-        }
-        Ok(PageRequest {
-            limit,
-            after: self.cursor.clone(),
-        })
-    }
-}
-
-pub type PageParams = Query<PageQuery>;
 
 /// Answers unknown paths with a problem, not an empty 404.
 pub async fn not_found() -> ApiError {

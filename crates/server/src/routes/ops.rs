@@ -1,7 +1,7 @@
 //! Operations: liveness, readiness, metrics.
 
 use crate::error::{ApiError, ErrorKind};
-use crate::state::AppState;
+use crate::state::{AppState, ReadError};
 use axum::Json;
 use axum::extract::State;
 use axum::http::header;
@@ -17,11 +17,17 @@ pub async fn healthz() -> Json<Value> {
 /// Readiness: the store answers a query.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200), (status = 503)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let store = state.store.clone();
-    tokio::task::spawn_blocking(move || store.ping())
+    state
+        .read(|store| store.ping())
         .await
-        .map_err(|_| ApiError::new(ErrorKind::Unavailable, "the readiness check did not finish"))?
-        .map_err(|_| ApiError::new(ErrorKind::Unavailable, "the store does not answer"))?;
+        .map_err(|error| match error {
+            ReadError::Lost(_) => {
+                ApiError::new(ErrorKind::Unavailable, "the readiness check did not finish")
+            }
+            ReadError::Store(_) => {
+                ApiError::new(ErrorKind::Unavailable, "the store does not answer")
+            }
+        })?;
     Ok(Json(json!({"status": "ready", "store": "ok"})))
 }
 

@@ -1,20 +1,20 @@
-//! Plans and member quotas (seed 003): a plan is the quota each member gets; a member's quota is
+//! Plans and member quotas (memberships): a plan is the quota each member gets; a member's quota is
 //! a pool made from it, with the ledger as its history.
 
-use super::PageParams;
 use crate::auth::Caller;
-use crate::error::ApiError;
-use crate::error::ErrorKind;
+use crate::error::{ApiError, ErrorKind, corrupt};
+use crate::extract::WriteContext;
 use crate::extract::{IgnoredBody, JsonBody, parse_json};
-use crate::quota_jobs::{AdjustParams, KIND_ADJUST_QUOTAS};
+use crate::jobs::params::{AdjustParams, KIND_ADJUST_QUOTAS};
+use crate::page::{Page, PageParams};
 use crate::requests::{
     CreatePlanRequest, PatchPlanRequest, PutMemberRequest, QuotaAdjustmentRequest,
 };
-use crate::state::{Actor, AppState, WriteContext};
-use crate::views::{Page, PlanBody, PoolBody, QuotaBody, render_created, render_ok};
-use allot_store::Role;
+use crate::state::{Actor, AppState};
+use crate::views::{PlanBody, PoolBody, QuotaBody, render_created, render_ok};
 use allot_store::jobs::{JobCommand, JobView};
 use allot_store::{Command, Success};
+use allot_store::{PlanView, Role, TenantId};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -43,7 +43,7 @@ pub async fn create_plan(
 }
 
 /// The tenant's plans.
-#[utoipa::path(get, path = "/v1/plans", tag = "plans", params(super::PageQuery),
+#[utoipa::path(get, path = "/v1/plans", tag = "plans", params(crate::page::PageQuery),
     responses((status = 200, body = Page<PlanBody>)), security(("bearer" = [])))]
 pub async fn list_plans(
     State(state): State<AppState>,
@@ -51,11 +51,11 @@ pub async fn list_plans(
     crate::extract::Query(page): PageParams,
 ) -> Result<Json<Page<PlanBody>>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
-    let found = state.store.list_plans(&caller.tenant, page.to_request()?)?;
-    Ok(Json(Page {
-        items: found.items.iter().map(PlanBody::from).collect(),
-        next_cursor: found.next_cursor,
-    }))
+    let (tenant, page) = (caller.tenant, page.to_request()?);
+    let found = state
+        .read(move |store| store.list_plans(&tenant, page))
+        .await?;
+    Ok(Json(Page::of(&found, PlanBody::from)))
 }
 
 #[utoipa::path(get, path = "/v1/plans/{id}", tag = "plans",
@@ -66,11 +66,21 @@ pub async fn get_plan(
     Path(id): Path<String>,
 ) -> Result<Json<PlanBody>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
-    let plan = state
-        .store
-        .get_plan(&caller.tenant, &id)?
+    let plan = read_plan(&state, &caller.tenant, &id)
+        .await?
         .ok_or_else(|| ApiError::not_found("plan", &id))?;
     Ok(Json(PlanBody::from(&plan)))
+}
+
+async fn read_plan(
+    state: &AppState,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<PlanView>, ApiError> {
+    let (tenant, id) = (tenant.clone(), id.to_owned());
+    Ok(state
+        .read(move |store| store.get_plan(&tenant, &id))
+        .await?)
 }
 
 /// Change a plan (admin). A new capacity applies to members made from now on; with
@@ -108,9 +118,8 @@ async fn start_adjustment(
     let total = match (&params.subjects, &params.plan_id) {
         (Some(subjects), _) => subjects.len() as i64,
         (None, Some(plan)) => {
-            state
-                .store
-                .get_plan(&caller.tenant, plan)?
+            read_plan(state, &caller.tenant, plan)
+                .await?
                 .ok_or_else(|| ApiError::not_found("plan", plan))?
                 .members
         }
@@ -118,8 +127,7 @@ async fn start_adjustment(
     };
     let command = Command::Job(JobCommand::Create {
         kind: KIND_ADJUST_QUOTAS.to_owned(),
-        params: serde_json::to_value(&params)
-            .map_err(|e| ApiError::new(ErrorKind::Internal, format!("job parameters: {e}")))?,
+        params: params.to_json(),
         total,
     });
     let envelope = allot_store::Envelope {
@@ -138,10 +146,7 @@ async fn start_adjustment(
     match reply {
         allot_store::Reply::Outcome(Ok(Success::Job(job))) => Ok(job),
         allot_store::Reply::Outcome(Err(failure)) => Err(failure.into()),
-        _ => Err(ApiError::new(
-            ErrorKind::Internal,
-            "creating a job answered something else",
-        )),
+        other => Err(corrupt(format!("creating a job answered {other:?}"))),
     }
 }
 
@@ -150,7 +155,7 @@ async fn start_adjustment(
 /// `GET /v1/jobs/{id}`. A member that cannot take the change (its use is above the new capacity)
 /// is listed among the job's failures with the reason; the rest go on.
 #[utoipa::path(post, path = "/v1/quota-adjustments", tag = "plans", request_body = QuotaAdjustmentRequest,
-    responses((status = 202, body = crate::routes::jobs::JobBody), (status = 400), (status = 404)),
+    responses((status = 202, body = crate::views::JobBody), (status = 400), (status = 404)),
     security(("bearer" = [])))]
 pub async fn adjust_quotas(
     State(state): State<AppState>,
@@ -160,14 +165,14 @@ pub async fn adjust_quotas(
     let caller = write.caller.require(Role::Admin)?;
     let params = body.value.validate()?;
     if let Some(plan) = &params.plan_id
-        && state.store.get_plan(&caller.tenant, plan)?.is_none()
+        && read_plan(&state, &caller.tenant, plan).await?.is_none()
     {
         return Err(ApiError::not_found("plan", plan));
     }
     let job = start_adjustment(&state, &caller, params).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(crate::routes::jobs::JobBody::new(&job, Vec::new())),
+        Json(crate::views::JobBody::new(&job, Vec::new())),
     )
         .into_response())
 }
@@ -210,14 +215,14 @@ pub async fn subject_quotas(
     Path(subject): Path<String>,
 ) -> Result<Json<Page<QuotaBody>>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
+    let (tenant, now, read_subject) = (caller.tenant, state.clock.now(), subject.clone());
     let quotas = state
-        .store
-        .subject_quotas(&caller.tenant, &subject, state.clock.now())?;
+        .read(move |store| store.subject_quotas(&tenant, &read_subject, now))
+        .await?;
     if quotas.is_empty() {
         return Err(ApiError::not_found("quota holder", &subject));
     }
-    Ok(Json(Page {
-        items: quotas.iter().map(QuotaBody::from).collect(),
-        next_cursor: None,
-    }))
+    Ok(Json(Page::whole(
+        quotas.iter().map(QuotaBody::from).collect(),
+    )))
 }

@@ -1,16 +1,18 @@
 //! Pools: create, read, list, change, totals over children, availability, ledger.
 
-use super::PageParams;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::WriteContext;
 use crate::extract::{JsonBody, Query};
+use crate::page::{Page, PageParams};
 use crate::requests::{CreatePoolRequest, PatchPoolRequest};
-use crate::state::{Actor, AppState, WriteContext};
+use crate::state::{Actor, AppState};
 use crate::views::{
-    AvailabilityBody, LedgerEntryBody, Page, PoolBody, TotalsBody, UsageBody, UtilizationBody,
+    AvailabilityBody, LedgerEntryBody, PoolBody, TotalsBody, UsageBody, UtilizationBody,
     render_created, render_ok,
 };
-use allot_store::Role;
+use allot_core::PoolId;
+use allot_store::{PoolView, Role, TenantId};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -49,9 +51,13 @@ pub async fn get_pool(
     Path(id): Path<String>,
 ) -> Result<Json<PoolBody>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
-    let pool = state
-        .store
-        .get_pool(&caller.tenant, &id, state.clock.now())?;
+    let (tenant, now) = (caller.tenant, state.clock.now());
+    let pool = {
+        let id = id.clone();
+        state
+            .read(move |store| store.get_pool(&tenant, &id, now))
+            .await?
+    };
     let pool = pool.ok_or_else(|| ApiError::not_found("pool", &id))?;
     Ok(Json(PoolBody::from(&pool)))
 }
@@ -73,21 +79,12 @@ pub async fn list_pools(
     Query(query): Query<PoolListQuery>,
 ) -> Result<Json<Page<PoolBody>>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
-    let page = super::PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .to_request()?;
-    let found = state.store.list_pools(
-        &caller.tenant,
-        query.parent_id.as_deref(),
-        page,
-        state.clock.now(),
-    )?;
-    Ok(Json(Page {
-        items: found.items.iter().map(PoolBody::from).collect(),
-        next_cursor: found.next_cursor,
-    }))
+    let page = crate::page::request(query.limit, query.cursor)?;
+    let (tenant, now) = (caller.tenant, state.clock.now());
+    let found = state
+        .read(move |store| store.list_pools(&tenant, query.parent_id.as_deref(), page, now))
+        .await?;
+    Ok(Json(Page::of(&found, PoolBody::from)))
 }
 
 /// Change a pool's name, price, limits, capacity (with a reason) or active flag (admin).
@@ -114,6 +111,20 @@ pub async fn patch_pool(
         .into_response())
 }
 
+/// A pool and its direct children.
+async fn read_children(
+    state: &AppState,
+    tenant: TenantId,
+    id: &str,
+) -> Result<(PoolView, Vec<PoolView>), ApiError> {
+    let now = state.clock.now();
+    let read_id = id.to_owned();
+    state
+        .read(move |store| store.pool_children(&tenant, &read_id, now))
+        .await?
+        .ok_or_else(|| ApiError::not_found("pool", id))
+}
+
 /// Sums over a pool's direct children: an event's totals over its sections.
 #[utoipa::path(get, path = "/v1/pools/{id}/totals", tag = "pools",
     responses((status = 200, body = TotalsBody), (status = 404)), security(("bearer" = [])))]
@@ -123,10 +134,7 @@ pub async fn pool_totals(
     Path(id): Path<String>,
 ) -> Result<Json<TotalsBody>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
-    let (pool, children) = state
-        .store
-        .pool_children(&caller.tenant, &id, state.clock.now())?
-        .ok_or_else(|| ApiError::not_found("pool", &id))?;
+    let (pool, children) = read_children(&state, caller.tenant, &id).await?;
     let figures = children.iter().map(|c| allot_core::ChildFigures {
         capacity: c.capacity,
         held: c.held,
@@ -145,7 +153,7 @@ pub async fn pool_totals(
     }))
 }
 
-/// Use against capacity and limit, with seed 004's flags; for a bundle, each campaign under it.
+/// Use against capacity and limit, with near/at/over flags; for a bundle, each campaign under it.
 #[utoipa::path(get, path = "/v1/pools/{id}/utilization", tag = "pools",
     responses((status = 200, body = UtilizationBody), (status = 404)), security(("bearer" = [])))]
 pub async fn utilization(
@@ -154,10 +162,7 @@ pub async fn utilization(
     Path(id): Path<String>,
 ) -> Result<Json<UtilizationBody>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
-    let (pool, children) = state
-        .store
-        .pool_children(&caller.tenant, &id, state.clock.now())?
-        .ok_or_else(|| ApiError::not_found("pool", &id))?;
+    let (pool, children) = read_children(&state, caller.tenant, &id).await?;
     Ok(Json(UtilizationBody {
         total: UsageBody::from(&pool),
         breakdown: children.iter().map(UsageBody::from).collect(),
@@ -185,17 +190,37 @@ pub async fn availability(
     let caller = caller.require(Role::Viewer)?;
     let quantity = allot_core::Quantity::new(query.quantity.unwrap_or(1))
         .map_err(|error| ApiError::invalid("quantity", error.to_string()))?;
-    let id = match &query.date {
+    let now = state.clock.now();
+    let (pool, id) = match &query.date {
         Some(date) => {
-            super::sessions::refuse_date_over(&state, &caller.tenant, &id, date)?;
-            super::sessions::date_instance(&id, date)?
+            let date = super::sessions::parse_date(date)?;
+            let instance = date.instance_id(&PoolId(id.clone())).0;
+            // One blocking read for both: the session (is the date over where it runs?) and
+            // the date's availability.
+            let (tenant, read_instance) = (caller.tenant, instance.clone());
+            let (session, pool) = state
+                .read(move |store| {
+                    let Some(session) = store.get_pool(&tenant, &id, now)? else {
+                        return Ok((None, None));
+                    };
+                    let pool = store.availability(&tenant, &read_instance, now)?;
+                    Ok((Some(session), pool))
+                })
+                .await?;
+            if let Some(session) = session {
+                super::sessions::refuse_over(date, &session, now)?;
+            }
+            (pool, instance)
         }
-        None => id,
+        None => {
+            let (tenant, read_id) = (caller.tenant, id.clone());
+            let pool = state
+                .read(move |store| store.availability(&tenant, &read_id, now))
+                .await?;
+            (pool, id)
+        }
     };
-    let pool = state
-        .store
-        .availability(&caller.tenant, &id, state.clock.now())?
-        .ok_or_else(|| ApiError::not_found("pool", &id))?;
+    let pool = pool.ok_or_else(|| ApiError::not_found("pool", &id))?;
     if pool.per_date {
         return Err(ApiError::invalid(
             "date",
@@ -203,7 +228,7 @@ pub async fn availability(
         ));
     }
     Ok(Json(AvailabilityBody {
-        can_hold: pool.active && pool.available >= quantity.get(),
+        can_hold: allot_core::limits::can_hold(pool.active, pool.available, quantity),
         pool_id: id,
         available: pool.available,
         quantity: quantity.get(),
@@ -211,7 +236,7 @@ pub async fn availability(
 }
 
 /// Page through a pool's ledger: every change to its counters or capacity, oldest first.
-#[utoipa::path(get, path = "/v1/pools/{id}/ledger", tag = "pools", params(super::PageQuery),
+#[utoipa::path(get, path = "/v1/pools/{id}/ledger", tag = "pools", params(crate::page::PageQuery),
     responses((status = 200, body = Page<LedgerEntryBody>), (status = 404)),
     security(("bearer" = [])))]
 pub async fn pool_ledger(
@@ -221,12 +246,10 @@ pub async fn pool_ledger(
     Query(page): PageParams,
 ) -> Result<Json<Page<LedgerEntryBody>>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
+    let (tenant, page, read_id) = (caller.tenant, page.to_request()?, id.clone());
     let found = state
-        .store
-        .list_ledger(&caller.tenant, &id, page.to_request()?)?
+        .read(move |store| store.list_ledger(&tenant, &read_id, page))
+        .await?
         .ok_or_else(|| ApiError::not_found("pool", &id))?;
-    Ok(Json(Page {
-        items: found.items.iter().map(LedgerEntryBody::from).collect(),
-        next_cursor: found.next_cursor,
-    }))
+    Ok(Json(Page::of(&found, LedgerEntryBody::from)))
 }

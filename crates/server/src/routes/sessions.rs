@@ -2,41 +2,37 @@
 //! A date is addressed under its session; a date not used yet reads as the session's settings
 //! with nothing held.
 
-use super::PageParams;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::extract::WriteContext;
+use crate::page::{Page, PageParams};
 use crate::requests::PatchPoolRequest;
-use crate::state::{Actor, AppState, WriteContext};
-use crate::views::{Page, PoolBody, render_ok};
+use crate::state::{Actor, AppState};
+use crate::views::{PoolBody, render_ok};
 use allot_core::{PoolId, SessionDate, UnixMillis};
-use allot_store::Role;
+use allot_store::{PoolView, Role};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
 
+/// A date given in a path or a query, `YYYY-MM-DD`.
+pub(crate) fn parse_date(date: &str) -> Result<SessionDate, ApiError> {
+    SessionDate::parse(date).map_err(|error| ApiError::invalid("date", error.to_string()))
+}
+
 /// The id of `date`'s instance of `session`, for a date given in a path or a query.
 pub(crate) fn date_instance(session: &str, date: &str) -> Result<String, ApiError> {
-    let date =
-        SessionDate::parse(date).map_err(|error| ApiError::invalid("date", error.to_string()))?;
-    Ok(date.instance_id(&PoolId(session.to_owned())).0)
+    Ok(parse_date(date)?.instance_id(&PoolId(session.to_owned())).0)
 }
 
 /// Refuses a date of `session` that is over in the session's time zone (400, as a hold on it
-/// would be): for reads that answer whether a hold could be placed. Unknown sessions pass: the
-/// read that follows answers 404.
-pub(crate) fn refuse_date_over(
-    state: &AppState,
-    tenant: &allot_store::TenantId,
-    session: &str,
-    date: &str,
+/// would be): for reads that answer whether a hold could be placed.
+pub(crate) fn refuse_over(
+    date: SessionDate,
+    session: &PoolView,
+    now: UnixMillis,
 ) -> Result<(), ApiError> {
-    let date =
-        SessionDate::parse(date).map_err(|error| ApiError::invalid("date", error.to_string()))?;
-    let now = state.clock.now();
-    let Some(session) = state.store.get_pool(tenant, session, now)? else {
-        return Ok(());
-    };
     date.upcoming_in(now, &session.zone())
         .map_err(|error| ApiError::invalid("date", error.to_string()))?;
     Ok(())
@@ -61,9 +57,10 @@ pub async fn get_date(
 ) -> Result<Json<PoolBody>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
     let instance = date_instance(&id, &date)?;
+    let (tenant, now, read_id) = (caller.tenant, state.clock.now(), instance.clone());
     let pool = state
-        .store
-        .get_pool(&caller.tenant, &instance, state.clock.now())?
+        .read(move |store| store.get_pool(&tenant, &read_id, now))
+        .await?
         .ok_or_else(|| ApiError::not_found("session date", &instance))?;
     Ok(Json(PoolBody::from(&pool)))
 }
@@ -95,7 +92,7 @@ pub async fn patch_date(
 }
 
 /// The dates of a session already made (used at least once), in date order.
-#[utoipa::path(get, path = "/v1/pools/{id}/dates", tag = "sessions", params(super::PageQuery),
+#[utoipa::path(get, path = "/v1/pools/{id}/dates", tag = "sessions", params(crate::page::PageQuery),
     responses((status = 200, body = Page<PoolBody>), (status = 404)), security(("bearer" = [])))]
 pub async fn list_dates(
     State(state): State<AppState>,
@@ -105,12 +102,15 @@ pub async fn list_dates(
 ) -> Result<Json<Page<PoolBody>>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
     let crate::extract::Query(page) = query;
+    let (tenant, now, page, read_id) = (
+        caller.tenant,
+        state.clock.now(),
+        page.to_request()?,
+        id.clone(),
+    );
     let found = state
-        .store
-        .session_dates(&caller.tenant, &id, page.to_request()?, state.clock.now())?
+        .read(move |store| store.session_dates(&tenant, &read_id, page, now))
+        .await?
         .ok_or_else(|| ApiError::not_found("session", &id))?;
-    Ok(Json(Page {
-        items: found.items.iter().map(PoolBody::from).collect(),
-        next_cursor: found.next_cursor,
-    }))
+    Ok(Json(Page::of(&found, PoolBody::from)))
 }

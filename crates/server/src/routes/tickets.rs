@@ -3,118 +3,26 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorKind};
+use crate::extract::WriteContext;
 use crate::extract::{IgnoredBody, JsonBody, Query};
-use crate::jobs::{GenerateParams, KIND_GENERATE_TICKETS};
+use crate::jobs::params::KIND_GENERATE_TICKETS;
+use crate::page::Page;
 use crate::printing::{PrintItem, QrMatrix, tickets_pdf};
-use crate::routes::jobs::JobBody;
-use crate::state::{Actor, AppState, WriteContext};
-use crate::views::{Page, render, rfc3339};
+use crate::requests::{CheckInRequest, GenerateRequest};
+use crate::state::{Actor, AppState};
+use crate::views::{CheckInBody, CheckInCountsBody, JobBody, TicketBody, render};
 use allot_store::jobs::JobCommand;
-use allot_store::tickets::{TicketCommand, TicketStatus, TicketSuccess, TicketView};
+use allot_store::tickets::{TicketCommand, TicketStatus, TicketView};
 use allot_store::{Command, Outcome, Role, StoredResponse};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
-/// Largest chunk a generation job may take per transaction.
-pub const MAX_CHUNK: usize = 10_000;
-pub const DEFAULT_CHUNK: usize = 1_000;
-/// Most attendees one generation request may name.
-const MAX_ATTENDEE_IDS: usize = 20_000;
 /// Most tickets one PDF holds; page through bigger events with `cursor`.
 const MAX_PDF_TICKETS: usize = 1_000;
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TicketBody {
-    pub id: String,
-    pub event_id: String,
-    /// The pool the ticket holds one unit of: the attendee's section, or the event.
-    pub pool_id: String,
-    pub attendee_id: String,
-    pub hold_id: String,
-    #[schema(example = "7KQ2M-XH4PD")]
-    pub code: String,
-    /// valid, used or void.
-    pub status: String,
-    pub issued_at: String,
-    pub used_at: Option<String>,
-    pub voided_at: Option<String>,
-    /// The secret to check in with; only on `GET /v1/tickets/{id}`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
-    /// The base URL configured with `ALLOT_TICKET_LINK_BASE`, then the token.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub magic_link: Option<String>,
-}
-
-impl TicketBody {
-    pub fn new(ticket: &TicketView) -> Self {
-        TicketBody {
-            id: ticket.id.clone(),
-            event_id: ticket.event_id.clone(),
-            pool_id: ticket.pool_id.clone(),
-            attendee_id: ticket.attendee_id.clone(),
-            hold_id: ticket.hold_id.clone(),
-            code: ticket.code.clone(),
-            status: ticket.status.as_str().to_owned(),
-            issued_at: rfc3339(ticket.issued_at),
-            used_at: ticket.used_at.map(rfc3339),
-            voided_at: ticket.voided_at.map(rfc3339),
-            token: None,
-            magic_link: None,
-        }
-    }
-
-    fn with_secret(mut self, state: &AppState, ticket: &TicketView) -> Self {
-        let token = state.tickets.token(&ticket.attendee_id, &ticket.token_seed);
-        self.magic_link = Some(state.tickets.magic_link(&token));
-        self.token = Some(token);
-        self
-    }
-}
-
-/// The door's answer to a first scan.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CheckInBody {
-    /// Always `admitted`; a refused scan is a problem (ticket-used, ticket-void, not-found).
-    pub result: String,
-    pub ticket: TicketBody,
-    pub attendee: crate::routes::attendees::AttendeeBody,
-}
-
-/// Renders the ticket successes; called from `views::success_bytes`.
-pub fn success_bytes(success: &TicketSuccess) -> Vec<u8> {
-    let bytes = match success {
-        TicketSuccess::Imported(summary) => {
-            serde_json::to_vec(&crate::routes::attendees::ImportBody::new(summary))
-        }
-        TicketSuccess::Chunk(job) => serde_json::to_vec(&JobBody::new(job, Vec::new())),
-        TicketSuccess::Ticket(ticket) => serde_json::to_vec(&TicketBody::new(ticket)),
-        TicketSuccess::CheckedIn { ticket, attendee } => serde_json::to_vec(&CheckInBody {
-            result: "admitted".into(),
-            ticket: TicketBody::new(ticket),
-            attendee: attendee.into(),
-        }),
-    };
-    bytes.expect("response bodies serialize")
-}
-
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct GenerateRequest {
-    /// Only these attendees; all of the event's when absent.
-    pub attendee_ids: Option<Vec<String>>,
-    /// Leave attendees who have a ticket alone (default). `false` regenerates: their valid
-    /// ticket gets a new code and token (the old QR code stops working); used ones are skipped.
-    pub skip_existing: Option<bool>,
-    /// Look at no more than this many attendees, in import order.
-    pub limit: Option<i64>,
-    /// Attendees per transaction, 1 to 10000; default 1000.
-    pub chunk: Option<i64>,
-}
 
 fn render_accepted(outcome: &Outcome) -> StoredResponse {
     render(outcome, StatusCode::ACCEPTED)
@@ -134,78 +42,37 @@ pub async fn generate(
     body: JsonBody<GenerateRequest>,
 ) -> Result<Response, ApiError> {
     let caller = write.caller.require(Role::Operator)?;
-    let request = &body.value;
-    let mut errors = Vec::new();
-    let chunk = request.chunk.unwrap_or(DEFAULT_CHUNK as i64);
-    if !(1..=MAX_CHUNK as i64).contains(&chunk) {
-        errors.push(("chunk", format!("must be between 1 and {MAX_CHUNK}")));
-    }
-    if let Some(limit) = request.limit
-        && !(1..=100_000_000).contains(&limit)
-    {
-        errors.push(("limit", "must be between 1 and 100000000".to_owned()));
-    }
-    let attendee_ids = request.attendee_ids.clone().map(|mut ids| {
-        ids.sort();
-        ids.dedup();
-        ids
-    });
-    if let Some(ids) = &attendee_ids {
-        if ids.is_empty() || ids.len() > MAX_ATTENDEE_IDS {
-            errors.push((
-                "attendee_ids",
-                format!("must name 1 to {MAX_ATTENDEE_IDS} attendees"),
-            ));
-        }
-        if ids.iter().any(|id| id.is_empty() || id.len() > 100) {
-            errors.push(("attendee_ids", "holds an id that is not valid".to_owned()));
-        }
-    }
-    if !errors.is_empty() {
-        let detail = errors
-            .iter()
-            .map(|(f, m)| format!("{f}: {m}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        return Err(ApiError {
-            errors: errors
-                .into_iter()
-                .map(|(field, message)| crate::error::FieldError {
-                    field: field.to_owned(),
-                    message,
-                })
-                .collect(),
-            ..ApiError::new(ErrorKind::Validation, detail)
-        });
-    }
-    let available = match &attendee_ids {
+    let params = body.value.validate(id)?;
+    // One read for both: how many attendees the event has (unless the request names them),
+    // and whether it exists at all.
+    let (tenant, now, event_id) = (
+        caller.tenant.clone(),
+        state.clock.now(),
+        params.event_id.clone(),
+    );
+    let count_them = params.attendee_ids.is_none();
+    let (attendees, exists) = state
+        .read(move |store| {
+            let attendees = match count_them {
+                true => store.count_attendees(&tenant, &event_id, None)?,
+                false => None,
+            };
+            let exists = store.get_pool(&tenant, &event_id, now)?.is_some();
+            Ok((attendees, exists))
+        })
+        .await?;
+    let not_found = || ApiError::not_found("pool", &params.event_id);
+    let available = match &params.attendee_ids {
         Some(ids) => ids.len() as i64,
-        None => state
-            .store
-            .count_attendees(&caller.tenant, &id, None)?
-            .ok_or_else(|| ApiError::not_found("pool", &id))?,
+        None => attendees.ok_or_else(not_found)?,
     };
-    if state
-        .store
-        .get_pool(&caller.tenant, &id, state.clock.now())?
-        .is_none()
-    {
-        return Err(ApiError::not_found("pool", &id));
+    if !exists {
+        return Err(not_found());
     }
-    let params = GenerateParams {
-        event_id: id,
-        attendee_ids,
-        skip_existing: request.skip_existing.unwrap_or(true),
-        limit: request.limit,
-        chunk: chunk as usize,
-    };
-    let total = request
-        .limit
-        .map_or(available, |limit| limit.min(available));
+    let total = allot_core::jobs::job_total(params.limit, available);
     let command = Command::Job(JobCommand::Create {
         kind: KIND_GENERATE_TICKETS.to_owned(),
-        params: serde_json::to_value(&params)
-            .map_err(|e| ApiError::new(ErrorKind::Internal, format!("job parameters: {e}")))?,
+        params: params.to_json(),
         total,
     });
     let answer = state
@@ -220,11 +87,12 @@ pub async fn generate(
     Ok(answer.into_response())
 }
 
-fn load_ticket(state: &AppState, caller: &Caller, id: &str) -> Result<TicketView, ApiError> {
+async fn load_ticket(state: &AppState, caller: &Caller, id: &str) -> Result<TicketView, ApiError> {
     let caller = caller.require(Role::Operator)?;
+    let (tenant, read_id) = (caller.tenant, id.to_owned());
     state
-        .store
-        .get_ticket(&caller.tenant, id)?
+        .read(move |store| store.get_ticket(&tenant, &read_id))
+        .await?
         .ok_or_else(|| ApiError::not_found("ticket", id))
 }
 
@@ -236,8 +104,12 @@ pub async fn get_ticket(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<TicketBody>, ApiError> {
-    let ticket = load_ticket(&state, &caller, &id)?;
-    Ok(Json(TicketBody::new(&ticket).with_secret(&state, &ticket)))
+    let ticket = load_ticket(&state, &caller, &id).await?;
+    let token = state.tickets.token(&ticket.attendee_id, &ticket.token_seed);
+    let magic_link = state.tickets.magic_link(&token);
+    Ok(Json(
+        TicketBody::new(&ticket).with_secret(token, magic_link),
+    ))
 }
 
 /// Void a valid ticket (operator): its unit goes back to the pool. A used ticket cannot be voided.
@@ -291,7 +163,7 @@ pub async fn qr_svg(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let ticket = load_ticket(&state, &caller, &id)?;
+    let ticket = load_ticket(&state, &caller, &id).await?;
     Ok(with_type(
         qr_of(&state, &ticket)?.svg().into_bytes(),
         "image/svg+xml",
@@ -307,7 +179,7 @@ pub async fn qr_png(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let ticket = load_ticket(&state, &caller, &id)?;
+    let ticket = load_ticket(&state, &caller, &id).await?;
     let png = qr_of(&state, &ticket)?.png(8).map_err(|error| {
         ApiError::new(ErrorKind::Internal, format!("cannot draw a PNG: {error}"))
     })?;
@@ -343,23 +215,13 @@ pub async fn list_tickets(
 ) -> Result<Json<Page<TicketBody>>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
     let status = parse_status(query.status.as_deref())?;
-    let page = super::PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .to_request()?;
+    let page = crate::page::request(query.limit, query.cursor)?;
+    let (tenant, read_id) = (caller.tenant, id.clone());
     let found = state
-        .store
-        .list_tickets(&caller.tenant, &id, status, None, page)?
+        .read(move |store| store.list_tickets(&tenant, &read_id, status, None, page))
+        .await?
         .ok_or_else(|| ApiError::not_found("pool", &id))?;
-    Ok(Json(Page {
-        items: found
-            .items
-            .iter()
-            .map(|t| TicketBody::new(&t.ticket))
-            .collect(),
-        next_cursor: found.next_cursor,
-    }))
+    Ok(Json(Page::of(&found, |t| TicketBody::new(&t.ticket))))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -385,26 +247,20 @@ pub async fn tickets_pdf_route(
 ) -> Result<Response, ApiError> {
     let caller = caller.require(Role::Operator)?;
     let status = parse_status(query.status.as_deref())?.unwrap_or(TicketStatus::Valid);
-    let limit = query.limit.unwrap_or(MAX_PDF_TICKETS);
-    if !(1..=MAX_PDF_TICKETS).contains(&limit) {
-        return Err(ApiError::invalid(
-            "limit",
-            format!("must be between 1 and {MAX_PDF_TICKETS}"),
-        ));
-    }
-    let page = super::PageQuery {
-        limit: Some(limit),
-        cursor: query.cursor,
-    }
-    .to_request()?;
-    let event = state
-        .store
-        .get_pool(&caller.tenant, &id, state.clock.now())?
-        .ok_or_else(|| ApiError::not_found("pool", &id))?;
+    let limit = allot_core::page::page_size_within(query.limit, MAX_PDF_TICKETS, MAX_PDF_TICKETS)
+        .map_err(|error| ApiError::invalid("limit", error.to_string()))?;
+    let page = crate::page::request(Some(limit), query.cursor)?;
+    let (tenant, now, read_id) = (caller.tenant, state.clock.now(), id.clone());
     let found = state
-        .store
-        .list_tickets(&caller.tenant, &id, Some(status), None, page)?
-        .ok_or_else(|| ApiError::not_found("pool", &id))?;
+        .read(move |store| {
+            let Some(event) = store.get_pool(&tenant, &read_id, now)? else {
+                return Ok(None);
+            };
+            let tickets = store.list_tickets(&tenant, &read_id, Some(status), None, page)?;
+            Ok(tickets.map(|tickets| (event, tickets)))
+        })
+        .await?;
+    let (event, found) = found.ok_or_else(|| ApiError::not_found("pool", &id))?;
     let items: Vec<PrintItem<'_>> = found
         .items
         .iter()
@@ -427,13 +283,6 @@ pub async fn tickets_pdf_route(
         response.headers_mut().insert("x-next-cursor", value);
     }
     Ok(response)
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CheckInRequest {
-    /// What the scanner read: the token, or the whole magic link.
-    pub token: String,
 }
 
 /// Scan a ticket at the door (operator). The first scan answers 200 with the ticket and the
@@ -470,18 +319,6 @@ pub async fn check_in(
         .into_response())
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CheckInCountsBody {
-    pub pool_id: String,
-    /// Tickets used: people who came in.
-    pub checked_in: i64,
-    /// Valid tickets not used yet.
-    pub not_checked_in: i64,
-    pub void: i64,
-    /// Tickets that count against capacity: checked in or not yet.
-    pub issued: i64,
-}
-
 /// Check-ins of a pool: for an event all its tickets, for a section the tickets of that section.
 #[utoipa::path(get, path = "/v1/pools/{id}/checkins", tag = "tickets",
     responses((status = 200, body = CheckInCountsBody), (status = 404)), security(("bearer" = [])))]
@@ -491,9 +328,10 @@ pub async fn checkin_counts(
     Path(id): Path<String>,
 ) -> Result<Json<CheckInCountsBody>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
+    let (tenant, read_id) = (caller.tenant, id.clone());
     let counts = state
-        .store
-        .ticket_counts(&caller.tenant, &id)?
+        .read(move |store| store.ticket_counts(&tenant, &read_id))
+        .await?
         .ok_or_else(|| ApiError::not_found("pool", &id))?;
     Ok(Json(CheckInCountsBody {
         pool_id: id,

@@ -1,12 +1,16 @@
-//! Waiting lists (seed 000): join a full pool's list, see positions and estimated waits, cancel;
+//! Waiting lists (dated tours, sold-out sections): join a full pool's list, see positions and estimated waits, cancel;
 //! promotion happens in the writer when capacity frees. Priority classes are per tenant.
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::WriteContext;
 use crate::extract::{IgnoredBody, JsonBody, Query};
-use crate::requests::{JoinWaitlistRequest, PriorityClassesBody};
-use crate::state::{Actor, AppState, WriteContext};
-use crate::views::{Page, WaitlistEntryBody, WaitlistStatusBody, render_ok, render_with};
+use crate::page::Page;
+use crate::requests::JoinWaitlistRequest;
+use crate::state::{Actor, AppState};
+use crate::views::{
+    PriorityClassesBody, WaitlistEntryBody, WaitlistStatusBody, render_ok, render_with,
+};
 use allot_store::Role;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -66,19 +70,15 @@ pub async fn pool_waitlist(
     Query(query): Query<PoolWaitlistQuery>,
 ) -> Result<Json<WaitlistStatusBody>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
-    let page = super::PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .to_request()?;
+    let page = crate::page::request(query.limit, query.cursor)?;
     let pool_id = match &query.date {
         Some(date) => super::sessions::date_instance(&id, date)?,
         None => id,
     };
-    let now = state.clock.now();
+    let (tenant, now, read_id) = (caller.tenant, state.clock.now(), pool_id.clone());
     let status = state
-        .store
-        .pool_waitlist(&caller.tenant, &pool_id, page, now)?
+        .read(move |store| store.pool_waitlist(&tenant, &read_id, page, now))
+        .await?
         .ok_or_else(|| ApiError::not_found("pool", &pool_id))?;
     Ok(Json(WaitlistStatusBody::new(
         &status,
@@ -96,10 +96,10 @@ pub async fn get_entry(
     Path(id): Path<String>,
 ) -> Result<Json<WaitlistEntryBody>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
-    let now = state.clock.now();
+    let (tenant, now, read_id) = (caller.tenant, state.clock.now(), id.clone());
     let entry = state
-        .store
-        .get_waitlist_entry(&caller.tenant, &id, now)?
+        .read(move |store| store.get_waitlist_entry(&tenant, &read_id, now))
+        .await?
         .ok_or_else(|| ApiError::not_found("waitlist entry", &id))?;
     Ok(Json(WaitlistEntryBody::new(
         &entry,
@@ -142,7 +142,7 @@ pub struct HolderQuery {
     pub cursor: Option<String>,
 }
 
-/// One holder's entries, newest first (seed 000's "my queue entries").
+/// One holder's entries, newest first (a signed-in user's "my queue entries").
 #[utoipa::path(get, path = "/v1/waitlist", tag = "waitlist", params(HolderQuery),
     responses((status = 200, body = Page<WaitlistEntryBody>), (status = 400)), security(("bearer" = [])))]
 pub async fn holder_entries(
@@ -151,26 +151,17 @@ pub async fn holder_entries(
     Query(query): Query<HolderQuery>,
 ) -> Result<Json<Page<WaitlistEntryBody>>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
-    let page = super::PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .to_request()?;
+    let page = crate::page::request(query.limit, query.cursor)?;
     if query.holder.is_empty() || query.holder.chars().count() > 200 {
         return Err(ApiError::invalid("holder", "must be 1 to 200 characters"));
     }
-    let now = state.clock.now();
+    let (tenant, now) = (caller.tenant, state.clock.now());
     let found = state
-        .store
-        .holder_waitlist(&caller.tenant, &query.holder, page, now)?;
-    Ok(Json(Page {
-        items: found
-            .items
-            .iter()
-            .map(|entry| WaitlistEntryBody::new(entry, state.fallback_wait_seconds, now))
-            .collect(),
-        next_cursor: found.next_cursor,
-    }))
+        .read(move |store| store.holder_waitlist(&tenant, &query.holder, page, now))
+        .await?;
+    Ok(Json(Page::of(&found, |entry| {
+        WaitlistEntryBody::new(entry, state.fallback_wait_seconds, now)
+    })))
 }
 
 /// The tenant's priority classes.
@@ -181,7 +172,10 @@ pub async fn get_priority_classes(
     caller: Caller,
 ) -> Result<Json<PriorityClassesBody>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
-    let classes = state.store.priority_classes(&caller.tenant)?;
+    let tenant = caller.tenant;
+    let classes = state
+        .read(move |store| store.priority_classes(&tenant))
+        .await?;
     Ok(Json(PriorityClassesBody::from(&classes)))
 }
 

@@ -1,13 +1,14 @@
 //! Webhooks: endpoints that receive events, signed the Standard Webhooks way, with every
 //! delivery and attempt on record.
 
-use super::PageParams;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::WriteContext;
 use crate::extract::{IgnoredBody, JsonBody};
+use crate::page::{Page, PageParams};
 use crate::requests::CreateWebhookRequest;
-use crate::state::{Actor, AppState, WriteContext};
-use crate::views::{DeliveryBody, Page, WebhookBody, render_created, render_ok};
+use crate::state::{Actor, AppState};
+use crate::views::{DeliveryBody, WebhookBody, render_created, render_ok};
 use allot_store::{Command, Role};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -47,11 +48,13 @@ pub async fn list_webhooks(
     caller: Caller,
 ) -> Result<Json<Page<WebhookBody>>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
-    let webhooks = state.store.list_webhooks(&caller.tenant)?;
-    Ok(Json(Page {
-        items: webhooks.iter().map(|w| WebhookBody::new(w, None)).collect(),
-        next_cursor: None,
-    }))
+    let tenant = caller.tenant;
+    let webhooks = state
+        .read(move |store| store.list_webhooks(&tenant))
+        .await?;
+    Ok(Json(Page::whole(
+        webhooks.iter().map(|w| WebhookBody::new(w, None)).collect(),
+    )))
 }
 
 /// Delete a webhook (admin); its pending deliveries are given up.
@@ -98,7 +101,7 @@ pub async fn test_webhook(
 }
 
 /// A webhook's deliveries, newest first, each with its attempts and their outcomes.
-#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks", params(super::PageQuery),
+#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks", params(crate::page::PageQuery),
     responses((status = 200, body = Page<DeliveryBody>), (status = 404)), security(("bearer" = [])))]
 pub async fn list_deliveries(
     State(state): State<AppState>,
@@ -107,12 +110,10 @@ pub async fn list_deliveries(
     crate::extract::Query(page): PageParams,
 ) -> Result<Json<Page<DeliveryBody>>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
+    let (tenant, page, read_id) = (caller.tenant, page.to_request()?, id.clone());
     let found = state
-        .store
-        .list_deliveries(&caller.tenant, &id, page.to_request()?)?
+        .read(move |store| store.list_deliveries(&tenant, &read_id, page))
+        .await?
         .ok_or_else(|| ApiError::not_found("webhook", &id))?;
-    Ok(Json(Page {
-        items: found.items.iter().map(DeliveryBody::from).collect(),
-        next_cursor: found.next_cursor,
-    }))
+    Ok(Json(Page::of(&found, DeliveryBody::from)))
 }

@@ -1,46 +1,15 @@
-//! Bulk quota adjustments (seed 003) as a job: every member of a plan, or a list of subjects,
+//! Bulk quota adjustments as a job: every member of a plan, or a list of subjects,
 //! moved to a capacity or by a delta, in chunks through the writer. A member that cannot take the
 //! change (a new capacity below what it already uses) is reported and the rest go on; a restart
 //! resumes from the job's cursor.
 
-use crate::jobs::{Step, StepError, finish, next_after, submit};
+use super::params::AdjustParams;
+use super::step::{JobFailed, Step, StepError, finish, submit};
 use crate::state::AppState;
-use allot_core::Capacity;
-use allot_store::command::{QuotaChange, QuotaChunk, QuotaTarget};
+use allot_core::jobs::{QUOTA_CHUNK, next_after};
+use allot_store::command::{QuotaChunk, QuotaTarget};
 use allot_store::jobs::{JobFailure, JobProgress, JobStatus, JobView};
 use allot_store::{Command, Failure, Reply, Success, TenantId};
-use serde::{Deserialize, Serialize};
-
-pub const KIND_ADJUST_QUOTAS: &str = "quotas.adjust";
-
-/// Quotas per chunk: one transaction each.
-pub const CHUNK: usize = 500;
-
-/// The parameters of a `quotas.adjust` job, as stored with it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AdjustParams {
-    /// Every member of this plan (or, with `subjects`, those subjects' quotas from this plan).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan_id: Option<String>,
-    /// These subjects (sorted, without repeats): each of their quotas.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subjects: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capacity: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delta: Option<i64>,
-    pub reason: String,
-}
-
-impl AdjustParams {
-    fn change(&self) -> Option<QuotaChange> {
-        match (self.capacity, self.delta) {
-            (Some(capacity), None) => Capacity::new(capacity).ok().map(QuotaChange::Capacity),
-            (None, Some(delta)) => Some(QuotaChange::Delta(delta)),
-            _ => None,
-        }
-    }
-}
 
 /// One chunk: the next quotas after the job's cursor, adjusted in the writer with the job's
 /// progress.
@@ -51,20 +20,30 @@ pub(crate) async fn step(
 ) -> Result<Step, StepError> {
     let params: AdjustParams = match serde_json::from_value(job.params.clone()) {
         Ok(params) => params,
-        Err(error) => return Ok(Step::Fail(format!("unreadable parameters: {error}"))),
+        Err(error) => return Ok(Step::Fail(JobFailed::UnreadableParams(error))),
     };
     let Some(change) = params.change() else {
-        return Ok(Step::Fail("give capacity or delta".into()));
+        return Ok(Step::Fail(JobFailed::NoChange));
     };
     let (targets, next_cursor, exhausted) = match &params.subjects {
         Some(subjects) => {
-            let (chunk, exhausted) = next_after(subjects, job.cursor.as_deref(), CHUNK);
+            let (chunk, exhausted) = next_after(subjects, job.cursor.as_deref(), QUOTA_CHUNK);
+            let (tenant_id, plan_id, subjects) =
+                (tenant.clone(), params.plan_id.clone(), chunk.to_vec());
+            let found = state
+                .read(move |store| {
+                    subjects
+                        .into_iter()
+                        .map(|subject| {
+                            let pools =
+                                store.subject_pools(&tenant_id, &subject, plan_id.as_deref())?;
+                            Ok((subject, pools))
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .await?;
             let mut targets = Vec::new();
-            for subject in chunk {
-                let pools =
-                    state
-                        .store
-                        .subject_pools(tenant, subject, params.plan_id.as_deref())?;
+            for (subject, pools) in found {
                 if pools.is_empty() {
                     targets.push(QuotaTarget {
                         label: subject.clone(),
@@ -81,12 +60,17 @@ pub(crate) async fn step(
             (targets, chunk.last().cloned(), exhausted)
         }
         None => {
-            let plan_id = params.plan_id.as_deref().unwrap_or_default();
-            let members =
-                state
-                    .store
-                    .plan_members_after(tenant, plan_id, job.cursor.as_deref(), CHUNK)?;
-            let exhausted = members.len() < CHUNK;
+            let (tenant_id, plan_id, cursor) = (
+                tenant.clone(),
+                params.plan_id.clone().unwrap_or_default(),
+                job.cursor.clone(),
+            );
+            let members = state
+                .read(move |store| {
+                    store.plan_members_after(&tenant_id, &plan_id, cursor.as_deref(), QUOTA_CHUNK)
+                })
+                .await?;
+            let exhausted = members.len() < QUOTA_CHUNK;
             let next = members.last().map(|(pool_id, _)| pool_id.clone());
             let targets = members
                 .into_iter()
@@ -120,9 +104,7 @@ pub(crate) async fn step(
         Reply::Outcome(Err(Failure::Job(
             JobFailure::Stale { .. } | JobFailure::Finished { .. },
         ))) => Ok(Step::Continue),
-        Reply::Outcome(Err(failure)) => Ok(Step::Fail(failure.to_string())),
-        other => Ok(Step::Fail(format!(
-            "unexpected answer to a chunk: {other:?}"
-        ))),
+        Reply::Outcome(Err(failure)) => Ok(Step::Fail(JobFailed::Refused(failure))),
+        other => Ok(Step::Fail(JobFailed::Unexpected(Box::new(other)))),
     }
 }

@@ -1,0 +1,196 @@
+//! Plans and member quotas: a membership type's quota, a member's own quota from it, and bulk
+//! adjustments of many quotas at once.
+
+use super::checks::{
+    Checks, MAX_HOLDER_CHARS, MAX_NAME_CHARS, MAX_REASON_CHARS, check_thresholds, check_unit,
+};
+use crate::error::ApiError;
+use crate::jobs::params::{AdjustParams, KIND_ADJUST_QUOTAS};
+use crate::views::pools::ThresholdBody;
+use allot_core::Capacity;
+use allot_core::quotas::Adjustment;
+use allot_store::Command;
+use allot_store::command::NewPlan;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePlanRequest {
+    #[schema(example = "Gold membership")]
+    pub name: String,
+    /// What the quota counts: seats, credits, learners...
+    #[schema(example = "credits")]
+    pub unit: String,
+    #[schema(example = 100)]
+    pub capacity: i64,
+    /// Default 100; a campaign quota with 10% overage is 110.
+    pub hard_limit_pct: Option<i64>,
+    pub soft_limit_pct: Option<i64>,
+    /// Thresholds for members' quotas; default the campaign table (80/90/100/110%).
+    pub thresholds: Option<Vec<ThresholdBody>>,
+}
+
+impl CreatePlanRequest {
+    pub fn validate(self) -> Result<Command, ApiError> {
+        let mut checks = Checks::default();
+        checks.text("name", &self.name, MAX_NAME_CHARS);
+        check_unit(&mut checks, &self.unit);
+        let limits = checks.limits(self.capacity, self.hard_limit_pct, self.soft_limit_pct);
+        let thresholds = self
+            .thresholds
+            .as_ref()
+            .map(|thresholds| check_thresholds(&mut checks, thresholds));
+        let command = limits.map(|limits| {
+            Command::CreatePlan(NewPlan {
+                name: self.name.trim().to_owned(),
+                unit: self.unit,
+                capacity: limits.capacity,
+                hard_limit_pct: limits.hard_limit_pct,
+                soft_limit_pct: limits.soft_limit_pct,
+                thresholds,
+            })
+        });
+        checks.finish(command)
+    }
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchPlanRequest {
+    pub name: Option<String>,
+    /// The capacity members made from now on get.
+    pub capacity: Option<i64>,
+    /// Also move every existing member's quota to the new capacity, as a bulk adjustment job
+    /// (a member already using more is reported as a failure and keeps its quota).
+    #[serde(default)]
+    pub apply_to_members: bool,
+    /// Why, for the members' quota history.
+    pub reason: Option<String>,
+}
+
+impl PatchPlanRequest {
+    /// The plan change, with the job that moves existing members when asked.
+    pub fn validate(self, plan_id: String) -> Result<Command, ApiError> {
+        let mut checks = Checks::default();
+        if let Some(name) = &self.name {
+            checks.text("name", name, MAX_NAME_CHARS);
+        }
+        if let Some(reason) = &self.reason {
+            checks.text("reason", reason, MAX_REASON_CHARS);
+        }
+        let capacity = match self.capacity {
+            Some(capacity) => checks.unit("capacity", Capacity::new(capacity)),
+            None => None,
+        };
+        if self.apply_to_members && capacity.is_none() {
+            checks.fail("apply_to_members", "needs a capacity to apply");
+        }
+        let reason = self
+            .reason
+            .clone()
+            .unwrap_or_else(|| "the plan's capacity changed".to_owned());
+        let follow = if self.apply_to_members {
+            capacity.map(|capacity| (capacity, reason))
+        } else {
+            None
+        };
+        let members_follow = match follow {
+            Some((capacity, reason)) => {
+                let params = AdjustParams {
+                    plan_id: Some(plan_id.clone()),
+                    subjects: None,
+                    capacity: Some(capacity.get()),
+                    delta: None,
+                    reason,
+                };
+                Some((KIND_ADJUST_QUOTAS.to_owned(), params.to_json()))
+            }
+            None => None,
+        };
+        checks.finish(Some(Command::UpdatePlan {
+            plan_id,
+            name: self.name.map(|name| name.trim().to_owned()),
+            capacity,
+            members_follow,
+        }))
+    }
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutMemberRequest {
+    /// Count the member's use against a shared pool too (a campaign under a bundle).
+    pub parent_id: Option<String>,
+}
+
+impl PutMemberRequest {
+    pub fn validate(self, plan_id: String, subject: String) -> Result<Command, ApiError> {
+        let mut checks = Checks::default();
+        checks.text("subject", &subject, MAX_HOLDER_CHARS);
+        if let Some(parent) = &self.parent_id {
+            checks.id("parent_id", parent);
+        }
+        checks.finish(Some(Command::PutMember {
+            plan_id,
+            subject,
+            parent_id: self.parent_id,
+        }))
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaAdjustmentRequest {
+    /// Every member of this plan; with `subjects`, only those subjects' quotas from this plan.
+    pub plan_id: Option<String>,
+    /// These subjects' quotas (at most 100,000).
+    pub subjects: Option<Vec<String>>,
+    /// The new capacity. Not with `delta`.
+    pub capacity: Option<i64>,
+    /// Add to each capacity (negative takes away). Not with `capacity`.
+    pub delta: Option<i64>,
+    /// Why: kept in every member's quota history.
+    #[schema(example = "annual plan renewal")]
+    pub reason: String,
+}
+
+/// Most subjects one bulk adjustment may list.
+const MAX_ADJUSTED_SUBJECTS: usize = 100_000;
+
+impl QuotaAdjustmentRequest {
+    pub fn validate(self) -> Result<AdjustParams, ApiError> {
+        let mut checks = Checks::default();
+        checks.text("reason", &self.reason, MAX_REASON_CHARS);
+        if self.plan_id.is_none() && self.subjects.is_none() {
+            checks.fail("plan_id", "give plan_id, subjects, or both");
+        }
+        if let Some(plan) = &self.plan_id {
+            checks.id("plan_id", plan);
+        }
+        let mut subjects = self.subjects;
+        if let Some(list) = subjects.as_mut() {
+            if list.is_empty() || list.len() > MAX_ADJUSTED_SUBJECTS {
+                checks.fail("subjects", "must list 1 to 100,000 subjects");
+            }
+            for subject in list.iter() {
+                if subject.is_empty() || subject.chars().count() > MAX_HOLDER_CHARS {
+                    checks.fail("subjects", "each subject is 1 to 200 characters");
+                    break;
+                }
+            }
+            list.sort();
+            list.dedup();
+        }
+        if let Err(error) = Adjustment::from_request(self.capacity, self.delta) {
+            checks.fail(error.field(), error.to_string());
+        }
+        checks.finish(Some(AdjustParams {
+            plan_id: self.plan_id,
+            subjects,
+            capacity: self.capacity,
+            delta: self.delta,
+            reason: self.reason.trim().to_owned(),
+        }))
+    }
+}
