@@ -3,14 +3,14 @@
 //! with the capacity it freed offered to those waiting before the next command can take it;
 //! then the store finishes the batch (alerts on what it changed, the pools' counters).
 //!
-//! The engine decides holds, pools, tenants and keys, and idempotency itself. The families it
-//! does not decide yet (waiting lists, webhooks and recipients, plans and quotas, tickets, jobs)
+//! The engine decides holds, pools, tenants and keys, idempotency, plans and quotas, and jobs
+//! itself. The families it does not decide yet (waiting lists, webhooks and recipients, tickets)
 //! are handed to the store through [`StoreRules`], which the store answers as it always has;
 //! each family moves into [`crate::apply`] in its turn, and the trait shrinks with it.
 
 use crate::Error;
 use crate::apply::holds::{self, HoldRequest, OfferSettled, Step};
-use crate::apply::{self, keys, pools};
+use crate::apply::{self, jobs, keys, plans, pools, quotas};
 use crate::command::{Command, Envelope, Outcome, Reply, Success};
 use crate::model::TenantId;
 use crate::port::Port;
@@ -185,6 +185,28 @@ pub fn execute<P: Port + StoreRules>(
                 expired: expired_this_batch + entries,
             }))
         }
+        Command::CreatePlan(plan) => plans::create(port, tenant, plan, now),
+        Command::UpdatePlan {
+            plan_id,
+            name,
+            capacity,
+            members_follow,
+        } => plans::update(port, tenant, &plan_id, name, capacity, members_follow, now),
+        Command::PutMember {
+            plan_id,
+            subject,
+            parent_id,
+        } => {
+            let pools = tenant_pools(tenants, tenant);
+            plans::put_member(
+                port, pools, tenant, actor, &plan_id, &subject, parent_id, now,
+            )
+        }
+        Command::AdjustQuotas(chunk) => {
+            let pools = tenant_pools(tenants, tenant);
+            quotas::adjust_chunk(port, pools, tenant, actor, chunk, now)
+        }
+        Command::Job(command) => jobs::execute(port, tenant, command, now),
         other => port.execute_elsewhere(tenants, tenant, actor, other, now, expired_this_batch),
     }
 }

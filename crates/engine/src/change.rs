@@ -6,8 +6,10 @@
 //! store may write it at once or buffer it, but a later read in the same batch must see it.
 
 use crate::command::StoredResponse;
-use crate::model::{LedgerKind, Role, TenantId, WaitlistSettings};
+use crate::jobs::{JobItem, JobState, JobView};
+use crate::model::{LedgerKind, PlanView, Role, TenantId, WaitlistSettings};
 use crate::records::PoolRecord;
+use crate::rules::plans::PlanTerms;
 use allot_core::{HoldStatus, PoolId, UnixMillis};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -77,6 +79,51 @@ pub enum Change {
     ForgetIdempotency {
         before: UnixMillis,
         limit: i64,
+    },
+
+    // Plans and quotas
+    /// A plan made; it has no members yet.
+    NewPlan {
+        tenant: TenantId,
+        plan: Box<PlanView>,
+    },
+    /// A plan's terms changed (from → to), at `at`: members made from now on get the new ones.
+    PlanUpdated {
+        tenant: TenantId,
+        plan_id: String,
+        from: PlanTerms,
+        to: PlanTerms,
+        at: UnixMillis,
+    },
+    /// The pool just made (a [`Change::NewPool`] before this) is `subject`'s quota from the
+    /// plan: the only one it has from that plan.
+    NewMember {
+        tenant: TenantId,
+        plan_id: String,
+        subject: String,
+        pool_id: PoolId,
+    },
+
+    // Jobs
+    /// A job queued, nothing done yet.
+    NewJob {
+        tenant: TenantId,
+        job: Box<JobView>,
+    },
+    /// A job moved (from → to): a chunk landed, or the job ended. A store that finds the job
+    /// no longer at `from` — another writer's chunk landed first — reports a conflict.
+    JobProgress {
+        tenant: TenantId,
+        job_id: String,
+        from: Box<JobState>,
+        to: Box<JobState>,
+    },
+    /// Items a job skipped or failed, noted at `at` for its report; each `seq` once per job.
+    NewJobItems {
+        tenant: TenantId,
+        job_id: String,
+        items: Vec<JobItem>,
+        at: UnixMillis,
     },
 }
 

@@ -1,4 +1,4 @@
-//! Background jobs: long work (bulk ticket issuance, later bulk quota adjustments) done in chunks.
+//! Background jobs: long work (bulk ticket issuance, bulk quota adjustments) done in chunks.
 //!
 //! A job is a row with a kind, its parameters, a cursor and counters. A worker reads the job,
 //! prepares the next chunk, and sends it through the writer as one command; the writer applies the
@@ -113,4 +113,51 @@ pub enum JobFailure {
     Stale { job_id: String },
     #[error("job {job_id} is already finished")]
     Finished { job_id: String },
+}
+
+/// What moves in a job as it runs: everything but its id, kind, parameters and creation time.
+/// A store checks the state it finds against `from` before writing `to`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobState {
+    pub status: JobStatus,
+    pub cursor: Option<String>,
+    pub total: i64,
+    pub counters: JobCounters,
+    pub error: Option<String>,
+    pub started_at: Option<UnixMillis>,
+    pub updated_at: UnixMillis,
+    pub finished_at: Option<UnixMillis>,
+}
+
+impl JobState {
+    pub fn of(job: &JobView) -> Self {
+        JobState {
+            status: job.status,
+            cursor: job.cursor.clone(),
+            total: job.total,
+            counters: job.counters,
+            error: job.error.clone(),
+            started_at: job.started_at,
+            updated_at: job.updated_at,
+            finished_at: job.finished_at,
+        }
+    }
+
+    /// The job as it is in this state.
+    pub fn applied_to(self, job: &JobView) -> JobView {
+        JobView {
+            id: job.id.clone(),
+            kind: job.kind.clone(),
+            params: job.params.clone(),
+            created_at: job.created_at,
+            status: self.status,
+            cursor: self.cursor,
+            total: self.total,
+            counters: self.counters,
+            error: self.error,
+            started_at: self.started_at,
+            updated_at: self.updated_at,
+            finished_at: self.finished_at,
+        }
+    }
 }

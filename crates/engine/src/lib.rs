@@ -4,7 +4,8 @@
 //! - [`records`]: what a store loads for a decision — a pool, a hold, a waiting-list entry —
 //!   with the rules that read them.
 //! - [`rules`]: the writer's decisions that need no store (idempotency, pool limits, units,
-//!   offers, routing, job claims, quota changes, ticket outcomes), one copy each.
+//!   offers, routing, job claims and progress, members' pools, quota changes, ticket outcomes),
+//!   one copy each.
 //! - [`command`]: the mutations a batch carries, and what each one answers.
 //! - [`jobs`], [`tickets`]: the records and commands of background jobs and of attendees,
 //!   tickets and check-ins.
@@ -12,7 +13,8 @@
 //!   the rules of a pool's use.
 //! - [`port`]: what the engine reads from a store during a batch, and [`change`]: what it
 //!   hands the store to persist — new rows, transitions from → to, ledger entries.
-//! - [`apply`]: the commands decided through a port: holds, pools, keys, idempotency.
+//! - [`apply`]: the commands decided through a port: holds, pools, keys, idempotency, plans
+//!   and member quotas, bulk quota adjustments, jobs.
 //! - [`batch`]: one batch in arrival order — due holds expire first, each command inside its
 //!   idempotency key, freed capacity offered to those waiting — and [`batch::StoreRules`], what a
 //!   store still decides itself until the engine does.

@@ -8,7 +8,8 @@
 use crate::Error;
 use crate::change::Change;
 use crate::command::StoredResponse;
-use crate::model::TenantId;
+use crate::jobs::JobView;
+use crate::model::{PlanView, TenantId};
 use crate::records::HoldRecord;
 use crate::rules::idempotency::KeyRecord;
 use crate::working::LoadPools;
@@ -54,4 +55,22 @@ pub trait Port: LoadPools {
         tenant: &TenantId,
         session: &PoolId,
     ) -> Result<Vec<PoolId>, Error>;
+
+    // Plans and quotas
+
+    /// A plan of the tenant, with how many members it has.
+    fn plan(&mut self, tenant: &TenantId, id: &str) -> Result<Option<PlanView>, Error>;
+
+    /// The quota pool made for `subject` from the plan, if it has one.
+    fn member_pool(
+        &mut self,
+        tenant: &TenantId,
+        plan_id: &str,
+        subject: &str,
+    ) -> Result<Option<PoolId>, Error>;
+
+    // Jobs
+
+    /// A job of the tenant, as its last chunk left it.
+    fn job(&mut self, tenant: &TenantId, id: &str) -> Result<Option<JobView>, Error>;
 }

@@ -5,11 +5,19 @@
 //! - [`holds`]: place, confirm, release, extend, expire.
 //! - [`pools`]: create and update.
 //! - [`keys`]: tenants and API keys.
+//! - [`plans`]: plans, and members' quota pools made from them.
+//! - [`quotas`]: a chunk of a bulk quota adjustment, with its job's progress.
+//! - [`jobs`]: creating and finishing jobs, and each chunk's claim on its job.
 //! - this module: idempotency keys around any command.
 
 pub mod holds;
+pub mod jobs;
 pub mod keys;
+pub mod plans;
 pub mod pools;
+pub mod quotas;
+#[cfg(test)]
+mod test_port;
 
 use crate::Error;
 use crate::change::Change;

@@ -6,7 +6,8 @@ use super::faults::Faults;
 use super::{MemoryState, StoredKey};
 use crate::command::{Command, Outcome, StoredResponse};
 use crate::ids::Ids;
-use crate::model::{LedgerEntry, Tenant, TenantId};
+use crate::jobs::{JobState, JobView};
+use crate::model::{LedgerEntry, PlanView, Tenant, TenantId};
 use allot_core::{PoolId, UnixMillis};
 use allot_engine::Error;
 use allot_engine::apply::holds::OfferSettled;
@@ -27,6 +28,10 @@ enum Undo {
     LedgerAppended,
     Idempotency((TenantId, String), Option<(KeyRecord, StoredResponse)>),
     Ids(Ids),
+    Plan((TenantId, String), Option<PlanView>),
+    Member((TenantId, String, String)),
+    Job((TenantId, String), Option<Box<JobView>>),
+    JobItem((TenantId, String, i64)),
 }
 
 pub(super) struct MemoryBatch<'a> {
@@ -63,6 +68,14 @@ impl<'a> MemoryBatch<'a> {
                 }
                 Undo::Idempotency(key, old) => restore(&mut state.idempotency, key, old),
                 Undo::Ids(ids) => state.ids = ids,
+                Undo::Plan(key, old) => restore(&mut state.plans, key, old),
+                Undo::Member(key) => {
+                    state.members.remove(&key);
+                }
+                Undo::Job(key, old) => restore(&mut state.jobs, key, old.map(|job| *job)),
+                Undo::JobItem(key) => {
+                    state.job_items.remove(&key);
+                }
             }
         }
     }
@@ -249,6 +262,109 @@ impl<'a> MemoryBatch<'a> {
                     self.undo.push(Undo::Idempotency(key, forgotten));
                 }
             }
+
+            // Plans and quotas
+            Change::NewPlan { tenant, plan } => {
+                let key = (tenant, plan.id.clone());
+                if state.plans.contains_key(&key) {
+                    return Err(Error::Conflict(format!("plan {} exists", key.1)));
+                }
+                state.plans.insert(key.clone(), *plan);
+                self.undo.push(Undo::Plan(key, None));
+            }
+            Change::PlanUpdated {
+                tenant,
+                plan_id,
+                from,
+                to,
+                at,
+            } => {
+                let key = (tenant, plan_id);
+                let Some(plan) = state
+                    .plans
+                    .get_mut(&key)
+                    .filter(|plan| plan.name == from.name && plan.capacity == from.capacity)
+                else {
+                    return Err(Error::Conflict(format!("plan {} changed meanwhile", key.1)));
+                };
+                let old = plan.clone();
+                plan.name = to.name;
+                plan.capacity = to.capacity;
+                plan.updated_at = at;
+                self.undo.push(Undo::Plan(key, Some(old)));
+            }
+            Change::NewMember {
+                tenant,
+                plan_id,
+                subject,
+                pool_id,
+            } => {
+                let taken =
+                    state
+                        .members
+                        .contains_key(&(tenant.clone(), plan_id.clone(), subject.clone()))
+                        || state
+                            .members
+                            .iter()
+                            .any(|((owner, _, _), pool)| *owner == tenant && *pool == pool_id);
+                if taken || !state.pools.contains_key(&(tenant.clone(), pool_id.clone())) {
+                    return Err(Error::Conflict(format!(
+                        "pool {pool_id} cannot become {subject}'s quota from plan {plan_id}"
+                    )));
+                }
+                let key = (tenant, plan_id, subject);
+                state.members.insert(key.clone(), pool_id);
+                self.undo.push(Undo::Member(key));
+            }
+
+            // Jobs
+            Change::NewJob { tenant, job } => {
+                let key = (tenant, job.id.clone());
+                if state.jobs.contains_key(&key) {
+                    return Err(Error::Conflict(format!("job {} exists", key.1)));
+                }
+                state.jobs.insert(key.clone(), *job);
+                self.undo.push(Undo::Job(key, None));
+            }
+            Change::JobProgress {
+                tenant,
+                job_id,
+                from,
+                to,
+            } => {
+                let key = (tenant, job_id);
+                let Some(job) = state
+                    .jobs
+                    .get_mut(&key)
+                    .filter(|job| JobState::of(job) == *from)
+                else {
+                    return Err(Error::Conflict(format!(
+                        "job {} has moved meanwhile",
+                        key.1
+                    )));
+                };
+                let old = job.clone();
+                *job = to.applied_to(&old);
+                self.undo.push(Undo::Job(key, Some(Box::new(old))));
+            }
+            Change::NewJobItems {
+                tenant,
+                job_id,
+                items,
+                at,
+            } => {
+                for item in items {
+                    let key = (tenant.clone(), job_id.clone(), item.seq);
+                    if state.job_items.contains_key(&key) {
+                        return Err(Error::Conflict(format!(
+                            "job {job_id} already noted item {}",
+                            item.seq
+                        )));
+                    }
+                    state.job_items.insert(key.clone(), (item, at));
+                    self.undo.push(Undo::JobItem(key));
+                }
+            }
         }
         Ok(())
     }
@@ -379,6 +495,32 @@ impl Port for MemoryBatch<'_> {
             .map(|row| row.core.id.clone())
             .collect())
     }
+
+    // Plans and quotas
+
+    fn plan(&mut self, tenant: &TenantId, id: &str) -> Result<Option<PlanView>, Error> {
+        Ok(self.state.plan(tenant, id))
+    }
+
+    fn member_pool(
+        &mut self,
+        tenant: &TenantId,
+        plan_id: &str,
+        subject: &str,
+    ) -> Result<Option<PoolId>, Error> {
+        let key = (tenant.clone(), plan_id.to_owned(), subject.to_owned());
+        Ok(self.state.members.get(&key).cloned())
+    }
+
+    // Jobs
+
+    fn job(&mut self, tenant: &TenantId, id: &str) -> Result<Option<JobView>, Error> {
+        Ok(self
+            .state
+            .jobs
+            .get(&(tenant.clone(), id.to_owned()))
+            .cloned())
+    }
 }
 
 /// The families the engine does not decide yet are not in this store: a batch that carries one
@@ -452,12 +594,7 @@ fn command_family(command: &Command) -> &'static str {
         | Command::TestWebhook { .. }
         | Command::SetRecipients(_)
         | Command::RecordDeliveryAttempts(_) => "webhooks and recipients",
-        Command::CreatePlan(_)
-        | Command::UpdatePlan { .. }
-        | Command::AdjustQuotas(_)
-        | Command::PutMember { .. } => "plans and quotas",
         Command::Tickets(_) => "attendees and tickets",
-        Command::Job(_) => "jobs",
         _ => "a command the engine decides",
     }
 }

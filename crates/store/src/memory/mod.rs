@@ -13,7 +13,8 @@ pub mod faults;
 
 use crate::command::{Envelope, Reply, StoredResponse};
 use crate::ids::Ids;
-use crate::model::{LedgerEntry, PoolView, Role, Tenant, TenantId};
+use crate::jobs::{JobItem, JobView};
+use crate::model::{LedgerEntry, PlanView, PoolView, Role, Tenant, TenantId};
 use crate::observe::Observed;
 use crate::{BatchWriter, StoreError};
 use allot_core::{HoldStatus, PoolId, PoolSet, UnixMillis};
@@ -45,6 +46,13 @@ pub struct MemoryState {
     /// In the order appended; each entry numbered from 1 across tenants.
     pub ledger: Vec<(TenantId, LedgerEntry)>,
     pub idempotency: BTreeMap<(TenantId, String), (KeyRecord, StoredResponse)>,
+    /// Plans as made and changed; how many members each has is counted from `members`.
+    pub plans: BTreeMap<(TenantId, String), PlanView>,
+    /// Each member's quota pool, by tenant, plan and subject.
+    pub members: BTreeMap<(TenantId, String, String), PoolId>,
+    pub jobs: BTreeMap<(TenantId, String), JobView>,
+    /// The items each job skipped or failed, by tenant, job and position, with when.
+    pub job_items: BTreeMap<(TenantId, String, i64), (JobItem, UnixMillis)>,
     /// Held holds by deadline: the expiry probe reads only what is due.
     held_by_deadline: BTreeSet<(UnixMillis, TenantId, String)>,
     /// Ids follow each other, so a simulation replays them exactly.
@@ -61,6 +69,10 @@ impl Default for MemoryState {
             consumptions: BTreeMap::new(),
             ledger: Vec::new(),
             idempotency: BTreeMap::new(),
+            plans: BTreeMap::new(),
+            members: BTreeMap::new(),
+            jobs: BTreeMap::new(),
+            job_items: BTreeMap::new(),
             held_by_deadline: BTreeSet::new(),
             ids: Ids::sequential(),
         }
@@ -102,6 +114,20 @@ impl MemoryState {
             .iter()
             .filter(move |(owner, _)| owner == tenant)
             .map(|(_, entry)| entry)
+    }
+
+    /// A plan with how many members it has.
+    pub fn plan(&self, tenant: &TenantId, id: &str) -> Option<PlanView> {
+        let plan = self.plans.get(&(tenant.clone(), id.to_owned()))?;
+        let members = self
+            .members
+            .keys()
+            .filter(|(owner, plan_id, _)| owner == tenant && plan_id == id)
+            .count();
+        Some(PlanView {
+            members: members as i64,
+            ..plan.clone()
+        })
     }
 
     /// The earliest deadline of any held hold.

@@ -5,15 +5,12 @@
 //! (`appends`) — and the changed pools' counters once at the end. One commit answers the batch.
 
 mod appends;
-mod jobs;
 mod port;
-mod quotas;
 mod store_rules;
 mod tickets;
 
 use super::ledger_runs::{PendingRuns, RUNS_THROUGH, RunLimits};
 use super::outbox::{self, Outbox};
-use super::plans;
 use super::promotion;
 use super::rows::{HoldRecord, PoolRecord};
 use crate::command::*;
@@ -23,7 +20,6 @@ use crate::{BatchWriter, StoreError};
 use allot_core::{HoldStatus, LineEffect, PoolId, TransitionError, UnixMillis};
 use allot_engine::apply::holds::{self as engine_holds, OfferSettled};
 pub(super) use allot_engine::apply::holds::{Placed, Step};
-use allot_engine::apply::pools as engine_pools;
 use allot_engine::batch;
 pub(super) use allot_engine::working::{
     Baseline, NewLedgerEntry as LedgerEntry, TenantPools, Tenants, tenant_pools,
@@ -378,60 +374,11 @@ fn execute(
             outbox::set_recipients(tx, &mut work.outbox, tenant, groups)
         }
         Command::RecordDeliveryAttempts(attempts) => outbox::record_attempts(tx, attempts),
-        Command::CreatePlan(plan) => plans::create_plan(tx, tenant, plan, now),
-        Command::UpdatePlan {
-            plan_id,
-            name,
-            capacity,
-            members_follow,
-        } => {
-            let updated = plans::update_plan(tx, tenant, &plan_id, name, capacity, now)?;
-            let (Ok(Success::Plan(plan)), Some((kind, params))) = (&updated, members_follow) else {
-                return Ok(updated);
-            };
-            let create = crate::jobs::JobCommand::Create {
-                kind,
-                params,
-                total: plan.members,
-            };
-            match jobs::execute(tx, tenant, create, now)? {
-                Ok(Success::Job(job)) => Ok(Ok(Success::PlanFollowed {
-                    plan: plan.clone(),
-                    job,
-                })),
-                Ok(_) => Err(StoreError::Other(
-                    "creating a job answered something else".into(),
-                )),
-                Err(failure) => Ok(Err(failure)),
-            }
-        }
-        Command::AdjustQuotas(chunk) => quotas::adjust_chunk(tx, work, tenant, actor, chunk, now),
-        Command::PutMember {
-            plan_id,
-            subject,
-            parent_id,
-        } => plans::put_member(tx, work, tenant, actor, &plan_id, &subject, parent_id, now),
         Command::Tickets(command) => tickets::execute(tx, work, tenant, actor, command, now),
-        Command::Job(command) => jobs::execute(tx, tenant, command, now),
         decided_by_the_engine => Err(StoreError::Other(format!(
             "{decided_by_the_engine:?} is decided by the engine, not by SQLite"
         ))),
     }
-}
-
-/// Creates a pool (a plan's member's too) through the engine.
-pub(super) fn create_pool(
-    tx: &Transaction<'_>,
-    work: &mut Working,
-    tenant: &TenantId,
-    actor: Option<&str>,
-    new_pool: NewPool,
-    now: UnixMillis,
-) -> Result<Outcome, StoreError> {
-    let (mut port, pools) = work.split(tx, tenant);
-    Ok(engine_pools::create(
-        &mut port, pools, tenant, actor, new_pool, now,
-    )?)
 }
 
 /// Writes a placed hold (a promoted entry's) through the engine.

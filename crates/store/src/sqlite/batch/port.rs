@@ -3,13 +3,16 @@
 //! and written many rows per statement, the rest at once. A read of `holds` writes the pending
 //! hold rows first, so the engine always reads what it has decided.
 
+use super::super::plans::load_plan;
 use super::super::reads::{load_hold, load_pool};
 use super::super::rows::{HOLD_COLUMNS, hold_from_row};
+use super::super::ticket_reads::load_job;
 use super::Appends;
 use crate::StoreError;
 use crate::command::StoredResponse;
 use crate::ids::Ids;
-use crate::model::TenantId;
+use crate::jobs::JobView;
+use crate::model::{PlanView, TenantId};
 use allot_core::{PoolId, SessionZone, UnixMillis};
 use allot_engine::Error;
 use allot_engine::change::Change;
@@ -163,6 +166,136 @@ impl SqlitePort<'_, '_> {
                 )?
                 .execute(params![before.0, limit])?;
             }
+
+            // Plans and quotas
+            Change::NewPlan { tenant, plan } => {
+                tx.prepare_cached(
+                    "INSERT INTO plans (tenant_id, id, name, unit, capacity, hard_limit_pct, soft_limit_pct, thresholds, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )?
+                .execute(params![
+                    tenant.0,
+                    plan.id,
+                    plan.name,
+                    plan.unit,
+                    plan.capacity,
+                    plan.hard_limit_pct,
+                    plan.soft_limit_pct,
+                    plan.thresholds,
+                    plan.created_at.0,
+                    plan.updated_at.0
+                ])?;
+            }
+            Change::PlanUpdated {
+                tenant,
+                plan_id,
+                from,
+                to,
+                at,
+            } => {
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE plans SET name = ?5, capacity = ?6, updated_at = ?7
+                         WHERE tenant_id = ?1 AND id = ?2 AND name = ?3 AND capacity = ?4",
+                    )?
+                    .execute(params![
+                        tenant.0,
+                        plan_id,
+                        from.name,
+                        from.capacity,
+                        to.name,
+                        to.capacity,
+                        at.0
+                    ])?;
+                Self::one_row(changed, || format!("plan {plan_id} changed meanwhile"))?;
+            }
+            Change::NewMember {
+                tenant,
+                plan_id,
+                subject,
+                pool_id,
+            } => {
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE pools SET plan_id = ?3, subject = ?4
+                         WHERE tenant_id = ?1 AND id = ?2 AND plan_id IS NULL",
+                    )?
+                    .execute(params![tenant.0, pool_id.0, plan_id, subject])?;
+                Self::one_row(changed, || format!("pool {pool_id} is already a member's"))?;
+            }
+
+            // Jobs
+            Change::NewJob { tenant, job } => {
+                tx.prepare_cached(
+                    "INSERT INTO jobs (tenant_id, id, kind, status, params, total, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?
+                .execute(params![
+                    tenant.0,
+                    job.id,
+                    job.kind,
+                    job.status.as_str(),
+                    job.params.to_string(),
+                    job.total,
+                    job.created_at.0,
+                    job.updated_at.0
+                ])?;
+            }
+            Change::JobProgress {
+                tenant,
+                job_id,
+                from,
+                to,
+            } => {
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE jobs SET status = ?6, cursor = ?7, total = ?8, done = ?9, created = ?10,
+                             skipped = ?11, failed = ?12, error = ?13, started_at = ?14, updated_at = ?15,
+                             finished_at = ?16
+                         WHERE tenant_id = ?1 AND id = ?2 AND status = ?3 AND cursor IS ?4 AND done = ?5",
+                    )?
+                    .execute(params![
+                        tenant.0,
+                        job_id,
+                        from.status.as_str(),
+                        from.cursor,
+                        from.counters.done,
+                        to.status.as_str(),
+                        to.cursor,
+                        to.total,
+                        to.counters.done,
+                        to.counters.created,
+                        to.counters.skipped,
+                        to.counters.failed,
+                        to.error,
+                        to.started_at.map(|at| at.0),
+                        to.updated_at.0,
+                        to.finished_at.map(|at| at.0)
+                    ])?;
+                Self::one_row(changed, || format!("job {job_id} has moved meanwhile"))?;
+            }
+            Change::NewJobItems {
+                tenant,
+                job_id,
+                items,
+                at,
+            } => {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO job_failures (tenant_id, job_id, seq, item, outcome, reason, at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                for item in items {
+                    insert.execute(params![
+                        tenant.0,
+                        job_id,
+                        item.seq,
+                        item.item,
+                        item.outcome,
+                        item.reason,
+                        at.0
+                    ])?;
+                }
+            }
         }
         Ok(())
     }
@@ -282,6 +415,39 @@ impl Port for SqlitePort<'_, '_> {
             tenant,
             session,
         )
+    }
+
+    // Plans and quotas
+
+    fn plan(&mut self, tenant: &TenantId, id: &str) -> Result<Option<PlanView>, Error> {
+        Ok(load_plan(self.tx, tenant, id)?)
+    }
+
+    fn member_pool(
+        &mut self,
+        tenant: &TenantId,
+        plan_id: &str,
+        subject: &str,
+    ) -> Result<Option<PoolId>, Error> {
+        let pool_id = self
+            .tx
+            .prepare_cached(
+                "SELECT id FROM pools WHERE tenant_id = ?1 AND plan_id = ?2 AND subject = ?3",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![tenant.0, plan_id, subject], |row| {
+                    row.get(0).map(PoolId)
+                })
+                .optional()
+            })
+            .map_err(StoreError::from)?;
+        Ok(pool_id)
+    }
+
+    // Jobs
+
+    fn job(&mut self, tenant: &TenantId, id: &str) -> Result<Option<JobView>, Error> {
+        Ok(load_job(self.tx, tenant, id)?)
     }
 }
 

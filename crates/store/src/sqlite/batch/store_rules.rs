@@ -5,7 +5,8 @@
 use super::{SqlitePort, Working, execute, promotion};
 use crate::StoreError;
 use crate::command::{Command, Outcome, StoredResponse};
-use crate::model::TenantId;
+use crate::jobs::JobView;
+use crate::model::{PlanView, TenantId};
 use allot_core::{PoolId, UnixMillis};
 use allot_engine::Error;
 use allot_engine::apply::holds::OfferSettled;
@@ -97,6 +98,27 @@ impl Port for SqliteBatch<'_, '_> {
         session: &PoolId,
     ) -> Result<Vec<PoolId>, Error> {
         self.port().session_dates_with_waiting(tenant, session)
+    }
+
+    // Plans and quotas
+
+    fn plan(&mut self, tenant: &TenantId, id: &str) -> Result<Option<PlanView>, Error> {
+        self.port().plan(tenant, id)
+    }
+
+    fn member_pool(
+        &mut self,
+        tenant: &TenantId,
+        plan_id: &str,
+        subject: &str,
+    ) -> Result<Option<PoolId>, Error> {
+        self.port().member_pool(tenant, plan_id, subject)
+    }
+
+    // Jobs
+
+    fn job(&mut self, tenant: &TenantId, id: &str) -> Result<Option<JobView>, Error> {
+        self.port().job(tenant, id)
     }
 }
 

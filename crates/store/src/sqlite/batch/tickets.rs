@@ -6,13 +6,14 @@
 
 use super::super::reads::load_hold;
 use super::super::ticket_reads::{load_attendee, load_ticket};
-use super::{LedgerEntry, SqlitePort, Tx, Working, jobs, new_id, tenant_pools, transition};
+use super::{LedgerEntry, SqlitePort, Tx, Working, new_id, tenant_pools, transition};
 use crate::StoreError;
 use crate::command::{Failure, Outcome, Success};
 use crate::jobs::{JobCounters, JobItem, JobProgress};
 use crate::model::{HoldLineView, LedgerKind, TenantId};
 use crate::tickets::*;
 use allot_core::{HoldLine, PoolId, Quantity, Refusal, UnixMillis};
+use allot_engine::apply::jobs as engine_jobs;
 use allot_engine::rules::tickets::{self as ticket_rules, AttendeeTicket, IssueStep, issue_step};
 use rusqlite::{OptionalExtension, Transaction, params};
 use std::collections::HashMap;
@@ -176,7 +177,7 @@ fn issue_chunk(
     items: Vec<PreparedTicket>,
     now: UnixMillis,
 ) -> Result<Outcome, StoreError> {
-    let job = match jobs::claim(tx, tenant, progress)? {
+    let job = match engine_jobs::claim(&mut work.port(tx), tenant, progress)? {
         Ok(job) => job,
         Err(failure) => return Ok(Err(failure)),
     };
@@ -252,7 +253,15 @@ fn issue_chunk(
         });
         pools.mark_chain_dirty(&pool_id);
     }
-    let job = jobs::advance(tx, tenant, &job, progress, delta, &noted, now)?;
+    let job = engine_jobs::advance(
+        &mut work.port(tx),
+        tenant,
+        &job,
+        progress,
+        delta,
+        noted,
+        now,
+    )?;
     Ok(Ok(Success::Tickets(TicketSuccess::Chunk(job))))
 }
 
