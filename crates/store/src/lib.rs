@@ -23,9 +23,9 @@ pub mod database_url;
 pub mod error;
 pub mod ids;
 pub mod jobs;
+pub mod maintenance;
 pub mod memory;
 pub mod observe;
-pub mod maintenance;
 pub mod sqlite;
 pub mod tickets;
 
