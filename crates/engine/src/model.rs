@@ -89,7 +89,7 @@ pub struct PoolView {
     pub waitlist: WaitlistSettings,
     /// Entries waiting on this pool itself.
     pub waiting: i64,
-    /// The pool's own thresholds as stored (JSON), or `None` for seed 004's table; see
+    /// The pool's own thresholds as stored (JSON), or `None` for the default table; see
     /// [`threshold_records`]. Kept raw so that reads which do not show them do not parse them.
     pub thresholds: Option<String>,
     pub created_at: UnixMillis,
@@ -404,7 +404,7 @@ pub struct DueDelivery {
     pub secret: Option<String>,
 }
 
-/// A pool's thresholds as stored (`None`: seed 004's table), as records to show.
+/// A pool's thresholds as stored (`None`: the default table), as records to show.
 pub fn threshold_records(stored: Option<&str>) -> Vec<ThresholdRecord> {
     match stored {
         Some(text) => serde_json::from_str(text).unwrap_or_default(),
@@ -424,7 +424,7 @@ pub struct PlanView {
     pub capacity: i64,
     pub hard_limit_pct: u32,
     pub soft_limit_pct: u32,
-    /// As stored (JSON); `None`: seed 004's table.
+    /// As stored (JSON); `None`: the default table.
     pub thresholds: Option<String>,
     pub members: i64,
     pub created_at: UnixMillis,

@@ -1,4 +1,4 @@
-//! Attendees, tickets and check-ins (seed 002): records, commands and reads.
+//! Attendees, tickets and check-ins (graduation tickets, event entry): records, commands and reads.
 //!
 //! An event is a pool and its sections are child pools. An attendee belongs to one event (and
 //! maybe one section); a ticket belongs to one attendee and owns one confirmed hold of one unit on
