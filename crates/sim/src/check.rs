@@ -215,8 +215,9 @@ fn roll_up(
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fingerprint {
     pools: Vec<allot_engine::records::PoolRecord>,
-    counts: [usize; 6],
+    counts: [usize; 10],
     last_ledger: Option<LedgerEntry>,
+    jobs: Vec<allot_store::jobs::JobView>,
     held: Vec<(TenantId, String)>,
 }
 
@@ -231,8 +232,13 @@ impl Fingerprint {
                 state.consumptions.len(),
                 state.ledger.len(),
                 state.idempotency.len(),
+                state.plans.len(),
+                state.members.len(),
+                state.jobs.len(),
+                state.job_items.len(),
             ],
             last_ledger: state.ledger.last().map(|(_, entry)| entry.clone()),
+            jobs: state.jobs.values().cloned().collect(),
             held: state
                 .holds
                 .iter()
