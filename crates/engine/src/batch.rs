@@ -3,14 +3,15 @@
 //! with the capacity it freed offered to those waiting before the next command can take it;
 //! then the store finishes the batch (alerts on what it changed, the pools' counters).
 //!
-//! The engine decides holds, pools, tenants and keys, idempotency, plans and quotas, and jobs
-//! itself. The families it does not decide yet (waiting lists, webhooks and recipients, tickets)
-//! are handed to the store through [`StoreRules`], which the store answers as it always has;
-//! each family moves into [`crate::apply`] in its turn, and the trait shrinks with it.
+//! The engine decides holds, pools, tenants and keys, idempotency, plans and quotas, jobs, and
+//! attendees and tickets itself. The families it does not decide yet (waiting lists, webhooks
+//! and recipients) are handed to the store through [`StoreRules`], which the store answers as
+//! it always has; each family moves into [`crate::apply`] in its turn, and the trait shrinks
+//! with it.
 
 use crate::Error;
 use crate::apply::holds::{self, HoldRequest, OfferSettled, Step};
-use crate::apply::{self, jobs, keys, plans, pools, quotas};
+use crate::apply::{self, jobs, keys, plans, pools, quotas, tickets};
 use crate::command::{Command, Envelope, Outcome, Reply, Success};
 use crate::model::TenantId;
 use crate::port::Port;
@@ -207,6 +208,10 @@ pub fn execute<P: Port + StoreRules>(
             quotas::adjust_chunk(port, pools, tenant, actor, chunk, now)
         }
         Command::Job(command) => jobs::execute(port, tenant, command, now),
+        Command::Tickets(command) => {
+            let pools = tenant_pools(tenants, tenant);
+            tickets::execute(port, pools, tenant, actor, command, now)
+        }
         other => port.execute_elsewhere(tenants, tenant, actor, other, now, expired_this_batch),
     }
 }

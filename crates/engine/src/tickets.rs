@@ -94,6 +94,15 @@ pub struct TicketView {
     pub job_id: Option<String>,
 }
 
+/// What issuing needs to know of an attendee: their event and section, and their live (not
+/// void) ticket with its status, if they have one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttendeeForIssue {
+    pub event_id: String,
+    pub section_id: Option<String>,
+    pub live_ticket: Option<(String, TicketStatus)>,
+}
+
 /// A ticket with what a printed ticket shows of its attendee and section.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrintableTicket {

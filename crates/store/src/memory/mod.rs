@@ -7,9 +7,11 @@
 //! - [`batch`]: the engine's port over one batch: each change applied at once, with an undo log
 //!   that takes the batch back if it fails.
 //! - [`faults`]: failures the simulation injects.
+//! - [`tickets`]: attendees, tickets and scans at the door.
 
 mod batch;
 pub mod faults;
+pub mod tickets;
 
 use crate::command::{Envelope, Reply, StoredResponse};
 use crate::ids::Ids;
@@ -24,6 +26,7 @@ use allot_engine::working::Tenants;
 use batch::MemoryBatch;
 use faults::Faults;
 use std::collections::{BTreeMap, BTreeSet};
+use tickets::TicketBook;
 
 /// An API key as kept: its hash, never the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +56,7 @@ pub struct MemoryState {
     pub jobs: BTreeMap<(TenantId, String), JobView>,
     /// The items each job skipped or failed, by tenant, job and position, with when.
     pub job_items: BTreeMap<(TenantId, String, i64), (JobItem, UnixMillis)>,
+    pub tickets: TicketBook,
     /// Held holds by deadline: the expiry probe reads only what is due.
     held_by_deadline: BTreeSet<(UnixMillis, TenantId, String)>,
     /// Ids follow each other, so a simulation replays them exactly.
@@ -73,6 +77,7 @@ impl Default for MemoryState {
             members: BTreeMap::new(),
             jobs: BTreeMap::new(),
             job_items: BTreeMap::new(),
+            tickets: TicketBook::default(),
             held_by_deadline: BTreeSet::new(),
             ids: Ids::sequential(),
         }

@@ -21,9 +21,7 @@ use allot_core::{HoldStatus, LineEffect, PoolId, TransitionError, UnixMillis};
 use allot_engine::apply::holds::{self as engine_holds, OfferSettled};
 pub(super) use allot_engine::apply::holds::{Placed, Step};
 use allot_engine::batch;
-pub(super) use allot_engine::working::{
-    Baseline, NewLedgerEntry as LedgerEntry, TenantPools, Tenants, tenant_pools,
-};
+pub(super) use allot_engine::working::{Baseline, TenantPools, Tenants, tenant_pools};
 pub(super) use appends::Appends;
 pub(super) use port::{SqlitePort, Tx};
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
@@ -374,7 +372,6 @@ fn execute(
             outbox::set_recipients(tx, &mut work.outbox, tenant, groups)
         }
         Command::RecordDeliveryAttempts(attempts) => outbox::record_attempts(tx, attempts),
-        Command::Tickets(command) => tickets::execute(tx, work, tenant, actor, command, now),
         decided_by_the_engine => Err(StoreError::Other(format!(
             "{decided_by_the_engine:?} is decided by the engine, not by SQLite"
         ))),

@@ -7,12 +7,13 @@ use super::super::plans::load_plan;
 use super::super::reads::{load_hold, load_pool};
 use super::super::rows::{HOLD_COLUMNS, hold_from_row};
 use super::super::ticket_reads::load_job;
-use super::Appends;
+use super::{Appends, tickets};
 use crate::StoreError;
 use crate::command::StoredResponse;
 use crate::ids::Ids;
 use crate::jobs::JobView;
 use crate::model::{PlanView, TenantId};
+use crate::tickets::{AttendeeForIssue, AttendeeView, TicketView};
 use allot_core::{PoolId, SessionZone, UnixMillis};
 use allot_engine::Error;
 use allot_engine::change::Change;
@@ -58,6 +59,12 @@ impl SqlitePort<'_, '_> {
     fn write(&mut self, change: Change) -> Result<(), StoreError> {
         let tx = self.tx;
         match change {
+            change @ (Change::NewAttendee { .. }
+            | Change::AttendeeUpdated { .. }
+            | Change::NewTicket { .. }
+            | Change::TicketReissued { .. }
+            | Change::TicketStatus { .. }
+            | Change::NewCheckIn { .. }) => tickets::write(tx, change)?,
             Change::NewTenant { id, name, at } => {
                 tx.prepare_cached(
                     "INSERT INTO tenants (id, name, created_at) VALUES (?1, ?2, ?3)",
@@ -448,6 +455,63 @@ impl Port for SqlitePort<'_, '_> {
 
     fn job(&mut self, tenant: &TenantId, id: &str) -> Result<Option<JobView>, Error> {
         Ok(load_job(self.tx, tenant, id)?)
+    }
+
+    // Attendees and tickets
+
+    fn event_section(
+        &mut self,
+        tenant: &TenantId,
+        event_id: &str,
+        id_or_name: &str,
+    ) -> Result<Option<String>, Error> {
+        Ok(tickets::event_section(
+            self.tx, tenant, event_id, id_or_name,
+        )?)
+    }
+
+    fn attendee_by_external_id(
+        &mut self,
+        tenant: &TenantId,
+        event_id: &str,
+        external_id: &str,
+    ) -> Result<Option<AttendeeView>, Error> {
+        Ok(tickets::attendee_by_external_id(
+            self.tx,
+            tenant,
+            event_id,
+            external_id,
+        )?)
+    }
+
+    fn attendee(&mut self, tenant: &TenantId, id: &str) -> Result<Option<AttendeeView>, Error> {
+        Ok(tickets::attendee(self.tx, tenant, id)?)
+    }
+
+    fn attendee_for_issue(
+        &mut self,
+        tenant: &TenantId,
+        attendee_id: &str,
+    ) -> Result<Option<AttendeeForIssue>, Error> {
+        Ok(tickets::attendee_for_issue(self.tx, tenant, attendee_id)?)
+    }
+
+    fn ticket(&mut self, tenant: &TenantId, id: &str) -> Result<Option<TicketView>, Error> {
+        Ok(tickets::ticket(self.tx, tenant, id)?)
+    }
+
+    fn ticket_for_token(
+        &mut self,
+        tenant: &TenantId,
+        attendee_id: &str,
+        token_hash: &str,
+    ) -> Result<Option<TicketView>, Error> {
+        Ok(tickets::ticket_for_token(
+            self.tx,
+            tenant,
+            attendee_id,
+            token_hash,
+        )?)
     }
 }
 

@@ -7,6 +7,7 @@ use crate::StoreError;
 use crate::command::{Command, Outcome, StoredResponse};
 use crate::jobs::JobView;
 use crate::model::{PlanView, TenantId};
+use crate::tickets::{AttendeeForIssue, AttendeeView, TicketView};
 use allot_core::{PoolId, UnixMillis};
 use allot_engine::Error;
 use allot_engine::apply::holds::OfferSettled;
@@ -119,6 +120,53 @@ impl Port for SqliteBatch<'_, '_> {
 
     fn job(&mut self, tenant: &TenantId, id: &str) -> Result<Option<JobView>, Error> {
         self.port().job(tenant, id)
+    }
+
+    // Attendees and tickets
+
+    fn event_section(
+        &mut self,
+        tenant: &TenantId,
+        event_id: &str,
+        id_or_name: &str,
+    ) -> Result<Option<String>, Error> {
+        self.port().event_section(tenant, event_id, id_or_name)
+    }
+
+    fn attendee_by_external_id(
+        &mut self,
+        tenant: &TenantId,
+        event_id: &str,
+        external_id: &str,
+    ) -> Result<Option<AttendeeView>, Error> {
+        self.port()
+            .attendee_by_external_id(tenant, event_id, external_id)
+    }
+
+    fn attendee(&mut self, tenant: &TenantId, id: &str) -> Result<Option<AttendeeView>, Error> {
+        self.port().attendee(tenant, id)
+    }
+
+    fn attendee_for_issue(
+        &mut self,
+        tenant: &TenantId,
+        attendee_id: &str,
+    ) -> Result<Option<AttendeeForIssue>, Error> {
+        self.port().attendee_for_issue(tenant, attendee_id)
+    }
+
+    fn ticket(&mut self, tenant: &TenantId, id: &str) -> Result<Option<TicketView>, Error> {
+        self.port().ticket(tenant, id)
+    }
+
+    fn ticket_for_token(
+        &mut self,
+        tenant: &TenantId,
+        attendee_id: &str,
+        token_hash: &str,
+    ) -> Result<Option<TicketView>, Error> {
+        self.port()
+            .ticket_for_token(tenant, attendee_id, token_hash)
     }
 }
 
