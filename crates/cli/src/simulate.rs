@@ -25,7 +25,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
                 let elapsed = report.elapsed.as_secs_f64();
                 println!(
                     "seed {seed}: {} ops in {} batches, {} holds placed ({} on tour dates), \
-                     {} expired by sweeps, {} members, {} quota chunks, \
+                     {} expired by sweeps, {} members, {} quota chunks, {} tickets ({} admitted), \
                      {} batches failed on purpose, {} crashes, history {:016x}; {:.0} ops/s",
                     report.ops,
                     report.batches,
@@ -34,6 +34,8 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
                     report.holds_expired,
                     report.members,
                     report.quota_chunks,
+                    report.tickets,
+                    report.admitted,
                     report.failed_batches,
                     report.crashes,
                     report.history,

@@ -211,13 +211,15 @@ fn roll_up(
 }
 
 /// What a batch could have changed, cheap enough to take before every faulty batch: every
-/// pool whole, and how many of everything else (a batch only ever adds or changes).
+/// pool, job and ticket whole, and how many of everything else (a batch only ever adds or
+/// changes).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fingerprint {
     pools: Vec<allot_engine::records::PoolRecord>,
     counts: [usize; 10],
     last_ledger: Option<LedgerEntry>,
     jobs: Vec<allot_store::jobs::JobView>,
+    tickets: allot_store::memory::tickets::TicketBook,
     held: Vec<(TenantId, String)>,
 }
 
@@ -239,6 +241,7 @@ impl Fingerprint {
             ],
             last_ledger: state.ledger.last().map(|(_, entry)| entry.clone()),
             jobs: state.jobs.values().cloned().collect(),
+            tickets: state.tickets.clone(),
             held: state
                 .holds
                 .iter()

@@ -1,6 +1,7 @@
 //! A seeded, deterministic simulation of allot's decision engine: random workloads over many
 //! tenants — pools in hierarchies, dated sessions, holds placed, confirmed, released, extended
-//! and left to expire, capacity changes, plans, members' quotas and bulk quota jobs, sweeps,
+//! and left to expire, capacity changes, plans, members' quotas and bulk quota jobs, graduation
+//! tickets issued, scanned and voided, sweeps,
 //! repeated requests under one idempotency key — against the
 //! in-memory store, on a clock that jumps, with faults injected: a persist that fails (its batch
 //! must leave nothing behind) and a crash between batches (the writer restarts from what was
@@ -70,6 +71,9 @@ pub struct Report {
     pub holds_on_dates: u64,
     pub members: u64,
     pub quota_chunks: u64,
+    /// Tickets issued, and scans at the door that admitted someone.
+    pub tickets: u64,
+    pub admitted: u64,
     /// A hash of every reply and of the final state: two runs of one seed must agree.
     pub history: u64,
     pub elapsed: Duration,
@@ -118,6 +122,8 @@ pub fn run(config: &Config) -> Result<Report, Failure> {
         holds_on_dates: 0,
         members: 0,
         quota_chunks: 0,
+        tickets: 0,
+        admitted: 0,
         history: 0,
         elapsed: Duration::ZERO,
     };
@@ -154,6 +160,8 @@ pub fn run(config: &Config) -> Result<Report, Failure> {
                 report.holds_on_dates += counts.on_dates;
                 report.members += counts.members;
                 report.quota_chunks += counts.quota_chunks;
+                report.tickets += counts.tickets;
+                report.admitted += counts.admitted;
                 check::after_batch(&store, &sent, &replies, now)
                     .map_err(|violation| fail(batch_number, violation))?;
             }

@@ -2,7 +2,8 @@
 //! three levels and dated sessions (a tour per day), and a stream of holds — on sections, on a
 //! session's dates (some of them over, some the session itself), on members' quotas — confirms,
 //! releases, extensions, capacity changes, plans and their members, bulk quota adjustments in
-//! jobs (chunks sent again), and sweeps, some under an idempotency key and some of those sent
+//! jobs (chunks sent again), graduation tickets (attendees imported into an event's sections,
+//! tickets issued in chunks, scans at the door, voids), and sweeps, some under an idempotency key and some of those sent
 //! again. Every choice comes from the run's random source, so a seed is a history.
 
 use allot_core::{
@@ -12,10 +13,12 @@ use allot_store::command::{
     HoldExtras, NewPlan, NewPool, PoolPatch, QuotaChange, QuotaChunk, QuotaTarget,
 };
 use allot_store::jobs::{JobCommand, JobProgress, JobStatus};
+use allot_store::tickets::{NewAttendee, PreparedTicket, TicketCommand, TicketSuccess};
 use allot_store::{
     Command, Envelope, Idempotency, Outcome, Reply, StoredResponse, Success, TenantId,
 };
 use fastrand::Rng;
+use std::collections::BTreeMap;
 
 /// Tenants in a run: enough that isolation matters, few enough that pools fill up.
 const TENANTS: usize = 4;
@@ -34,6 +37,12 @@ const PLANS_PER_TENANT: usize = 3;
 /// Quota jobs remembered for their chunks.
 const JOBS_REMEMBERED: usize = 16;
 const DAY_MS: i64 = 86_400_000;
+/// Graduates per event, by external id: an import names some of them again.
+const GRADUATES: u32 = 20;
+/// Attendees remembered for tickets and scans.
+const ATTENDEES_REMEMBERED: usize = 256;
+/// Tickets remembered (from scans) to void.
+const TICKETS_REMEMBERED: usize = 64;
 
 /// One command as sent, kept to check its answer and perhaps to send again.
 #[derive(Debug, Clone)]
@@ -54,6 +63,9 @@ pub struct Learned {
     pub on_dates: u64,
     pub members: u64,
     pub quota_chunks: u64,
+    /// Tickets issued by chunks, and scans that admitted someone.
+    pub tickets: u64,
+    pub admitted: u64,
 }
 
 #[derive(Debug)]
@@ -68,6 +80,15 @@ pub struct Workload {
     member_pools: Vec<Vec<PoolId>>,
     /// Bulk quota jobs: (tenant index, job id); each is sent one chunk, perhaps twice.
     jobs: Vec<(usize, String)>,
+    /// Ticket issuance jobs: (tenant index, job id).
+    ticket_jobs: Vec<(usize, String)>,
+    /// Attendees imported: (tenant index, event id, attendee id).
+    attendees: Vec<(usize, String, String)>,
+    /// The token hash last sent for each attendee's ticket.
+    tokens: BTreeMap<String, String>,
+    next_token: u64,
+    /// Tickets seen at the door: (tenant index, ticket id).
+    tickets: Vec<(usize, String)>,
     holds: Vec<(usize, String)>,
     /// Keyed requests answered, with the answer kept: (tenant index, sent, answer).
     keyed: Vec<(usize, Sent, StoredResponse)>,
@@ -87,6 +108,11 @@ impl Workload {
             plans: Vec::new(),
             member_pools: Vec::new(),
             jobs: Vec::new(),
+            ticket_jobs: Vec::new(),
+            attendees: Vec::new(),
+            tokens: BTreeMap::new(),
+            next_token: 0,
+            tickets: Vec::new(),
             holds: Vec::new(),
             keyed: Vec::new(),
             next_key: 0,
@@ -150,6 +176,15 @@ impl Workload {
             78..=87 => self.change_capacity(rng, t),
             88..=90 => self.toggle_active(rng, t),
             91..=93 => Command::SweepExpired,
+            94 => self.import_attendees(rng, t),
+            95 => Command::Job(JobCommand::Create {
+                kind: "tickets.generate".into(),
+                params: serde_json::json!({}),
+                total: 4,
+            }),
+            96..=97 if self.has_ticket_job(t) && self.has_attendees(t) => self.ticket_chunk(rng, t),
+            98 if self.has_attendees(t) => self.scan(rng, t),
+            99 if self.tickets.iter().any(|(owner, _)| *owner == t) => self.void(rng, t),
             _ => self.hold(rng, t),
         };
         let mut sent = plain(tenant, command);
@@ -315,6 +350,115 @@ impl Workload {
         })
     }
 
+    fn has_ticket_job(&self, t: usize) -> bool {
+        self.ticket_jobs.iter().any(|(owner, _)| *owner == t)
+    }
+
+    fn has_attendees(&self, t: usize) -> bool {
+        self.attendees.iter().any(|(owner, _, _)| *owner == t)
+    }
+
+    /// Graduates imported into an event (a root pool), by the name of a section that may or
+    /// may not be under it; the same graduates again update their rows.
+    fn import_attendees(&self, rng: &mut Rng, t: usize) -> Command {
+        let events: Vec<&PoolId> = self.pools[t]
+            .iter()
+            .filter(|(_, depth)| *depth == 0)
+            .map(|(id, _)| id)
+            .collect();
+        let event_id = match events.is_empty() {
+            true => "pool_missing".to_owned(),
+            false => events[rng.usize(0..events.len())].0.clone(),
+        };
+        let rows = (0..rng.u64(1..=4))
+            .map(|line| NewAttendee {
+                line: line + 1,
+                external_id: format!("grad {}", rng.u32(0..GRADUATES)),
+                name: format!("Graduate {}", rng.u32(..)),
+                email: None,
+                section: (rng.u32(0..3) > 0).then(|| format!("section {}", rng.usize(0..8))),
+            })
+            .collect();
+        Command::Tickets(TicketCommand::UpsertAttendees {
+            event_id,
+            rows,
+            rejected: Vec::new(),
+            list: true,
+        })
+    }
+
+    fn attendee_of(&self, rng: &mut Rng, t: usize) -> (String, String) {
+        let mine: Vec<&(usize, String, String)> = self
+            .attendees
+            .iter()
+            .filter(|(owner, _, _)| *owner == t)
+            .collect();
+        let (_, event, attendee) = mine[rng.usize(0..mine.len())];
+        (event.clone(), attendee.clone())
+    }
+
+    /// A chunk of tickets for some of an event's attendees (now and then one of another event):
+    /// each is issued, regenerated or refused; the job's one chunk, perhaps sent twice.
+    fn ticket_chunk(&mut self, rng: &mut Rng, t: usize) -> Command {
+        let (event_id, _) = self.attendee_of(rng, t);
+        let items = (0..rng.usize(1..=4))
+            .map(|_| {
+                let (_, attendee_id) = self.attendee_of(rng, t);
+                self.next_token += 1;
+                let token_hash = format!("token-hash-{}", self.next_token);
+                self.tokens.insert(attendee_id.clone(), token_hash.clone());
+                PreparedTicket {
+                    attendee_id,
+                    code: format!("C{}", self.next_token),
+                    token_seed: format!("seed-{}", self.next_token),
+                    token_hash,
+                }
+            })
+            .collect();
+        let jobs: Vec<&String> = self
+            .ticket_jobs
+            .iter()
+            .filter(|(owner, _)| *owner == t)
+            .map(|(_, id)| id)
+            .collect();
+        Command::Tickets(TicketCommand::IssueChunk {
+            event_id,
+            progress: JobProgress {
+                job_id: jobs[rng.usize(0..jobs.len())].clone(),
+                expected_cursor: None,
+                next_cursor: None,
+                last: true,
+            },
+            skip_existing: rng.bool(),
+            items,
+        })
+    }
+
+    /// A scan at the door with the attendee's last token, or now and then an old one.
+    fn scan(&self, rng: &mut Rng, t: usize) -> Command {
+        let (_, attendee_id) = self.attendee_of(rng, t);
+        let token_hash = match self.tokens.get(&attendee_id) {
+            Some(token) if rng.u32(0..10) > 0 => token.clone(),
+            _ => format!("token-hash-{}", rng.u64(0..=self.next_token)),
+        };
+        Command::Tickets(TicketCommand::CheckIn {
+            attendee_id,
+            token_hash,
+        })
+    }
+
+    fn void(&self, rng: &mut Rng, t: usize) -> Command {
+        let mine: Vec<&String> = self
+            .tickets
+            .iter()
+            .filter(|(owner, _)| *owner == t)
+            .map(|(_, id)| id)
+            .collect();
+        Command::Tickets(TicketCommand::Void {
+            ticket_id: mine[rng.usize(0..mine.len())].clone(),
+        })
+    }
+
     fn pool(&self, rng: &mut Rng, t: usize) -> PoolId {
         let sessions = &self.sessions[t];
         if !sessions.is_empty() && rng.u32(0..100) < 15 {
@@ -458,10 +602,40 @@ impl Workload {
                     if matches!(one.command, Command::Job(JobCommand::Create { .. })) =>
                 {
                     if let Some(t) = self.tenant_index(&one.tenant) {
-                        if self.jobs.len() == JOBS_REMEMBERED {
-                            self.jobs.remove(0);
+                        let jobs = match job.kind.as_str() {
+                            "tickets.generate" => &mut self.ticket_jobs,
+                            _ => &mut self.jobs,
+                        };
+                        if jobs.len() == JOBS_REMEMBERED {
+                            jobs.remove(0);
                         }
-                        self.jobs.push((t, job.id.clone()));
+                        jobs.push((t, job.id.clone()));
+                    }
+                }
+                Success::Tickets(TicketSuccess::Imported(summary)) => {
+                    if let Some(t) = self.tenant_index(&one.tenant) {
+                        for (id, _) in &summary.attendees {
+                            let known = (t, summary.event_id.clone(), id.clone());
+                            if !self.attendees.contains(&known) {
+                                if self.attendees.len() == ATTENDEES_REMEMBERED {
+                                    self.attendees.remove(0);
+                                }
+                                self.attendees.push(known);
+                            }
+                        }
+                    }
+                }
+                Success::Tickets(TicketSuccess::Chunk(job)) => {
+                    // One chunk per job: what it created is this chunk's.
+                    learned.tickets += job.counters.created as u64;
+                }
+                Success::Tickets(TicketSuccess::CheckedIn { ticket, .. }) => {
+                    learned.admitted += 1;
+                    if let Some(t) = self.tenant_index(&one.tenant) {
+                        if self.tickets.len() == TICKETS_REMEMBERED {
+                            self.tickets.remove(0);
+                        }
+                        self.tickets.push((t, ticket.id.clone()));
                     }
                 }
                 Success::Pool(pool) => {

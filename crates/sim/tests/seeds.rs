@@ -95,3 +95,10 @@ fn seeds_reach_dated_sessions_members_and_bulk_quota_jobs() {
     assert!(report.members > 0, "members given a quota: {report:?}");
     assert!(report.quota_chunks > 0, "quota chunks landed: {report:?}");
 }
+
+#[test]
+fn seeds_issue_graduation_tickets_and_scan_them() {
+    let report = run(&short(16)).unwrap_or_else(|failure| panic!("{failure}"));
+    assert!(report.tickets > 0, "tickets issued: {report:?}");
+    assert!(report.admitted > 0, "scans that admitted: {report:?}");
+}
