@@ -250,9 +250,8 @@ pub struct LedgerEntry {
     pub at: UnixMillis,
 }
 
-/// Largest page any list answers.
-pub const MAX_PAGE_SIZE: usize = 1_000;
-pub const DEFAULT_PAGE_SIZE: usize = 100;
+/// Page sizes are the core's: one rule for what a client may ask and what a store reads.
+pub use allot_core::page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 /// `?limit=&cursor=`: the cursor is the last item of the previous page, as the store gave it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
