@@ -15,7 +15,7 @@ use crate::command::{Envelope, Reply, StoredResponse};
 use crate::ids::Ids;
 use crate::jobs::{JobItem, JobView};
 use crate::model::{LedgerEntry, PlanView, PoolView, Role, Tenant, TenantId};
-use crate::observe::Observed;
+use crate::observe::{Member, Observed};
 use crate::{BatchWriter, StoreError};
 use allot_core::{HoldStatus, PoolId, PoolSet, UnixMillis};
 use allot_engine::records::{HoldRecord, PoolRecord};
@@ -228,6 +228,31 @@ impl MemoryState {
                 .map(|((tenant, _), hold)| (tenant.clone(), hold.view(now)))
                 .collect(),
             ledger: self.ledger.clone(),
+            plans: self
+                .plans
+                .keys()
+                .filter_map(|(tenant, id)| Some((tenant.clone(), self.plan(tenant, id)?)))
+                .collect(),
+            members: self
+                .members
+                .iter()
+                .map(|((tenant, plan_id, subject), pool)| Member {
+                    tenant: tenant.clone(),
+                    plan_id: plan_id.clone(),
+                    subject: subject.clone(),
+                    pool_id: pool.0.clone(),
+                })
+                .collect(),
+            jobs: self
+                .jobs
+                .iter()
+                .map(|((tenant, _), job)| (tenant.clone(), job.clone()))
+                .collect(),
+            job_items: self
+                .job_items
+                .iter()
+                .map(|((tenant, job, _), (item, _))| (tenant.clone(), job.clone(), item.clone()))
+                .collect(),
         }
     }
 }

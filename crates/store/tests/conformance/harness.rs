@@ -7,7 +7,7 @@
 use crate::invariants;
 use allot_core::{Capacity, HoldLine, LimitPct, PoolId, Quantity, TtlSeconds, UnixMillis, Warning};
 use allot_store::command::{HoldExtras, NewPool};
-use allot_store::jobs::{JobItem, JobStore, JobView};
+use allot_store::jobs::{JobItem, JobView};
 use allot_store::memory::MemoryStore;
 use allot_store::observe::Observed;
 use allot_store::sqlite::{self, SqliteStore, SqliteWriter};
@@ -22,22 +22,13 @@ pub trait StoreUnderTest {
     /// One batch through the store's [`BatchWriter`], committed at `now`.
     fn apply(&mut self, batch: Vec<Envelope>, now: UnixMillis) -> Result<Vec<Reply>, StoreError>;
 
-    /// Every pool, hold and ledger entry as of `now`.
+    /// Everything the store shows as of `now`: pools, holds, the ledger, plans and their
+    /// members, jobs and their items.
     fn observe(&self, now: UnixMillis) -> Observed;
 
     /// A crash and a restart: the memory store drops what its writer kept between batches; a
     /// store on disk is opened again from its files.
     fn restart(&mut self);
-
-    fn plan(&self, tenant: &TenantId, id: &str) -> Option<PlanView>;
-
-    /// The quota pool `subject` has from the plan.
-    fn member_pool(&self, tenant: &TenantId, plan_id: &str, subject: &str) -> Option<String>;
-
-    fn job(&self, tenant: &TenantId, id: &str) -> Option<JobView>;
-
-    /// A job's skipped and failed items, in order.
-    fn job_items(&self, tenant: &TenantId, job_id: &str) -> Vec<JobItem>;
 
     /// The store's own audit (`allot verify`), where it has one.
     fn audit(&self) -> Option<VerifyReport>;
@@ -66,33 +57,6 @@ impl StoreUnderTest for Memory {
 
     fn restart(&mut self) {
         self.0.restart();
-    }
-
-    fn plan(&self, tenant: &TenantId, id: &str) -> Option<PlanView> {
-        self.0.state().plan(tenant, id)
-    }
-
-    fn member_pool(&self, tenant: &TenantId, plan_id: &str, subject: &str) -> Option<String> {
-        let key = (tenant.clone(), plan_id.to_owned(), subject.to_owned());
-        self.0.state().members.get(&key).map(|pool| pool.0.clone())
-    }
-
-    fn job(&self, tenant: &TenantId, id: &str) -> Option<JobView> {
-        self.0
-            .state()
-            .jobs
-            .get(&(tenant.clone(), id.to_owned()))
-            .cloned()
-    }
-
-    fn job_items(&self, tenant: &TenantId, job_id: &str) -> Vec<JobItem> {
-        self.0
-            .state()
-            .job_items
-            .iter()
-            .filter(|((owner, job, _), _)| owner == tenant && job == job_id)
-            .map(|(_, (item, _))| item.clone())
-            .collect()
     }
 
     fn audit(&self) -> Option<VerifyReport> {
@@ -137,31 +101,6 @@ impl StoreUnderTest for Sqlite {
         // store makes time-ordered ones, as in production.
         self.store = store;
         self.writer = writer;
-    }
-
-    fn plan(&self, tenant: &TenantId, id: &str) -> Option<PlanView> {
-        self.store
-            .get_plan(tenant, id)
-            .expect("SQLite reads a plan")
-    }
-
-    fn member_pool(&self, tenant: &TenantId, plan_id: &str, subject: &str) -> Option<String> {
-        let pools = self
-            .store
-            .subject_pools(tenant, subject, Some(plan_id))
-            .expect("SQLite reads a subject's quotas");
-        assert!(pools.len() <= 1, "one quota per plan: {pools:?}");
-        pools.into_iter().next().map(|(pool, _)| pool)
-    }
-
-    fn job(&self, tenant: &TenantId, id: &str) -> Option<JobView> {
-        self.store.get_job(tenant, id).expect("SQLite reads a job")
-    }
-
-    fn job_items(&self, tenant: &TenantId, job_id: &str) -> Vec<JobItem> {
-        self.store
-            .job_items(tenant, job_id, None, -1, MAX_PAGE_SIZE)
-            .expect("SQLite reads a job's items")
     }
 
     fn audit(&self) -> Option<VerifyReport> {
@@ -331,6 +270,41 @@ impl<S: StoreUnderTest> Run<S> {
 
     pub fn restart(&mut self) {
         self.store.restart();
+    }
+
+    pub fn plan(&self, tenant: &TenantId, id: &str) -> Option<PlanView> {
+        self.observe()
+            .plans
+            .into_iter()
+            .find(|(owner, plan)| owner == tenant && plan.id == id)
+            .map(|(_, plan)| plan)
+    }
+
+    /// The quota pool `subject` has from the plan.
+    pub fn member_pool(&self, tenant: &TenantId, plan_id: &str, subject: &str) -> Option<String> {
+        self.observe()
+            .members
+            .into_iter()
+            .find(|m| m.tenant == *tenant && m.plan_id == plan_id && m.subject == subject)
+            .map(|member| member.pool_id)
+    }
+
+    pub fn job(&self, tenant: &TenantId, id: &str) -> Option<JobView> {
+        self.observe()
+            .jobs
+            .into_iter()
+            .find(|(owner, job)| owner == tenant && job.id == id)
+            .map(|(_, job)| job)
+    }
+
+    /// A job's skipped and failed items, in order.
+    pub fn job_items(&self, tenant: &TenantId, job_id: &str) -> Vec<JobItem> {
+        self.observe()
+            .job_items
+            .into_iter()
+            .filter(|(owner, job, _)| owner == tenant && job == job_id)
+            .map(|(_, _, item)| item)
+            .collect()
     }
 }
 

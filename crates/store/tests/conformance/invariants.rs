@@ -121,8 +121,8 @@ fn check_tenant(observed: &Observed, tenant: &TenantId) -> Result<(), String> {
     Ok(())
 }
 
-/// Whether two stores show the same: every pool, hold and ledger entry alike once each id a store
-/// made is replaced by its place (pools and holds are shown in id order, and both stores make ids
+/// Whether two stores show the same: every pool, hold, ledger entry, plan, member, job and job
+/// item alike once each id a store made is replaced by its place (all are shown in id order, and both stores make ids
 /// that sort in the order they were made). Answers the first difference.
 pub fn agree(store: &Observed, reference: &Observed) -> Result<(), String> {
     let store_lines = normalised(store);
@@ -144,7 +144,7 @@ pub fn agree(store: &Observed, reference: &Observed) -> Result<(), String> {
     Ok(())
 }
 
-/// Each pool, hold and ledger entry as a line of text, ids named by their place.
+/// Everything shown, one line of text each, ids named by their place.
 fn normalised(observed: &Observed) -> Vec<String> {
     let mut ids: Vec<(String, String)> = Vec::new();
     for (place, (_, pool)) in observed.pools.iter().enumerate() {
@@ -152,6 +152,12 @@ fn normalised(observed: &Observed) -> Vec<String> {
     }
     for (place, (_, hold)) in observed.holds.iter().enumerate() {
         ids.push((hold.id.clone(), format!("<hold {place}>")));
+    }
+    for (place, (_, plan)) in observed.plans.iter().enumerate() {
+        ids.push((plan.id.clone(), format!("<plan {place}>")));
+    }
+    for (place, (_, job)) in observed.jobs.iter().enumerate() {
+        ids.push((job.id.clone(), format!("<job {place}>")));
     }
     // Longest first, so that no id is replaced inside a longer one (a date's id holds its
     // session's).
@@ -163,7 +169,19 @@ fn normalised(observed: &Observed) -> Vec<String> {
     let pools = observed.pools.iter().map(|pool| format!("{pool:?}"));
     let holds = observed.holds.iter().map(|hold| format!("{hold:?}"));
     let ledger = observed.ledger.iter().map(|entry| format!("{entry:?}"));
-    pools.chain(holds).chain(ledger).map(name).collect()
+    let plans = observed.plans.iter().map(|plan| format!("{plan:?}"));
+    let members = observed.members.iter().map(|member| format!("{member:?}"));
+    let jobs = observed.jobs.iter().map(|job| format!("{job:?}"));
+    let items = observed.job_items.iter().map(|item| format!("{item:?}"));
+    pools
+        .chain(holds)
+        .chain(ledger)
+        .chain(plans)
+        .chain(members)
+        .chain(jobs)
+        .chain(items)
+        .map(name)
+        .collect()
 }
 
 #[cfg(test)]

@@ -139,13 +139,10 @@ pub fn a_member_gets_one_quota_from_its_plan<S: StoreUnderTest>(run: &mut Run<S>
     assert_eq!((later.id.as_str(), created), (quota.id.as_str(), false));
 
     assert_eq!(
-        run.store.member_pool(&acme(), &plan.id, "ana"),
+        run.member_pool(&acme(), &plan.id, "ana"),
         Some(quota.id.clone())
     );
-    assert_eq!(
-        run.store.plan(&acme(), &plan.id).map(|p| p.members),
-        Some(1)
-    );
+    assert_eq!(run.plan(&acme(), &plan.id).map(|p| p.members), Some(1));
     let missing = run.send(
         &acme(),
         Command::PutMember {
@@ -223,14 +220,11 @@ pub fn a_plan_change_moves_its_members_chunk_by_chunk_and_resumes_after_a_chunk<
         (JobStatus::Queued, 3, None)
     );
     assert_eq!(
-        run.store.job(&acme(), &job.id),
+        run.job(&acme(), &job.id),
         Some(job.clone()),
         "queued with the change"
     );
-    assert_eq!(
-        run.store.plan(&acme(), &plan.id).map(|p| p.capacity),
-        Some(4)
-    );
+    assert_eq!(run.plan(&acme(), &plan.id).map(|p| p.capacity), Some(4));
 
     let to_four = QuotaChange::Capacity(capacity(4));
     let first = || {
@@ -266,7 +260,7 @@ pub fn a_plan_change_moves_its_members_chunk_by_chunk_and_resumes_after_a_chunk<
             job_id: job.id.clone()
         })
     );
-    let stored = run.store.job(&acme(), &job.id).expect("the job");
+    let stored = run.job(&acme(), &job.id).expect("the job");
     assert_eq!(stored, moved, "the job as its first chunk left it");
     let resumed = chunk(
         &stored,
@@ -296,7 +290,7 @@ pub fn a_plan_change_moves_its_members_chunk_by_chunk_and_resumes_after_a_chunk<
         [10, 4, 4],
         "ana keeps hers, the others follow the plan"
     );
-    let items = run.store.job_items(&acme(), &job.id);
+    let items = run.job_items(&acme(), &job.id);
     assert_eq!(items.len(), 1, "{items:?}");
     assert_eq!(
         (
@@ -336,7 +330,7 @@ pub fn a_plan_change_without_followers_applies_to_new_members_only<S: StoreUnder
         ("Gold+", 20, 1)
     );
     assert_eq!(changed.updated_at, at(SECOND));
-    assert_eq!(run.store.plan(&acme(), &plan.id), Some(changed.clone()));
+    assert_eq!(run.plan(&acme(), &plan.id), Some(changed.clone()));
     let bo = members(run, &changed, &["bo"], &org, at(2 * SECOND)).remove(0);
     assert_eq!(run.pool(&acme(), &ana.id).capacity, 10);
     assert_eq!(bo.capacity, 20);
@@ -376,7 +370,7 @@ pub fn a_bulk_credit_top_up_adds_to_each_quota<S: StoreUnderTest>(run: &mut Run<
     for quota in &quotas {
         assert_eq!(run.pool(&acme(), &quota.id).capacity, 15);
     }
-    let items = run.store.job_items(&acme(), &job.id);
+    let items = run.job_items(&acme(), &job.id);
     assert_eq!(
         items
             .iter()
@@ -441,5 +435,5 @@ pub fn a_job_ends_once<S: StoreUnderTest>(run: &mut Run<S>) {
             job_id: job.id.clone()
         })
     );
-    assert_eq!(run.store.job(&acme(), &job.id), Some(failed));
+    assert_eq!(run.job(&acme(), &job.id), Some(failed));
 }

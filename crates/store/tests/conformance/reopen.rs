@@ -45,7 +45,7 @@ pub fn every_committed_change_survives_a_restart<S: StoreUnderTest>(run: &mut Ru
         other => panic!("no member: {other:?}"),
     };
     let before = run.observe();
-    let plan_before = run.store.plan(&acme(), &plan.id);
+    let plan_before = run.plan(&acme(), &plan.id);
 
     run.restart();
     assert_eq!(
@@ -53,9 +53,9 @@ pub fn every_committed_change_survives_a_restart<S: StoreUnderTest>(run: &mut Ru
         before,
         "every pool, hold and ledger entry as committed"
     );
-    assert_eq!(run.store.plan(&acme(), &plan.id), plan_before);
+    assert_eq!(run.plan(&acme(), &plan.id), plan_before);
     assert_eq!(
-        run.store.member_pool(&acme(), &plan.id, "ana"),
+        run.member_pool(&acme(), &plan.id, "ana"),
         Some(quota.id.clone())
     );
     assert_eq!(run.hold_view(&acme(), &cart.id).status, HoldStatus::Held);

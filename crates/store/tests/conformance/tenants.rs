@@ -123,11 +123,11 @@ pub fn another_tenants_plan_and_job_are_not_found<S: StoreUnderTest>(run: &mut R
         refused(finish),
         Failure::NotFound { kind: "job", .. }
     ));
-    assert_eq!(run.store.plan(&acme(), &plan.id), Some(plan.clone()));
-    assert_eq!(run.store.plan(&globex(), &plan.id), None);
-    assert_eq!(run.store.job(&acme(), &job.id), Some(job.clone()));
-    assert_eq!(run.store.job(&globex(), &job.id), None);
-    assert_eq!(run.store.member_pool(&globex(), &plan.id, "mallory"), None);
+    assert_eq!(run.plan(&acme(), &plan.id), Some(plan.clone()));
+    assert_eq!(run.plan(&globex(), &plan.id), None);
+    assert_eq!(run.job(&acme(), &job.id), Some(job.clone()));
+    assert_eq!(run.job(&globex(), &job.id), None);
+    assert_eq!(run.member_pool(&globex(), &plan.id, "mallory"), None);
 }
 
 /// Two tenants' clients may pick the same idempotency key: each tenant's is its own.
