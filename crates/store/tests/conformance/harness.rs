@@ -188,7 +188,7 @@ impl<S: StoreUnderTest> Run<S> {
         Run { store, last: T0 }
     }
 
-    /// One batch, which must commit.
+    /// One batch, which must commit and leave the audit's invariants holding.
     pub fn apply(&mut self, batch: Vec<Envelope>, now: UnixMillis) -> Vec<Reply> {
         assert!(now >= self.last, "time runs forward in a test");
         self.last = now;
@@ -198,6 +198,10 @@ impl<S: StoreUnderTest> Run<S> {
             .apply(batch, now)
             .unwrap_or_else(|error| panic!("{}: the batch did not commit: {error}", S::NAME));
         assert_eq!(replies.len(), size, "one reply per command");
+        // After every batch, not only at the end: a broken invariant is caught where it broke.
+        if let Err(violation) = invariants::check(&self.store.observe(now)) {
+            panic!("{}: after the batch at {now}: {violation}", S::NAME);
+        }
         replies
     }
 

@@ -156,3 +156,24 @@ pub fn a_key_past_its_window_acts_afresh<S: StoreUnderTest>(run: &mut Run<S>) {
     assert_ne!(later, first, "a new booking, a new answer");
     assert_eq!(run.figures(&acme(), &event.id), (0, 4, 6));
 }
+
+/// A checkout refused for want of seats is answered the same refusal when retried under its
+/// key, even once seats have freed: the key replays the answer, it does not try again.
+pub fn a_refused_checkout_replays_its_refusal_even_after_seats_free<S: StoreUnderTest>(
+    run: &mut Run<S>,
+) {
+    let event = run.create(&acme(), pool("Concert", 4), T0);
+    let cart = run.hold(&acme(), order(&event.id, 4), T0);
+    let checkout = || keyed(&acme(), order(&event.id, 2), "checkout-bo", "POST /holds 2");
+    let (first, replayed) = rendered(one(run, checkout(), at(SECOND)));
+    assert_eq!((first.status, replayed), (409, false));
+    placed(run.send(&acme(), release(&cart), at(2 * SECOND)));
+    let (again, replayed) = rendered(one(run, checkout(), at(3 * SECOND)));
+    assert!(replayed);
+    assert_eq!(again, first);
+    assert_eq!(
+        run.figures(&acme(), &event.id),
+        (0, 0, 4),
+        "nothing was held"
+    );
+}

@@ -163,3 +163,88 @@ pub fn a_sweep_reports_the_carts_it_expired<S: StoreUnderTest>(run: &mut Run<S>)
         "{swept:?}"
     );
 }
+
+/// Commands in one batch are decided in the order they arrived: a full event refuses the first
+/// buyer, a cancellation then frees the seats, and the buyer after it gets them.
+pub fn commands_in_one_batch_are_decided_in_arrival_order<S: StoreUnderTest>(run: &mut Run<S>) {
+    let event = run.create(&acme(), pool("Concert", 6), T0);
+    let cart = run.hold(&acme(), order(&event.id, 6), T0);
+    let outcomes = run.batch(
+        &acme(),
+        vec![
+            order(&event.id, 6).by("bo").into(),
+            release(&cart),
+            order(&event.id, 6).by("cy").into(),
+        ],
+        at(SECOND),
+    );
+    let [early, cancelled, late] = <[Outcome; 3]>::try_from(outcomes).expect("three replies");
+    assert!(matches!(
+        refused(early),
+        Failure::Refused(Refusal::InsufficientCapacity { available: 0, .. })
+    ));
+    assert_eq!(placed(cancelled).0.status, HoldStatus::Released);
+    let (late, _) = placed(late);
+    assert_eq!(late.holder.as_deref(), Some("cy"));
+    assert_eq!(run.figures(&acme(), &event.id), (6, 0, 0));
+}
+
+/// A cart keeps the price its seats had when it was placed: a price rise during checkout
+/// applies to the next cart only, and removing the price leaves both as they were.
+pub fn a_cart_keeps_the_price_it_was_placed_at<S: StoreUnderTest>(run: &mut Run<S>) {
+    let euros = |amount_minor| Price {
+        amount_minor,
+        currency: "EUR".into(),
+    };
+    let event = run.create(
+        &acme(),
+        allot_store::command::NewPool {
+            price: Some(euros(4_500)),
+            metadata: Some(serde_json::json!({"venue": "Main hall"})),
+            ..pool("Concert", 10)
+        },
+        T0,
+    );
+    let early = run.hold(&acme(), order(&event.id, 2), at(SECOND));
+    let reprice = |price| Command::UpdatePool {
+        pool_id: event.id.clone(),
+        patch: allot_store::command::PoolPatch {
+            price: Some(price),
+            name: Some("Concert (late release)".into()),
+            ..Default::default()
+        },
+    };
+    match run.send(&acme(), reprice(Some(euros(6_000))), at(2 * SECOND)) {
+        Ok(Success::Pool(pool)) => {
+            assert_eq!(pool.price, Some(euros(6_000)));
+            assert_eq!(
+                pool.metadata,
+                Some(serde_json::json!({"venue": "Main hall"}))
+            );
+        }
+        other => panic!("not repriced: {other:?}"),
+    }
+    let late = run.hold(&acme(), order(&event.id, 2), at(3 * SECOND));
+    assert_eq!(late.lines[0].unit_price, Some(euros(6_000)));
+    let (sold, _) = placed(run.send(&acme(), confirm(&early), at(4 * SECOND)));
+    assert_eq!(
+        sold.lines[0].unit_price,
+        Some(euros(4_500)),
+        "locked at placing"
+    );
+
+    assert!(run.send(&acme(), reprice(None), at(5 * SECOND)).is_ok());
+    let shown = run.pool(&acme(), &event.id);
+    assert_eq!(
+        (shown.price, shown.name.as_str()),
+        (None, "Concert (late release)")
+    );
+    assert_eq!(
+        run.hold_view(&acme(), &early.id).lines[0].unit_price,
+        Some(euros(4_500))
+    );
+    assert_eq!(
+        run.hold_view(&acme(), &late.id).lines[0].unit_price,
+        Some(euros(6_000))
+    );
+}

@@ -76,12 +76,15 @@ macro_rules! conformance_tests {
                     an_extended_cart_keeps_its_seats_past_its_first_deadline,
                     a_lapsed_cart_cannot_be_confirmed_extended_or_released,
                     a_sweep_reports_the_carts_it_expired,
+                    commands_in_one_batch_are_decided_in_arrival_order,
+                    a_cart_keeps_the_price_it_was_placed_at,
                 }
                 idempotency {
                     a_repeated_checkout_is_answered_as_the_first_time_and_holds_once,
                     another_request_under_a_used_key_is_refused_and_writes_nothing,
                     one_key_twice_in_one_batch_acts_once,
                     a_key_past_its_window_acts_afresh,
+                    a_refused_checkout_replays_its_refusal_even_after_seats_free,
                 }
                 dates {
                     a_dated_tour_makes_its_date_on_first_use_with_the_sessions_limits,
@@ -98,6 +101,7 @@ macro_rules! conformance_tests {
                     a_plan_change_without_followers_applies_to_new_members_only,
                     a_bulk_credit_top_up_adds_to_each_quota,
                     a_job_ends_once,
+                    an_organisations_commitment_binds_its_members_quotas,
                 }
                 tenants {
                     another_tenants_pool_is_not_found,

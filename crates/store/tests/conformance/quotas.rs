@@ -437,3 +437,34 @@ pub fn a_job_ends_once<S: StoreUnderTest>(run: &mut Run<S>) {
     );
     assert_eq!(run.job(&acme(), &job.id), Some(failed));
 }
+
+/// Members' quotas count against their organisation: once the organisation's commitment of 15
+/// credits is used, a member with credits left in their own quota is refused by it.
+pub fn an_organisations_commitment_binds_its_members_quotas<S: StoreUnderTest>(run: &mut Run<S>) {
+    let org = run.create(
+        &acme(),
+        NewPool {
+            unit: "credits".into(),
+            ..pool("Small team", 15)
+        },
+        T0,
+    );
+    let plan = plan_of(run.send(&acme(), gold(10, 100), T0));
+    let quotas = members(run, &plan, &["ana", "bo"], &org, T0);
+    run.hold(&acme(), order(&quotas[0].id, 10).confirmed(), at(SECOND));
+    assert_eq!(
+        run.figures(&acme(), &quotas[1].id),
+        (0, 0, 5),
+        "bo can use what is left"
+    );
+    assert_eq!(
+        refused(run.send(&acme(), order(&quotas[1].id, 6), at(2 * SECOND))),
+        Failure::Refused(Refusal::InsufficientCapacity {
+            pool_id: PoolId(org.id.clone()),
+            requested: 6,
+            available: 5,
+        })
+    );
+    run.hold(&acme(), order(&quotas[1].id, 5).confirmed(), at(3 * SECOND));
+    assert_eq!(run.figures(&acme(), &org.id), (0, 15, 0));
+}
