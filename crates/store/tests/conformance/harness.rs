@@ -138,8 +138,18 @@ where
             S::NAME
         );
     }
-    let mut reference = Run::new(Memory::new());
-    on_memory(&mut reference);
+    // The same test on the reference: a failure there is the reference's, and says so.
+    let reference = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut reference = Run::new(Memory::new());
+        on_memory(&mut reference);
+        reference
+    }))
+    .unwrap_or_else(|_| {
+        panic!(
+            "{} passed, but the in-memory reference failed the same test (its panic is above)",
+            S::NAME
+        )
+    });
     invariants::agree(&observed, &reference.observe()).unwrap_or_else(|difference| {
         panic!(
             "{} and the in-memory store differ after the same commands: {difference}",
@@ -244,6 +254,12 @@ impl<S: StoreUnderTest> Run<S> {
     /// Everything the store shows as of its last batch.
     pub fn observe(&self) -> Observed {
         self.store.observe(self.last)
+    }
+
+    /// What the store shows at `now`, later than its last batch, before any batch runs then.
+    pub fn observe_at(&self, now: UnixMillis) -> Observed {
+        assert!(now >= self.last, "time runs forward in a test");
+        self.store.observe(now)
     }
 
     pub fn pool(&self, tenant: &TenantId, id: &str) -> PoolView {

@@ -248,3 +248,52 @@ pub fn a_cart_keeps_the_price_it_was_placed_at<S: StoreUnderTest>(run: &mut Run<
         Some(euros(6_000))
     );
 }
+
+/// Between batches, what the store shows is as of the moment it is read: a cart past its
+/// deadline reads as expired and its seats as free — in the section and in the event above it —
+/// before any batch has expired it; the next batch then expires it for good.
+pub fn a_cart_past_its_deadline_reads_as_expired_and_its_seats_free_before_any_batch<
+    S: StoreUnderTest,
+>(
+    run: &mut Run<S>,
+) {
+    let event = run.create(&acme(), pool("Premiere", 10), T0);
+    let stalls = run.create(&acme(), section("Stalls", 8, &event), T0);
+    let cart = run.hold(&acme(), order(&stalls.id, 6).for_seconds(60), T0);
+    let kept = run.hold(&acme(), order(&stalls.id, 1).for_seconds(600), T0);
+    let shown = run.observe_at(at(61 * SECOND));
+    let figures = |id: &str| {
+        let (_, pool) = shown
+            .pools
+            .iter()
+            .find(|(_, pool)| pool.id == id)
+            .expect("the pool is shown");
+        (pool.held, pool.committed, pool.available)
+    };
+    assert_eq!(
+        figures(&stalls.id),
+        (1, 0, 7),
+        "the lapsed cart's seats are free"
+    );
+    assert_eq!(figures(&event.id), (1, 0, 9), "in the event too");
+    let status = |id: &str| {
+        let (_, hold) = shown
+            .holds
+            .iter()
+            .find(|(_, hold)| hold.id == id)
+            .expect("the hold is shown");
+        hold.status
+    };
+    assert_eq!(status(&cart.id), HoldStatus::Expired);
+    assert_eq!(status(&kept.id), HoldStatus::Held);
+    assert!(
+        !shown
+            .ledger
+            .iter()
+            .any(|(_, entry)| entry.kind == LedgerKind::Expire),
+        "no batch has expired it yet"
+    );
+
+    run.hold(&acme(), order(&stalls.id, 7), at(61 * SECOND));
+    assert_eq!(run.figures(&acme(), &stalls.id), (8, 0, 0));
+}

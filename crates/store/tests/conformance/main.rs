@@ -78,6 +78,7 @@ macro_rules! conformance_tests {
                     a_sweep_reports_the_carts_it_expired,
                     commands_in_one_batch_are_decided_in_arrival_order,
                     a_cart_keeps_the_price_it_was_placed_at,
+                    a_cart_past_its_deadline_reads_as_expired_and_its_seats_free_before_any_batch,
                 }
                 idempotency {
                     a_repeated_checkout_is_answered_as_the_first_time_and_holds_once,
