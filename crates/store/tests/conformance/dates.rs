@@ -214,3 +214,36 @@ pub fn a_pool_without_dates_is_not_addressed_by_date<S: StoreUnderTest>(run: &mu
     );
     assert_eq!(run.observe().pools.len(), 1);
 }
+
+/// An organiser can resize one date before anyone booked it: the date is made with the new
+/// capacity, and the session and its other dates keep theirs.
+pub fn a_dates_capacity_can_be_changed_before_its_first_booking<S: StoreUnderTest>(
+    run: &mut Run<S>,
+) {
+    let walk = run.create(&acme(), tour("Castle walk", 20, None), T0);
+    let saturday = on(&walk, "2026-12-12");
+    let outcome = run.send(
+        &acme(),
+        Command::UpdatePool {
+            pool_id: saturday.clone(),
+            patch: PoolPatch {
+                capacity: Some(capacity(40)),
+                reason: Some("two guides on Saturday".into()),
+                ..PoolPatch::default()
+            },
+        },
+        at(SECOND),
+    );
+    match outcome {
+        Ok(Success::Pool(date)) => assert_eq!(
+            (date.id.as_str(), date.capacity, date.date.as_deref()),
+            (saturday.as_str(), 40, Some("2026-12-12"))
+        ),
+        other => panic!("not resized: {other:?}"),
+    }
+    run.hold(&acme(), order(&saturday, 40), at(2 * SECOND));
+    let sunday = on(&walk, "2026-12-13");
+    run.hold(&acme(), order(&sunday, 20), at(2 * SECOND));
+    assert_eq!(run.pool(&acme(), &sunday).capacity, 20);
+    assert_eq!(run.pool(&acme(), &walk.id).capacity, 20);
+}

@@ -270,3 +270,53 @@ pub fn capacity_cannot_be_cut_below_what_is_sold<S: StoreUnderTest>(run: &mut Ru
         (LedgerKind::Adjust, 30, Some("venue change"))
     );
 }
+
+/// A learner whose enrolment hold lapsed unconfirmed no longer counts: enrolling them again
+/// makes a new enrolment.
+pub fn a_learner_whose_enrolment_lapsed_is_counted_anew<S: StoreUnderTest>(run: &mut Run<S>) {
+    let learners = run.create(
+        &acme(),
+        allot_store::command::NewPool {
+            unit: "learners".into(),
+            ..pool("Evening cohort", 2)
+        },
+        T0,
+    );
+    let enrol = || {
+        order(&learners.id, 1)
+            .for_seconds(60)
+            .of_subject("learner-cy")
+    };
+    let lapsed = run.hold(&acme(), enrol(), T0);
+    match run.send(&acme(), enrol(), at(30 * SECOND)) {
+        Ok(Success::AlreadyConsumed(counted)) => assert_eq!(counted.id, lapsed.id),
+        other => panic!("counted twice while the first was live: {other:?}"),
+    }
+    let anew = run.hold(&acme(), enrol(), at(60 * SECOND));
+    assert_ne!(anew.id, lapsed.id);
+    assert_eq!(
+        run.hold_view(&acme(), &lapsed.id).status,
+        allot_core::HoldStatus::Expired
+    );
+    assert_eq!(run.figures(&acme(), &learners.id), (1, 0, 1));
+}
+
+/// Two lines on the same section count together: 3 and 4 seats from a 6-seat section are
+/// refused as 7, and fit a 7-seat one.
+pub fn two_lines_on_one_section_count_together<S: StoreUnderTest>(run: &mut Run<S>) {
+    let event = run.create(&acme(), pool("Cabaret", 20), T0);
+    let front = run.create(&acme(), section("Front tables", 6, &event), T0);
+    let back = run.create(&acme(), section("Back tables", 7, &event), T0);
+    assert_eq!(
+        refused(run.send(&acme(), order(&front.id, 3).and(&front.id, 4), at(SECOND))),
+        Failure::Refused(Refusal::InsufficientCapacity {
+            pool_id: PoolId(front.id.clone()),
+            requested: 7,
+            available: 6,
+        })
+    );
+    let (hold, _) = placed(run.send(&acme(), order(&back.id, 3).and(&back.id, 4), at(SECOND)));
+    assert_eq!(hold.lines.len(), 2);
+    assert_eq!(run.figures(&acme(), &back.id), (7, 0, 0));
+    assert_eq!(run.figures(&acme(), &event.id), (7, 0, 13));
+}

@@ -20,10 +20,13 @@ pub fn a_confirmed_hold_is_sold_and_a_release_gives_it_back<S: StoreUnderTest>(r
     let (sold, _) = placed(run.send(&acme(), confirm(&cart), at(2 * SECOND)));
     assert_eq!(sold.status, HoldStatus::Confirmed);
     assert_eq!(run.figures(&acme(), &event.id), (0, 5, 5));
-    assert_eq!(
-        refused(run.send(&acme(), confirm(&cart), at(3 * SECOND))),
-        Failure::Transition(TransitionError::WrongStatus(HoldStatus::Confirmed))
-    );
+    for step in [confirm(&cart), extend(&cart, 600)] {
+        assert_eq!(
+            refused(run.send(&acme(), step, at(3 * SECOND))),
+            Failure::Transition(TransitionError::WrongStatus(HoldStatus::Confirmed)),
+            "a sold cart is neither checked out again nor given more time"
+        );
+    }
 
     let (cancelled, _) = placed(run.send(&acme(), release(&cart), at(4 * SECOND)));
     assert_eq!(cancelled.status, HoldStatus::Released);

@@ -69,6 +69,8 @@ macro_rules! conformance_tests {
                     a_learner_is_counted_once_per_campaign_pool,
                     a_paused_event_sells_none_of_its_sections,
                     capacity_cannot_be_cut_below_what_is_sold,
+                    a_learner_whose_enrolment_lapsed_is_counted_anew,
+                    two_lines_on_one_section_count_together,
                 }
                 lifecycle {
                     a_confirmed_hold_is_sold_and_a_release_gives_it_back,
@@ -94,6 +96,7 @@ macro_rules! conformance_tests {
                     a_date_already_made_refuses_new_holds_once_it_is_over,
                     a_session_wide_change_reaches_its_dates_only_when_asked,
                     a_pool_without_dates_is_not_addressed_by_date,
+                    a_dates_capacity_can_be_changed_before_its_first_booking,
                 }
                 quotas {
                     a_member_gets_one_quota_from_its_plan,
@@ -114,6 +117,7 @@ macro_rules! conformance_tests {
                     every_committed_change_survives_a_restart,
                     a_restarted_store_decides_from_what_it_committed,
                     a_cart_placed_before_a_restart_expires_after_it,
+                    a_sessions_dates_survive_a_restart_with_their_bookings,
                 }
             );
         }

@@ -122,3 +122,37 @@ pub fn a_cart_placed_before_a_restart_expires_after_it<S: StoreUnderTest>(run: &
     assert_eq!(run.hold_view(&acme(), &next.id).status, HoldStatus::Held);
     assert_eq!(run.figures(&acme(), &event.id), (3, 0, 0));
 }
+
+/// A walk's dates, made before a restart, are found after it with their own bookings: the
+/// store sells what each date has left, and makes a new date as before.
+pub fn a_sessions_dates_survive_a_restart_with_their_bookings<S: StoreUnderTest>(run: &mut Run<S>) {
+    let walk = run.create(
+        &acme(),
+        allot_store::command::NewPool {
+            per_date: true,
+            ..pool("City walk", 10)
+        },
+        T0,
+    );
+    let wednesday = format!("{}-2026-12-09", walk.id);
+    run.hold(&acme(), order(&wednesday, 8).confirmed(), at(SECOND));
+    run.restart();
+    assert_eq!(
+        refused(run.send(&acme(), order(&wednesday, 3), at(2 * SECOND))),
+        Failure::Refused(Refusal::InsufficientCapacity {
+            pool_id: PoolId(wednesday.clone()),
+            requested: 3,
+            available: 2,
+        })
+    );
+    run.hold(&acme(), order(&wednesday, 2), at(3 * SECOND));
+    let thursday = format!("{}-2026-12-10", walk.id);
+    run.hold(&acme(), order(&thursday, 10), at(3 * SECOND));
+    let dates: Vec<_> = run
+        .observe()
+        .pools
+        .into_iter()
+        .filter_map(|(_, pool)| pool.date)
+        .collect();
+    assert_eq!(dates, ["2026-12-09", "2026-12-10"]);
+}
