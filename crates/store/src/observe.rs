@@ -1,14 +1,15 @@
 //! What anyone can see of a store's decisions — every pool with its figures, every hold, the
 //! whole ledger, every plan with its members, every job with the items it failed or skipped —
-//! gathered in one value, so that two stores given the same commands can be
-//! shown to agree, and a simulation can check its invariants against what was persisted.
+//! gathered in one value, so that two stores given the same commands can be shown to agree (the
+//! conformance suite), and a simulation can check its invariants against what was persisted.
 
 use crate::jobs::{JobItem, JobView};
 use crate::model::{HoldView, LedgerEntry, PlanView, PoolView, TenantId};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observed {
-    /// By tenant, then pool id.
+    /// By tenant, then pool id; each with its figures as of the moment observed (a hold past
+    /// its deadline no longer counts, even before a batch has expired it).
     pub pools: Vec<(TenantId, PoolView)>,
     /// By tenant, then hold id; each with its status as of the moment observed.
     pub holds: Vec<(TenantId, HoldView)>,
