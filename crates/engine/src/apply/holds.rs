@@ -10,7 +10,9 @@ use crate::port::Port;
 use crate::records::HoldRecord;
 use crate::rules::holds as hold_rules;
 use crate::working::{NewLedgerEntry, TenantPools, Tenants, tenant_pools};
-use allot_core::{HoldLine, HoldStatus, LineEffect, TransitionError, TtlSeconds, UnixMillis};
+use allot_core::{
+    HoldLine, HoldStatus, LineEffect, PoolId, TransitionError, TtlSeconds, UnixMillis,
+};
 
 /// A new hold as asked for.
 pub struct HoldRequest {
@@ -57,14 +59,18 @@ pub fn place<P: Port>(
             return Ok(Err(failure));
         }
     }
-    // A subject counts once per pool: the live hold that already counted it is the answer.
-    if let Some(subject) = &extras.subject
-        && let Some(first) = lines.first()
-        && let Some(hold_id) = port.consumption(tenant, &first.pool_id, subject)?
-        && let Some(counted) = port.hold(tenant, &hold_id)?
-        && counted.lifecycle().status_at(now).is_live()
-    {
-        return Ok(Ok(Success::AlreadyConsumed(counted.view(now))));
+    // A subject counts once per pool: the live hold that already counted it on any of the
+    // lines' pools is the answer.
+    let consumed_pools = distinct_pools(&lines);
+    if let Some(subject) = &extras.subject {
+        for pool_id in &consumed_pools {
+            if let Some(hold_id) = port.consumption(tenant, pool_id, subject)?
+                && let Some(counted) = port.hold(tenant, &hold_id)?
+                && counted.lifecycle().status_at(now).is_live()
+            {
+                return Ok(Ok(Success::AlreadyConsumed(counted.view(now))));
+            }
+        }
     }
     let placement = match pools.set.place(&lines, confirm) {
         Ok(placement) => placement,
@@ -85,18 +91,31 @@ pub fn place<P: Port>(
         reason: extras.reason.as_deref(),
     };
     let hold = write_placed(port, pools, tenant, actor, hold, now)?;
-    if let (Some(subject), Some(first)) = (&extras.subject, lines.first()) {
-        port.persist(Change::Consumption {
-            tenant: tenant.clone(),
-            pool_id: first.pool_id.clone(),
-            subject: subject.clone(),
-            hold_id: hold.id.clone(),
-        })?;
+    if let Some(subject) = &extras.subject {
+        for pool_id in consumed_pools {
+            port.persist(Change::Consumption {
+                tenant: tenant.clone(),
+                pool_id,
+                subject: subject.clone(),
+                hold_id: hold.id.clone(),
+            })?;
+        }
     }
     Ok(Ok(Success::Hold {
         hold,
         warnings: placement.warnings,
     }))
+}
+
+/// The pools a hold's lines name, each once, in the order of the lines.
+fn distinct_pools(lines: &[HoldLine]) -> Vec<PoolId> {
+    let mut pools: Vec<PoolId> = Vec::with_capacity(lines.len());
+    for line in lines {
+        if !pools.contains(&line.pool_id) {
+            pools.push(line.pool_id.clone());
+        }
+    }
+    pools
 }
 
 /// A hold the core has just placed, to be written down.

@@ -205,6 +205,31 @@ pub fn a_learner_is_counted_once_per_campaign_pool<S: StoreUnderTest>(run: &mut 
     assert_eq!(run.figures(&acme(), &learners.id), (0, 2, 1));
 }
 
+/// A learner enrolled in two cohorts at once counts once in each: a later enrolment that starts
+/// with the second cohort answers the one that counted them there.
+pub fn a_learner_in_a_two_line_enrolment_counts_once_in_each_pool<S: StoreUnderTest>(
+    run: &mut Run<S>,
+) {
+    let cohort = |name: &str| allot_store::command::NewPool {
+        unit: "learners".into(),
+        ..pool(name, 3)
+    };
+    let morning = run.create(&acme(), cohort("Morning cohort"), T0);
+    let evening = run.create(&acme(), cohort("Evening cohort"), T0);
+    let both = order(&morning.id, 1)
+        .and(&evening.id, 1)
+        .confirmed()
+        .of_subject("learner-ana");
+    let first = run.hold(&acme(), both, at(SECOND));
+    let evening_only = order(&evening.id, 1).confirmed().of_subject("learner-ana");
+    match run.send(&acme(), evening_only, at(2 * SECOND)) {
+        Ok(Success::AlreadyConsumed(counted)) => assert_eq!(counted.id, first.id),
+        other => panic!("ana counted twice in the evening cohort: {other:?}"),
+    }
+    assert_eq!(run.figures(&acme(), &evening.id), (0, 1, 2));
+    assert_eq!(run.figures(&acme(), &morning.id), (0, 1, 2));
+}
+
 /// An event paused (inactive) sells none of its sections, and sells again once resumed.
 pub fn a_paused_event_sells_none_of_its_sections<S: StoreUnderTest>(run: &mut Run<S>) {
     let event = run.create(&acme(), pool("Matinee", 40), T0);

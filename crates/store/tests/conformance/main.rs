@@ -67,6 +67,7 @@ macro_rules! conformance_tests {
                     a_campaign_quota_sells_into_its_overage_band_with_a_warning,
                     credits_are_not_taken_from_a_seats_pool,
                     a_learner_is_counted_once_per_campaign_pool,
+                    a_learner_in_a_two_line_enrolment_counts_once_in_each_pool,
                     a_paused_event_sells_none_of_its_sections,
                     capacity_cannot_be_cut_below_what_is_sold,
                     a_learner_whose_enrolment_lapsed_is_counted_anew,
