@@ -1,10 +1,12 @@
 //! What anyone can see of a store's decisions — every pool with its figures, every hold, the
-//! whole ledger, every plan with its members, every job with the items it failed or skipped —
+//! whole ledger, every plan with its members, every job with the items it failed or skipped,
+//! every attendee and ticket —
 //! gathered in one value, so that two stores given the same commands can be shown to agree (the
 //! conformance suite), and a simulation can check its invariants against what was persisted.
 
 use crate::jobs::{JobItem, JobView};
 use crate::model::{HoldView, LedgerEntry, PlanView, PoolView, TenantId};
+use crate::tickets::{AttendeeView, TicketView};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observed {
@@ -23,6 +25,10 @@ pub struct Observed {
     pub jobs: Vec<(TenantId, JobView)>,
     /// The items each job skipped or failed: by tenant, job id, then position in the job.
     pub job_items: Vec<(TenantId, String, JobItem)>,
+    /// By tenant, then attendee id; each with their live ticket's id.
+    pub attendees: Vec<(TenantId, AttendeeView)>,
+    /// By tenant, then ticket id.
+    pub tickets: Vec<(TenantId, TicketView)>,
 }
 
 /// A subject's quota pool from a plan.

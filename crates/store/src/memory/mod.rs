@@ -300,6 +300,20 @@ impl MemoryState {
                 .iter()
                 .map(|((tenant, job, _), (item, _))| (tenant.clone(), job.clone(), item.clone()))
                 .collect(),
+            attendees: self
+                .tickets
+                .attendees
+                .keys()
+                .filter_map(|(tenant, id)| {
+                    Some((tenant.clone(), self.tickets.attendee(tenant, id)?))
+                })
+                .collect(),
+            tickets: self
+                .tickets
+                .tickets
+                .iter()
+                .map(|((tenant, _), stored)| (tenant.clone(), stored.view.clone()))
+                .collect(),
         }
     }
 }

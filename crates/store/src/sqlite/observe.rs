@@ -5,7 +5,7 @@
 use super::SqliteStore;
 use crate::model::{PageRequest, TenantId};
 use crate::observe::{Member, Observed};
-use crate::{JobStore, Store, StoreError};
+use crate::{JobStore, Store, StoreError, TicketStore};
 use allot_core::UnixMillis;
 use rusqlite::Connection;
 
@@ -32,6 +32,8 @@ impl SqliteStore {
             members: Vec::new(),
             jobs: Vec::new(),
             job_items: Vec::new(),
+            attendees: Vec::new(),
+            tickets: Vec::new(),
         };
         for (tenant, id) in &pool_ids {
             let pool = self
@@ -94,6 +96,30 @@ impl SqliteStore {
                         .map(|item| (tenant.clone(), id.clone(), item)),
                 );
             }
+        }
+        let attendee_ids = self.read(|conn| {
+            ids(
+                conn,
+                "SELECT tenant_id, id FROM attendees ORDER BY tenant_id, id",
+            )
+        })?;
+        for (tenant, id) in &attendee_ids {
+            let attendee = self
+                .get_attendee(tenant, id)?
+                .ok_or_else(|| gone("attendee", id))?;
+            observed.attendees.push((tenant.clone(), attendee));
+        }
+        let ticket_ids = self.read(|conn| {
+            ids(
+                conn,
+                "SELECT tenant_id, id FROM tickets ORDER BY tenant_id, id",
+            )
+        })?;
+        for (tenant, id) in &ticket_ids {
+            let ticket = self
+                .get_ticket(tenant, id)?
+                .ok_or_else(|| gone("ticket", id))?;
+            observed.tickets.push((tenant.clone(), ticket));
         }
         Ok(observed)
     }

@@ -159,6 +159,12 @@ fn normalised(observed: &Observed) -> Vec<String> {
     for (place, (_, job)) in observed.jobs.iter().enumerate() {
         ids.push((job.id.clone(), format!("<job {place}>")));
     }
+    for (place, (_, attendee)) in observed.attendees.iter().enumerate() {
+        ids.push((attendee.id.clone(), format!("<attendee {place}>")));
+    }
+    for (place, (_, ticket)) in observed.tickets.iter().enumerate() {
+        ids.push((ticket.id.clone(), format!("<ticket {place}>")));
+    }
     // Longest first, so that no id is replaced inside a longer one (a date's id holds its
     // session's).
     ids.sort_by_key(|(id, _)| std::cmp::Reverse(id.len()));
@@ -173,6 +179,8 @@ fn normalised(observed: &Observed) -> Vec<String> {
     let members = observed.members.iter().map(|member| format!("{member:?}"));
     let jobs = observed.jobs.iter().map(|job| format!("{job:?}"));
     let items = observed.job_items.iter().map(|item| format!("{item:?}"));
+    let attendees = observed.attendees.iter().map(|one| format!("{one:?}"));
+    let tickets = observed.tickets.iter().map(|ticket| format!("{ticket:?}"));
     pools
         .chain(holds)
         .chain(ledger)
@@ -180,6 +188,8 @@ fn normalised(observed: &Observed) -> Vec<String> {
         .chain(members)
         .chain(jobs)
         .chain(items)
+        .chain(attendees)
+        .chain(tickets)
         .map(name)
         .collect()
 }

@@ -13,6 +13,8 @@
 //! - [`dates`]: dated sessions — a date made on first use, dates over in their zone.
 //! - [`quotas`]: plans, member quotas, bulk quota adjustments as jobs.
 //! - [`tenants`]: one tenant never finds another's pools, holds, plans or jobs.
+//! - [`tickets`]: attendees imported into sections, tickets issued, regenerated, voided and
+//!   scanned at the door.
 //! - [`reopen`]: a store restarted (or reopened from disk) keeps every committed change.
 //! - [`waitlists`]: reserved for waiting lists once the engine decides them for every store.
 //!
@@ -29,6 +31,7 @@ mod lifecycle;
 mod quotas;
 mod reopen;
 mod tenants;
+mod tickets;
 mod waitlists;
 
 /// `conformance_tests!(store, expression)`: a module `store` with one `#[test]` per topic test,
@@ -113,6 +116,12 @@ macro_rules! conformance_tests {
                     another_tenants_hold_is_not_found,
                     another_tenants_plan_and_job_are_not_found,
                     idempotency_keys_belong_to_their_tenant,
+                }
+                tickets {
+                    an_import_fails_bad_rows_alone_and_an_update_keeps_what_a_row_lacks,
+                    a_full_section_answers_no_capacity_and_is_never_oversold,
+                    a_regenerated_ticket_keeps_its_seat_and_admits_once_with_its_new_token,
+                    a_voided_ticket_gives_its_seat_back_and_answers_void_at_the_door,
                 }
                 reopen {
                     every_committed_change_survives_a_restart,
