@@ -11,15 +11,14 @@ mod tickets;
 
 use super::ledger_runs::{PendingRuns, RUNS_THROUGH, RunLimits};
 use super::outbox::{self, Outbox};
-use super::promotion;
 use super::rows::{HoldRecord, PoolRecord};
 use crate::command::*;
 use crate::ids::Ids;
 use crate::model::*;
 use crate::{BatchWriter, StoreError};
-use allot_core::{HoldStatus, LineEffect, PoolId, TransitionError, UnixMillis};
-use allot_engine::apply::holds::{self as engine_holds, OfferSettled};
-pub(super) use allot_engine::apply::holds::{Placed, Step};
+use allot_core::{HoldStatus, LineEffect, PoolId, UnixMillis};
+use allot_engine::apply::holds as engine_holds;
+use allot_engine::apply::waitlist as engine_waitlist;
 use allot_engine::batch;
 pub(super) use allot_engine::working::{
     Baseline, NewLedgerEntry as LedgerEntry, TenantPools, Tenants, tenant_pools,
@@ -152,7 +151,7 @@ pub(super) struct Working {
     pub(super) tenants: HashMap<TenantId, TenantPools>,
     /// New holds and ledger entries, written many rows per statement.
     pub(super) appends: Appends,
-    /// The last waiting-list arrival number used, likewise.
+    /// The last waiting-list arrival number used, saved with the batch.
     pub(super) waitlist_seq: i64,
     pub(super) outbox: Outbox,
     /// How the engine names what it creates (lent by the writer for the batch).
@@ -166,6 +165,8 @@ impl Working {
             tx,
             appends: &mut self.appends,
             ids: &mut self.ids,
+            waitlist_seq: &mut self.waitlist_seq,
+            outbox: &mut self.outbox,
         }
     }
 
@@ -179,6 +180,8 @@ impl Working {
             tx,
             appends: &mut self.appends,
             ids: &mut self.ids,
+            waitlist_seq: &mut self.waitlist_seq,
+            outbox: &mut self.outbox,
         };
         (port, tenant_pools(&mut self.tenants, tenant))
     }
@@ -323,27 +326,6 @@ pub(super) fn new_id(prefix: &str) -> String {
     Ids::TimeOrdered.next(prefix)
 }
 
-/// The waiting-list entries whose offers the batch's hold moves settled follow them.
-fn settle_offers(
-    tx: &Transaction<'_>,
-    work: &mut Working,
-    settled: impl IntoIterator<Item = OfferSettled>,
-    now: UnixMillis,
-) -> Result<(), StoreError> {
-    for offer in settled {
-        promotion::offer_settled(
-            tx,
-            work,
-            &offer.tenant,
-            &offer.entry_id,
-            &offer.hold_id,
-            offer.kind,
-            now,
-        )?;
-    }
-    Ok(())
-}
-
 /// A command of a family the engine does not decide yet, decided here as before.
 fn execute(
     tx: &Transaction<'_>,
@@ -354,13 +336,6 @@ fn execute(
     now: UnixMillis,
 ) -> Result<Outcome, StoreError> {
     match command {
-        Command::JoinWaitlist(entry) => promotion::join(tx, work, tenant, entry, now),
-        Command::CancelWaitlistEntry { entry_id } => {
-            promotion::cancel(tx, work, tenant, actor, &entry_id, now)
-        }
-        Command::SetPriorityClasses(classes) => {
-            promotion::set_priority_classes(tx, tenant, classes)
-        }
         Command::CreateWebhook {
             url,
             events,
@@ -381,38 +356,6 @@ fn execute(
     }
 }
 
-/// Writes a placed hold (a promoted entry's) through the engine.
-pub(super) fn write_new_hold(
-    tx: &Transaction<'_>,
-    work: &mut Working,
-    tenant: &TenantId,
-    actor: Option<&str>,
-    hold: Placed<'_>,
-    now: UnixMillis,
-) -> Result<HoldView, StoreError> {
-    let (mut port, pools) = work.split(tx, tenant);
-    Ok(engine_holds::write_placed(
-        &mut port, pools, tenant, actor, hold, now,
-    )?)
-}
-
-/// Confirms or releases a loaded hold, if its lifecycle allows; answers the hold as it is after.
-pub(super) fn step_loaded_hold(
-    tx: &Transaction<'_>,
-    work: &mut Working,
-    tenant: &TenantId,
-    actor: Option<&str>,
-    hold: HoldRecord,
-    now: UnixMillis,
-    step: Step,
-) -> Result<Result<HoldRecord, TransitionError>, StoreError> {
-    let (mut port, pools) = work.split(tx, tenant);
-    let (stepped, settled) =
-        engine_holds::step_loaded(&mut port, pools, tenant, actor, hold, now, step)?;
-    settle_offers(tx, work, settled, now)?;
-    Ok(stepped)
-}
-
 /// Moves a hold to `status` through the engine, and settles the offer it was made for.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn transition(
@@ -430,5 +373,5 @@ pub(super) fn transition(
     let settled = engine_holds::transition(
         &mut port, pools, tenant, actor, hold, status, effect, kind, now,
     )?;
-    settle_offers(tx, work, settled, now)
+    Ok(engine_waitlist::settle_offers(&mut port, settled, now)?)
 }

@@ -341,6 +341,8 @@ fn issue_one(
             tx,
             appends: &mut work.appends,
             ids: &mut work.ids,
+            waitlist_seq: &mut work.waitlist_seq,
+            outbox: &mut work.outbox,
         },
         tenant,
         &pool_id,
