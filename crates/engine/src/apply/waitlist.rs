@@ -528,3 +528,179 @@ fn answer<P: Port>(
         port, tenant, &entry, now,
     )?)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::test_port::RecordingPort;
+    use crate::model::WaitlistSettings;
+    use crate::records::PoolRecord;
+    use allot_core::{Capacity, HoldStatus, LimitPct, Pool, PoolLimits, Quantity, TtlSeconds};
+
+    const NOW: UnixMillis = UnixMillis(1_000_000);
+
+    fn tenant() -> TenantId {
+        TenantId("ten_1".into())
+    }
+
+    /// An event section of `capacity` seats with `committed` sold.
+    fn section(port: &mut RecordingPort, id: &str, capacity: i64, committed: i64) {
+        let limits = PoolLimits {
+            capacity: Capacity::new(capacity).expect("valid"),
+            hard_limit_pct: LimitPct::HUNDRED,
+            soft_limit_pct: LimitPct::HUNDRED,
+        };
+        let mut core = Pool::new(PoolId(id.into()), None, limits);
+        core.committed = committed;
+        let row = PoolRecord {
+            core,
+            name: format!("Section {id}"),
+            unit: "seats".into(),
+            price: None,
+            metadata: None,
+            created_at: UnixMillis(0),
+            updated_at: UnixMillis(0),
+            per_date: false,
+            session_id: None,
+            date: None,
+            time_zone: None,
+            waitlist: WaitlistSettings::default(),
+            waiting: 0,
+            waiting_below: 0,
+            thresholds: None,
+            alert_marks: None,
+        };
+        port.pools.insert(PoolId(id.into()), row);
+    }
+
+    fn asking(pool: &str, holder: &str, quantity: i64) -> NewWaitlistEntry {
+        NewWaitlistEntry {
+            pool_id: pool.into(),
+            holder: holder.into(),
+            quantity: Quantity::new(quantity).expect("valid"),
+            priority: PriorityRequest::Base,
+            expires_in: TtlSeconds::new(3_600).expect("valid"),
+        }
+    }
+
+    fn joined(outcome: Outcome) -> WaitlistEntryView {
+        match outcome {
+            Ok(Success::WaitlistEntry(entry)) => entry,
+            other => panic!("no entry: {other:?}"),
+        }
+    }
+
+    fn kinds(changes: &[Change]) -> Vec<&'static str> {
+        changes
+            .iter()
+            .filter_map(|change| match change {
+                Change::NewEvent { kind, .. } => Some(*kind),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn joining_a_section_with_free_seats_is_served_at_once_with_an_offer() {
+        let mut port = RecordingPort::default();
+        section(&mut port, "floor", 2, 0);
+        let mut tenants = Tenants::default();
+        let entry = joined(
+            join(
+                &mut port,
+                &mut tenants,
+                &tenant(),
+                asking("floor", "ana", 2),
+                NOW,
+            )
+            .expect("decided"),
+        );
+        assert_eq!(entry.status, EntryStatus::Offered);
+        assert_eq!(entry.position, None);
+        let changes = port.take_changes();
+        assert_eq!(kinds(&changes), ["waitlist.joined", "waitlist.offered"]);
+        let hold = changes.iter().find_map(|change| match change {
+            Change::NewHold(hold) => Some(hold),
+            _ => None,
+        });
+        let hold = hold.expect("an offer's hold");
+        assert_eq!(hold.status, HoldStatus::Held);
+        assert_eq!(hold.waitlist_entry_id.as_deref(), Some(entry.id.as_str()));
+        let pools = &tenants[&tenant()];
+        assert_eq!(
+            pools.set.get(&PoolId("floor".into())).map(|p| p.held),
+            Some(2)
+        );
+        assert_eq!(pools.rows[&PoolId("floor".into())].waiting, 0);
+    }
+
+    #[test]
+    fn joining_a_sold_out_section_waits_first_in_line_and_cancelling_frees_the_head() {
+        let mut port = RecordingPort::default();
+        section(&mut port, "floor", 2, 2);
+        let mut tenants = Tenants::default();
+        let entry = joined(
+            join(
+                &mut port,
+                &mut tenants,
+                &tenant(),
+                asking("floor", "bo", 1),
+                NOW,
+            )
+            .expect("decided"),
+        );
+        assert_eq!(entry.status, EntryStatus::Waiting);
+        assert_eq!(entry.position, Some(1));
+        assert_eq!(tenants[&tenant()].rows[&PoolId("floor".into())].waiting, 1);
+        port.take_changes();
+
+        let later = UnixMillis(NOW.0 + 1);
+        let cancelled = cancel(&mut port, &mut tenants, &tenant(), None, &entry.id, later);
+        assert_eq!(
+            joined(cancelled.expect("decided")).status,
+            EntryStatus::Cancelled
+        );
+        let pools = &tenants[&tenant()];
+        assert_eq!(pools.rows[&PoolId("floor".into())].waiting, 0);
+        assert!(pools.freed.contains(&PoolId("floor".into())));
+        // Cancelled once: a second cancel is refused and changes nothing.
+        port.take_changes();
+        let again = cancel(&mut port, &mut tenants, &tenant(), None, &entry.id, later);
+        assert!(matches!(
+            again.expect("decided"),
+            Err(Failure::Conflict {
+                status: "cancelled",
+                ..
+            })
+        ));
+        assert!(port.take_changes().is_empty());
+    }
+
+    #[test]
+    fn an_offer_settled_after_its_entry_was_cancelled_leaves_the_entry_as_it_is() {
+        let mut port = RecordingPort::default();
+        section(&mut port, "floor", 2, 0);
+        let mut tenants = Tenants::default();
+        let entry = joined(
+            join(
+                &mut port,
+                &mut tenants,
+                &tenant(),
+                asking("floor", "cy", 1),
+                NOW,
+            )
+            .expect("decided"),
+        );
+        let hold_id = entry.hold_id.clone().expect("served at once");
+        port.entries.get_mut(&entry.id).expect("kept").status = EntryStatus::Cancelled;
+        port.take_changes();
+        let offer = OfferSettled {
+            tenant: tenant(),
+            entry_id: entry.id.clone(),
+            hold_id,
+            kind: LedgerKind::Release,
+        };
+        settle_offers(&mut port, [offer], NOW).expect("decided");
+        assert!(port.take_changes().is_empty());
+    }
+}
