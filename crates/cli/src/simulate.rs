@@ -24,12 +24,18 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
             Ok(report) => {
                 let elapsed = report.elapsed.as_secs_f64();
                 println!(
-                    "seed {seed}: {} ops in {} batches, {} holds placed, {} expired by sweeps, \
+                    "seed {seed}: {} ops in {} batches, {} holds placed ({} on tour dates), \
+                     {} expired by sweeps, {} members, {} quota chunks, {} tickets ({} admitted), \
                      {} batches failed on purpose, {} crashes, history {:016x}; {:.0} ops/s",
                     report.ops,
                     report.batches,
                     report.holds_placed,
+                    report.holds_on_dates,
                     report.holds_expired,
+                    report.members,
+                    report.quota_chunks,
+                    report.tickets,
+                    report.admitted,
                     report.failed_batches,
                     report.crashes,
                     report.history,

@@ -4,13 +4,14 @@
 //! then the store finishes the batch (alerts on what it changed, the pools' counters).
 //!
 //! The engine decides holds, pools, tenants and keys, idempotency, plans and quotas, jobs, and
-//! waiting lists itself. The families it does not decide yet (webhooks and recipients, tickets)
-//! are handed to the store through [`StoreRules`], which the store answers as it always has;
-//! each family moves into [`crate::apply`] in its turn, and the trait shrinks with it.
+//! attendees and tickets, and waiting lists itself. The families it does not decide yet
+//! (webhooks and recipients) are handed to the store through [`StoreRules`], which the store
+//! answers as it always has; each family moves into [`crate::apply`] in its turn, and the trait
+//! shrinks with it.
 
 use crate::Error;
 use crate::apply::holds::{self, HoldRequest, Step};
-use crate::apply::{self, jobs, keys, plans, pools, quotas, waitlist};
+use crate::apply::{self, jobs, keys, plans, pools, quotas, tickets, waitlist};
 use crate::command::{Command, Envelope, Outcome, Reply, Success};
 use crate::model::TenantId;
 use crate::port::Port;
@@ -195,6 +196,10 @@ pub fn execute<P: Port + StoreRules>(
         }
         Command::SetPriorityClasses(classes) => {
             waitlist::set_priority_classes(port, tenant, classes)
+        }
+        Command::Tickets(command) => {
+            let pools = tenant_pools(tenants, tenant);
+            tickets::execute(port, pools, tenant, actor, command, now)
         }
         other => port.execute_elsewhere(tenants, tenant, actor, other, now, expired_this_batch),
     }

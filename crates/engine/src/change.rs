@@ -10,6 +10,7 @@ use crate::jobs::{JobItem, JobState, JobView};
 use crate::model::{LedgerKind, PlanView, Role, TenantId, WaitlistSettings};
 use crate::records::PoolRecord;
 use crate::rules::plans::PlanTerms;
+use crate::tickets::{AttendeeView, TicketStatus, TicketView};
 use allot_core::waitlist::{EntryStatus, PriorityClasses};
 use allot_core::{HoldStatus, PoolId, UnixMillis};
 
@@ -124,6 +125,56 @@ pub enum Change {
         tenant: TenantId,
         job_id: String,
         items: Vec<JobItem>,
+        at: UnixMillis,
+    },
+
+    // Attendees and tickets
+    /// An attendee imported; the only one of its event with its external id.
+    NewAttendee {
+        tenant: TenantId,
+        attendee: Box<AttendeeView>,
+    },
+    /// An attendee imported again: their name, e-mail and section as they are now.
+    AttendeeUpdated {
+        tenant: TenantId,
+        attendee_id: String,
+        name: String,
+        email: Option<String>,
+        section_id: Option<String>,
+        at: UnixMillis,
+    },
+    /// A ticket issued with its hold (a [`Change::NewHold`] before it); the attendee's only
+    /// ticket that is not void. `token_hash` confirms its token at the door.
+    NewTicket {
+        tenant: TenantId,
+        ticket: Box<TicketView>,
+        token_hash: String,
+    },
+    /// A live ticket given a new code and token (the old QR code stops working) by `job_id`.
+    TicketReissued {
+        tenant: TenantId,
+        ticket_id: String,
+        code: String,
+        token_seed: String,
+        token_hash: String,
+        job_id: String,
+        at: UnixMillis,
+    },
+    /// A ticket used at the door or voided (from → to), at `at`.
+    TicketStatus {
+        tenant: TenantId,
+        ticket_id: String,
+        from: TicketStatus,
+        to: TicketStatus,
+        at: UnixMillis,
+    },
+    /// A scan at the door, whatever it answered (`admitted`, `already_used`, `void`).
+    NewCheckIn {
+        tenant: TenantId,
+        id: String,
+        ticket_id: String,
+        result: &'static str,
+        actor: Option<String>,
         at: UnixMillis,
     },
 

@@ -31,7 +31,7 @@ pub struct NewPool {
     /// The time zone a session's dates are in (`None`: UTC). Only for `per_date` sessions.
     pub time_zone: Option<SessionZone>,
     pub waitlist: WaitlistSettings,
-    /// `None`: seed 004's thresholds.
+    /// `None`: the default thresholds (`allot_core::thresholds::default_thresholds`).
     pub thresholds: Option<Vec<ThresholdRecord>>,
 }
 
@@ -54,7 +54,7 @@ pub struct PoolPatch {
     /// For a session: whether a change of capacity or limits also applies to the dates already
     /// made (today and later). Past dates are never changed.
     pub apply_to_dates: bool,
-    /// `Some(None)` goes back to seed 004's thresholds.
+    /// `Some(None)` goes back to the default thresholds.
     pub thresholds: Option<Option<Vec<ThresholdRecord>>>,
 }
 
@@ -62,7 +62,7 @@ pub struct PoolPatch {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HoldExtras {
     /// The unit each line expects (same order as the lines): a line whose pool counts another
-    /// unit is refused (seed 004: credits are not taken from a seats pool).
+    /// unit is refused (a campaign's credits are not taken from a seats pool).
     pub units: Vec<Option<String>>,
     /// Who or what is consumed (a learner, a volunteer): counted once per pool. The same subject
     /// again answers the hold that counted it.
@@ -71,7 +71,7 @@ pub struct HoldExtras {
     pub reason: Option<String>,
 }
 
-/// A plan: the quota each member gets (seed 003's membership types, seed 004's pricing models).
+/// A plan: the quota each member gets (a membership type, a SaaS pricing tier).
 #[derive(Debug, Clone)]
 pub struct NewPlan {
     pub name: String,
@@ -207,7 +207,7 @@ pub enum Command {
         capacity: Option<Capacity>,
         members_follow: Option<(String, serde_json::Value)>,
     },
-    /// One chunk of a bulk quota adjustment job (seed 003).
+    /// One chunk of a bulk quota adjustment job (a whole class's allowance changed at once).
     AdjustQuotas(QuotaChunk),
     /// Give `subject` its own quota pool made from the plan; the existing one if it has one.
     PutMember {

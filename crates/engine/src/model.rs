@@ -89,7 +89,7 @@ pub struct PoolView {
     pub waitlist: WaitlistSettings,
     /// Entries waiting on this pool itself.
     pub waiting: i64,
-    /// The pool's own thresholds as stored (JSON), or `None` for seed 004's table; see
+    /// The pool's own thresholds as stored (JSON), or `None` for the default table; see
     /// [`threshold_records`]. Kept raw so that reads which do not show them do not parse them.
     pub thresholds: Option<String>,
     pub created_at: UnixMillis,
@@ -250,9 +250,8 @@ pub struct LedgerEntry {
     pub at: UnixMillis,
 }
 
-/// Largest page any list answers.
-pub const MAX_PAGE_SIZE: usize = 1_000;
-pub const DEFAULT_PAGE_SIZE: usize = 100;
+/// Page sizes are the core's: one rule for what a client may ask and what a store reads.
+pub use allot_core::page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 /// `?limit=&cursor=`: the cursor is the last item of the previous page, as the store gave it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -404,7 +403,7 @@ pub struct DueDelivery {
     pub secret: Option<String>,
 }
 
-/// A pool's thresholds as stored (`None`: seed 004's table), as records to show.
+/// A pool's thresholds as stored (`None`: the default table), as records to show.
 pub fn threshold_records(stored: Option<&str>) -> Vec<ThresholdRecord> {
     match stored {
         Some(text) => serde_json::from_str(text).unwrap_or_default(),
@@ -424,7 +423,7 @@ pub struct PlanView {
     pub capacity: i64,
     pub hard_limit_pct: u32,
     pub soft_limit_pct: u32,
-    /// As stored (JSON); `None`: seed 004's table.
+    /// As stored (JSON); `None`: the default table.
     pub thresholds: Option<String>,
     pub members: i64,
     pub created_at: UnixMillis,

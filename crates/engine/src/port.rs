@@ -12,6 +12,7 @@ use crate::jobs::JobView;
 use crate::model::{PlanView, TenantId};
 use crate::records::{EntryRecord, HoldRecord};
 use crate::rules::idempotency::KeyRecord;
+use crate::tickets::{AttendeeForIssue, AttendeeView, TicketView};
 use crate::working::LoadPools;
 use allot_core::waitlist::PriorityClasses;
 use allot_core::{PoolId, SessionDate, UnixMillis};
@@ -74,6 +75,45 @@ pub trait Port: LoadPools {
 
     /// A job of the tenant, as its last chunk left it.
     fn job(&mut self, tenant: &TenantId, id: &str) -> Result<Option<JobView>, Error>;
+
+    // Attendees and tickets
+
+    /// A section of an event: its child pool with the id `id_or_name`, or else its child pool
+    /// of that name with the lowest id.
+    fn event_section(
+        &mut self,
+        tenant: &TenantId,
+        event_id: &str,
+        id_or_name: &str,
+    ) -> Result<Option<String>, Error>;
+
+    /// The attendee of an event with this external id (the platform's own).
+    fn attendee_by_external_id(
+        &mut self,
+        tenant: &TenantId,
+        event_id: &str,
+        external_id: &str,
+    ) -> Result<Option<AttendeeView>, Error>;
+
+    fn attendee(&mut self, tenant: &TenantId, id: &str) -> Result<Option<AttendeeView>, Error>;
+
+    /// An attendee as issuing sees them, in one read: bulk issuance asks once per attendee.
+    fn attendee_for_issue(
+        &mut self,
+        tenant: &TenantId,
+        attendee_id: &str,
+    ) -> Result<Option<AttendeeForIssue>, Error>;
+
+    fn ticket(&mut self, tenant: &TenantId, id: &str) -> Result<Option<TicketView>, Error>;
+
+    /// The ticket a scanned token names: the attendee's live ticket if `token_hash` is its
+    /// current token's, else a void ticket of the tenant with that token.
+    fn ticket_for_token(
+        &mut self,
+        tenant: &TenantId,
+        attendee_id: &str,
+        token_hash: &str,
+    ) -> Result<Option<TicketView>, Error>;
 
     // Waiting lists
 

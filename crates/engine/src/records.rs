@@ -32,7 +32,7 @@ pub struct PoolRecord {
     /// Waiting entries on this pool and every pool below it: promotion looks for waiters only
     /// where this is above zero.
     pub waiting_below: i64,
-    /// The pool's thresholds as stored (JSON); `None` for seed 004's table.
+    /// The pool's thresholds as stored (JSON); `None` for the default table.
     pub thresholds: Option<String>,
     /// When each threshold or queue alert last fired (JSON), for throttling.
     pub alert_marks: Option<String>,

@@ -1,4 +1,4 @@
-//! Attendees, tickets and check-ins (seed 002): records, commands and reads.
+//! Attendees, tickets and check-ins (graduation tickets, event entry): records, commands and reads.
 //!
 //! An event is a pool and its sections are child pools. An attendee belongs to one event (and
 //! maybe one section); a ticket belongs to one attendee and owns one confirmed hold of one unit on
@@ -92,6 +92,15 @@ pub struct TicketView {
     pub voided_at: Option<UnixMillis>,
     /// The job that issued (or last reissued) the ticket.
     pub job_id: Option<String>,
+}
+
+/// What issuing needs to know of an attendee: their event and section, and their live (not
+/// void) ticket with its status, if they have one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttendeeForIssue {
+    pub event_id: String,
+    pub section_id: Option<String>,
+    pub live_ticket: Option<(String, TicketStatus)>,
 }
 
 /// A ticket with what a printed ticket shows of its attendee and section.

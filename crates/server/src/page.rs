@@ -77,16 +77,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_core_and_the_store_agree_on_page_sizes() {
-        // The store bounds its reads by its own copy; a page the core allows must fit in it.
-        assert_eq!(
-            allot_core::page::DEFAULT_PAGE_SIZE,
-            allot_store::DEFAULT_PAGE_SIZE
-        );
-        assert_eq!(allot_core::page::MAX_PAGE_SIZE, allot_store::MAX_PAGE_SIZE);
-    }
-
-    #[test]
     fn a_cursor_is_refused_only_for_its_shape() {
         assert!(request(None, Some(String::new())).is_err());
         assert!(request(None, Some("x".repeat(MAX_CURSOR_CHARS + 1))).is_err());

@@ -211,12 +211,15 @@ fn roll_up(
 }
 
 /// What a batch could have changed, cheap enough to take before every faulty batch: every
-/// pool whole, and how many of everything else (a batch only ever adds or changes).
+/// pool, job and ticket whole, and how many of everything else (a batch only ever adds or
+/// changes).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fingerprint {
     pools: Vec<allot_engine::records::PoolRecord>,
-    counts: [usize; 6],
+    counts: [usize; 10],
     last_ledger: Option<LedgerEntry>,
+    jobs: Vec<allot_store::jobs::JobView>,
+    tickets: allot_store::memory::tickets::TicketBook,
     held: Vec<(TenantId, String)>,
 }
 
@@ -231,8 +234,14 @@ impl Fingerprint {
                 state.consumptions.len(),
                 state.ledger.len(),
                 state.idempotency.len(),
+                state.plans.len(),
+                state.members.len(),
+                state.jobs.len(),
+                state.job_items.len(),
             ],
             last_ledger: state.ledger.last().map(|(_, entry)| entry.clone()),
+            jobs: state.jobs.values().cloned().collect(),
+            tickets: state.tickets.clone(),
             held: state
                 .holds
                 .iter()

@@ -1,6 +1,8 @@
 //! A seeded, deterministic simulation of allot's decision engine: random workloads over many
-//! tenants — pools in hierarchies, holds placed, confirmed, released, extended and left to
-//! expire, capacity changes, sweeps, repeated requests under one idempotency key — against the
+//! tenants — pools in hierarchies, dated sessions, holds placed, confirmed, released, extended
+//! and left to expire, capacity changes, plans, members' quotas and bulk quota jobs, graduation
+//! tickets issued, scanned and voided, sweeps,
+//! repeated requests under one idempotency key — against the
 //! in-memory store, on a clock that jumps, with faults injected: a persist that fails (its batch
 //! must leave nothing behind) and a crash between batches (the writer restarts from what was
 //! committed). Invariants are checked after every batch; the same seed gives the same history.
@@ -65,6 +67,13 @@ pub struct Report {
     /// Holds placed and expired, to show the run went somewhere.
     pub holds_placed: u64,
     pub holds_expired: u64,
+    /// Holds placed on a session's dates, members given a quota, quota chunks that landed.
+    pub holds_on_dates: u64,
+    pub members: u64,
+    pub quota_chunks: u64,
+    /// Tickets issued, and scans at the door that admitted someone.
+    pub tickets: u64,
+    pub admitted: u64,
     /// A hash of every reply and of the final state: two runs of one seed must agree.
     pub history: u64,
     pub elapsed: Duration,
@@ -97,7 +106,7 @@ pub fn run(config: &Config) -> Result<Report, Failure> {
     let started = Instant::now();
     let mut rng = fastrand::Rng::with_seed(config.seed);
     let mut store = MemoryStore::new();
-    let mut workload = Workload::new();
+    let mut workload = Workload::new(START);
     let mut now = START;
     // When the last batch that committed ran: the state is as of then (a failed batch decided
     // nothing, not even expiry).
@@ -110,6 +119,11 @@ pub fn run(config: &Config) -> Result<Report, Failure> {
         crashes: 0,
         holds_placed: 0,
         holds_expired: 0,
+        holds_on_dates: 0,
+        members: 0,
+        quota_chunks: 0,
+        tickets: 0,
+        admitted: 0,
         history: 0,
         elapsed: Duration::ZERO,
     };
@@ -143,6 +157,11 @@ pub fn run(config: &Config) -> Result<Report, Failure> {
                 let counts = workload.learn(&sent, &replies);
                 report.holds_placed += counts.placed;
                 report.holds_expired += counts.expired;
+                report.holds_on_dates += counts.on_dates;
+                report.members += counts.members;
+                report.quota_chunks += counts.quota_chunks;
+                report.tickets += counts.tickets;
+                report.admitted += counts.admitted;
                 check::after_batch(&store, &sent, &replies, now)
                     .map_err(|violation| fail(batch_number, violation))?;
             }

@@ -84,3 +84,21 @@ fn a_failing_run_names_the_command_that_replays_it() {
         "allot simulate --seed 7 --ops 500 --no-faults"
     );
 }
+
+#[test]
+fn seeds_reach_dated_sessions_members_and_bulk_quota_jobs() {
+    let report = run(&short(15)).unwrap_or_else(|failure| panic!("{failure}"));
+    assert!(
+        report.holds_on_dates > 0,
+        "holds on a tour's dates: {report:?}"
+    );
+    assert!(report.members > 0, "members given a quota: {report:?}");
+    assert!(report.quota_chunks > 0, "quota chunks landed: {report:?}");
+}
+
+#[test]
+fn seeds_issue_graduation_tickets_and_scan_them() {
+    let report = run(&short(16)).unwrap_or_else(|failure| panic!("{failure}"));
+    assert!(report.tickets > 0, "tickets issued: {report:?}");
+    assert!(report.admitted > 0, "scans that admitted: {report:?}");
+}

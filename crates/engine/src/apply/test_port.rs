@@ -9,6 +9,7 @@ use crate::model::{PlanView, TenantId};
 use crate::port::Port;
 use crate::records::{EntryRecord, HoldRecord};
 use crate::rules::idempotency::KeyRecord;
+use crate::tickets::{AttendeeForIssue, AttendeeView, TicketView};
 use crate::working::LoadPools;
 use allot_core::waitlist::{EntryStatus, PriorityClasses, QueueKey};
 use allot_core::{PoolId, SessionDate, UnixMillis};
@@ -216,6 +217,51 @@ impl Port for RecordingPort {
 
     fn job(&mut self, _tenant: &TenantId, id: &str) -> Result<Option<JobView>, Error> {
         Ok(self.jobs.get(id).cloned())
+    }
+
+    // No attendees or tickets: their family is tested on the stores (crates/store/tests).
+
+    fn event_section(
+        &mut self,
+        _tenant: &TenantId,
+        _event_id: &str,
+        _id_or_name: &str,
+    ) -> Result<Option<String>, Error> {
+        Ok(None)
+    }
+
+    fn attendee_by_external_id(
+        &mut self,
+        _tenant: &TenantId,
+        _event_id: &str,
+        _external_id: &str,
+    ) -> Result<Option<AttendeeView>, Error> {
+        Ok(None)
+    }
+
+    fn attendee(&mut self, _tenant: &TenantId, _id: &str) -> Result<Option<AttendeeView>, Error> {
+        Ok(None)
+    }
+
+    fn attendee_for_issue(
+        &mut self,
+        _tenant: &TenantId,
+        _attendee_id: &str,
+    ) -> Result<Option<AttendeeForIssue>, Error> {
+        Ok(None)
+    }
+
+    fn ticket(&mut self, _tenant: &TenantId, _id: &str) -> Result<Option<TicketView>, Error> {
+        Ok(None)
+    }
+
+    fn ticket_for_token(
+        &mut self,
+        _tenant: &TenantId,
+        _attendee_id: &str,
+        _token_hash: &str,
+    ) -> Result<Option<TicketView>, Error> {
+        Ok(None)
     }
 
     fn next_entry_seq(&mut self) -> Result<i64, Error> {

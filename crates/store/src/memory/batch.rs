@@ -3,11 +3,13 @@
 //! that fails is taken back entry by entry, newest first.
 
 use super::faults::Faults;
+use super::tickets::TicketUndo;
 use super::{MemoryState, StoredEntry, StoredKey};
 use crate::command::{Command, Outcome, StoredResponse};
 use crate::ids::Ids;
 use crate::jobs::{JobState, JobView};
 use crate::model::{EventView, LedgerEntry, PlanView, Tenant, TenantId};
+use crate::tickets::{AttendeeForIssue, AttendeeView, TicketView};
 use allot_core::waitlist::{EntryStatus, PriorityClasses, QueueKey};
 use allot_core::{PoolId, SessionDate, UnixMillis};
 use allot_engine::Error;
@@ -32,6 +34,7 @@ enum Undo {
     Member((TenantId, String, String)),
     Job((TenantId, String), Option<Box<JobView>>),
     JobItem((TenantId, String, i64)),
+    Tickets(TicketUndo),
     Entry((TenantId, String), Option<Box<StoredEntry>>),
     WaitlistSeq(i64),
     PriorityClasses(TenantId, Option<PriorityClasses>),
@@ -80,6 +83,7 @@ impl<'a> MemoryBatch<'a> {
                 Undo::JobItem(key) => {
                     state.job_items.remove(&key);
                 }
+                Undo::Tickets(undo) => state.tickets.undo(undo),
                 Undo::Entry(key, old) => restore(&mut state.entries, key, old.map(|e| *e)),
                 Undo::WaitlistSeq(seq) => state.waitlist_seq = seq,
                 Undo::PriorityClasses(tenant, old) => {
@@ -466,6 +470,16 @@ impl<'a> MemoryBatch<'a> {
                 state.events.push((tenant, event));
                 self.undo.push(Undo::EventAppended);
             }
+            // Attendees and tickets
+            change @ (Change::NewAttendee { .. }
+            | Change::AttendeeUpdated { .. }
+            | Change::NewTicket { .. }
+            | Change::TicketReissued { .. }
+            | Change::TicketStatus { .. }
+            | Change::NewCheckIn { .. }) => {
+                let undo = state.tickets.apply(change)?;
+                self.undo.extend(undo.into_iter().map(Undo::Tickets));
+            }
         }
         Ok(())
     }
@@ -809,6 +823,65 @@ impl Port for MemoryBatch<'_> {
             .map(|((_, id), _)| id.clone())
             .collect())
     }
+
+    // Attendees and tickets
+
+    fn event_section(
+        &mut self,
+        tenant: &TenantId,
+        event_id: &str,
+        id_or_name: &str,
+    ) -> Result<Option<String>, Error> {
+        let mut sections = self.state.pools.iter().filter(|((owner, _), row)| {
+            owner == tenant && row.core.parent_id.as_ref().is_some_and(|p| p.0 == event_id)
+        });
+        // By id first, then the lowest id of that name (the map is in id order).
+        let by_id = sections
+            .clone()
+            .find(|((_, id), _)| id.0 == id_or_name)
+            .or_else(|| sections.find(|(_, row)| row.name == id_or_name));
+        Ok(by_id.map(|((_, id), _)| id.0.clone()))
+    }
+
+    fn attendee_by_external_id(
+        &mut self,
+        tenant: &TenantId,
+        event_id: &str,
+        external_id: &str,
+    ) -> Result<Option<AttendeeView>, Error> {
+        Ok(self
+            .state
+            .tickets
+            .attendee_by_external_id(tenant, event_id, external_id))
+    }
+
+    fn attendee(&mut self, tenant: &TenantId, id: &str) -> Result<Option<AttendeeView>, Error> {
+        Ok(self.state.tickets.attendee(tenant, id))
+    }
+
+    fn attendee_for_issue(
+        &mut self,
+        tenant: &TenantId,
+        attendee_id: &str,
+    ) -> Result<Option<AttendeeForIssue>, Error> {
+        Ok(self.state.tickets.attendee_for_issue(tenant, attendee_id))
+    }
+
+    fn ticket(&mut self, tenant: &TenantId, id: &str) -> Result<Option<TicketView>, Error> {
+        Ok(self.state.tickets.ticket(tenant, id))
+    }
+
+    fn ticket_for_token(
+        &mut self,
+        tenant: &TenantId,
+        attendee_id: &str,
+        token_hash: &str,
+    ) -> Result<Option<TicketView>, Error> {
+        Ok(self
+            .state
+            .tickets
+            .ticket_for_token(tenant, attendee_id, token_hash))
+    }
 }
 
 /// The families the engine does not decide yet are not in this store: a batch that carries one
@@ -851,7 +924,6 @@ fn command_family(command: &Command) -> &'static str {
         | Command::TestWebhook { .. }
         | Command::SetRecipients(_)
         | Command::RecordDeliveryAttempts(_) => "webhooks and recipients",
-        Command::Tickets(_) => "attendees and tickets",
         _ => "a command the engine decides",
     }
 }

@@ -7,15 +7,17 @@
 //! - [`batch`]: the engine's port over one batch: each change applied at once, with an undo log
 //!   that takes the batch back if it fails.
 //! - [`faults`]: failures the simulation injects.
+//! - [`tickets`]: attendees, tickets and scans at the door.
 
 mod batch;
 pub mod faults;
+pub mod tickets;
 
 use crate::command::{Envelope, Reply, StoredResponse};
 use crate::ids::Ids;
 use crate::jobs::{JobItem, JobView};
 use crate::model::{EventView, LedgerEntry, PlanView, PoolView, Role, Tenant, TenantId};
-use crate::observe::Observed;
+use crate::observe::{Member, Observed};
 use crate::{BatchWriter, StoreError};
 use allot_core::waitlist::PriorityClasses;
 use allot_core::{HoldStatus, PoolId, PoolSet, UnixMillis};
@@ -25,6 +27,7 @@ use allot_engine::working::Tenants;
 use batch::MemoryBatch;
 use faults::Faults;
 use std::collections::{BTreeMap, BTreeSet};
+use tickets::TicketBook;
 
 /// An API key as kept: its hash, never the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +64,7 @@ pub struct MemoryState {
     pub jobs: BTreeMap<(TenantId, String), JobView>,
     /// The items each job skipped or failed, by tenant, job and position, with when.
     pub job_items: BTreeMap<(TenantId, String, i64), (JobItem, UnixMillis)>,
+    pub tickets: TicketBook,
     /// Waiting-list entries by tenant and id, in every status.
     pub entries: BTreeMap<(TenantId, String), StoredEntry>,
     /// The last arrival number handed to an entry, across tenants.
@@ -90,6 +94,7 @@ impl Default for MemoryState {
             members: BTreeMap::new(),
             jobs: BTreeMap::new(),
             job_items: BTreeMap::new(),
+            tickets: TicketBook::default(),
             entries: BTreeMap::new(),
             waitlist_seq: 0,
             priority_classes: BTreeMap::new(),
@@ -220,28 +225,70 @@ impl BatchWriter for MemoryStore {
 }
 
 impl MemoryState {
-    /// A pool as the API shows it: its figures, and what a new hold could get from it through
-    /// its ancestors.
-    pub fn pool_view(&self, tenant: &TenantId, id: &PoolId) -> Option<PoolView> {
+    /// A pool as the API shows it as of `now`: its figures — holds past their deadline that no
+    /// batch has expired yet counted as expired, as every store's reads count them — and what a
+    /// new hold could get from it through its ancestors.
+    pub fn pool_view(&self, tenant: &TenantId, id: &PoolId, now: UnixMillis) -> Option<PoolView> {
+        self.pool_view_given(tenant, id, &self.due_units(now))
+    }
+
+    fn pool_view_given(
+        &self,
+        tenant: &TenantId,
+        id: &PoolId,
+        due: &BTreeMap<(TenantId, PoolId), i64>,
+    ) -> Option<PoolView> {
         let row = self.pools.get(&(tenant.clone(), id.clone()))?;
         let mut chain = PoolSet::new();
         let mut next = Some(id.clone());
-        while let Some(id) = next {
-            let link = &self.pools[&(tenant.clone(), id)];
-            chain.insert(link.core.clone());
-            next = link.core.parent_id.clone();
+        while let Some(link) = next {
+            let key = (tenant.clone(), link);
+            let mut core = self.pools.get(&key)?.core.clone();
+            core.held = (core.held - due.get(&key).copied().unwrap_or(0)).max(0);
+            next = core.parent_id.clone();
+            chain.insert(core);
         }
         let available = chain.available(id)?;
-        Some(row.view(&row.core, available))
+        Some(row.view(chain.get(id)?, available))
+    }
+
+    /// Held units of the holds past their deadline at `now` that no batch has expired yet, by
+    /// pool, rolled up to every ancestor.
+    fn due_units(&self, now: UnixMillis) -> BTreeMap<(TenantId, PoolId), i64> {
+        let mut due = BTreeMap::new();
+        let lapsed = self
+            .held_by_deadline
+            .iter()
+            .take_while(|(deadline, _, _)| *deadline <= now);
+        for (_, tenant, hold_id) in lapsed {
+            let Some(hold) = self.holds.get(&(tenant.clone(), hold_id.clone())) else {
+                continue;
+            };
+            for line in &hold.lines {
+                let mut next = Some(PoolId(line.pool_id.clone()));
+                while let Some(id) = next {
+                    let key = (tenant.clone(), id);
+                    next = self
+                        .pools
+                        .get(&key)
+                        .and_then(|row| row.core.parent_id.clone());
+                    *due.entry(key).or_default() += line.quantity;
+                }
+            }
+        }
+        due
     }
 
     /// Everything the state shows, as of `now`.
     pub fn observe(&self, now: UnixMillis) -> Observed {
+        let due = self.due_units(now);
         Observed {
             pools: self
                 .pools
                 .keys()
-                .filter_map(|(tenant, id)| Some((tenant.clone(), self.pool_view(tenant, id)?)))
+                .filter_map(|(tenant, id)| {
+                    Some((tenant.clone(), self.pool_view_given(tenant, id, &due)?))
+                })
                 .collect(),
             holds: self
                 .holds
@@ -249,6 +296,31 @@ impl MemoryState {
                 .map(|((tenant, _), hold)| (tenant.clone(), hold.view(now)))
                 .collect(),
             ledger: self.ledger.clone(),
+            plans: self
+                .plans
+                .keys()
+                .filter_map(|(tenant, id)| Some((tenant.clone(), self.plan(tenant, id)?)))
+                .collect(),
+            members: self
+                .members
+                .iter()
+                .map(|((tenant, plan_id, subject), pool)| Member {
+                    tenant: tenant.clone(),
+                    plan_id: plan_id.clone(),
+                    subject: subject.clone(),
+                    pool_id: pool.0.clone(),
+                })
+                .collect(),
+            jobs: self
+                .jobs
+                .iter()
+                .map(|((tenant, _), job)| (tenant.clone(), job.clone()))
+                .collect(),
+            job_items: self
+                .job_items
+                .iter()
+                .map(|((tenant, job, _), (item, _))| (tenant.clone(), job.clone(), item.clone()))
+                .collect(),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Alerts, decided once per batch over the pools the batch changed: seed 004's utilisation
-//! thresholds (crossed upward, throttled per threshold) and seed 000's queue alerts (a waiting
+//! Alerts, decided once per batch over the pools the batch changed: the utilisation
+//! thresholds (crossed upward, throttled per threshold) and the queue alerts (a waiting
 //! list longer than 10, capacity 0 with people waiting). The core decides; this reads the figures,
 //! logs what fired through the outbox, and keeps when each last fired.
 
@@ -18,7 +18,7 @@ use std::sync::LazyLock;
 
 static DEFAULT_THRESHOLDS: LazyLock<Vec<Threshold>> = LazyLock::new(default_thresholds);
 
-/// A waiting list longer than this raises a queue alert (seed 000).
+/// A waiting list longer than this raises a queue alert.
 pub const QUEUE_ALERT_LENGTH: i64 = 10;
 
 /// Queue alerts repeat at most hourly per pool.
@@ -27,7 +27,7 @@ const QUEUE_ALERT_THROTTLE_MS: i64 = 3_600_000;
 /// The recipient group queue alerts go to.
 const QUEUE_ALERT_RECIPIENTS: &str = "operations";
 
-/// A pool's thresholds: its own, or seed 004's table.
+/// A pool's thresholds: its own, or the default table.
 pub(super) fn thresholds_of(stored: Option<&str>) -> Result<Vec<Threshold>, StoreError> {
     match stored {
         None => Ok(DEFAULT_THRESHOLDS.clone()),
@@ -50,7 +50,7 @@ pub(super) fn thresholds_of(stored: Option<&str>) -> Result<Vec<Threshold>, Stor
 struct Candidate {
     before: Baseline,
     after: Baseline,
-    /// The pool's own thresholds; `None` for seed 004's table.
+    /// The pool's own thresholds; `None` for the default table.
     thresholds: Option<Vec<Threshold>>,
     queue: Vec<QueueAlert>,
 }

@@ -11,20 +11,16 @@ mod tickets;
 
 use super::ledger_runs::{PendingRuns, RUNS_THROUGH, RunLimits};
 use super::outbox::{self, Outbox};
-use super::rows::{HoldRecord, PoolRecord};
+use super::rows::PoolRecord;
 use crate::command::*;
 use crate::ids::Ids;
 use crate::model::*;
 use crate::{BatchWriter, StoreError};
-use allot_core::{HoldStatus, LineEffect, PoolId, UnixMillis};
-use allot_engine::apply::holds as engine_holds;
-use allot_engine::apply::waitlist as engine_waitlist;
+use allot_core::{PoolId, UnixMillis};
 use allot_engine::batch;
-pub(super) use allot_engine::working::{
-    Baseline, NewLedgerEntry as LedgerEntry, TenantPools, Tenants, tenant_pools,
-};
+pub(super) use allot_engine::working::{Baseline, TenantPools, Tenants};
 pub(super) use appends::Appends;
-pub(super) use port::{SqlitePort, Tx};
+pub(super) use port::SqlitePort;
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use store_rules::SqliteBatch;
 // Ids are looked up many times per command in the working set: a fast hash, not SipHash.
@@ -168,22 +164,6 @@ impl Working {
             waitlist_seq: &mut self.waitlist_seq,
             outbox: &mut self.outbox,
         }
-    }
-
-    /// The port and one tenant's pools, borrowed together.
-    pub(super) fn split<'a, 't>(
-        &'a mut self,
-        tx: &'a Transaction<'t>,
-        tenant: &TenantId,
-    ) -> (SqlitePort<'a, 't>, &'a mut TenantPools) {
-        let port = SqlitePort {
-            tx,
-            appends: &mut self.appends,
-            ids: &mut self.ids,
-            waitlist_seq: &mut self.waitlist_seq,
-            outbox: &mut self.outbox,
-        };
-        (port, tenant_pools(&mut self.tenants, tenant))
     }
 
     /// Starts a batch from the pools cached by earlier ones (empty when there are none).
@@ -331,7 +311,6 @@ fn execute(
     tx: &Transaction<'_>,
     work: &mut Working,
     tenant: &TenantId,
-    actor: Option<&str>,
     command: Command,
     now: UnixMillis,
 ) -> Result<Outcome, StoreError> {
@@ -349,29 +328,8 @@ fn execute(
             outbox::set_recipients(tx, &mut work.outbox, tenant, groups)
         }
         Command::RecordDeliveryAttempts(attempts) => outbox::record_attempts(tx, attempts),
-        Command::Tickets(command) => tickets::execute(tx, work, tenant, actor, command, now),
         decided_by_the_engine => Err(StoreError::Other(format!(
             "{decided_by_the_engine:?} is decided by the engine, not by SQLite"
         ))),
     }
-}
-
-/// Moves a hold to `status` through the engine, and settles the offer it was made for.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn transition(
-    tx: &Transaction<'_>,
-    work: &mut Working,
-    tenant: &TenantId,
-    actor: Option<&str>,
-    hold: &HoldRecord,
-    status: HoldStatus,
-    effect: LineEffect,
-    kind: LedgerKind,
-    now: UnixMillis,
-) -> Result<(), StoreError> {
-    let (mut port, pools) = work.split(tx, tenant);
-    let settled = engine_holds::transition(
-        &mut port, pools, tenant, actor, hold, status, effect, kind, now,
-    )?;
-    Ok(engine_waitlist::settle_offers(&mut port, settled, now)?)
 }

@@ -173,7 +173,7 @@ const MIGRATIONS: &[&str] = &[
     // 3: thresholds and the alert log, recipient groups, webhooks and their deliveries.
     r#"
     -- thresholds: a JSON array of {pct, severity, recipients, throttle_seconds}; NULL means
-    -- seed 004's table. alert_marks: when each threshold (or queue alert) last fired.
+    -- the default table. alert_marks: when each threshold (or queue alert) last fired.
     ALTER TABLE pools ADD COLUMN thresholds TEXT;
     ALTER TABLE pools ADD COLUMN alert_marks TEXT;
 
@@ -248,7 +248,7 @@ const MIGRATIONS: &[&str] = &[
 
     INSERT INTO allot_meta (name, value) VALUES ('alert_seq', 0);
     "#,
-    // 4: plans and member quotas (seed 003), consumption counted once per subject (seed 004).
+    // 4: plans and member quotas, consumption counted once per subject.
     r#"
     CREATE TABLE plans (
         tenant_id      TEXT NOT NULL,

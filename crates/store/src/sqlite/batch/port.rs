@@ -9,12 +9,13 @@ use super::super::reads::{load_hold, load_pool};
 use super::super::rows::{ENTRY_COLUMNS, ENTRY_FROM, HOLD_COLUMNS, entry_from_row, hold_from_row};
 use super::super::ticket_reads::load_job;
 use super::super::waitlist::{load_entry, position, priority_classes, promotions_since, queue};
-use super::Appends;
+use super::{Appends, tickets};
 use crate::StoreError;
 use crate::command::StoredResponse;
 use crate::ids::Ids;
 use crate::jobs::JobView;
 use crate::model::{PlanView, TenantId};
+use crate::tickets::{AttendeeForIssue, AttendeeView, TicketView};
 use allot_core::waitlist::PriorityClasses;
 use allot_core::{PoolId, SessionDate, SessionZone, UnixMillis};
 use allot_engine::Error;
@@ -24,15 +25,6 @@ use allot_engine::records::{EntryRecord, HoldRecord, PoolRecord};
 use allot_engine::rules::idempotency::KeyRecord;
 use allot_engine::working::LoadPools;
 use rusqlite::{OptionalExtension, Transaction, params};
-
-/// Pools read in the batch's transaction, for code that only loads.
-pub(in crate::sqlite) struct Tx<'a, 't>(pub &'a Transaction<'t>);
-
-impl LoadPools for Tx<'_, '_> {
-    fn pool(&mut self, tenant: &TenantId, id: &PoolId) -> Result<Option<PoolRecord>, Error> {
-        Ok(load_pool(self.0, tenant, &id.0)?)
-    }
-}
 
 /// The transaction with the batch's pending appends, and the counters it saves at its end.
 pub(in crate::sqlite) struct SqlitePort<'a, 't> {
@@ -65,6 +57,12 @@ impl SqlitePort<'_, '_> {
     fn write(&mut self, change: Change) -> Result<(), StoreError> {
         let tx = self.tx;
         match change {
+            change @ (Change::NewAttendee { .. }
+            | Change::AttendeeUpdated { .. }
+            | Change::NewTicket { .. }
+            | Change::TicketReissued { .. }
+            | Change::TicketStatus { .. }
+            | Change::NewCheckIn { .. }) => tickets::write(tx, change)?,
             Change::NewTenant { id, name, at } => {
                 tx.prepare_cached(
                     "INSERT INTO tenants (id, name, created_at) VALUES (?1, ?2, ?3)",
@@ -547,6 +545,63 @@ impl Port for SqlitePort<'_, '_> {
 
     fn job(&mut self, tenant: &TenantId, id: &str) -> Result<Option<JobView>, Error> {
         Ok(load_job(self.tx, tenant, id)?)
+    }
+
+    // Attendees and tickets
+
+    fn event_section(
+        &mut self,
+        tenant: &TenantId,
+        event_id: &str,
+        id_or_name: &str,
+    ) -> Result<Option<String>, Error> {
+        Ok(tickets::event_section(
+            self.tx, tenant, event_id, id_or_name,
+        )?)
+    }
+
+    fn attendee_by_external_id(
+        &mut self,
+        tenant: &TenantId,
+        event_id: &str,
+        external_id: &str,
+    ) -> Result<Option<AttendeeView>, Error> {
+        Ok(tickets::attendee_by_external_id(
+            self.tx,
+            tenant,
+            event_id,
+            external_id,
+        )?)
+    }
+
+    fn attendee(&mut self, tenant: &TenantId, id: &str) -> Result<Option<AttendeeView>, Error> {
+        Ok(tickets::attendee(self.tx, tenant, id)?)
+    }
+
+    fn attendee_for_issue(
+        &mut self,
+        tenant: &TenantId,
+        attendee_id: &str,
+    ) -> Result<Option<AttendeeForIssue>, Error> {
+        Ok(tickets::attendee_for_issue(self.tx, tenant, attendee_id)?)
+    }
+
+    fn ticket(&mut self, tenant: &TenantId, id: &str) -> Result<Option<TicketView>, Error> {
+        Ok(tickets::ticket(self.tx, tenant, id)?)
+    }
+
+    fn ticket_for_token(
+        &mut self,
+        tenant: &TenantId,
+        attendee_id: &str,
+        token_hash: &str,
+    ) -> Result<Option<TicketView>, Error> {
+        Ok(tickets::ticket_for_token(
+            self.tx,
+            tenant,
+            attendee_id,
+            token_hash,
+        )?)
     }
 
     // Waiting lists

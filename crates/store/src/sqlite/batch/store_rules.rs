@@ -7,6 +7,7 @@ use crate::StoreError;
 use crate::command::{Command, Outcome, StoredResponse};
 use crate::jobs::JobView;
 use crate::model::{PlanView, TenantId};
+use crate::tickets::{AttendeeForIssue, AttendeeView, TicketView};
 use allot_core::waitlist::PriorityClasses;
 use allot_core::{PoolId, SessionDate, UnixMillis};
 use allot_engine::Error;
@@ -121,6 +122,53 @@ impl Port for SqliteBatch<'_, '_> {
         self.port().job(tenant, id)
     }
 
+    // Attendees and tickets
+
+    fn event_section(
+        &mut self,
+        tenant: &TenantId,
+        event_id: &str,
+        id_or_name: &str,
+    ) -> Result<Option<String>, Error> {
+        self.port().event_section(tenant, event_id, id_or_name)
+    }
+
+    fn attendee_by_external_id(
+        &mut self,
+        tenant: &TenantId,
+        event_id: &str,
+        external_id: &str,
+    ) -> Result<Option<AttendeeView>, Error> {
+        self.port()
+            .attendee_by_external_id(tenant, event_id, external_id)
+    }
+
+    fn attendee(&mut self, tenant: &TenantId, id: &str) -> Result<Option<AttendeeView>, Error> {
+        self.port().attendee(tenant, id)
+    }
+
+    fn attendee_for_issue(
+        &mut self,
+        tenant: &TenantId,
+        attendee_id: &str,
+    ) -> Result<Option<AttendeeForIssue>, Error> {
+        self.port().attendee_for_issue(tenant, attendee_id)
+    }
+
+    fn ticket(&mut self, tenant: &TenantId, id: &str) -> Result<Option<TicketView>, Error> {
+        self.port().ticket(tenant, id)
+    }
+
+    fn ticket_for_token(
+        &mut self,
+        tenant: &TenantId,
+        attendee_id: &str,
+        token_hash: &str,
+    ) -> Result<Option<TicketView>, Error> {
+        self.port()
+            .ticket_for_token(tenant, attendee_id, token_hash)
+    }
+
     // Waiting lists
 
     fn next_entry_seq(&mut self) -> Result<i64, Error> {
@@ -198,15 +246,16 @@ impl StoreRules for SqliteBatch<'_, '_> {
         &mut self,
         tenants: &mut Tenants,
         tenant: &TenantId,
-        actor: Option<&str>,
+        _actor: Option<&str>,
         command: Command,
         now: UnixMillis,
         _expired_this_batch: usize,
     ) -> Result<Outcome, Error> {
         self.with_pools(tenants, |tx, work| {
-            // Tickets read `holds` in SQL: the rows still pending are written first.
+            // Webhooks and recipients write beside the port: what it holds back is written first,
+            // so the batch's rows land in the order they were decided.
             work.appends.write(tx)?;
-            execute(tx, work, tenant, actor, command, now)
+            execute(tx, work, tenant, command, now)
         })
     }
 
