@@ -14,7 +14,8 @@
 //! - [`quotas`]: plans, member quotas, bulk quota adjustments as jobs.
 //! - [`tenants`]: one tenant never finds another's pools, holds, plans or jobs.
 //! - [`reopen`]: a store restarted (or reopened from disk) keeps every committed change.
-//! - [`waitlists`]: reserved for waiting lists once the engine decides them for every store.
+//! - [`waitlists`]: buyers in line for a full event, offers confirmed or lapsing, priority
+//!   classes.
 //!
 //! A new store gets the whole suite with one line: an implementation of `StoreUnderTest` in
 //! [`harness`] and `conformance_tests!(name, expression making it);` below (a store that needs
@@ -112,6 +113,11 @@ macro_rules! conformance_tests {
                     another_tenants_hold_is_not_found,
                     another_tenants_plan_and_job_are_not_found,
                     idempotency_keys_belong_to_their_tenant,
+                }
+                waitlists {
+                    a_full_event_puts_buyers_in_line_and_a_released_cart_offers_them_seats,
+                    an_offer_that_lapses_goes_to_the_next_in_line,
+                    priority_classes_put_registered_buyers_first,
                 }
                 reopen {
                     every_committed_change_survives_a_restart,
