@@ -235,6 +235,10 @@ pub fn promote(set: &mut PoolSet, queues: Vec<Queue>, now: UnixMillis) -> Vec<De
 /// How far back promotions count towards a pool's measured rate.
 pub const RATE_WINDOW_MS: i64 = 24 * 3600 * 1000;
 
+/// How many of a pool's latest promotions (within [`RATE_WINDOW_MS`]) its measured rate is
+/// taken from.
+pub const RECENT_PROMOTIONS: i64 = 20;
+
 /// Seconds until the entry at `position` (1 = next) is likely served, from the rate at which
 /// this pool actually promoted entries: `recent_promotions` are the times of its latest
 /// promotions (any order). With none in the last 24 h, `fallback_per_position` seconds per place

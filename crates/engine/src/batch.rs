@@ -4,14 +4,14 @@
 //! then the store finishes the batch (alerts on what it changed, the pools' counters).
 //!
 //! The engine decides holds, pools, tenants and keys, idempotency, plans and quotas, jobs, and
-//! attendees and tickets itself. The families it does not decide yet (waiting lists, webhooks
-//! and recipients) are handed to the store through [`StoreRules`], which the store answers as
-//! it always has; each family moves into [`crate::apply`] in its turn, and the trait shrinks
-//! with it.
+//! attendees and tickets, and waiting lists itself. The families it does not decide yet
+//! (webhooks and recipients) are handed to the store through [`StoreRules`], which the store
+//! answers as it always has; each family moves into [`crate::apply`] in its turn, and the trait
+//! shrinks with it.
 
 use crate::Error;
-use crate::apply::holds::{self, HoldRequest, OfferSettled, Step};
-use crate::apply::{self, jobs, keys, plans, pools, quotas, tickets};
+use crate::apply::holds::{self, HoldRequest, Step};
+use crate::apply::{self, jobs, keys, plans, pools, quotas, tickets, waitlist};
 use crate::command::{Command, Envelope, Outcome, Reply, Success};
 use crate::model::TenantId;
 use crate::port::Port;
@@ -32,24 +32,6 @@ pub trait StoreRules {
         expired_this_batch: usize,
     ) -> Result<Outcome, Error>;
 
-    /// A hold made for a waiting-list offer was confirmed, released or expired: its entry follows.
-    fn settle_offer(
-        &mut self,
-        tenants: &mut Tenants,
-        offer: OfferSettled,
-        now: UnixMillis,
-    ) -> Result<(), Error>;
-
-    /// Expires the waiting-list offers and entries past their deadline; answers how many.
-    fn expire_due_entries(
-        &mut self,
-        tenants: &mut Tenants,
-        now: UnixMillis,
-    ) -> Result<usize, Error>;
-
-    /// Offers the capacity freed so far (the pools in each tenant's `freed`) to those waiting.
-    fn promote_freed(&mut self, tenants: &mut Tenants, now: UnixMillis) -> Result<(), Error>;
-
     /// Ends the batch: alerts on what it changed, and every changed pool's counters.
     fn finish(&mut self, tenants: &mut Tenants, now: UnixMillis) -> Result<(), Error>;
 }
@@ -66,16 +48,16 @@ pub fn apply<P: Port + StoreRules>(
 ) -> Result<Vec<Reply>, Error> {
     let expired = if expire_first {
         let (expired, settled) = holds::expire_due(port, tenants, now)?;
-        settle_offers(port, tenants, settled, now)?;
+        waitlist::settle_offers(port, settled, now)?;
         expired
     } else {
         0
     };
-    port.promote_freed(tenants, now)?;
+    waitlist::promote_freed(port, tenants, now)?;
     let mut replies = Vec::with_capacity(batch.len());
     for envelope in batch {
         replies.push(apply_envelope(port, tenants, envelope, now, expired)?);
-        port.promote_freed(tenants, now)?;
+        waitlist::promote_freed(port, tenants, now)?;
     }
     port.finish(tenants, now)?;
     Ok(replies)
@@ -181,7 +163,7 @@ pub fn execute<P: Port + StoreRules>(
         Command::ExtendHold { hold_id, ttl } => holds::extend(port, tenant, &hold_id, ttl, now),
         Command::SweepExpired => {
             apply::forget_old_keys(port, now)?;
-            let entries = port.expire_due_entries(tenants, now)?;
+            let entries = waitlist::expire_due_entries(port, tenants, now)?;
             Ok(Ok(Success::Swept {
                 expired: expired_this_batch + entries,
             }))
@@ -208,6 +190,13 @@ pub fn execute<P: Port + StoreRules>(
             quotas::adjust_chunk(port, pools, tenant, actor, chunk, now)
         }
         Command::Job(command) => jobs::execute(port, tenant, command, now),
+        Command::JoinWaitlist(entry) => waitlist::join(port, tenants, tenant, entry, now),
+        Command::CancelWaitlistEntry { entry_id } => {
+            waitlist::cancel(port, tenants, tenant, actor, &entry_id, now)
+        }
+        Command::SetPriorityClasses(classes) => {
+            waitlist::set_priority_classes(port, tenant, classes)
+        }
         Command::Tickets(command) => {
             let pools = tenant_pools(tenants, tenant);
             tickets::execute(port, pools, tenant, actor, command, now)
@@ -227,19 +216,6 @@ fn step_hold<P: Port + StoreRules>(
 ) -> Result<Outcome, Error> {
     let pools = tenant_pools(tenants, tenant);
     let (outcome, settled) = holds::step(port, pools, tenant, actor, hold_id, now, step)?;
-    settle_offers(port, tenants, settled, now)?;
+    waitlist::settle_offers(port, settled, now)?;
     Ok(outcome)
-}
-
-/// The waiting-list entries whose offers the batch's hold moves settled follow them.
-pub fn settle_offers<P: StoreRules>(
-    port: &mut P,
-    tenants: &mut Tenants,
-    settled: impl IntoIterator<Item = OfferSettled>,
-    now: UnixMillis,
-) -> Result<(), Error> {
-    for offer in settled {
-        port.settle_offer(tenants, offer, now)?;
-    }
-    Ok(())
 }

@@ -11,6 +11,7 @@ use crate::model::{LedgerKind, PlanView, Role, TenantId, WaitlistSettings};
 use crate::records::PoolRecord;
 use crate::rules::plans::PlanTerms;
 use crate::tickets::{AttendeeView, TicketStatus, TicketView};
+use allot_core::waitlist::{EntryStatus, PriorityClasses};
 use allot_core::{HoldStatus, PoolId, UnixMillis};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -176,6 +177,61 @@ pub enum Change {
         actor: Option<String>,
         at: UnixMillis,
     },
+
+    // Waiting lists
+    /// Someone joined a pool's waiting list: the entry is waiting.
+    NewWaitlistEntry {
+        tenant: TenantId,
+        entry: Box<NewEntry>,
+    },
+    /// An entry moved (from → to) without being served: cancelled, expired, or its offer
+    /// settled (accepted, declined, lapsed).
+    WaitlistEntryStatus {
+        tenant: TenantId,
+        entry_id: String,
+        from: EntryStatus,
+        to: EntryStatus,
+        at: UnixMillis,
+    },
+    /// A waiting entry served (waiting → offered or confirmed) by the hold made for it.
+    WaitlistEntryPromoted {
+        tenant: TenantId,
+        entry_id: String,
+        to: EntryStatus,
+        hold_id: String,
+        /// Only for an offer: when its hold lapses unless confirmed.
+        offer_expires_at: Option<UnixMillis>,
+        at: UnixMillis,
+    },
+    /// The tenant's priority classes, replacing those it had.
+    PriorityClasses {
+        tenant: TenantId,
+        classes: PriorityClasses,
+    },
+    /// Something that happened, for webhooks and the event log: the store numbers it, names
+    /// it, and queues a delivery to every webhook of the tenant subscribed to `kind`.
+    NewEvent {
+        tenant: TenantId,
+        kind: &'static str,
+        data: serde_json::Value,
+        at: UnixMillis,
+    },
+}
+
+/// A waiting-list entry as joined.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEntry {
+    pub id: String,
+    pub pool_id: PoolId,
+    pub holder: String,
+    pub quantity: i64,
+    pub priority: i64,
+    /// The classes the priority was made from, when it was asked for by class.
+    pub priority_classes: Option<Vec<String>>,
+    /// Arrival order, from [`crate::port::Port::next_entry_seq`].
+    pub seq: i64,
+    pub expires_at: UnixMillis,
+    pub created_at: UnixMillis,
 }
 
 /// A hold as placed, its lines' prices locked in.

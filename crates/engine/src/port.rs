@@ -10,11 +10,12 @@ use crate::change::Change;
 use crate::command::StoredResponse;
 use crate::jobs::JobView;
 use crate::model::{PlanView, TenantId};
-use crate::records::HoldRecord;
+use crate::records::{EntryRecord, HoldRecord};
 use crate::rules::idempotency::KeyRecord;
 use crate::tickets::{AttendeeForIssue, AttendeeView, TicketView};
 use crate::working::LoadPools;
-use allot_core::{PoolId, UnixMillis};
+use allot_core::waitlist::PriorityClasses;
+use allot_core::{PoolId, SessionDate, UnixMillis};
 
 pub trait Port: LoadPools {
     /// A new id with `prefix` (`hold`, `pool`, …), unique in the store. A store may make them
@@ -113,4 +114,68 @@ pub trait Port: LoadPools {
         attendee_id: &str,
         token_hash: &str,
     ) -> Result<Option<TicketView>, Error>;
+
+    // Waiting lists
+
+    /// The next number in arrival order for a new entry (numbers only grow, across tenants).
+    fn next_entry_seq(&mut self) -> Result<i64, Error>;
+
+    /// A waiting-list entry of the tenant, with its pool's session and date.
+    fn waitlist_entry(&mut self, tenant: &TenantId, id: &str)
+    -> Result<Option<EntryRecord>, Error>;
+
+    /// A page of a pool's waiting entries in serving order (higher priority, then earlier
+    /// arrival), those past their deadline included: at most `limit`, after the first `offset`.
+    fn waiting_entries(
+        &mut self,
+        tenant: &TenantId,
+        pool: &PoolId,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<EntryRecord>, Error>;
+
+    /// 1 for the entry served next: the waiting entries of its pool, not past their deadline
+    /// at `now`, that come before it, plus one.
+    fn entry_position(
+        &mut self,
+        tenant: &TenantId,
+        entry: &EntryRecord,
+        now: UnixMillis,
+    ) -> Result<u64, Error>;
+
+    /// When the pool's entries were promoted after `since`, newest first, at most `limit`.
+    fn recent_promotions(
+        &mut self,
+        tenant: &TenantId,
+        pool: &PoolId,
+        since: UnixMillis,
+        limit: i64,
+    ) -> Result<Vec<UnixMillis>, Error>;
+
+    /// The tenant's priority classes; the default (base 1, no classes) until it sets its own.
+    fn priority_classes(&mut self, tenant: &TenantId) -> Result<PriorityClasses, Error>;
+
+    /// Waiting entries whose deadline is at or before `now`, across tenants, earliest deadline
+    /// first (then arrival), at most `limit`.
+    fn due_entries(
+        &mut self,
+        now: UnixMillis,
+        limit: i64,
+    ) -> Result<Vec<(TenantId, EntryRecord)>, Error>;
+
+    /// Dates of sessions, across tenants, with someone waiting and a date before `before`, at
+    /// most `limit`: the candidates for dates that have ended (each is judged in its zone).
+    fn dates_with_waiting_before(
+        &mut self,
+        before: SessionDate,
+        limit: i64,
+    ) -> Result<Vec<(TenantId, PoolId)>, Error>;
+
+    /// The children of `parent` with someone waiting at or below them, as stored (the batch's
+    /// own changes to the counts are in its working set).
+    fn children_with_waiting(
+        &mut self,
+        tenant: &TenantId,
+        parent: &PoolId,
+    ) -> Result<Vec<PoolId>, Error>;
 }

@@ -174,7 +174,7 @@ impl HoldRecord {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EntryRecord {
     pub id: String,
     pub pool_id: String,

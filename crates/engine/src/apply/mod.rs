@@ -9,6 +9,8 @@
 //! - [`quotas`]: a chunk of a bulk quota adjustment, with its job's progress.
 //! - [`jobs`]: creating and finishing jobs, and each chunk's claim on its job.
 //! - [`tickets`]: attendees imported, tickets issued in chunks, voided and checked in.
+//! - [`waitlist`]: joining and cancelling, priority classes, offers settling, entries
+//!   expiring, and promotion of freed capacity to those waiting.
 //! - this module: idempotency keys around any command.
 
 pub mod holds;
@@ -20,6 +22,7 @@ pub mod quotas;
 #[cfg(test)]
 mod test_port;
 pub mod tickets;
+pub mod waitlist;
 
 use crate::Error;
 use crate::change::Change;

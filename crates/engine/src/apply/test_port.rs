@@ -1,5 +1,5 @@
-//! A port for the engine's own tests: one tenant's pools, plans, members and jobs in ordered
-//! maps, every change recorded in order (and applied, so later reads see it), ids counted up.
+//! A port for the engine's own tests: one tenant's pools, plans, members, jobs and waiting-list
+//! entries in ordered maps, every change recorded in order (and applied, so later reads see it), ids counted up.
 
 use crate::Error;
 use crate::change::Change;
@@ -7,11 +7,12 @@ use crate::command::StoredResponse;
 use crate::jobs::{JobState, JobView};
 use crate::model::{PlanView, TenantId};
 use crate::port::Port;
-use crate::records::HoldRecord;
+use crate::records::{EntryRecord, HoldRecord};
 use crate::rules::idempotency::KeyRecord;
 use crate::tickets::{AttendeeForIssue, AttendeeView, TicketView};
 use crate::working::LoadPools;
-use allot_core::{PoolId, UnixMillis};
+use allot_core::waitlist::{EntryStatus, PriorityClasses, QueueKey};
+use allot_core::{PoolId, SessionDate, UnixMillis};
 use std::collections::BTreeMap;
 
 #[derive(Default)]
@@ -21,6 +22,9 @@ pub struct RecordingPort {
     /// (plan, subject) → the member's pool.
     pub members: BTreeMap<(String, String), PoolId>,
     pub jobs: BTreeMap<String, JobView>,
+    pub entries: BTreeMap<String, EntryRecord>,
+    pub classes: Option<PriorityClasses>,
+    last_entry_seq: i64,
     /// Every change persisted, in order.
     pub changes: Vec<Change>,
     last_id: u64,
@@ -86,6 +90,62 @@ impl Port for RecordingPort {
                 }
                 *job = (**to).clone().applied_to(job);
             }
+            Change::NewWaitlistEntry { entry, .. } => {
+                let record = EntryRecord {
+                    id: entry.id.clone(),
+                    pool_id: entry.pool_id.0.clone(),
+                    holder: entry.holder.clone(),
+                    quantity: entry.quantity,
+                    priority: entry.priority,
+                    seq: entry.seq,
+                    status: EntryStatus::Waiting,
+                    hold_id: None,
+                    expires_at: entry.expires_at,
+                    offer_expires_at: None,
+                    promoted_at: None,
+                    created_at: entry.created_at,
+                    updated_at: entry.created_at,
+                    session_id: None,
+                    date: None,
+                };
+                self.entries.insert(entry.id.clone(), record);
+            }
+            Change::WaitlistEntryStatus {
+                entry_id,
+                from,
+                to,
+                at,
+                ..
+            } => {
+                let entry = self
+                    .entries
+                    .get_mut(entry_id)
+                    .expect("a moved entry exists");
+                if entry.status != *from {
+                    return Err(Error::Conflict(format!("entry {entry_id} has moved")));
+                }
+                entry.status = *to;
+                entry.updated_at = *at;
+            }
+            Change::WaitlistEntryPromoted {
+                entry_id,
+                to,
+                hold_id,
+                offer_expires_at,
+                at,
+                ..
+            } => {
+                let entry = self
+                    .entries
+                    .get_mut(entry_id)
+                    .expect("a served entry exists");
+                entry.status = *to;
+                entry.hold_id = Some(hold_id.clone());
+                entry.offer_expires_at = *offer_expires_at;
+                entry.promoted_at = Some(*at);
+                entry.updated_at = *at;
+            }
+            Change::PriorityClasses { classes, .. } => self.classes = Some(classes.clone()),
             _ => {}
         }
         self.changes.push(change);
@@ -202,5 +262,114 @@ impl Port for RecordingPort {
         _token_hash: &str,
     ) -> Result<Option<TicketView>, Error> {
         Ok(None)
+    }
+
+    fn next_entry_seq(&mut self) -> Result<i64, Error> {
+        self.last_entry_seq += 1;
+        Ok(self.last_entry_seq)
+    }
+
+    fn waitlist_entry(
+        &mut self,
+        _tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<EntryRecord>, Error> {
+        Ok(self.entries.get(id).cloned())
+    }
+
+    fn waiting_entries(
+        &mut self,
+        _tenant: &TenantId,
+        pool: &PoolId,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<EntryRecord>, Error> {
+        let mut waiting: Vec<EntryRecord> = self
+            .entries
+            .values()
+            .filter(|entry| entry.pool_id == pool.0 && entry.status == EntryStatus::Waiting)
+            .cloned()
+            .collect();
+        waiting.sort_by_key(|entry| QueueKey {
+            priority: entry.priority,
+            seq: entry.seq,
+        });
+        Ok(waiting
+            .into_iter()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .collect())
+    }
+
+    fn entry_position(
+        &mut self,
+        _tenant: &TenantId,
+        entry: &EntryRecord,
+        now: UnixMillis,
+    ) -> Result<u64, Error> {
+        let key = |e: &EntryRecord| QueueKey {
+            priority: e.priority,
+            seq: e.seq,
+        };
+        let ahead = self
+            .entries
+            .values()
+            .filter(|other| other.pool_id == entry.pool_id)
+            .filter(|other| other.status == EntryStatus::Waiting && other.expires_at > now)
+            .filter(|other| key(other) < key(entry))
+            .count();
+        Ok(ahead as u64 + 1)
+    }
+
+    fn recent_promotions(
+        &mut self,
+        _tenant: &TenantId,
+        pool: &PoolId,
+        since: UnixMillis,
+        limit: i64,
+    ) -> Result<Vec<UnixMillis>, Error> {
+        let mut times: Vec<UnixMillis> = self
+            .entries
+            .values()
+            .filter(|entry| entry.pool_id == pool.0)
+            .filter_map(|entry| entry.promoted_at)
+            .filter(|at| *at > since)
+            .collect();
+        times.sort_by(|a, b| b.cmp(a));
+        times.truncate(limit as usize);
+        Ok(times)
+    }
+
+    fn priority_classes(&mut self, _tenant: &TenantId) -> Result<PriorityClasses, Error> {
+        Ok(self.classes.clone().unwrap_or_default())
+    }
+
+    fn due_entries(
+        &mut self,
+        _now: UnixMillis,
+        _limit: i64,
+    ) -> Result<Vec<(TenantId, EntryRecord)>, Error> {
+        Ok(Vec::new())
+    }
+
+    fn dates_with_waiting_before(
+        &mut self,
+        _before: SessionDate,
+        _limit: i64,
+    ) -> Result<Vec<(TenantId, PoolId)>, Error> {
+        Ok(Vec::new())
+    }
+
+    fn children_with_waiting(
+        &mut self,
+        _tenant: &TenantId,
+        parent: &PoolId,
+    ) -> Result<Vec<PoolId>, Error> {
+        Ok(self
+            .pools
+            .values()
+            .filter(|row| row.core.parent_id.as_ref() == Some(parent) && row.waiting_below > 0)
+            .map(|row| row.core.id.clone())
+            .collect())
     }
 }

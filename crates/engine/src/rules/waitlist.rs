@@ -1,8 +1,10 @@
-//! Waiting lists: a new entry's priority, and what a settled offer does to its entry.
+//! Waiting lists: a new entry's priority, whether it may be cancelled, what serving it makes,
+//! and what a settled offer does to its entry.
 
 use crate::command::{Failure, PriorityRequest};
 use crate::model::LedgerKind;
-use allot_core::waitlist::{self, EntryStatus, PriorityClasses};
+use allot_core::HoldStatus;
+use allot_core::waitlist::{self, EntryStatus, PriorityClasses, PromotionMode};
 
 /// A new entry's priority: explicit, the tenant's base, or the base plus each named class's
 /// bonus. `classes` is asked for only when the request needs the tenant's classes.
@@ -29,6 +31,38 @@ pub fn offer_settlement(kind: LedgerKind) -> Option<(EntryStatus, &'static str)>
         LedgerKind::Release => Some((EntryStatus::Declined, "waitlist.offer_declined")),
         LedgerKind::Expire => Some((EntryStatus::Lapsed, "waitlist.offer_lapsed")),
         LedgerKind::Hold | LedgerKind::Adjust => None,
+    }
+}
+
+/// Whether an entry, stored as `stored` with its deadline at `expires_at`, may be cancelled at
+/// `now`; the refusal names the status it has then (a waiting entry past its deadline reads as
+/// expired, even before the sweeper writes it down).
+pub fn check_cancel(
+    stored: EntryStatus,
+    expires_at: allot_core::UnixMillis,
+    now: allot_core::UnixMillis,
+) -> Result<EntryStatus, Failure> {
+    let status = stored.at(expires_at, now);
+    if status.can_cancel() {
+        Ok(status)
+    } else {
+        Err(Failure::Conflict {
+            kind: "waitlist entry",
+            status: status.as_str(),
+        })
+    }
+}
+
+/// What serving an entry makes in each mode: the hold's status, the entry's, and the event.
+/// An offer holds the capacity until the holder confirms it; confirm mode books it at once.
+pub fn served_as(mode: PromotionMode) -> (HoldStatus, EntryStatus, &'static str) {
+    match mode {
+        PromotionMode::Offer => (HoldStatus::Held, EntryStatus::Offered, "waitlist.offered"),
+        PromotionMode::Confirm => (
+            HoldStatus::Confirmed,
+            EntryStatus::Confirmed,
+            "waitlist.confirmed",
+        ),
     }
 }
 
@@ -79,5 +113,44 @@ mod tests {
         );
         assert_eq!(offer_settlement(LedgerKind::Hold), None);
         assert_eq!(offer_settlement(LedgerKind::Adjust), None);
+    }
+
+    #[test]
+    fn an_entry_past_its_deadline_cannot_be_cancelled_even_before_the_sweep() {
+        use allot_core::UnixMillis;
+        let (deadline, before, after) = (UnixMillis(1_000), UnixMillis(999), UnixMillis(1_000));
+        assert_eq!(
+            check_cancel(EntryStatus::Waiting, deadline, before),
+            Ok(EntryStatus::Waiting)
+        );
+        assert_eq!(
+            check_cancel(EntryStatus::Waiting, deadline, after),
+            Err(Failure::Conflict {
+                kind: "waitlist entry",
+                status: "expired"
+            })
+        );
+        // An offer's own deadline is its hold's: the entry's does not end it.
+        assert_eq!(
+            check_cancel(EntryStatus::Offered, deadline, after),
+            Ok(EntryStatus::Offered)
+        );
+        assert!(check_cancel(EntryStatus::Accepted, deadline, before).is_err());
+    }
+
+    #[test]
+    fn an_offer_holds_and_confirm_mode_books_at_once() {
+        assert_eq!(
+            served_as(PromotionMode::Offer),
+            (HoldStatus::Held, EntryStatus::Offered, "waitlist.offered")
+        );
+        assert_eq!(
+            served_as(PromotionMode::Confirm),
+            (
+                HoldStatus::Confirmed,
+                EntryStatus::Confirmed,
+                "waitlist.confirmed"
+            )
+        );
     }
 }

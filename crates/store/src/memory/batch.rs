@@ -4,19 +4,19 @@
 
 use super::faults::Faults;
 use super::tickets::TicketUndo;
-use super::{MemoryState, StoredKey};
+use super::{MemoryState, StoredEntry, StoredKey};
 use crate::command::{Command, Outcome, StoredResponse};
 use crate::ids::Ids;
 use crate::jobs::{JobState, JobView};
-use crate::model::{LedgerEntry, PlanView, Tenant, TenantId};
+use crate::model::{EventView, LedgerEntry, PlanView, Tenant, TenantId};
 use crate::tickets::{AttendeeForIssue, AttendeeView, TicketView};
-use allot_core::{PoolId, UnixMillis};
+use allot_core::waitlist::{EntryStatus, PriorityClasses, QueueKey};
+use allot_core::{PoolId, SessionDate, UnixMillis};
 use allot_engine::Error;
-use allot_engine::apply::holds::OfferSettled;
 use allot_engine::batch::StoreRules;
-use allot_engine::change::{Change, NewHold};
+use allot_engine::change::{Change, NewEntry, NewHold};
 use allot_engine::port::Port;
-use allot_engine::records::{HoldRecord, PoolRecord};
+use allot_engine::records::{EntryRecord, HoldRecord, PoolRecord};
 use allot_engine::rules::idempotency::KeyRecord;
 use allot_engine::working::{LoadPools, Tenants};
 
@@ -35,6 +35,10 @@ enum Undo {
     Job((TenantId, String), Option<Box<JobView>>),
     JobItem((TenantId, String, i64)),
     Tickets(TicketUndo),
+    Entry((TenantId, String), Option<Box<StoredEntry>>),
+    WaitlistSeq(i64),
+    PriorityClasses(TenantId, Option<PriorityClasses>),
+    EventAppended,
 }
 
 pub(super) struct MemoryBatch<'a> {
@@ -80,6 +84,14 @@ impl<'a> MemoryBatch<'a> {
                     state.job_items.remove(&key);
                 }
                 Undo::Tickets(undo) => state.tickets.undo(undo),
+                Undo::Entry(key, old) => restore(&mut state.entries, key, old.map(|e| *e)),
+                Undo::WaitlistSeq(seq) => state.waitlist_seq = seq,
+                Undo::PriorityClasses(tenant, old) => {
+                    restore(&mut state.priority_classes, tenant, old)
+                }
+                Undo::EventAppended => {
+                    state.events.pop();
+                }
             }
         }
     }
@@ -370,6 +382,94 @@ impl<'a> MemoryBatch<'a> {
                 }
             }
 
+            // Waiting lists
+            Change::NewWaitlistEntry { tenant, entry } => {
+                let key = (tenant.clone(), entry.id.clone());
+                if state.entries.contains_key(&key) {
+                    return Err(Error::Conflict(format!("entry {} exists", key.1)));
+                }
+                let Some(pool) = state.pools.get(&(tenant, entry.pool_id.clone())) else {
+                    return Err(Error::Conflict(format!(
+                        "entry {} waits on a missing pool {}",
+                        entry.id, entry.pool_id
+                    )));
+                };
+                let stored = stored_entry(*entry, pool);
+                state.entries.insert(key.clone(), stored);
+                self.undo.push(Undo::Entry(key, None));
+            }
+            Change::WaitlistEntryStatus {
+                tenant,
+                entry_id,
+                from,
+                to,
+                at,
+            } => {
+                let key = (tenant, entry_id);
+                let Some(stored) = state
+                    .entries
+                    .get_mut(&key)
+                    .filter(|stored| stored.record.status == from)
+                else {
+                    return Err(Error::Conflict(format!(
+                        "entry {} is no longer {from:?}",
+                        key.1
+                    )));
+                };
+                let old = stored.clone();
+                stored.record.status = to;
+                stored.record.updated_at = at;
+                self.undo.push(Undo::Entry(key, Some(Box::new(old))));
+            }
+            Change::WaitlistEntryPromoted {
+                tenant,
+                entry_id,
+                to,
+                hold_id,
+                offer_expires_at,
+                at,
+            } => {
+                let key = (tenant, entry_id);
+                let Some(stored) = state
+                    .entries
+                    .get_mut(&key)
+                    .filter(|stored| stored.record.status == EntryStatus::Waiting)
+                else {
+                    return Err(Error::Conflict(format!(
+                        "entry {} is no longer waiting",
+                        key.1
+                    )));
+                };
+                let old = stored.clone();
+                let record = &mut stored.record;
+                record.status = to;
+                record.hold_id = Some(hold_id);
+                record.offer_expires_at = offer_expires_at;
+                record.promoted_at = Some(at);
+                record.updated_at = at;
+                self.undo.push(Undo::Entry(key, Some(Box::new(old))));
+            }
+            Change::PriorityClasses { tenant, classes } => {
+                let old = state.priority_classes.insert(tenant.clone(), classes);
+                self.undo.push(Undo::PriorityClasses(tenant, old));
+            }
+            Change::NewEvent {
+                tenant,
+                kind,
+                data,
+                at,
+            } => {
+                let seq = state.events.len() as i64 + 1;
+                let event = EventView {
+                    seq,
+                    id: format!("evt_{seq}"),
+                    kind: kind.to_owned(),
+                    data,
+                    created_at: at,
+                };
+                state.events.push((tenant, event));
+                self.undo.push(Undo::EventAppended);
+            }
             // Attendees and tickets
             change @ (Change::NewAttendee { .. }
             | Change::AttendeeUpdated { .. }
@@ -382,6 +482,20 @@ impl<'a> MemoryBatch<'a> {
             }
         }
         Ok(())
+    }
+
+    /// The tenant's waiting entries on `pool`, in serving order.
+    fn waiting_on<'s>(&'s self, tenant: &'s TenantId, pool: &'s str) -> Vec<&'s EntryRecord> {
+        let mut waiting: Vec<&EntryRecord> = self
+            .state
+            .entries
+            .iter()
+            .filter(|((owner, _), _)| owner == tenant)
+            .map(|(_, stored)| &stored.record)
+            .filter(|entry| entry.pool_id == pool && entry.status == EntryStatus::Waiting)
+            .collect();
+        waiting.sort_by_key(|entry| queue_key(entry));
+        waiting
     }
 
     /// A tenant's pools that are dates of `session`, in date order.
@@ -409,6 +523,37 @@ fn restore<K: Ord, V>(map: &mut std::collections::BTreeMap<K, V>, key: K, old: O
         Some(old) => map.insert(key, old),
         None => map.remove(&key),
     };
+}
+
+fn queue_key(entry: &EntryRecord) -> QueueKey {
+    QueueKey {
+        priority: entry.priority,
+        seq: entry.seq,
+    }
+}
+
+/// A new entry as the store keeps it, with its pool's session and date.
+fn stored_entry(entry: NewEntry, pool: &PoolRecord) -> StoredEntry {
+    StoredEntry {
+        record: EntryRecord {
+            id: entry.id,
+            pool_id: entry.pool_id.0,
+            holder: entry.holder,
+            quantity: entry.quantity,
+            priority: entry.priority,
+            seq: entry.seq,
+            status: EntryStatus::Waiting,
+            hold_id: None,
+            expires_at: entry.expires_at,
+            offer_expires_at: None,
+            promoted_at: None,
+            created_at: entry.created_at,
+            updated_at: entry.created_at,
+            session_id: pool.session_id.clone(),
+            date: pool.date.clone(),
+        },
+        priority_classes: entry.priority_classes,
+    }
 }
 
 /// A new hold as the store keeps it.
@@ -537,6 +682,148 @@ impl Port for MemoryBatch<'_> {
             .cloned())
     }
 
+    // Waiting lists
+
+    fn next_entry_seq(&mut self) -> Result<i64, Error> {
+        self.undo.push(Undo::WaitlistSeq(self.state.waitlist_seq));
+        self.state.waitlist_seq += 1;
+        Ok(self.state.waitlist_seq)
+    }
+
+    fn waitlist_entry(
+        &mut self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<EntryRecord>, Error> {
+        let key = (tenant.clone(), id.to_owned());
+        Ok(self
+            .state
+            .entries
+            .get(&key)
+            .map(|stored| stored.record.clone()))
+    }
+
+    fn waiting_entries(
+        &mut self,
+        tenant: &TenantId,
+        pool: &PoolId,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<EntryRecord>, Error> {
+        Ok(self
+            .waiting_on(tenant, &pool.0)
+            .into_iter()
+            .skip(offset.max(0) as usize)
+            .take(limit.max(0) as usize)
+            .cloned()
+            .collect())
+    }
+
+    fn entry_position(
+        &mut self,
+        tenant: &TenantId,
+        entry: &EntryRecord,
+        now: UnixMillis,
+    ) -> Result<u64, Error> {
+        let ahead = self
+            .waiting_on(tenant, &entry.pool_id)
+            .into_iter()
+            .filter(|other| other.expires_at > now && queue_key(other) < queue_key(entry))
+            .count();
+        Ok(ahead as u64 + 1)
+    }
+
+    fn recent_promotions(
+        &mut self,
+        tenant: &TenantId,
+        pool: &PoolId,
+        since: UnixMillis,
+        limit: i64,
+    ) -> Result<Vec<UnixMillis>, Error> {
+        let mut times: Vec<UnixMillis> = self
+            .state
+            .entries
+            .iter()
+            .filter(|((owner, _), stored)| owner == tenant && stored.record.pool_id == pool.0)
+            .filter_map(|(_, stored)| stored.record.promoted_at)
+            .filter(|at| *at > since)
+            .collect();
+        times.sort_by(|a, b| b.cmp(a));
+        times.truncate(limit.max(0) as usize);
+        Ok(times)
+    }
+
+    fn priority_classes(&mut self, tenant: &TenantId) -> Result<PriorityClasses, Error> {
+        Ok(self
+            .state
+            .priority_classes
+            .get(tenant)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    fn due_entries(
+        &mut self,
+        now: UnixMillis,
+        limit: i64,
+    ) -> Result<Vec<(TenantId, EntryRecord)>, Error> {
+        let mut due: Vec<(TenantId, EntryRecord)> = self
+            .state
+            .entries
+            .iter()
+            .filter(|(_, stored)| {
+                stored.record.status == EntryStatus::Waiting && stored.record.expires_at <= now
+            })
+            .map(|((tenant, _), stored)| (tenant.clone(), stored.record.clone()))
+            .collect();
+        due.sort_by_key(|(_, entry)| (entry.expires_at, entry.seq));
+        due.truncate(limit.max(0) as usize);
+        Ok(due)
+    }
+
+    fn dates_with_waiting_before(
+        &mut self,
+        before: SessionDate,
+        limit: i64,
+    ) -> Result<Vec<(TenantId, PoolId)>, Error> {
+        // Dates are stored as YYYY-MM-DD, so they compare as text (as SQLite compares them).
+        let before = before.to_string();
+        let mut dates: Vec<(&str, TenantId, PoolId)> = self
+            .state
+            .pools
+            .iter()
+            .filter(|(_, row)| row.waiting > 0)
+            .filter_map(|((tenant, id), row)| {
+                let date = row.date.as_deref().filter(|date| *date < before.as_str())?;
+                Some((date, tenant.clone(), id.clone()))
+            })
+            .collect();
+        dates.sort();
+        dates.truncate(limit.max(0) as usize);
+        Ok(dates
+            .into_iter()
+            .map(|(_, tenant, id)| (tenant, id))
+            .collect())
+    }
+
+    fn children_with_waiting(
+        &mut self,
+        tenant: &TenantId,
+        parent: &PoolId,
+    ) -> Result<Vec<PoolId>, Error> {
+        Ok(self
+            .state
+            .pools
+            .iter()
+            .filter(|((owner, _), row)| {
+                owner == tenant
+                    && row.core.parent_id.as_ref() == Some(parent)
+                    && row.waiting_below > 0
+            })
+            .map(|((_, id), _)| id.clone())
+            .collect())
+    }
+
     // Attendees and tickets
 
     fn event_section(
@@ -615,34 +902,6 @@ impl StoreRules for MemoryBatch<'_> {
         )))
     }
 
-    fn settle_offer(
-        &mut self,
-        _tenants: &mut Tenants,
-        offer: OfferSettled,
-        _now: UnixMillis,
-    ) -> Result<(), Error> {
-        // Holds for offers are made only by promotion, which this store does not run.
-        Err(Error::Corrupt(format!(
-            "hold {} settles waiting-list entry {}, which this store cannot have",
-            offer.hold_id, offer.entry_id
-        )))
-    }
-
-    fn expire_due_entries(
-        &mut self,
-        _tenants: &mut Tenants,
-        _now: UnixMillis,
-    ) -> Result<usize, Error> {
-        // No waiting list is ever joined here, so no entry is ever due.
-        Ok(0)
-    }
-
-    fn promote_freed(&mut self, tenants: &mut Tenants, _now: UnixMillis) -> Result<(), Error> {
-        // Nobody waits here; what was freed has no one to go to.
-        tenants.values_mut().for_each(|pools| pools.freed.clear());
-        Ok(())
-    }
-
     fn finish(&mut self, tenants: &mut Tenants, now: UnixMillis) -> Result<(), Error> {
         for (tenant, pools) in tenants.iter_mut() {
             for (id, _whole) in pools.settle_dirty(now) {
@@ -660,9 +919,6 @@ impl StoreRules for MemoryBatch<'_> {
 /// How an error names a command the store does not decide.
 fn command_family(command: &Command) -> &'static str {
     match command {
-        Command::JoinWaitlist(_)
-        | Command::CancelWaitlistEntry { .. }
-        | Command::SetPriorityClasses(_) => "waiting lists",
         Command::CreateWebhook { .. }
         | Command::DeleteWebhook { .. }
         | Command::TestWebhook { .. }

@@ -16,11 +16,12 @@ pub mod tickets;
 use crate::command::{Envelope, Reply, StoredResponse};
 use crate::ids::Ids;
 use crate::jobs::{JobItem, JobView};
-use crate::model::{LedgerEntry, PlanView, PoolView, Role, Tenant, TenantId};
+use crate::model::{EventView, LedgerEntry, PlanView, PoolView, Role, Tenant, TenantId};
 use crate::observe::{Member, Observed};
 use crate::{BatchWriter, StoreError};
+use allot_core::waitlist::PriorityClasses;
 use allot_core::{HoldStatus, PoolId, PoolSet, UnixMillis};
-use allot_engine::records::{HoldRecord, PoolRecord};
+use allot_engine::records::{EntryRecord, HoldRecord, PoolRecord};
 use allot_engine::rules::idempotency::KeyRecord;
 use allot_engine::working::Tenants;
 use batch::MemoryBatch;
@@ -35,6 +36,13 @@ pub struct StoredKey {
     pub role: Role,
     pub created_at: UnixMillis,
     pub revoked_at: Option<UnixMillis>,
+}
+
+/// A waiting-list entry as kept, with the classes its priority was asked by (if it was).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEntry {
+    pub record: EntryRecord,
+    pub priority_classes: Option<Vec<String>>,
 }
 
 /// Everything the in-memory store holds: what a batch commits.
@@ -57,6 +65,15 @@ pub struct MemoryState {
     /// The items each job skipped or failed, by tenant, job and position, with when.
     pub job_items: BTreeMap<(TenantId, String, i64), (JobItem, UnixMillis)>,
     pub tickets: TicketBook,
+    /// Waiting-list entries by tenant and id, in every status.
+    pub entries: BTreeMap<(TenantId, String), StoredEntry>,
+    /// The last arrival number handed to an entry, across tenants.
+    pub waitlist_seq: i64,
+    /// Each tenant's priority classes, once it has set them.
+    pub priority_classes: BTreeMap<TenantId, PriorityClasses>,
+    /// In the order recorded; each numbered from 1 across tenants. (No webhooks are kept here,
+    /// so none is delivered.)
+    pub events: Vec<(TenantId, EventView)>,
     /// Held holds by deadline: the expiry probe reads only what is due.
     held_by_deadline: BTreeSet<(UnixMillis, TenantId, String)>,
     /// Ids follow each other, so a simulation replays them exactly.
@@ -78,6 +95,10 @@ impl Default for MemoryState {
             jobs: BTreeMap::new(),
             job_items: BTreeMap::new(),
             tickets: TicketBook::default(),
+            entries: BTreeMap::new(),
+            waitlist_seq: 0,
+            priority_classes: BTreeMap::new(),
+            events: Vec::new(),
             held_by_deadline: BTreeSet::new(),
             ids: Ids::sequential(),
         }

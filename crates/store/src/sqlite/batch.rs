@@ -11,19 +11,16 @@ mod tickets;
 
 use super::ledger_runs::{PendingRuns, RUNS_THROUGH, RunLimits};
 use super::outbox::{self, Outbox};
-use super::promotion;
-use super::rows::{HoldRecord, PoolRecord};
+use super::rows::PoolRecord;
 use crate::command::*;
 use crate::ids::Ids;
 use crate::model::*;
 use crate::{BatchWriter, StoreError};
-use allot_core::{HoldStatus, LineEffect, PoolId, TransitionError, UnixMillis};
-use allot_engine::apply::holds::{self as engine_holds, OfferSettled};
-pub(super) use allot_engine::apply::holds::{Placed, Step};
+use allot_core::{PoolId, UnixMillis};
 use allot_engine::batch;
-pub(super) use allot_engine::working::{Baseline, TenantPools, Tenants, tenant_pools};
+pub(super) use allot_engine::working::{Baseline, TenantPools, Tenants};
 pub(super) use appends::Appends;
-pub(super) use port::{SqlitePort, Tx};
+pub(super) use port::SqlitePort;
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use store_rules::SqliteBatch;
 // Ids are looked up many times per command in the working set: a fast hash, not SipHash.
@@ -150,7 +147,7 @@ pub(super) struct Working {
     pub(super) tenants: HashMap<TenantId, TenantPools>,
     /// New holds and ledger entries, written many rows per statement.
     pub(super) appends: Appends,
-    /// The last waiting-list arrival number used, likewise.
+    /// The last waiting-list arrival number used, saved with the batch.
     pub(super) waitlist_seq: i64,
     pub(super) outbox: Outbox,
     /// How the engine names what it creates (lent by the writer for the batch).
@@ -164,21 +161,9 @@ impl Working {
             tx,
             appends: &mut self.appends,
             ids: &mut self.ids,
+            waitlist_seq: &mut self.waitlist_seq,
+            outbox: &mut self.outbox,
         }
-    }
-
-    /// The port and one tenant's pools, borrowed together.
-    pub(super) fn split<'a, 't>(
-        &'a mut self,
-        tx: &'a Transaction<'t>,
-        tenant: &TenantId,
-    ) -> (SqlitePort<'a, 't>, &'a mut TenantPools) {
-        let port = SqlitePort {
-            tx,
-            appends: &mut self.appends,
-            ids: &mut self.ids,
-        };
-        (port, tenant_pools(&mut self.tenants, tenant))
     }
 
     /// Starts a batch from the pools cached by earlier ones (empty when there are none).
@@ -321,44 +306,15 @@ pub(super) fn new_id(prefix: &str) -> String {
     Ids::TimeOrdered.next(prefix)
 }
 
-/// The waiting-list entries whose offers the batch's hold moves settled follow them.
-fn settle_offers(
-    tx: &Transaction<'_>,
-    work: &mut Working,
-    settled: impl IntoIterator<Item = OfferSettled>,
-    now: UnixMillis,
-) -> Result<(), StoreError> {
-    for offer in settled {
-        promotion::offer_settled(
-            tx,
-            work,
-            &offer.tenant,
-            &offer.entry_id,
-            &offer.hold_id,
-            offer.kind,
-            now,
-        )?;
-    }
-    Ok(())
-}
-
 /// A command of a family the engine does not decide yet, decided here as before.
 fn execute(
     tx: &Transaction<'_>,
     work: &mut Working,
     tenant: &TenantId,
-    actor: Option<&str>,
     command: Command,
     now: UnixMillis,
 ) -> Result<Outcome, StoreError> {
     match command {
-        Command::JoinWaitlist(entry) => promotion::join(tx, work, tenant, entry, now),
-        Command::CancelWaitlistEntry { entry_id } => {
-            promotion::cancel(tx, work, tenant, actor, &entry_id, now)
-        }
-        Command::SetPriorityClasses(classes) => {
-            promotion::set_priority_classes(tx, tenant, classes)
-        }
         Command::CreateWebhook {
             url,
             events,
@@ -376,56 +332,4 @@ fn execute(
             "{decided_by_the_engine:?} is decided by the engine, not by SQLite"
         ))),
     }
-}
-
-/// Writes a placed hold (a promoted entry's) through the engine.
-pub(super) fn write_new_hold(
-    tx: &Transaction<'_>,
-    work: &mut Working,
-    tenant: &TenantId,
-    actor: Option<&str>,
-    hold: Placed<'_>,
-    now: UnixMillis,
-) -> Result<HoldView, StoreError> {
-    let (mut port, pools) = work.split(tx, tenant);
-    Ok(engine_holds::write_placed(
-        &mut port, pools, tenant, actor, hold, now,
-    )?)
-}
-
-/// Confirms or releases a loaded hold, if its lifecycle allows; answers the hold as it is after.
-pub(super) fn step_loaded_hold(
-    tx: &Transaction<'_>,
-    work: &mut Working,
-    tenant: &TenantId,
-    actor: Option<&str>,
-    hold: HoldRecord,
-    now: UnixMillis,
-    step: Step,
-) -> Result<Result<HoldRecord, TransitionError>, StoreError> {
-    let (mut port, pools) = work.split(tx, tenant);
-    let (stepped, settled) =
-        engine_holds::step_loaded(&mut port, pools, tenant, actor, hold, now, step)?;
-    settle_offers(tx, work, settled, now)?;
-    Ok(stepped)
-}
-
-/// Moves a hold to `status` through the engine, and settles the offer it was made for.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn transition(
-    tx: &Transaction<'_>,
-    work: &mut Working,
-    tenant: &TenantId,
-    actor: Option<&str>,
-    hold: &HoldRecord,
-    status: HoldStatus,
-    effect: LineEffect,
-    kind: LedgerKind,
-    now: UnixMillis,
-) -> Result<(), StoreError> {
-    let (mut port, pools) = work.split(tx, tenant);
-    let settled = engine_holds::transition(
-        &mut port, pools, tenant, actor, hold, status, effect, kind, now,
-    )?;
-    settle_offers(tx, work, settled, now)
 }

@@ -17,7 +17,6 @@ mod ledger_runs;
 mod observe;
 mod outbox;
 mod plans;
-mod promotion;
 mod reads;
 mod rows;
 pub mod schema;

@@ -5,12 +5,10 @@ use super::rows::{ENTRY_COLUMNS, ENTRY_FROM, EntryRecord, entry_from_row};
 use crate::StoreError;
 use crate::model::{TenantId, WaitlistEntryView};
 use allot_core::UnixMillis;
+use allot_core::waitlist::RECENT_PROMOTIONS;
 use allot_core::waitlist::{EntryStatus, PriorityClasses, RATE_WINDOW_MS};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
-
-/// How many of a pool's latest promotions its measured rate is taken from.
-pub const RECENT_PROMOTIONS: i64 = 20;
 
 pub(super) fn load_entry(
     conn: &Connection,
@@ -80,16 +78,27 @@ pub(super) fn recent_promotions(
     pool_id: &str,
     now: UnixMillis,
 ) -> Result<Vec<UnixMillis>, StoreError> {
+    let since = UnixMillis(now.0 - RATE_WINDOW_MS);
+    promotions_since(conn, tenant, pool_id, since, RECENT_PROMOTIONS)
+}
+
+/// The times of the pool's promotions after `since`, newest first, at most `limit`.
+pub(super) fn promotions_since(
+    conn: &Connection,
+    tenant: &TenantId,
+    pool_id: &str,
+    since: UnixMillis,
+    limit: i64,
+) -> Result<Vec<UnixMillis>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT promoted_at FROM waitlist_entries
          WHERE tenant_id = ?1 AND pool_id = ?2 AND promoted_at IS NOT NULL AND promoted_at > ?3
          ORDER BY promoted_at DESC LIMIT ?4",
     )?;
     let times = stmt
-        .query_map(
-            params![tenant.0, pool_id, now.0 - RATE_WINDOW_MS, RECENT_PROMOTIONS],
-            |row| row.get(0).map(UnixMillis),
-        )?
+        .query_map(params![tenant.0, pool_id, since.0, limit], |row| {
+            row.get(0).map(UnixMillis)
+        })?
         .collect::<Result<_, _>>()?;
     Ok(times)
 }

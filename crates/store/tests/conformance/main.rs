@@ -16,7 +16,8 @@
 //! - [`tickets`]: attendees imported into sections, tickets issued, regenerated, voided and
 //!   scanned at the door.
 //! - [`reopen`]: a store restarted (or reopened from disk) keeps every committed change.
-//! - [`waitlists`]: reserved for waiting lists once the engine decides them for every store.
+//! - [`waitlists`]: buyers in line for a full event, offers confirmed or lapsing, priority
+//!   classes.
 //!
 //! A new store gets the whole suite with one line: an implementation of `StoreUnderTest` in
 //! [`harness`] and `conformance_tests!(name, expression making it);` below (a store that needs
@@ -122,6 +123,11 @@ macro_rules! conformance_tests {
                     a_full_section_answers_no_capacity_and_is_never_oversold,
                     a_regenerated_ticket_keeps_its_seat_and_admits_once_with_its_new_token,
                     a_voided_ticket_gives_its_seat_back_and_answers_void_at_the_door,
+                }
+                waitlists {
+                    a_full_event_puts_buyers_in_line_and_a_released_cart_offers_them_seats,
+                    an_offer_that_lapses_goes_to_the_next_in_line,
+                    priority_classes_put_registered_buyers_first,
                 }
                 reopen {
                     every_committed_change_survives_a_restart,

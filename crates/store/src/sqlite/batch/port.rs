@@ -3,10 +3,12 @@
 //! and written many rows per statement, the rest at once. A read of `holds` writes the pending
 //! hold rows first, so the engine always reads what it has decided.
 
+use super::super::outbox::Outbox;
 use super::super::plans::load_plan;
 use super::super::reads::{load_hold, load_pool};
-use super::super::rows::{HOLD_COLUMNS, hold_from_row};
+use super::super::rows::{ENTRY_COLUMNS, ENTRY_FROM, HOLD_COLUMNS, entry_from_row, hold_from_row};
 use super::super::ticket_reads::load_job;
+use super::super::waitlist::{load_entry, position, priority_classes, promotions_since, queue};
 use super::{Appends, tickets};
 use crate::StoreError;
 use crate::command::StoredResponse;
@@ -14,29 +16,25 @@ use crate::ids::Ids;
 use crate::jobs::JobView;
 use crate::model::{PlanView, TenantId};
 use crate::tickets::{AttendeeForIssue, AttendeeView, TicketView};
-use allot_core::{PoolId, SessionZone, UnixMillis};
+use allot_core::waitlist::PriorityClasses;
+use allot_core::{PoolId, SessionDate, SessionZone, UnixMillis};
 use allot_engine::Error;
 use allot_engine::change::Change;
 use allot_engine::port::Port;
-use allot_engine::records::{HoldRecord, PoolRecord};
+use allot_engine::records::{EntryRecord, HoldRecord, PoolRecord};
 use allot_engine::rules::idempotency::KeyRecord;
 use allot_engine::working::LoadPools;
 use rusqlite::{OptionalExtension, Transaction, params};
 
-/// Pools read in the batch's transaction, for code that only loads.
-pub(in crate::sqlite) struct Tx<'a, 't>(pub &'a Transaction<'t>);
-
-impl LoadPools for Tx<'_, '_> {
-    fn pool(&mut self, tenant: &TenantId, id: &PoolId) -> Result<Option<PoolRecord>, Error> {
-        Ok(load_pool(self.0, tenant, &id.0)?)
-    }
-}
-
-/// The transaction with the batch's pending appends.
+/// The transaction with the batch's pending appends, and the counters it saves at its end.
 pub(in crate::sqlite) struct SqlitePort<'a, 't> {
     pub tx: &'a Transaction<'t>,
     pub appends: &'a mut Appends,
     pub ids: &'a mut Ids,
+    /// The last waiting-list arrival number handed out.
+    pub waitlist_seq: &'a mut i64,
+    /// Events are numbered and routed to webhooks here.
+    pub outbox: &'a mut Outbox,
 }
 
 impl SqlitePort<'_, '_> {
@@ -303,6 +301,98 @@ impl SqlitePort<'_, '_> {
                     ])?;
                 }
             }
+
+            // Waiting lists
+            Change::NewWaitlistEntry { tenant, entry } => {
+                let classes = entry
+                    .priority_classes
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()?;
+                tx.prepare_cached(
+                    "INSERT INTO waitlist_entries (tenant_id, id, pool_id, holder, quantity, priority, priority_classes, seq,
+                         status, expires_at, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'waiting', ?9, ?10, ?10)",
+                )?
+                .execute(params![
+                    tenant.0,
+                    entry.id,
+                    entry.pool_id.0,
+                    entry.holder,
+                    entry.quantity,
+                    entry.priority,
+                    classes,
+                    entry.seq,
+                    entry.expires_at.0,
+                    entry.created_at.0
+                ])?;
+            }
+            Change::WaitlistEntryStatus {
+                tenant,
+                entry_id,
+                from,
+                to,
+                at,
+            } => {
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE waitlist_entries SET status = ?4, updated_at = ?5
+                         WHERE tenant_id = ?1 AND id = ?2 AND status = ?3",
+                    )?
+                    .execute(params![
+                        tenant.0,
+                        entry_id,
+                        from.as_str(),
+                        to.as_str(),
+                        at.0
+                    ])?;
+                Self::one_row(changed, || {
+                    format!("entry {entry_id} is no longer {from:?}")
+                })?;
+            }
+            Change::WaitlistEntryPromoted {
+                tenant,
+                entry_id,
+                to,
+                hold_id,
+                offer_expires_at,
+                at,
+            } => {
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE waitlist_entries SET status = ?3, hold_id = ?4, offer_expires_at = ?5,
+                             promoted_at = ?6, updated_at = ?6
+                         WHERE tenant_id = ?1 AND id = ?2 AND status = 'waiting'",
+                    )?
+                    .execute(params![
+                        tenant.0,
+                        entry_id,
+                        to.as_str(),
+                        hold_id,
+                        offer_expires_at.map(|at| at.0),
+                        at.0
+                    ])?;
+                Self::one_row(changed, || format!("entry {entry_id} is no longer waiting"))?;
+            }
+            Change::PriorityClasses { tenant, classes } => {
+                tx.prepare_cached(
+                    "INSERT INTO tenant_settings (tenant_id, priority_base, priority_classes) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (tenant_id) DO UPDATE SET priority_base = ?2, priority_classes = ?3",
+                )?
+                .execute(params![
+                    tenant.0,
+                    classes.base,
+                    serde_json::to_string(&classes.classes)?
+                ])?;
+            }
+            Change::NewEvent {
+                tenant,
+                kind,
+                data,
+                at,
+            } => {
+                self.outbox.record_event(tx, &tenant, kind, data, at)?;
+            }
         }
         Ok(())
     }
@@ -512,6 +602,109 @@ impl Port for SqlitePort<'_, '_> {
             attendee_id,
             token_hash,
         )?)
+    }
+
+    // Waiting lists
+
+    fn next_entry_seq(&mut self) -> Result<i64, Error> {
+        *self.waitlist_seq += 1;
+        Ok(*self.waitlist_seq)
+    }
+
+    fn waitlist_entry(
+        &mut self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<EntryRecord>, Error> {
+        Ok(load_entry(self.tx, tenant, id)?)
+    }
+
+    fn waiting_entries(
+        &mut self,
+        tenant: &TenantId,
+        pool: &PoolId,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<EntryRecord>, Error> {
+        Ok(queue(self.tx, tenant, &pool.0, None, offset, limit)?)
+    }
+
+    fn entry_position(
+        &mut self,
+        tenant: &TenantId,
+        entry: &EntryRecord,
+        now: UnixMillis,
+    ) -> Result<u64, Error> {
+        Ok(position(self.tx, tenant, entry, now)?)
+    }
+
+    fn recent_promotions(
+        &mut self,
+        tenant: &TenantId,
+        pool: &PoolId,
+        since: UnixMillis,
+        limit: i64,
+    ) -> Result<Vec<UnixMillis>, Error> {
+        Ok(promotions_since(self.tx, tenant, &pool.0, since, limit)?)
+    }
+
+    fn priority_classes(&mut self, tenant: &TenantId) -> Result<PriorityClasses, Error> {
+        Ok(priority_classes(self.tx, tenant)?)
+    }
+
+    fn due_entries(
+        &mut self,
+        now: UnixMillis,
+        limit: i64,
+    ) -> Result<Vec<(TenantId, EntryRecord)>, Error> {
+        let read = || -> Result<Vec<(TenantId, EntryRecord)>, StoreError> {
+            // The tenant comes after the entry's own columns, which from_row reads by position.
+            let mut stmt = self.tx.prepare_cached(&format!(
+                "SELECT {ENTRY_COLUMNS}, e.tenant_id FROM {ENTRY_FROM}
+                 WHERE e.status = 'waiting' AND e.expires_at <= ?1 ORDER BY e.expires_at, e.seq LIMIT ?2"
+            ))?;
+            let mut rows = stmt.query(params![now.0, limit])?;
+            let mut due = Vec::new();
+            while let Some(row) = rows.next()? {
+                due.push((TenantId(row.get(15)?), entry_from_row(row)?));
+            }
+            Ok(due)
+        };
+        Ok(read()?)
+    }
+
+    fn dates_with_waiting_before(
+        &mut self,
+        before: SessionDate,
+        limit: i64,
+    ) -> Result<Vec<(TenantId, PoolId)>, Error> {
+        let dates = self
+            .tx
+            .prepare_cached(
+                "SELECT tenant_id, id FROM pools
+                 WHERE date IS NOT NULL AND waiting > 0 AND date < ?1 ORDER BY date, tenant_id, id LIMIT ?2",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map(params![before.to_string(), limit], |row| {
+                    Ok((TenantId(row.get(0)?), PoolId(row.get(1)?)))
+                })?
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(StoreError::from)?;
+        Ok(dates)
+    }
+
+    fn children_with_waiting(
+        &mut self,
+        tenant: &TenantId,
+        parent: &PoolId,
+    ) -> Result<Vec<PoolId>, Error> {
+        pool_ids(
+            self.tx,
+            "SELECT id FROM pools WHERE tenant_id = ?1 AND parent_id = ?2 AND waiting_below > 0",
+            tenant,
+            parent,
+        )
     }
 }
 

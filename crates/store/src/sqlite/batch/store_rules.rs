@@ -2,19 +2,19 @@
 //! families SQLite still decides itself ([`StoreRules`]), each run with the batch's pools
 //! handed back to the [`Working`] set those modules know.
 
-use super::{SqlitePort, Working, execute, promotion};
+use super::{SqlitePort, Working, execute};
 use crate::StoreError;
 use crate::command::{Command, Outcome, StoredResponse};
 use crate::jobs::JobView;
 use crate::model::{PlanView, TenantId};
 use crate::tickets::{AttendeeForIssue, AttendeeView, TicketView};
-use allot_core::{PoolId, UnixMillis};
+use allot_core::waitlist::PriorityClasses;
+use allot_core::{PoolId, SessionDate, UnixMillis};
 use allot_engine::Error;
-use allot_engine::apply::holds::OfferSettled;
 use allot_engine::batch::StoreRules;
 use allot_engine::change::Change;
 use allot_engine::port::Port;
-use allot_engine::records::{HoldRecord, PoolRecord};
+use allot_engine::records::{EntryRecord, HoldRecord, PoolRecord};
 use allot_engine::rules::idempotency::KeyRecord;
 use allot_engine::working::{LoadPools, Tenants};
 use rusqlite::Transaction;
@@ -168,6 +168,77 @@ impl Port for SqliteBatch<'_, '_> {
         self.port()
             .ticket_for_token(tenant, attendee_id, token_hash)
     }
+
+    // Waiting lists
+
+    fn next_entry_seq(&mut self) -> Result<i64, Error> {
+        self.port().next_entry_seq()
+    }
+
+    fn waitlist_entry(
+        &mut self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<EntryRecord>, Error> {
+        self.port().waitlist_entry(tenant, id)
+    }
+
+    fn waiting_entries(
+        &mut self,
+        tenant: &TenantId,
+        pool: &PoolId,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<EntryRecord>, Error> {
+        self.port().waiting_entries(tenant, pool, offset, limit)
+    }
+
+    fn entry_position(
+        &mut self,
+        tenant: &TenantId,
+        entry: &EntryRecord,
+        now: UnixMillis,
+    ) -> Result<u64, Error> {
+        self.port().entry_position(tenant, entry, now)
+    }
+
+    fn recent_promotions(
+        &mut self,
+        tenant: &TenantId,
+        pool: &PoolId,
+        since: UnixMillis,
+        limit: i64,
+    ) -> Result<Vec<UnixMillis>, Error> {
+        self.port().recent_promotions(tenant, pool, since, limit)
+    }
+
+    fn priority_classes(&mut self, tenant: &TenantId) -> Result<PriorityClasses, Error> {
+        self.port().priority_classes(tenant)
+    }
+
+    fn due_entries(
+        &mut self,
+        now: UnixMillis,
+        limit: i64,
+    ) -> Result<Vec<(TenantId, EntryRecord)>, Error> {
+        self.port().due_entries(now, limit)
+    }
+
+    fn dates_with_waiting_before(
+        &mut self,
+        before: SessionDate,
+        limit: i64,
+    ) -> Result<Vec<(TenantId, PoolId)>, Error> {
+        self.port().dates_with_waiting_before(before, limit)
+    }
+
+    fn children_with_waiting(
+        &mut self,
+        tenant: &TenantId,
+        parent: &PoolId,
+    ) -> Result<Vec<PoolId>, Error> {
+        self.port().children_with_waiting(tenant, parent)
+    }
 }
 
 impl StoreRules for SqliteBatch<'_, '_> {
@@ -175,41 +246,17 @@ impl StoreRules for SqliteBatch<'_, '_> {
         &mut self,
         tenants: &mut Tenants,
         tenant: &TenantId,
-        actor: Option<&str>,
+        _actor: Option<&str>,
         command: Command,
         now: UnixMillis,
         _expired_this_batch: usize,
     ) -> Result<Outcome, Error> {
         self.with_pools(tenants, |tx, work| {
-            // These modules read `holds` in SQL: the rows still pending are written first.
+            // Webhooks and recipients write beside the port: what it holds back is written first,
+            // so the batch's rows land in the order they were decided.
             work.appends.write(tx)?;
-            execute(tx, work, tenant, actor, command, now)
+            execute(tx, work, tenant, command, now)
         })
-    }
-
-    fn settle_offer(
-        &mut self,
-        tenants: &mut Tenants,
-        offer: OfferSettled,
-        now: UnixMillis,
-    ) -> Result<(), Error> {
-        self.with_pools(tenants, |tx, work| {
-            super::settle_offers(tx, work, [offer], now)
-        })
-    }
-
-    fn expire_due_entries(
-        &mut self,
-        tenants: &mut Tenants,
-        now: UnixMillis,
-    ) -> Result<usize, Error> {
-        self.with_pools(tenants, |tx, work| {
-            promotion::expire_due_entries(tx, work, now)
-        })
-    }
-
-    fn promote_freed(&mut self, tenants: &mut Tenants, now: UnixMillis) -> Result<(), Error> {
-        self.with_pools(tenants, |tx, work| promotion::promote_freed(tx, work, now))
     }
 
     fn finish(&mut self, tenants: &mut Tenants, now: UnixMillis) -> Result<(), Error> {
