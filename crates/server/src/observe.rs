@@ -25,6 +25,12 @@ impl RequestTenant {
 /// The route label of a request no route matched.
 const UNMATCHED: &str = "unmatched";
 
+/// A route's template as a label: `/v1/holds/{id}/confirm` as `/v1/holds/:id/confirm`, since
+/// braces inside a label value trip up some Prometheus text parsers and need escaping in regexes.
+fn route_label(template: &str) -> String {
+    template.replace('{', ":").replace('}', "")
+}
+
 /// A method as a label: the ones the API has, everything else as `other`.
 fn method_label(method: &Method) -> &'static str {
     match *method {
@@ -45,7 +51,7 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| UNMATCHED.to_owned(), |path| path.as_str().to_owned());
+        .map_or_else(|| UNMATCHED.to_owned(), |path| route_label(path.as_str()));
     let method = method_label(request.method());
     let request_id = request
         .headers()
