@@ -114,6 +114,15 @@ pub struct ServeArgs {
     /// Most commands the writer applies in one transaction.
     #[arg(long, env = "ALLOT_MAX_BATCH", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub max_batch: u64,
+    /// Most write requests that may wait for the writer. A write that finds the queue full is
+    /// answered at once with 503 and Retry-After (nothing applied) instead of waiting longer and
+    /// longer; the server's own workers wait for room instead.
+    #[arg(long, env = "ALLOT_WRITER_QUEUE", default_value_t = allot_server::writer::DEFAULT_QUEUE_CAPACITY as u64, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub writer_queue: u64,
+    /// Longest a write request may wait in the writer's queue, in milliseconds; one that waited
+    /// longer is answered 503 with Retry-After and not applied.
+    #[arg(long, env = "ALLOT_WRITER_QUEUE_TIMEOUT_MS", default_value_t = allot_server::writer::DEFAULT_QUEUE_TIMEOUT.as_millis() as u64, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub writer_queue_timeout_ms: u64,
     /// Seconds per place in line for waiting-list estimates when a pool has promoted no one in
     /// the last 24 h (after that, estimates come from the measured promotion rate).
     #[arg(long, env = "ALLOT_WAITLIST_FALLBACK_WAIT_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]

@@ -24,7 +24,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     config.sweep_interval =
         (args.sweep_interval_ms > 0).then(|| Duration::from_millis(args.sweep_interval_ms));
-    config.max_batch = args.max_batch as usize;
+    config.writer = allot_server::writer::WriterLimits {
+        max_batch: args.max_batch as usize,
+        queue_capacity: args.writer_queue as usize,
+        queue_timeout: Duration::from_millis(args.writer_queue_timeout_ms),
+    };
     config.fallback_wait_seconds = args.waitlist_fallback_wait_seconds as i64;
     if let Some(url) = args.smtp_url.filter(|url| !url.is_empty()) {
         lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&url)

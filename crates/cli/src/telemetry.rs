@@ -15,6 +15,8 @@ pub fn init(format: LogFormat) {
     // A second init (tests) is harmless: the first subscriber stays.
     let _ = match format {
         LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+        // Each line carries its request's span (route, request id); the list of enclosing spans
+        // would only repeat it.
+        LogFormat::Json => builder.json().with_span_list(false).try_init(),
     };
 }

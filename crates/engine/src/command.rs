@@ -356,3 +356,43 @@ pub enum Reply {
         replayed: bool,
     },
 }
+
+/// What a batch did besides answering its commands, counted for the server's metrics: holds and
+/// waiting-list entries whose deadline passed, entries served from freed capacity, and alerts
+/// fired.
+/// None of these is the answer to a command, so a store counts them as it persists them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchTally {
+    pub holds_expired: u64,
+    /// Waiting-list entries served from freed capacity: offered a hold, or confirmed at once.
+    pub waitlist_serves: u64,
+    /// Offers that lapsed unaccepted, and entries whose wait ran out.
+    pub waitlist_lapses: u64,
+    /// Alerts fired, by severity (`info`, `warning`, `error`, `critical`).
+    pub alerts_fired: BTreeMap<String, u64>,
+}
+
+impl BatchTally {
+    /// Counts an event the batch recorded, by its type.
+    pub fn event(&mut self, kind: &str) {
+        match kind {
+            "waitlist.offered" | "waitlist.confirmed" => self.waitlist_serves += 1,
+            "waitlist.offer_lapsed" | "waitlist.expired" => self.waitlist_lapses += 1,
+            _ => {}
+        }
+    }
+
+    pub fn alert(&mut self, severity: &str) {
+        *self.alerts_fired.entry(severity.to_owned()).or_default() += 1;
+    }
+
+    /// Adds `other`'s counts to this one's.
+    pub fn add(&mut self, other: BatchTally) {
+        self.holds_expired += other.holds_expired;
+        self.waitlist_serves += other.waitlist_serves;
+        self.waitlist_lapses += other.waitlist_lapses;
+        for (severity, count) in other.alerts_fired {
+            *self.alerts_fired.entry(severity).or_default() += count;
+        }
+    }
+}

@@ -224,6 +224,12 @@ pub async fn run(state: AppState, config: DeliveryConfig, shutdown: Cancellation
 
 /// Hands the outcomes to the writer. `false` when it could not (the caller keeps them).
 async fn record(state: &AppState, attempts: Vec<DeliveryAttempt>) -> bool {
+    let sent = attempts.iter().filter(|a| a.delivered).count() as u64;
+    let failed = attempts.len() as u64 - sent;
+    let given_up = attempts
+        .iter()
+        .filter(|a| !a.delivered && a.retry_at.is_none())
+        .count() as u64;
     let envelope = Envelope {
         tenant: TenantId(String::new()),
         actor: None,
@@ -231,7 +237,10 @@ async fn record(state: &AppState, attempts: Vec<DeliveryAttempt>) -> bool {
         idempotency: None,
     };
     match state.writer.submit(envelope).await {
-        Ok(_) => true,
+        Ok(_) => {
+            state.metrics.deliveries(sent, failed, given_up);
+            true
+        }
         Err(error) => {
             tracing::warn!(%error, "cannot record delivery attempts; retrying");
             false
@@ -258,8 +267,23 @@ impl Sender {
         let gone = error.as_deref() == Some(WEBHOOK_GONE);
         let attempts_made = due.delivery.attempts + 1;
         let finished = UnixMillis(now.0 + started.elapsed().as_millis() as i64);
-        if let Some(error) = &error {
-            tracing::info!(delivery = %due.delivery.id, attempt = attempts_made, %error, "delivery failed");
+        if error.is_some() {
+            // The cause without the error's text, which may name a receiver's URL or address:
+            // that stays in the delivery's attempts, readable by its tenant.
+            let cause = match (status, gone) {
+                (_, true) => "its webhook was deleted".to_owned(),
+                (Some(status), _) => format!("the receiver answered {status}"),
+                (None, _) => {
+                    "no answer from the receiver (refused, unreachable or timed out)".to_owned()
+                }
+            };
+            tracing::warn!(
+                delivery = %due.delivery.id,
+                channel = %due.delivery.channel,
+                attempt = attempts_made,
+                status,
+                "delivery failed: {cause}"
+            );
         }
         DeliveryAttempt {
             delivery_id: due.delivery.id.clone(),

@@ -205,6 +205,18 @@ impl ApiError {
         .with(RETRY_AFTER_MEMBER, seconds)
     }
 
+    /// The writer is behind (its queue is full, or a command waited too long): nothing was
+    /// applied; retry after `seconds` (also sent as `Retry-After`).
+    pub fn overloaded(seconds: u64) -> Self {
+        ApiError::new(
+            ErrorKind::Unavailable,
+            format!(
+                "the server is over capacity and did not apply this request; retry in {seconds} s"
+            ),
+        )
+        .with(RETRY_AFTER_MEMBER, seconds)
+    }
+
     pub fn body(&self) -> Value {
         let (status, _, title) = self.kind.describe();
         let mut body = json!({

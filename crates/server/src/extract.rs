@@ -211,6 +211,9 @@ impl FromRequestParts<AppState> for Caller {
         };
         match found {
             Some(key) => {
+                if let Some(tenant) = parts.extensions.get::<crate::observe::RequestTenant>() {
+                    tenant.set(&key.tenant_id.0);
+                }
                 check_rate(state, &key.id)?;
                 Ok(Caller::Key(key))
             }

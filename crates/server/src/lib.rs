@@ -14,7 +14,7 @@
 //!   (bulk ticket issuance, bulk quota adjustments); `delivery`: webhooks and e-mail, with
 //!   `egress` keeping them off private addresses; `tickets`: ticket tokens, codes and magic links;
 //!   `printing`: QR codes and the tickets' PDF; `clock`: the time decisions use; `metrics`:
-//!   Prometheus text.
+//!   this server's Prometheus metrics; `observe`: each request's metrics and log line.
 //!
 //! Modules depend on one another one way: `routes` on everything below it; `requests` on
 //! `views`, `jobs::params` and `extract`; `views` on `page`, `timestamps` and `error`; `extract`
@@ -28,6 +28,7 @@ pub mod error;
 pub mod extract;
 pub mod jobs;
 pub mod metrics;
+pub mod observe;
 pub mod page;
 pub mod printing;
 pub mod requests;
@@ -49,7 +50,7 @@ use crate::state::AppState;
 use crate::writer::Writer;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request};
+use axum::http::HeaderName;
 use axum::routing::{get, post};
 use std::future::Future;
 use std::path::PathBuf;
@@ -58,13 +59,16 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
 /// Longest a request may take before it is answered 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// After shutdown is asked for, how long in-flight requests get before the server stops anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The `Retry-After` of a 503 for an overloaded writer: a second is many batches, so the queue
+/// has drained by then unless the load goes on.
+pub const DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS: u64 = 1;
 
 #[derive(Clone)]
 pub struct Config {
@@ -77,7 +81,10 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// How often the sweeper expires due holds; `None` turns it off (expiry stays correct).
     pub sweep_interval: Option<Duration>,
-    pub max_batch: usize,
+    /// How the writer batches, and how long its queue may grow before requests get 503.
+    pub writer: writer::WriterLimits,
+    /// The `Retry-After`, in seconds, of a 503 answered because the writer is behind.
+    pub overload_retry_after_seconds: u64,
     pub clock: Clock,
     /// Seconds per place in line for waiting-list estimates when a pool has no promotion in the
     /// last 24 h.
@@ -107,7 +114,7 @@ impl std::fmt::Debug for Config {
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
             )
             .field("sweep_interval", &self.sweep_interval)
-            .field("max_batch", &self.max_batch)
+            .field("writer", &self.writer)
             .finish()
     }
 }
@@ -119,7 +126,8 @@ impl Config {
             database: None,
             admin_token: None,
             sweep_interval: Some(Duration::from_millis(250)),
-            max_batch: writer::DEFAULT_MAX_BATCH,
+            writer: writer::WriterLimits::default(),
+            overload_retry_after_seconds: DEFAULT_OVERLOAD_RETRY_AFTER_SECONDS,
             clock: Clock::System,
             fallback_wait_seconds: allot_core::waitlist::DEFAULT_FALLBACK_WAIT_SECONDS,
             delivery: delivery::DeliveryConfig::default(),
@@ -265,7 +273,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes_for_tickets())
         .method_not_allowed_fallback(routes::method_not_allowed)
         .fallback(routes::not_found)
-        .with_state(state);
+        .with_state(state.clone());
     api.merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -274,13 +282,18 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::custom(|_panic| {
             // Logged by the panic hook with its message; the client gets a problem.
-            axum::response::IntoResponse::into_response(ApiError::new(ErrorKind::Internal, "an internal error occurred"))
+            axum::response::IntoResponse::into_response(ApiError::new(
+                ErrorKind::Internal,
+                "an internal error occurred",
+            ))
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
-        }))
+        // Per route (so the route's template is known), outside the timeout and panic catcher
+        // (so their answers are counted and logged too), inside the request id.
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            observe::observe,
+        ))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
@@ -418,8 +431,18 @@ pub async fn serve(
         config.ticket_key.as_deref(),
         &config.ticket_link_base,
     )?;
-    let (writer, writer_thread) = Writer::spawn(writer, config.clock.clone(), config.max_batch)
-        .map_err(|error| ServeError::Io(format!("cannot start the writer thread: {error}")))?;
+    let metrics = std::sync::Arc::new(metrics::Metrics::new());
+    let (writer, writer_thread) = Writer::spawn(
+        writer,
+        config.clock.clone(),
+        config.writer,
+        std::sync::Arc::clone(&metrics),
+    )
+    .map_err(|error| ServeError::Io(format!("cannot start the writer thread: {error}")))?;
+    let database_file = match &database {
+        allot_store::DatabaseUrl::Sqlite(path) => Some(path.clone()),
+        _ => None,
+    };
     let state = AppState::new(
         store,
         writer,
@@ -430,7 +453,10 @@ pub async fn serve(
             fallback_wait_seconds: config.fallback_wait_seconds,
             webhook_allow_private: config.delivery.allow_private,
             rate_limit: config.rate_limit,
+            overload_retry_after_seconds: config.overload_retry_after_seconds,
         },
+        metrics,
+        database_file,
     );
     let cors = cors_layer(&config.cors_origins)?;
     let stop = CancellationToken::new();

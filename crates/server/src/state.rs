@@ -6,6 +6,7 @@
 use crate::auth::{Auth, TenantCaller};
 use crate::clock::Clock;
 use crate::error::{ApiError, ErrorKind, problem_response};
+use crate::metrics::Counted;
 use crate::writer::{WriteError, Writer};
 use allot_store::{
     Command, Envelope, Idempotency, Outcome, Reply, Store, StoreError, StoredResponse, TenantId,
@@ -33,8 +34,14 @@ pub struct Shared {
     pub job_wake: tokio::sync::Notify,
     /// Webhooks may name private and local addresses (`--webhook-allow-private`).
     pub webhook_allow_private: bool,
+    /// The `Retry-After` of a 503 for an overloaded writer, in seconds.
+    pub overload_retry_after_seconds: u64,
     /// Each API key's request rate (`--rate-limit`); `None`: no limit.
     pub rate_limit: Option<governor::DefaultKeyedRateLimiter<String>>,
+    /// This server's counters and histograms, shared with the writer's thread.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The SQLite file, whose size (and its WAL's) `/metrics` reports; `None` for other stores.
+    pub database_file: Option<std::path::PathBuf>,
 }
 
 impl std::ops::Deref for AppState {
@@ -87,6 +94,8 @@ pub struct Policies {
     pub webhook_allow_private: bool,
     /// Requests per second per API key; `None`: no limit.
     pub rate_limit: Option<std::num::NonZeroU32>,
+    /// How long a 503 for an overloaded writer tells the client to wait (`Retry-After`).
+    pub overload_retry_after_seconds: u64,
 }
 
 /// Why a read got no answer.
@@ -131,6 +140,7 @@ impl AppState {
         Ok(tokio::task::spawn_blocking(move || read(store.as_ref())).await??)
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Arc<dyn Store>,
         writer: Writer,
@@ -138,6 +148,8 @@ impl AppState {
         clock: Clock,
         tickets: crate::tickets::TicketKeys,
         policies: Policies,
+        metrics: Arc<crate::metrics::Metrics>,
+        database_file: Option<std::path::PathBuf>,
     ) -> Self {
         AppState(Arc::new(Shared {
             store,
@@ -152,6 +164,9 @@ impl AppState {
             rate_limit: policies.rate_limit.map(|per_second| {
                 governor::RateLimiter::keyed(governor::Quota::per_second(per_second))
             }),
+            metrics,
+            database_file,
+            overload_retry_after_seconds: policies.overload_retry_after_seconds,
         }))
     }
 
@@ -165,11 +180,16 @@ impl AppState {
         request: RequestIdentity<'_>,
         render: impl Fn(&Outcome) -> StoredResponse + Clone + Send + 'static,
     ) -> Result<Answer, ApiError> {
+        let kind = crate::metrics::CommandKind::of(&command);
         let (tenant, actor_id) = match actor {
             Actor::Tenant(caller) => (caller.tenant.clone(), Some(caller.key_id.clone())),
             // The super-admin's idempotency keys live in a namespace no tenant id can take.
             Actor::SuperAdmin => (TenantId("*admin".to_owned()), None),
         };
+        // With an Idempotency-Key the outcome is rendered on the writer's thread and only bytes
+        // come back: the render notes the outcome here, and it is counted once the commit has
+        // answered (a replay renders nothing, so it is not counted twice).
+        let noted: Arc<std::sync::OnceLock<Option<Counted>>> = Arc::default();
         let idempotency = request.key.map(|key| {
             let mut hash = Sha256::new();
             hash.update(request.method.as_str().as_bytes());
@@ -177,10 +197,15 @@ impl AppState {
             hash.update(request.path.as_bytes());
             hash.update(b"\n");
             hash.update(request.body);
+            let render = render.clone();
+            let noted = Arc::clone(&noted);
             Idempotency {
                 key,
                 request_hash: hex::encode(hash.finalize()),
-                render: Box::new(render.clone()),
+                render: Box::new(move |outcome: &Outcome| {
+                    let _ = noted.set(Counted::of(kind, outcome));
+                    render(outcome)
+                }),
             }
         });
         let envelope = Envelope {
@@ -189,12 +214,27 @@ impl AppState {
             command,
             idempotency,
         };
-        match self.writer.submit(envelope).await {
-            Ok(Reply::Outcome(outcome)) => Ok(Answer {
-                response: render(&outcome),
-                replayed: false,
-            }),
-            Ok(Reply::Rendered { response, replayed }) => Ok(Answer { response, replayed }),
+        let answered = self.writer.try_submit(envelope).await;
+        match answered {
+            Ok(Reply::Outcome(outcome)) => {
+                if let Some(counted) = Counted::of(kind, &outcome) {
+                    self.metrics.count(counted);
+                }
+                Ok(Answer {
+                    response: render(&outcome),
+                    replayed: false,
+                })
+            }
+            Ok(Reply::Rendered { response, replayed }) => {
+                if let Some(Some(counted)) = noted.get() {
+                    self.metrics.count(*counted);
+                }
+                Ok(Answer { response, replayed })
+            }
+            Err(WriteError::Overloaded(reason)) => {
+                self.metrics.overloaded(reason);
+                Err(ApiError::overloaded(self.overload_retry_after_seconds))
+            }
             Err(WriteError::Transient) | Err(WriteError::Stopped) => Err(ApiError::new(
                 ErrorKind::Unavailable,
                 "the store is busy or shutting down; retry shortly",

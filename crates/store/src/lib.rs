@@ -30,8 +30,8 @@ pub mod sqlite;
 pub mod tickets;
 
 pub use command::{
-    Command, Envelope, Failure, Idempotency, Outcome, PriorityRequest, Reply, StoredResponse,
-    Success,
+    BatchTally, Command, Envelope, Failure, Idempotency, Outcome, PriorityRequest, Reply,
+    StoredResponse, Success,
 };
 pub use database_url::{DatabaseUrl, DatabaseUrlError};
 pub use error::StoreError;
@@ -44,6 +44,14 @@ use allot_core::UnixMillis;
 use allot_core::waitlist::PriorityClasses;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// Deliveries not yet sent or given up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryBacklog {
+    pub pending: u64,
+    /// When the oldest pending delivery was made; `None` when none is pending.
+    pub oldest_created_at: Option<UnixMillis>,
+}
 
 /// What opening a store for a server gives: the reads, shared by every handler, and the one
 /// writer, moved onto the writer's thread.
@@ -213,6 +221,10 @@ pub trait Store: TicketStore + JobStore + Send + Sync + 'static {
     fn due_deliveries(&self, now: UnixMillis, limit: usize)
     -> Result<Vec<DueDelivery>, StoreError>;
 
+    /// How many deliveries are pending across tenants, and when the oldest of them was made:
+    /// the delivery backlog an operator watches.
+    fn delivery_backlog(&self) -> Result<DeliveryBacklog, StoreError>;
+
     fn get_plan(&self, tenant: &TenantId, id: &str) -> Result<Option<PlanView>, StoreError>;
 
     fn list_plans(
@@ -261,6 +273,12 @@ pub trait BatchWriter: Send + 'static {
     /// envelope, in the same order. A refused command is a reply, not an error; an `Err` means
     /// the transaction did not commit and nothing in the batch happened.
     fn apply(&mut self, batch: Vec<Envelope>, now: UnixMillis) -> Result<Vec<Reply>, StoreError>;
+
+    /// What the batches committed since the last call did besides answering (expiries, offers,
+    /// lapses, alerts), for metrics. A store that does not count answers zeros.
+    fn take_tally(&mut self) -> BatchTally {
+        BatchTally::default()
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod concurrency;
 mod database_url;
 mod durability;
 mod helpers;
+mod operations;
 mod plans;
 mod process;
 mod smoke;

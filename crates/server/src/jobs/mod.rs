@@ -118,6 +118,7 @@ async fn run_job(
             Ok(Step::Continue) => attempt = 0,
             Ok(Step::Fail(failed)) => {
                 let reason = failed.to_string();
+                state.metrics.job_failure();
                 tracing::warn!(job = id, %reason, "job failed");
                 if finish(state, tenant, id, JobStatus::Failed, Some(reason))
                     .await
@@ -140,6 +141,7 @@ async fn run_job(
                         last: error,
                     }
                     .to_string();
+                    state.metrics.job_failure();
                     tracing::error!(job = id, %reason, "job failed");
                     if finish(state, tenant, id, JobStatus::Failed, Some(reason))
                         .await

@@ -99,7 +99,10 @@ pub(crate) async fn step(
         reason: params.reason.clone(),
     });
     match submit(state, tenant, command).await? {
-        Reply::Outcome(Ok(Success::Job(_))) => Ok(Step::Continue),
+        Reply::Outcome(Ok(Success::Job(_))) => {
+            state.metrics.job_chunk();
+            Ok(Step::Continue)
+        }
         // Already applied (a retry whose first answer was lost) or finished meanwhile: re-read.
         Reply::Outcome(Err(Failure::Job(
             JobFailure::Stale { .. } | JobFailure::Finished { .. },

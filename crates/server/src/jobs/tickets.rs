@@ -72,9 +72,14 @@ fn chunk_outcome(reply: Reply) -> Chunk {
 
 /// Waits for a queued chunk; `Some(step)` when the job cannot go on from here (the step says
 /// whether to re-read it or to fail it). Anything still queued behind it is drained first.
-async fn settle(pending: Pending, behind: &mut Option<Pending>) -> Result<Option<Step>, StepError> {
+async fn settle(
+    state: &AppState,
+    pending: Pending,
+    behind: &mut Option<Pending>,
+) -> Result<Option<Step>, StepError> {
     let outcome = chunk_outcome(pending.answer().await?);
     if matches!(outcome, Chunk::Landed) {
+        state.metrics.job_chunk();
         return Ok(None);
     }
     if let Some(behind) = behind.take() {
@@ -111,7 +116,7 @@ pub(super) async fn generate_step(
             // Shutting down, or the turn is over: let the queued chunk land (a restart, or the
             // next turn, resumes after it), and pass on what became of it.
             if let Some(pending) = in_flight.take()
-                && let Some(step) = settle(pending, &mut None).await?
+                && let Some(step) = settle(state, pending, &mut None).await?
             {
                 return Ok(step);
             }
@@ -120,7 +125,7 @@ pub(super) async fn generate_step(
         let (ids, last) = next_chunk(state, tenant, &params, cursor.as_deref(), done).await?;
         if ids.is_empty() {
             if let Some(pending) = in_flight.take()
-                && let Some(step) = settle(pending, &mut None).await?
+                && let Some(step) = settle(state, pending, &mut None).await?
             {
                 return Ok(step);
             }
@@ -159,13 +164,15 @@ pub(super) async fn generate_step(
             })
             .await?;
         if let Some(previous) = in_flight.replace(queued)
-            && let Some(step) = settle(previous, &mut in_flight).await?
+            && let Some(step) = settle(state, previous, &mut in_flight).await?
         {
             return Ok(step);
         }
         if last {
             let pending = in_flight.take().expect("queued just above");
-            return Ok(settle(pending, &mut None).await?.unwrap_or(Step::Continue));
+            return Ok(settle(state, pending, &mut None)
+                .await?
+                .unwrap_or(Step::Continue));
         }
     }
 }

@@ -41,6 +41,8 @@ pub struct SqliteWriter {
     runs: Option<PendingRuns>,
     run_limits: RunLimits,
     ids: Ids,
+    /// What committed batches did besides answering, until the server takes it.
+    tally: BatchTally,
 }
 
 /// Pools as this connection last committed them, valid while no other connection has written.
@@ -63,6 +65,7 @@ impl SqliteWriter {
             runs: None,
             run_limits: RunLimits::default(),
             ids: Ids::TimeOrdered,
+            tally: BatchTally::default(),
         }
     }
 
@@ -122,6 +125,9 @@ impl BatchWriter for SqliteWriter {
             .prepare_cached("SELECT MIN(expires_at) FROM holds WHERE status = 'held'")?
             .query_row([], |row| row.get(0))?;
         tx.commit()?;
+        let mut tally = std::mem::take(&mut work.outbox.tally);
+        tally.holds_expired += work.appends.holds_expired;
+        self.tally.add(tally);
         self.runs = Some(work.appends.into_runs());
         // A tenant whose commands touched no pool (keys, webhooks, bad ids) keeps no entry.
         tenants.retain(|_, pools| !pools.set.is_empty());
@@ -140,6 +146,10 @@ impl BatchWriter for SqliteWriter {
         self.next_due
             .store(next_due.unwrap_or(i64::MAX), Ordering::Release);
         Ok(replies)
+    }
+
+    fn take_tally(&mut self) -> BatchTally {
+        std::mem::take(&mut self.tally)
     }
 }
 

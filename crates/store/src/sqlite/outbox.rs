@@ -32,6 +32,8 @@ pub(super) struct Outbox {
     pub(super) alert_seq: i64,
     subscribers: HashMap<TenantId, Vec<Subscriber>>,
     recipients: HashMap<TenantId, BTreeMap<String, Vec<Channel>>>,
+    /// The batch's events and alerts, counted for metrics.
+    pub(super) tally: crate::BatchTally,
 }
 
 impl Outbox {
@@ -54,6 +56,7 @@ impl Outbox {
         now: UnixMillis,
     ) -> Result<String, StoreError> {
         self.event_seq += 1;
+        self.tally.event(kind);
         let id = new_id("evt");
         let data_text = data.to_string();
         tx.prepare_cached(
@@ -90,6 +93,7 @@ impl Outbox {
         now: UnixMillis,
     ) -> Result<(), StoreError> {
         self.alert_seq += 1;
+        self.tally.alert(alert.severity);
         let id = new_id("alert");
         tx.prepare_cached(
             "INSERT INTO alerts (tenant_id, seq, id, pool_id, kind, threshold_pct, severity, recipients, used, capacity, waiting, created_at)

@@ -603,6 +603,20 @@ impl Store for SqliteStore {
         })
     }
 
+    fn delivery_backlog(&self) -> Result<crate::DeliveryBacklog, StoreError> {
+        self.read(|conn| {
+            let (pending, oldest): (i64, Option<i64>) = conn
+                .prepare_cached(
+                    "SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE status = 'pending'",
+                )?
+                .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            Ok(crate::DeliveryBacklog {
+                pending: pending.max(0) as u64,
+                oldest_created_at: oldest.map(UnixMillis),
+            })
+        })
+    }
+
     fn get_plan(&self, tenant: &TenantId, id: &str) -> Result<Option<PlanView>, StoreError> {
         self.read(|conn| load_plan(conn, tenant, id))
     }

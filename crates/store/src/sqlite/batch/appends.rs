@@ -25,6 +25,8 @@ pub(in crate::sqlite) struct Appends {
     runs: PendingRuns,
     /// The batch's time: entries pending longer than `TAIL_AGE_MS` before it get their runs.
     now: UnixMillis,
+    /// Holds the batch expired, counted for metrics.
+    pub(in crate::sqlite) holds_expired: u64,
 }
 
 /// A new hold's row, as written.
@@ -64,6 +66,7 @@ impl Appends {
             ledger: Vec::new(),
             runs,
             now,
+            holds_expired: 0,
         }
     }
 

@@ -116,6 +116,9 @@ impl SqlitePort<'_, '_> {
                 at,
             } => {
                 self.see_pending_holds()?;
+                if to == allot_core::HoldStatus::Expired {
+                    self.appends.holds_expired += 1;
+                }
                 let changed = tx
                     .prepare_cached(
                         "UPDATE holds SET status = ?4, updated_at = ?5 WHERE tenant_id = ?1 AND id = ?2 AND status = ?3",
