@@ -26,7 +26,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
                 println!(
                     "seed {seed}: {} ops in {} batches, {} holds placed ({} on tour dates), \
                      {} expired by sweeps, {} members, {} quota chunks, {} tickets ({} admitted), \
-                     {} batches failed on purpose, {} crashes, history {:016x}; {:.0} ops/s",
+                     {} joined waiting lists ({} served), {} batches failed on purpose, {} crashes, history {:016x}; {:.0} ops/s",
                     report.ops,
                     report.batches,
                     report.holds_placed,
@@ -36,6 +36,8 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
                     report.quota_chunks,
                     report.tickets,
                     report.admitted,
+                    report.joined,
+                    report.served,
                     report.failed_batches,
                     report.crashes,
                     report.history,

@@ -2,6 +2,7 @@
 //! simulation believes, so a bug in the store cannot hide behind the same bug in a model.
 
 use crate::workload::Sent;
+use allot_core::waitlist::{EntryStatus, WaitlistPolicy};
 use allot_core::{HoldStatus, PoolId, UnixMillis};
 use allot_store::memory::{MemoryState, MemoryStore};
 use allot_store::{Failure, LedgerEntry, Reply, TenantId};
@@ -185,7 +186,98 @@ pub fn full(state: &MemoryState, now: UnixMillis) -> Result<(), Violation> {
         }
         within_limit(tenant, id.clone(), &row.core)?;
     }
+    waiting_lists(state, now)
+}
+
+/// Waiting lists, over what was committed as of `now`:
+/// - an entry served has one hold, made for it, and no other entry names that hold;
+/// - the entry follows its hold: an offer is held, an accepted or confirmed entry's hold is
+///   confirmed, a declined one's released, a lapsed one's expired;
+/// - under `skip`, no waiting entry fits what its pool has free: capacity is never idle while
+///   someone it would serve waits.
+pub fn waiting_lists(state: &MemoryState, now: UnixMillis) -> Result<(), Violation> {
+    let mut served_by: BTreeMap<(&TenantId, &str), &str> = BTreeMap::new();
+    for ((tenant, id), entry) in &state.entries {
+        let entry = &entry.record;
+        let Some(hold_id) = entry.hold_id.as_deref() else {
+            if entry.status != EntryStatus::Waiting && entry.promoted_at.is_some() {
+                return violated(format!("entry {id} was promoted without a hold"));
+            }
+            continue;
+        };
+        if let Some(other) = served_by.insert((tenant, hold_id), id) {
+            return violated(format!(
+                "entries {other} and {id} are both served by hold {hold_id}"
+            ));
+        }
+        let Some(hold) = state.holds.get(&(tenant.clone(), hold_id.to_owned())) else {
+            return violated(format!("entry {id} names a missing hold {hold_id}"));
+        };
+        if hold.waitlist_entry_id.as_deref() != Some(id.as_str()) {
+            return violated(format!("hold {hold_id} of entry {id} was not made for it"));
+        }
+        let expected = match entry.status {
+            EntryStatus::Offered => Some(HoldStatus::Held),
+            EntryStatus::Accepted | EntryStatus::Confirmed => Some(HoldStatus::Confirmed),
+            EntryStatus::Declined => Some(HoldStatus::Released),
+            EntryStatus::Lapsed => Some(HoldStatus::Expired),
+            _ => None,
+        };
+        if let Some(expected) = expected
+            && hold.status != expected
+        {
+            return violated(format!(
+                "entry {id} is {:?} but its hold {hold_id} is {:?}",
+                entry.status, hold.status
+            ));
+        }
+    }
+    for ((tenant, id), entry) in &state.entries {
+        let entry = &entry.record;
+        if entry.status != EntryStatus::Waiting || entry.expires_at <= now {
+            continue;
+        }
+        let pool_id = PoolId(entry.pool_id.clone());
+        let Some(row) = state.pools.get(&(tenant.clone(), pool_id.clone())) else {
+            return violated(format!("entry {id} waits on a missing pool {pool_id}"));
+        };
+        if row.waitlist.policy != WaitlistPolicy::Skip {
+            continue;
+        }
+        if let Some(free) = free_along_chain(state, tenant, &pool_id)
+            && entry.quantity <= free
+        {
+            return violated(format!(
+                "entry {id} for {} waits on {pool_id} under skip, which has {free} free",
+                entry.quantity
+            ));
+        }
+    }
     Ok(())
+}
+
+/// What a pool can still give, the least along its chain; `None` if any of it is paused.
+fn free_along_chain(state: &MemoryState, tenant: &TenantId, pool: &PoolId) -> Option<i64> {
+    let mut free = i64::MAX;
+    let mut next = Some(pool.clone());
+    while let Some(id) = next {
+        let row = state.pools.get(&(tenant.clone(), id))?;
+        if !row.core.active {
+            return None;
+        }
+        free = free.min(row.core.limits.limit() - row.core.used());
+        next = row.core.parent_id.clone();
+    }
+    Some(free)
+}
+
+/// How many entries were ever served by promotion.
+pub fn entries_served(state: &MemoryState) -> u64 {
+    state
+        .entries
+        .values()
+        .filter(|entry| entry.record.promoted_at.is_some())
+        .count() as u64
 }
 
 /// Adds to a pool and each of its ancestors.
@@ -220,6 +312,8 @@ pub struct Fingerprint {
     last_ledger: Option<LedgerEntry>,
     jobs: Vec<allot_store::jobs::JobView>,
     tickets: allot_store::memory::tickets::TicketBook,
+    entries: Vec<allot_store::memory::StoredEntry>,
+    events: usize,
     held: Vec<(TenantId, String)>,
 }
 
@@ -242,6 +336,8 @@ impl Fingerprint {
             last_ledger: state.ledger.last().map(|(_, entry)| entry.clone()),
             jobs: state.jobs.values().cloned().collect(),
             tickets: state.tickets.clone(),
+            entries: state.entries.values().cloned().collect(),
+            events: state.events.len(),
             held: state
                 .holds
                 .iter()

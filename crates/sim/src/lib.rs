@@ -74,6 +74,9 @@ pub struct Report {
     /// Tickets issued, and scans at the door that admitted someone.
     pub tickets: u64,
     pub admitted: u64,
+    /// Buyers who joined a waiting list, and entries served by promotion.
+    pub joined: u64,
+    pub served: u64,
     /// A hash of every reply and of the final state: two runs of one seed must agree.
     pub history: u64,
     pub elapsed: Duration,
@@ -124,6 +127,8 @@ pub fn run(config: &Config) -> Result<Report, Failure> {
         quota_chunks: 0,
         tickets: 0,
         admitted: 0,
+        joined: 0,
+        served: 0,
         history: 0,
         elapsed: Duration::ZERO,
     };
@@ -162,6 +167,7 @@ pub fn run(config: &Config) -> Result<Report, Failure> {
                 report.quota_chunks += counts.quota_chunks;
                 report.tickets += counts.tickets;
                 report.admitted += counts.admitted;
+                report.joined += counts.joined;
                 check::after_batch(&store, &sent, &replies, now)
                     .map_err(|violation| fail(batch_number, violation))?;
             }
@@ -193,6 +199,7 @@ pub fn run(config: &Config) -> Result<Report, Failure> {
     }
     check::full(store.state(), committed_at)
         .map_err(|violation| fail(report.batches, violation))?;
+    report.served = check::entries_served(store.state());
     format!("{:?}", store.state().observe(now)).hash(&mut history);
     report.history = history.finish();
     report.elapsed = started.elapsed();

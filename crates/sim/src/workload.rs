@@ -3,16 +3,20 @@
 //! session's dates (some of them over, some the session itself), on members' quotas — confirms,
 //! releases, extensions, capacity changes, plans and their members, bulk quota adjustments in
 //! jobs (chunks sent again), graduation tickets (attendees imported into an event's sections,
-//! tickets issued in chunks, scans at the door, voids), and sweeps, some under an idempotency key and some of those sent
+//! tickets issued in chunks, scans at the door, voids), waiting lists (buyers joining full
+//! sections, strict or skip, offered or confirmed, cancelling), and sweeps, some under an idempotency key and some of those sent
 //! again. Every choice comes from the run's random source, so a seed is a history.
 
+use allot_core::waitlist::{PromotionMode, WaitlistPolicy};
 use allot_core::{
     Capacity, HoldLine, LimitPct, PoolId, Quantity, SessionDate, TtlSeconds, UnixMillis,
 };
 use allot_store::command::{
-    HoldExtras, NewPlan, NewPool, PoolPatch, QuotaChange, QuotaChunk, QuotaTarget,
+    HoldExtras, NewPlan, NewPool, NewWaitlistEntry, PoolPatch, PriorityRequest, QuotaChange,
+    QuotaChunk, QuotaTarget,
 };
 use allot_store::jobs::{JobCommand, JobProgress, JobStatus};
+use allot_store::model::WaitlistSettings;
 use allot_store::tickets::{NewAttendee, PreparedTicket, TicketCommand, TicketSuccess};
 use allot_store::{
     Command, Envelope, Idempotency, Outcome, Reply, StoredResponse, Success, TenantId,
@@ -43,6 +47,8 @@ const GRADUATES: u32 = 20;
 const ATTENDEES_REMEMBERED: usize = 256;
 /// Tickets remembered (from scans) to void.
 const TICKETS_REMEMBERED: usize = 64;
+/// Waiting-list entries remembered to cancel.
+const ENTRIES_REMEMBERED: usize = 128;
 
 /// One command as sent, kept to check its answer and perhaps to send again.
 #[derive(Debug, Clone)]
@@ -66,6 +72,8 @@ pub struct Learned {
     /// Tickets issued by chunks, and scans that admitted someone.
     pub tickets: u64,
     pub admitted: u64,
+    /// Buyers who joined a waiting list.
+    pub joined: u64,
 }
 
 #[derive(Debug)]
@@ -89,6 +97,8 @@ pub struct Workload {
     next_token: u64,
     /// Tickets seen at the door: (tenant index, ticket id).
     tickets: Vec<(usize, String)>,
+    /// Waiting-list entries joined: (tenant index, entry id).
+    entries: Vec<(usize, String)>,
     holds: Vec<(usize, String)>,
     /// Keyed requests answered, with the answer kept: (tenant index, sent, answer).
     keyed: Vec<(usize, Sent, StoredResponse)>,
@@ -113,6 +123,7 @@ impl Workload {
             tokens: BTreeMap::new(),
             next_token: 0,
             tickets: Vec::new(),
+            entries: Vec::new(),
             holds: Vec::new(),
             keyed: Vec::new(),
             next_key: 0,
@@ -169,7 +180,9 @@ impl Workload {
             8..=9 if !self.member_pools[t].is_empty() => self.new_quota_job(rng),
             10..=12 if self.jobs.iter().any(|(owner, _)| *owner == t) => self.quota_chunk(rng, t),
             13 if self.jobs.iter().any(|(owner, _)| *owner == t) => self.finish_job(rng, t),
-            14..=49 => self.hold(rng, t),
+            14..=16 => self.join(rng, t),
+            17 if self.entries.iter().any(|(owner, _)| *owner == t) => self.cancel(rng, t),
+            18..=49 => self.hold(rng, t),
             50..=61 => self.step(rng, t, Step::Confirm),
             62..=71 => self.step(rng, t, Step::Release),
             72..=77 => self.step(rng, t, Step::Extend),
@@ -245,9 +258,36 @@ impl Workload {
             metadata: None,
             per_date: false,
             time_zone: None,
-            waitlist: Default::default(),
+            waitlist: waitlist_settings(rng),
             thresholds: None,
         })
+    }
+
+    /// A buyer joining the line of a section (often a full one).
+    fn join(&self, rng: &mut Rng, t: usize) -> Command {
+        let priority = match rng.u32(0..4) {
+            0 => PriorityRequest::Explicit(rng.i64(0..=10)),
+            _ => PriorityRequest::Base,
+        };
+        Command::JoinWaitlist(NewWaitlistEntry {
+            pool_id: self.pool(rng, t).0,
+            holder: format!("buyer {}", rng.u32(0..100)),
+            quantity: Quantity::new(rng.i64(1..=4)).expect("a valid quantity"),
+            priority,
+            expires_in: TtlSeconds::new(rng.i64(30..=3_600)).expect("a valid ttl"),
+        })
+    }
+
+    fn cancel(&self, rng: &mut Rng, t: usize) -> Command {
+        let mine: Vec<&String> = self
+            .entries
+            .iter()
+            .filter(|(owner, _)| *owner == t)
+            .map(|(_, id)| id)
+            .collect();
+        Command::CancelWaitlistEntry {
+            entry_id: mine[rng.usize(0..mine.len())].clone(),
+        }
     }
 
     fn new_session(&self, rng: &mut Rng, t: usize) -> Command {
@@ -262,7 +302,7 @@ impl Workload {
             metadata: None,
             per_date: true,
             time_zone: None,
-            waitlist: Default::default(),
+            waitlist: waitlist_settings(rng),
             thresholds: None,
         })
     }
@@ -625,6 +665,17 @@ impl Workload {
                         }
                     }
                 }
+                Success::WaitlistEntry(entry)
+                    if matches!(one.command, Command::JoinWaitlist(_)) =>
+                {
+                    learned.joined += 1;
+                    if let Some(t) = self.tenant_index(&one.tenant) {
+                        if self.entries.len() == ENTRIES_REMEMBERED {
+                            self.entries.remove(0);
+                        }
+                        self.entries.push((t, entry.id.clone()));
+                    }
+                }
                 Success::Tickets(TicketSuccess::Chunk(job)) => {
                     // One chunk per job: what it created is this chunk's.
                     learned.tickets += job.counters.created as u64;
@@ -703,6 +754,21 @@ fn plain(tenant: TenantId, command: Command) -> Sent {
         command,
         key: None,
         first_answer: None,
+    }
+}
+
+/// Strict or skip, offered or confirmed at once, offers of a minute to a quarter hour.
+fn waitlist_settings(rng: &mut Rng) -> WaitlistSettings {
+    WaitlistSettings {
+        policy: match rng.bool() {
+            true => WaitlistPolicy::Strict,
+            false => WaitlistPolicy::Skip,
+        },
+        mode: match rng.u32(0..3) {
+            0 => PromotionMode::Confirm,
+            _ => PromotionMode::Offer,
+        },
+        offer_ttl: TtlSeconds::new(rng.i64(60..=900)).expect("a valid ttl"),
     }
 }
 
