@@ -313,8 +313,11 @@ pub struct Fingerprint {
     jobs: Vec<allot_store::jobs::JobView>,
     tickets: allot_store::memory::tickets::TicketBook,
     entries: Vec<allot_store::memory::StoredEntry>,
+    all_entries: usize,
+    all_jobs: usize,
     events: usize,
-    held: Vec<(TenantId, String)>,
+    /// Held holds with their deadlines: a batch's confirms, releases, extensions and expiries.
+    held: Vec<(UnixMillis, TenantId, String)>,
 }
 
 impl Fingerprint {
@@ -334,16 +337,30 @@ impl Fingerprint {
                 state.job_items.len(),
             ],
             last_ledger: state.ledger.last().map(|(_, entry)| entry.clone()),
-            jobs: state.jobs.values().cloned().collect(),
-            tickets: state.tickets.clone(),
-            entries: state.entries.values().cloned().collect(),
-            events: state.events.len(),
-            held: state
-                .holds
-                .iter()
-                .filter(|(_, hold)| hold.status == HoldStatus::Held)
-                .map(|(key, _)| key.clone())
+            // A finished job and an entry done with its line never change again: only those
+            // still moving are kept whole (with how many there are of all).
+            jobs: state
+                .jobs
+                .values()
+                .filter(|job| !job.status.is_finished())
+                .cloned()
                 .collect(),
+            tickets: state.tickets.clone(),
+            entries: state
+                .entries
+                .values()
+                .filter(|entry| {
+                    matches!(
+                        entry.record.status,
+                        EntryStatus::Waiting | EntryStatus::Offered
+                    )
+                })
+                .cloned()
+                .collect(),
+            all_entries: state.entries.len(),
+            all_jobs: state.jobs.len(),
+            events: state.events.len(),
+            held: state.held_holds().cloned().collect(),
         }
     }
 }

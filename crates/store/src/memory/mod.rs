@@ -156,6 +156,12 @@ impl MemoryState {
         })
     }
 
+    /// Every held hold with its deadline, in deadline order, from the index the expiry probe
+    /// reads: what a batch may expire, confirm, release or extend.
+    pub fn held_holds(&self) -> impl Iterator<Item = &(UnixMillis, TenantId, String)> {
+        self.held_by_deadline.iter()
+    }
+
     /// The earliest deadline of any held hold.
     pub fn next_deadline(&self) -> Option<UnixMillis> {
         self.held_by_deadline.first().map(|(at, _, _)| *at)
