@@ -5,6 +5,9 @@ use anyhow::Context;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// Threads for store reads (and other blocking work) at most: see `run`.
+const BLOCKING_THREADS: usize = 16;
+
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     crate::telemetry::init(args.log_format);
     let mut config = allot_server::Config::new(&args.data_dir);
@@ -53,6 +56,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .filter(|key| !key.is_empty());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Store reads run on blocking threads, each with its own pooled SQLite connection: a
+        // few threads keep every core busy; hundreds (tokio's default bound is 512) only add
+        // hand-offs between them and a page cache each.
+        .max_blocking_threads(BLOCKING_THREADS)
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
