@@ -318,27 +318,38 @@ async fn a_writer_behind_answers_503_with_retry_after_oversells_nothing_and_reco
     assert_eq!(reads.status, StatusCode::OK);
 }
 
-/// The first answer to `request` that is not a 503, trying a bounded number of times; counts
-/// the 503s in `turned_away`.
+/// The first answer to `request` that is not a 503, asked again until a deadline; counts the
+/// 503s in `turned_away`.
 async fn served<F, Fut>(turned_away: &mut usize, mut request: F) -> Reply
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Reply>,
 {
-    for _ in 0..50 {
-        let reply = request().await;
-        if reply.status != StatusCode::SERVICE_UNAVAILABLE {
-            assert!(
-                reply.status.is_success() || reply.status == StatusCode::CONFLICT,
-                "{}",
-                reply.body
-            );
-            return reply;
-        }
-        *turned_away += 1;
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("still turned away after 50 tries with nothing else running");
+    let refused = std::cell::Cell::new(0);
+    let reply = eventually(
+        Duration::from_secs(10),
+        "served with nothing else running",
+        || {
+            let attempt = request();
+            let refused = &refused;
+            async move {
+                let reply = attempt.await;
+                if reply.status == StatusCode::SERVICE_UNAVAILABLE {
+                    refused.set(refused.get() + 1);
+                    return None;
+                }
+                Some(reply)
+            }
+        },
+    )
+    .await;
+    assert!(
+        reply.status.is_success() || reply.status == StatusCode::CONFLICT,
+        "{}",
+        reply.body
+    );
+    *turned_away += refused.get();
+    reply
 }
 
 /// `count` single-unit holds on `pool` at once.
