@@ -99,9 +99,7 @@ mod tests {
     use crate::apply::test_port::RecordingPort;
     use crate::command::{Failure, QuotaChange, QuotaTarget};
     use crate::jobs::{JobFailure, JobProgress, JobStatus};
-    use crate::model::WaitlistSettings;
-    use crate::records::PoolRecord;
-    use allot_core::{Capacity, LimitPct, Pool};
+    use allot_core::Capacity;
 
     const NOW: UnixMillis = UnixMillis(1_000);
 
@@ -110,32 +108,7 @@ mod tests {
     }
 
     fn quota(port: &mut RecordingPort, id: &str, capacity: i64, committed: i64) {
-        let limits = PoolLimits {
-            capacity: Capacity::new(capacity).expect("valid"),
-            hard_limit_pct: LimitPct::HUNDRED,
-            soft_limit_pct: LimitPct::HUNDRED,
-        };
-        let mut core = Pool::new(PoolId(id.into()), None, limits);
-        core.committed = committed;
-        let row = PoolRecord {
-            core,
-            name: format!("Gold: {id}"),
-            unit: "credits".into(),
-            price: None,
-            metadata: None,
-            created_at: UnixMillis(0),
-            updated_at: UnixMillis(0),
-            per_date: false,
-            session_id: None,
-            date: None,
-            time_zone: None,
-            waitlist: WaitlistSettings::default(),
-            waiting: 0,
-            waiting_below: 0,
-            thresholds: None,
-            alert_marks: None,
-        };
-        port.pools.insert(PoolId(id.into()), row);
+        port.add_pool(id, &format!("Gold: {id}"), "credits", capacity, committed);
     }
 
     fn target(label: &str, pool: Option<&str>) -> QuotaTarget {

@@ -31,6 +31,36 @@ pub struct RecordingPort {
 }
 
 impl RecordingPort {
+    /// A root pool of `capacity` (limits at 100 %) with `committed` already used.
+    pub fn add_pool(&mut self, id: &str, name: &str, unit: &str, capacity: i64, committed: i64) {
+        let limits = allot_core::PoolLimits {
+            capacity: allot_core::Capacity::new(capacity).expect("valid"),
+            hard_limit_pct: allot_core::LimitPct::HUNDRED,
+            soft_limit_pct: allot_core::LimitPct::HUNDRED,
+        };
+        let mut core = allot_core::Pool::new(PoolId(id.into()), None, limits);
+        core.committed = committed;
+        let row = crate::records::PoolRecord {
+            core,
+            name: name.to_owned(),
+            unit: unit.to_owned(),
+            price: None,
+            metadata: None,
+            created_at: UnixMillis(0),
+            updated_at: UnixMillis(0),
+            per_date: false,
+            session_id: None,
+            date: None,
+            time_zone: None,
+            waitlist: crate::model::WaitlistSettings::default(),
+            waiting: 0,
+            waiting_below: 0,
+            thresholds: None,
+            alert_marks: None,
+        };
+        self.pools.insert(PoolId(id.into()), row);
+    }
+
     /// The changes persisted since the last call.
     pub fn take_changes(&mut self) -> Vec<Change> {
         std::mem::take(&mut self.changes)

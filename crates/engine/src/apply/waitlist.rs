@@ -533,9 +533,7 @@ fn answer<P: Port>(
 mod tests {
     use super::*;
     use crate::apply::test_port::RecordingPort;
-    use crate::model::WaitlistSettings;
-    use crate::records::PoolRecord;
-    use allot_core::{Capacity, HoldStatus, LimitPct, Pool, PoolLimits, Quantity, TtlSeconds};
+    use allot_core::{HoldStatus, Quantity, TtlSeconds};
 
     const NOW: UnixMillis = UnixMillis(1_000_000);
 
@@ -545,32 +543,7 @@ mod tests {
 
     /// An event section of `capacity` seats with `committed` sold.
     fn section(port: &mut RecordingPort, id: &str, capacity: i64, committed: i64) {
-        let limits = PoolLimits {
-            capacity: Capacity::new(capacity).expect("valid"),
-            hard_limit_pct: LimitPct::HUNDRED,
-            soft_limit_pct: LimitPct::HUNDRED,
-        };
-        let mut core = Pool::new(PoolId(id.into()), None, limits);
-        core.committed = committed;
-        let row = PoolRecord {
-            core,
-            name: format!("Section {id}"),
-            unit: "seats".into(),
-            price: None,
-            metadata: None,
-            created_at: UnixMillis(0),
-            updated_at: UnixMillis(0),
-            per_date: false,
-            session_id: None,
-            date: None,
-            time_zone: None,
-            waitlist: WaitlistSettings::default(),
-            waiting: 0,
-            waiting_below: 0,
-            thresholds: None,
-            alert_marks: None,
-        };
-        port.pools.insert(PoolId(id.into()), row);
+        port.add_pool(id, &format!("Section {id}"), "seats", capacity, committed);
     }
 
     fn asking(pool: &str, holder: &str, quantity: i64) -> NewWaitlistEntry {
