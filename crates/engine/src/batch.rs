@@ -1,38 +1,25 @@
 //! One batch, decided in arrival order: holds whose deadline passed expire first, so a lapsed
 //! hold never blocks anyone; then each command (inside its idempotency key, when it has one),
 //! with the capacity it freed offered to those waiting before the next command can take it;
-//! then the store finishes the batch (alerts on what it changed, the pools' counters).
+//! then the alerts on what the batch changed, and the store writes the pools' counters.
 //!
-//! The engine decides holds, pools, tenants and keys, idempotency, plans and quotas, jobs, and
-//! attendees and tickets, and waiting lists itself. The families it does not decide yet
-//! (webhooks and recipients) are handed to the store through [`StoreRules`], which the store
-//! answers as it always has; each family moves into [`crate::apply`] in its turn, and the trait
-//! shrinks with it.
+//! The engine decides every command: holds, pools, tenants and keys, idempotency, plans and
+//! quotas, jobs, attendees and tickets, waiting lists, and the outbox (events, alerts,
+//! webhooks, recipients, delivery attempts). What a store still does itself at the end of a
+//! batch — write the changed pools' counters — is [`StoreRules::finish`].
 
 use crate::Error;
 use crate::apply::holds::{self, HoldRequest, Step};
-use crate::apply::{self, jobs, keys, plans, pools, quotas, tickets, waitlist};
+use crate::apply::{self, alerts, jobs, keys, outbox, plans, pools, quotas, tickets, waitlist};
 use crate::command::{Command, Envelope, Outcome, Reply, Success};
 use crate::model::TenantId;
 use crate::port::Port;
 use crate::working::{Tenants, tenant_pools};
 use allot_core::{PoolId, UnixMillis};
 
-/// What a store still decides itself, until the engine does.
+/// What a store still does itself at the end of a batch, until the engine states it as changes.
 pub trait StoreRules {
-    /// A command of a family the engine does not decide yet. `expired_this_batch` is how many
-    /// holds the batch expired before its first command (a sweep reports them).
-    fn execute_elsewhere(
-        &mut self,
-        tenants: &mut Tenants,
-        tenant: &TenantId,
-        actor: Option<&str>,
-        command: Command,
-        now: UnixMillis,
-        expired_this_batch: usize,
-    ) -> Result<Outcome, Error>;
-
-    /// Ends the batch: alerts on what it changed, and every changed pool's counters.
+    /// Ends the batch: every changed pool's counters.
     fn finish(&mut self, tenants: &mut Tenants, now: UnixMillis) -> Result<(), Error>;
 }
 
@@ -59,6 +46,7 @@ pub fn apply<P: Port + StoreRules>(
         replies.push(apply_envelope(port, tenants, envelope, now, expired)?);
         waitlist::promote_freed(port, tenants, now)?;
     }
+    alerts::raise(port, tenants, now)?;
     port.finish(tenants, now)?;
     Ok(replies)
 }
@@ -201,7 +189,17 @@ pub fn execute<P: Port + StoreRules>(
             let pools = tenant_pools(tenants, tenant);
             tickets::execute(port, pools, tenant, actor, command, now)
         }
-        other => port.execute_elsewhere(tenants, tenant, actor, other, now, expired_this_batch),
+        Command::CreateWebhook {
+            url,
+            events,
+            secret,
+        } => outbox::create_webhook(port, tenant, url, events, secret, now),
+        Command::DeleteWebhook { webhook_id } => {
+            outbox::delete_webhook(port, tenant, &webhook_id, now)
+        }
+        Command::TestWebhook { webhook_id } => outbox::test_webhook(port, tenant, &webhook_id, now),
+        Command::SetRecipients(groups) => outbox::set_recipients(port, tenant, groups),
+        Command::RecordDeliveryAttempts(attempts) => outbox::record_attempts(port, attempts),
     }
 }
 

@@ -7,12 +7,17 @@
 
 use crate::command::StoredResponse;
 use crate::jobs::{JobItem, JobState, JobView};
-use crate::model::{LedgerKind, PlanView, Role, TenantId, WaitlistSettings};
+use crate::model::{
+    Channel, DeliveryAttempt, DeliveryStatus, LedgerKind, PlanView, Role, TenantId,
+    WaitlistSettings,
+};
 use crate::records::PoolRecord;
 use crate::rules::plans::PlanTerms;
+use crate::rules::routing::Target;
 use crate::tickets::{AttendeeView, TicketStatus, TicketView};
 use allot_core::waitlist::{EntryStatus, PriorityClasses};
 use allot_core::{HoldStatus, PoolId, UnixMillis};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
@@ -208,14 +213,93 @@ pub enum Change {
         tenant: TenantId,
         classes: PriorityClasses,
     },
-    /// Something that happened, for webhooks and the event log: the store numbers it, names
-    /// it, and queues a delivery to every webhook of the tenant subscribed to `kind`.
+
+    // The outbox
+    /// Something that happened, for webhooks and the event log: the store numbers it. Its
+    /// deliveries follow as [`Change::NewDelivery`]s.
     NewEvent {
         tenant: TenantId,
+        id: String,
         kind: &'static str,
         data: serde_json::Value,
         at: UnixMillis,
     },
+    /// One event's delivery to one destination, pending and due at once.
+    NewDelivery {
+        tenant: TenantId,
+        delivery: Box<NewDelivery>,
+    },
+    /// An alert for the log: the store numbers it. Its `alert.fired` event and deliveries
+    /// follow as changes of their own.
+    NewAlert {
+        tenant: TenantId,
+        alert: Box<NewAlert>,
+    },
+    NewWebhook {
+        tenant: TenantId,
+        webhook: Box<NewWebhook>,
+    },
+    /// An active webhook deleted (active → inactive): it gets nothing more.
+    WebhookDeactivated {
+        tenant: TenantId,
+        webhook_id: String,
+    },
+    /// Every delivery to a webhook still pending given up (pending → failed), with why.
+    PendingDeliveriesFailed {
+        tenant: TenantId,
+        webhook_id: String,
+        error: &'static str,
+        at: UnixMillis,
+    },
+    /// The tenant's recipient groups, replacing those it had.
+    RecipientGroups {
+        tenant: TenantId,
+        groups: BTreeMap<String, Vec<Channel>>,
+    },
+    /// One attempt at a pending delivery, numbered, and where it leaves the delivery
+    /// (pending → delivered, failed, or pending again at `next_attempt_at`).
+    DeliveryAttempted {
+        attempt: DeliveryAttempt,
+        number: i64,
+        to: DeliveryStatus,
+        next_attempt_at: UnixMillis,
+    },
+}
+
+/// A delivery as queued: its payload is the event as the destination receives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDelivery {
+    pub id: String,
+    pub target: Target,
+    pub event_id: String,
+    pub kind: String,
+    pub payload: String,
+    pub at: UnixMillis,
+}
+
+/// An alert as fired: the pool's figures when it fired, and who it is for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAlert {
+    pub id: String,
+    pub pool_id: PoolId,
+    pub kind: &'static str,
+    pub threshold_pct: Option<u32>,
+    pub severity: &'static str,
+    pub recipients: Vec<String>,
+    pub used: i64,
+    pub capacity: i64,
+    pub waiting: i64,
+    pub at: UnixMillis,
+}
+
+/// A webhook as made: active, with the secret its deliveries are signed with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewWebhook {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub secret: String,
+    pub at: UnixMillis,
 }
 
 /// A waiting-list entry as joined.

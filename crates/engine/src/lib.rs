@@ -14,10 +14,11 @@
 //! - [`port`]: what the engine reads from a store during a batch, and [`change`]: what it
 //!   hands the store to persist — new rows, transitions from → to, ledger entries.
 //! - [`apply`]: the commands decided through a port: holds, pools, keys, idempotency, plans
-//!   and member quotas, bulk quota adjustments, jobs.
+//!   and member quotas, bulk quota adjustments, jobs, tickets, waiting lists, alerts and the
+//!   outbox.
 //! - [`batch`]: one batch in arrival order — due holds expire first, each command inside its
-//!   idempotency key, freed capacity offered to those waiting — and [`batch::StoreRules`], what a
-//!   store still decides itself until the engine does.
+//!   idempotency key, freed capacity offered to those waiting, alerts at the end — and
+//!   [`batch::StoreRules`], what a store still does itself at the end (the pools' counters).
 //! - [`error`]: what fails a batch (as opposed to a refusal, which is an answer).
 
 pub mod apply;

@@ -364,6 +364,26 @@ pub struct DeliveryView {
     pub updated_at: UnixMillis,
 }
 
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Due at its next attempt.
+    Pending,
+    Delivered,
+    /// Given up: no attempt is made again.
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+}
+
 /// What one attempt at a delivery came to, as the delivery worker reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryAttempt {

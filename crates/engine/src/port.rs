@@ -9,13 +9,15 @@ use crate::Error;
 use crate::change::Change;
 use crate::command::StoredResponse;
 use crate::jobs::JobView;
-use crate::model::{PlanView, TenantId};
+use crate::model::{Channel, PlanView, TenantId};
 use crate::records::{EntryRecord, HoldRecord};
 use crate::rules::idempotency::KeyRecord;
+use crate::rules::routing::Subscriber;
 use crate::tickets::{AttendeeForIssue, AttendeeView, TicketView};
 use crate::working::LoadPools;
 use allot_core::waitlist::PriorityClasses;
 use allot_core::{PoolId, SessionDate, UnixMillis};
+use std::collections::BTreeMap;
 
 pub trait Port: LoadPools {
     /// A new id with `prefix` (`hold`, `pool`, …), unique in the store. A store may make them
@@ -178,4 +180,23 @@ pub trait Port: LoadPools {
         tenant: &TenantId,
         parent: &PoolId,
     ) -> Result<Vec<PoolId>, Error>;
+
+    // The outbox
+
+    /// The tenant's active webhooks and what each subscribed to, in id order. Asked once per
+    /// event: a store may keep the answer for the batch, until it persists a change to them.
+    fn subscribers(&mut self, tenant: &TenantId) -> Result<Vec<Subscriber>, Error>;
+
+    /// The tenant's recipient groups by name (none until it sets them).
+    fn recipient_groups(
+        &mut self,
+        tenant: &TenantId,
+    ) -> Result<BTreeMap<String, Vec<Channel>>, Error>;
+
+    /// Whether the tenant has this webhook and it is not deleted.
+    fn webhook_is_active(&mut self, tenant: &TenantId, webhook_id: &str) -> Result<bool, Error>;
+
+    /// How many attempts a delivery has had, if it is still pending (of any tenant: the
+    /// delivery worker serves them all).
+    fn pending_delivery_attempts(&mut self, delivery_id: &str) -> Result<Option<i64>, Error>;
 }

@@ -340,8 +340,8 @@ fn scenario(subject: &mut impl Subject) -> Seen {
     }
 }
 
-/// Each waiting-list event as (type, data): SQLite names events itself, and records alerts as
-/// events too, which the in-memory store does not raise.
+/// Every event as (type, data), in order: the waiting list's own and the alerts the
+/// sections' use raised on the way.
 fn sqlite_events(store: &allot_store::sqlite::SqliteStore) -> Vec<(String, serde_json::Value)> {
     let page = PageRequest {
         limit: 1_000,
@@ -351,7 +351,6 @@ fn sqlite_events(store: &allot_store::sqlite::SqliteStore) -> Vec<(String, serde
     events
         .items
         .into_iter()
-        .filter(|event| event.kind.starts_with("waitlist."))
         .map(|event| (event.kind, event.data))
         .collect()
 }

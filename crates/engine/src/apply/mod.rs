@@ -9,13 +9,18 @@
 //! - [`quotas`]: a chunk of a bulk quota adjustment, with its job's progress.
 //! - [`jobs`]: creating and finishing jobs, and each chunk's claim on its job.
 //! - [`tickets`]: attendees imported, tickets issued in chunks, voided and checked in.
+//! - [`alerts`]: thresholds and queue alerts over what the batch changed, throttled.
+//! - [`outbox`]: events and their deliveries, alerts routed to recipients, webhooks and
+//!   recipient groups, and delivery attempts.
 //! - [`waitlist`]: joining and cancelling, priority classes, offers settling, entries
 //!   expiring, and promotion of freed capacity to those waiting.
 //! - this module: idempotency keys around any command.
 
+pub mod alerts;
 pub mod holds;
 pub mod jobs;
 pub mod keys;
+pub mod outbox;
 pub mod plans;
 pub mod pools;
 pub mod quotas;

@@ -5,10 +5,11 @@ use crate::Error;
 use crate::change::Change;
 use crate::command::StoredResponse;
 use crate::jobs::{JobState, JobView};
-use crate::model::{PlanView, TenantId};
+use crate::model::{Channel, DeliveryStatus, PlanView, TenantId};
 use crate::port::Port;
 use crate::records::{EntryRecord, HoldRecord};
 use crate::rules::idempotency::KeyRecord;
+use crate::rules::routing::Subscriber;
 use crate::tickets::{AttendeeForIssue, AttendeeView, TicketView};
 use crate::working::LoadPools;
 use allot_core::waitlist::{EntryStatus, PriorityClasses, QueueKey};
@@ -24,6 +25,11 @@ pub struct RecordingPort {
     pub jobs: BTreeMap<String, JobView>,
     pub entries: BTreeMap<String, EntryRecord>,
     pub classes: Option<PriorityClasses>,
+    /// Webhooks by id: what each subscribed to, and whether it is active.
+    pub webhooks: BTreeMap<String, (Vec<String>, bool)>,
+    pub recipients: BTreeMap<String, Vec<Channel>>,
+    /// Pending deliveries and their attempts so far.
+    pub pending_deliveries: BTreeMap<String, i64>,
     last_entry_seq: i64,
     /// Every change persisted, in order.
     pub changes: Vec<Change>,
@@ -176,6 +182,31 @@ impl Port for RecordingPort {
                 entry.updated_at = *at;
             }
             Change::PriorityClasses { classes, .. } => self.classes = Some(classes.clone()),
+            Change::NewWebhook { webhook, .. } => {
+                let subscribed = (webhook.events.clone(), true);
+                self.webhooks.insert(webhook.id.clone(), subscribed);
+            }
+            Change::WebhookDeactivated { webhook_id, .. } => {
+                let webhook = self.webhooks.get_mut(webhook_id);
+                webhook.expect("a deleted webhook exists").1 = false;
+            }
+            Change::RecipientGroups { groups, .. } => self.recipients = groups.clone(),
+            Change::NewDelivery { delivery, .. } => {
+                self.pending_deliveries.insert(delivery.id.clone(), 0);
+            }
+            Change::DeliveryAttempted {
+                attempt,
+                number,
+                to,
+                ..
+            } => {
+                if *to == DeliveryStatus::Pending {
+                    self.pending_deliveries
+                        .insert(attempt.delivery_id.clone(), *number);
+                } else {
+                    self.pending_deliveries.remove(&attempt.delivery_id);
+                }
+            }
             _ => {}
         }
         self.changes.push(change);
@@ -401,5 +432,35 @@ impl Port for RecordingPort {
             .filter(|row| row.core.parent_id.as_ref() == Some(parent) && row.waiting_below > 0)
             .map(|row| row.core.id.clone())
             .collect())
+    }
+
+    fn subscribers(&mut self, _tenant: &TenantId) -> Result<Vec<Subscriber>, Error> {
+        Ok(self
+            .webhooks
+            .iter()
+            .filter(|(_, (_, active))| *active)
+            .map(|(id, (events, _))| Subscriber {
+                id: id.clone(),
+                events: events.clone(),
+            })
+            .collect())
+    }
+
+    fn recipient_groups(
+        &mut self,
+        _tenant: &TenantId,
+    ) -> Result<BTreeMap<String, Vec<Channel>>, Error> {
+        Ok(self.recipients.clone())
+    }
+
+    fn webhook_is_active(&mut self, _tenant: &TenantId, webhook_id: &str) -> Result<bool, Error> {
+        Ok(self
+            .webhooks
+            .get(webhook_id)
+            .is_some_and(|(_, active)| *active))
+    }
+
+    fn pending_delivery_attempts(&mut self, delivery_id: &str) -> Result<Option<i64>, Error> {
+        Ok(self.pending_deliveries.get(delivery_id).copied())
     }
 }

@@ -12,6 +12,7 @@
 
 use crate::Error;
 use crate::apply::holds::{self, OfferSettled, Placed, Step};
+use crate::apply::outbox;
 use crate::change::{Change, NewEntry};
 use crate::command::{Failure, NewWaitlistEntry, Outcome, PriorityRequest, Success};
 use crate::model::{LedgerKind, TenantId, WaitlistEntryView};
@@ -485,12 +486,7 @@ fn event<P: Port>(
     data: serde_json::Value,
     now: UnixMillis,
 ) -> Result<(), Error> {
-    port.persist(Change::NewEvent {
-        tenant: tenant.clone(),
-        kind,
-        data,
-        at: now,
-    })
+    outbox::record_event(port, tenant, kind, data, now).map(drop)
 }
 
 /// The entry as of `now`, with its position and the pool's recent promotions while it waits.

@@ -2,7 +2,8 @@
 //! an alert also goes to each channel of its recipient groups — once per channel, never to a
 //! deleted webhook, and not a second time to a webhook that already gets it as a subscriber.
 
-use crate::model::Channel;
+use crate::model::{Channel, DeliveryAttempt, DeliveryStatus};
+use allot_core::UnixMillis;
 use std::collections::BTreeMap;
 
 /// An active webhook and the event types it asked for.
@@ -63,6 +64,23 @@ pub fn alert_targets(
             _ => None,
         })
         .collect()
+}
+
+/// Where an attempt leaves its delivery, and when it is due next: delivered, tried again at
+/// the worker's `retry_at`, or given up when there is none.
+pub fn after_attempt(attempt: &DeliveryAttempt) -> (DeliveryStatus, UnixMillis) {
+    let status = match (attempt.delivered, attempt.retry_at) {
+        (true, _) => DeliveryStatus::Delivered,
+        (false, Some(_)) => DeliveryStatus::Pending,
+        (false, None) => DeliveryStatus::Failed,
+    };
+    (status, attempt.retry_at.unwrap_or(attempt.at))
+}
+
+/// An event as its destinations receive it (the Standard Webhooks shape: seconds, not millis).
+pub fn payload(event_id: &str, kind: &str, data: &serde_json::Value, at: UnixMillis) -> String {
+    serde_json::json!({"id": event_id, "type": kind, "timestamp": at.0 / 1000, "data": data})
+        .to_string()
 }
 
 #[cfg(test)]

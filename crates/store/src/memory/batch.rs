@@ -3,12 +3,13 @@
 //! that fails is taken back entry by entry, newest first.
 
 use super::faults::Faults;
+use super::outbox::OutboxUndo;
 use super::tickets::TicketUndo;
 use super::{MemoryState, StoredEntry, StoredKey};
-use crate::command::{Command, Outcome, StoredResponse};
+use crate::command::StoredResponse;
 use crate::ids::Ids;
 use crate::jobs::{JobState, JobView};
-use crate::model::{EventView, LedgerEntry, PlanView, Tenant, TenantId};
+use crate::model::{Channel, EventView, LedgerEntry, PlanView, Tenant, TenantId};
 use crate::tickets::{AttendeeForIssue, AttendeeView, TicketView};
 use allot_core::waitlist::{EntryStatus, PriorityClasses, QueueKey};
 use allot_core::{PoolId, SessionDate, UnixMillis};
@@ -18,7 +19,9 @@ use allot_engine::change::{Change, NewEntry, NewHold};
 use allot_engine::port::Port;
 use allot_engine::records::{EntryRecord, HoldRecord, PoolRecord};
 use allot_engine::rules::idempotency::KeyRecord;
+use allot_engine::rules::routing::Subscriber;
 use allot_engine::working::{LoadPools, Tenants};
+use std::collections::BTreeMap;
 
 /// What one change replaced.
 enum Undo {
@@ -35,6 +38,7 @@ enum Undo {
     Job((TenantId, String), Option<Box<JobView>>),
     JobItem((TenantId, String, i64)),
     Tickets(TicketUndo),
+    Outbox(OutboxUndo),
     Entry((TenantId, String), Option<Box<StoredEntry>>),
     WaitlistSeq(i64),
     PriorityClasses(TenantId, Option<PriorityClasses>),
@@ -84,6 +88,7 @@ impl<'a> MemoryBatch<'a> {
                     state.job_items.remove(&key);
                 }
                 Undo::Tickets(undo) => state.tickets.undo(undo),
+                Undo::Outbox(undo) => state.outbox.undo(undo),
                 Undo::Entry(key, old) => restore(&mut state.entries, key, old.map(|e| *e)),
                 Undo::WaitlistSeq(seq) => state.waitlist_seq = seq,
                 Undo::PriorityClasses(tenant, old) => {
@@ -455,6 +460,7 @@ impl<'a> MemoryBatch<'a> {
             }
             Change::NewEvent {
                 tenant,
+                id,
                 kind,
                 data,
                 at,
@@ -462,13 +468,23 @@ impl<'a> MemoryBatch<'a> {
                 let seq = state.events.len() as i64 + 1;
                 let event = EventView {
                     seq,
-                    id: format!("evt_{seq}"),
+                    id,
                     kind: kind.to_owned(),
                     data,
                     created_at: at,
                 };
                 state.events.push((tenant, event));
                 self.undo.push(Undo::EventAppended);
+            }
+            change @ (Change::NewDelivery { .. }
+            | Change::NewAlert { .. }
+            | Change::NewWebhook { .. }
+            | Change::WebhookDeactivated { .. }
+            | Change::PendingDeliveriesFailed { .. }
+            | Change::RecipientGroups { .. }
+            | Change::DeliveryAttempted { .. }) => {
+                let undo = state.outbox.apply(change)?;
+                self.undo.extend(undo.into_iter().map(Undo::Outbox));
             }
             // Attendees and tickets
             change @ (Change::NewAttendee { .. }
@@ -882,26 +898,30 @@ impl Port for MemoryBatch<'_> {
             .tickets
             .ticket_for_token(tenant, attendee_id, token_hash))
     }
-}
 
-/// The families the engine does not decide yet are not in this store: a batch that carries one
-/// fails whole, rather than answering something the other stores would not.
-impl StoreRules for MemoryBatch<'_> {
-    fn execute_elsewhere(
-        &mut self,
-        _tenants: &mut Tenants,
-        _tenant: &TenantId,
-        _actor: Option<&str>,
-        command: Command,
-        _now: UnixMillis,
-        _expired_this_batch: usize,
-    ) -> Result<Outcome, Error> {
-        Err(Error::Other(format!(
-            "the in-memory store does not decide this command yet: {}",
-            command_family(&command)
-        )))
+    // The outbox
+
+    fn subscribers(&mut self, tenant: &TenantId) -> Result<Vec<Subscriber>, Error> {
+        Ok(self.state.outbox.subscribers(tenant))
     }
 
+    fn recipient_groups(
+        &mut self,
+        tenant: &TenantId,
+    ) -> Result<BTreeMap<String, Vec<Channel>>, Error> {
+        Ok(self.state.outbox.recipient_groups(tenant))
+    }
+
+    fn webhook_is_active(&mut self, tenant: &TenantId, webhook_id: &str) -> Result<bool, Error> {
+        Ok(self.state.outbox.webhook_is_active(tenant, webhook_id))
+    }
+
+    fn pending_delivery_attempts(&mut self, delivery_id: &str) -> Result<Option<i64>, Error> {
+        Ok(self.state.outbox.pending_delivery_attempts(delivery_id))
+    }
+}
+
+impl StoreRules for MemoryBatch<'_> {
     fn finish(&mut self, tenants: &mut Tenants, now: UnixMillis) -> Result<(), Error> {
         for (tenant, pools) in tenants.iter_mut() {
             for (id, _whole) in pools.settle_dirty(now) {
@@ -913,17 +933,5 @@ impl StoreRules for MemoryBatch<'_> {
             }
         }
         Ok(())
-    }
-}
-
-/// How an error names a command the store does not decide.
-fn command_family(command: &Command) -> &'static str {
-    match command {
-        Command::CreateWebhook { .. }
-        | Command::DeleteWebhook { .. }
-        | Command::TestWebhook { .. }
-        | Command::SetRecipients(_)
-        | Command::RecordDeliveryAttempts(_) => "webhooks and recipients",
-        _ => "a command the engine decides",
     }
 }

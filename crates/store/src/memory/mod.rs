@@ -8,9 +8,11 @@
 //!   that takes the batch back if it fails.
 //! - [`faults`]: failures the simulation injects.
 //! - [`tickets`]: attendees, tickets and scans at the door.
+//! - [`outbox`]: alerts, webhooks, recipient groups and deliveries.
 
 mod batch;
 pub mod faults;
+pub mod outbox;
 pub mod tickets;
 
 use crate::command::{Envelope, Reply, StoredResponse};
@@ -26,6 +28,7 @@ use allot_engine::rules::idempotency::KeyRecord;
 use allot_engine::working::Tenants;
 use batch::MemoryBatch;
 use faults::Faults;
+use outbox::OutboxBook;
 use std::collections::{BTreeMap, BTreeSet};
 use tickets::TicketBook;
 
@@ -71,9 +74,10 @@ pub struct MemoryState {
     pub waitlist_seq: i64,
     /// Each tenant's priority classes, once it has set them.
     pub priority_classes: BTreeMap<TenantId, PriorityClasses>,
-    /// In the order recorded; each numbered from 1 across tenants. (No webhooks are kept here,
-    /// so none is delivered.)
+    /// In the order recorded; each numbered from 1 across tenants.
     pub events: Vec<(TenantId, EventView)>,
+    /// Alerts, webhooks, recipients and deliveries (nothing delivers them from this store).
+    pub outbox: OutboxBook,
     /// Held holds by deadline: the expiry probe reads only what is due.
     held_by_deadline: BTreeSet<(UnixMillis, TenantId, String)>,
     /// Ids follow each other, so a simulation replays them exactly.
@@ -99,6 +103,7 @@ impl Default for MemoryState {
             waitlist_seq: 0,
             priority_classes: BTreeMap::new(),
             events: Vec::new(),
+            outbox: OutboxBook::default(),
             held_by_deadline: BTreeSet::new(),
             ids: Ids::sequential(),
         }

@@ -10,7 +10,7 @@ mod store_rules;
 mod tickets;
 
 use super::ledger_runs::{PendingRuns, RUNS_THROUGH, RunLimits};
-use super::outbox::{self, Outbox};
+use super::outbox::Outbox;
 use super::rows::PoolRecord;
 use crate::command::*;
 use crate::ids::Ids;
@@ -18,7 +18,7 @@ use crate::model::*;
 use crate::{BatchWriter, StoreError};
 use allot_core::{PoolId, UnixMillis};
 use allot_engine::batch;
-pub(super) use allot_engine::working::{Baseline, TenantPools, Tenants};
+pub(super) use allot_engine::working::{TenantPools, Tenants};
 pub(super) use appends::Appends;
 pub(super) use port::SqlitePort;
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
@@ -199,8 +199,6 @@ impl Working {
     /// Writes every changed pool's counters and settings, once per batch.
     fn flush(&mut self, tx: &Transaction<'_>, now: UnixMillis) -> Result<(), StoreError> {
         self.appends.write(tx)?;
-        // Alerts first: they may append events and alerts, whose counters are saved just below.
-        super::alerts::raise_alerts(tx, self, now)?;
         let mut meta = tx.prepare_cached("UPDATE allot_meta SET value = ?2 WHERE name = ?1")?;
         meta.execute(params!["ledger_seq", self.appends.ledger_seq])?;
         meta.execute(params![RUNS_THROUGH, self.appends.runs_through()])?;
@@ -309,37 +307,4 @@ fn write_counters(
             .execute(rusqlite::params_from_iter(values.iter()))?;
     }
     Ok(())
-}
-
-/// A new id for what SQLite still decides itself.
-pub(super) fn new_id(prefix: &str) -> String {
-    Ids::TimeOrdered.next(prefix)
-}
-
-/// A command of a family the engine does not decide yet, decided here as before.
-fn execute(
-    tx: &Transaction<'_>,
-    work: &mut Working,
-    tenant: &TenantId,
-    command: Command,
-    now: UnixMillis,
-) -> Result<Outcome, StoreError> {
-    match command {
-        Command::CreateWebhook {
-            url,
-            events,
-            secret,
-        } => outbox::create_webhook(tx, &mut work.outbox, tenant, url, events, secret, now),
-        Command::DeleteWebhook { webhook_id } => {
-            outbox::delete_webhook(tx, &mut work.outbox, tenant, &webhook_id, now)
-        }
-        Command::TestWebhook { webhook_id } => outbox::test_webhook(tx, tenant, &webhook_id, now),
-        Command::SetRecipients(groups) => {
-            outbox::set_recipients(tx, &mut work.outbox, tenant, groups)
-        }
-        Command::RecordDeliveryAttempts(attempts) => outbox::record_attempts(tx, attempts),
-        decided_by_the_engine => Err(StoreError::Other(format!(
-            "{decided_by_the_engine:?} is decided by the engine, not by SQLite"
-        ))),
-    }
 }

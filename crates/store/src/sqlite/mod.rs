@@ -10,7 +10,6 @@
 //! - `backup`: a checked, consistent copy while a server writes.
 //! - [`SqliteMaintenance`]: both of those behind [`crate::Maintenance`].
 
-mod alerts;
 mod backup;
 mod batch;
 mod ledger_runs;

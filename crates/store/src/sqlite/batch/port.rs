@@ -3,7 +3,7 @@
 //! and written many rows per statement, the rest at once. A read of `holds` writes the pending
 //! hold rows first, so the engine always reads what it has decided.
 
-use super::super::outbox::Outbox;
+use super::super::outbox::{self, Outbox};
 use super::super::plans::load_plan;
 use super::super::reads::{load_hold, load_pool};
 use super::super::rows::{ENTRY_COLUMNS, ENTRY_FROM, HOLD_COLUMNS, entry_from_row, hold_from_row};
@@ -14,7 +14,7 @@ use crate::StoreError;
 use crate::command::StoredResponse;
 use crate::ids::Ids;
 use crate::jobs::JobView;
-use crate::model::{PlanView, TenantId};
+use crate::model::{Channel, PlanView, TenantId};
 use crate::tickets::{AttendeeForIssue, AttendeeView, TicketView};
 use allot_core::waitlist::PriorityClasses;
 use allot_core::{PoolId, SessionDate, SessionZone, UnixMillis};
@@ -23,8 +23,10 @@ use allot_engine::change::Change;
 use allot_engine::port::Port;
 use allot_engine::records::{EntryRecord, HoldRecord, PoolRecord};
 use allot_engine::rules::idempotency::KeyRecord;
+use allot_engine::rules::routing::Subscriber;
 use allot_engine::working::LoadPools;
 use rusqlite::{OptionalExtension, Transaction, params};
+use std::collections::BTreeMap;
 
 /// The transaction with the batch's pending appends, and the counters it saves at its end.
 pub(in crate::sqlite) struct SqlitePort<'a, 't> {
@@ -388,13 +390,17 @@ impl SqlitePort<'_, '_> {
                     serde_json::to_string(&classes.classes)?
                 ])?;
             }
-            Change::NewEvent {
-                tenant,
-                kind,
-                data,
-                at,
-            } => {
-                self.outbox.record_event(tx, &tenant, kind, data, at)?;
+            outbox_change @ (Change::NewEvent { .. }
+            | Change::NewDelivery { .. }
+            | Change::NewAlert { .. }
+            | Change::NewWebhook { .. }
+            | Change::WebhookDeactivated { .. }
+            | Change::PendingDeliveriesFailed { .. }
+            | Change::RecipientGroups { .. }
+            | Change::DeliveryAttempted { .. }) => {
+                if let Err(other) = self.outbox.write(tx, outbox_change)? {
+                    unreachable!("not an outbox change: {other:?}");
+                }
             }
         }
         Ok(())
@@ -708,6 +714,27 @@ impl Port for SqlitePort<'_, '_> {
             tenant,
             parent,
         )
+    }
+
+    // The outbox
+
+    fn subscribers(&mut self, tenant: &TenantId) -> Result<Vec<Subscriber>, Error> {
+        Ok(self.outbox.subscribers(self.tx, tenant)?.to_vec())
+    }
+
+    fn recipient_groups(
+        &mut self,
+        tenant: &TenantId,
+    ) -> Result<BTreeMap<String, Vec<Channel>>, Error> {
+        Ok(self.outbox.recipients(self.tx, tenant)?.clone())
+    }
+
+    fn webhook_is_active(&mut self, tenant: &TenantId, webhook_id: &str) -> Result<bool, Error> {
+        Ok(outbox::webhook_is_active(self.tx, tenant, webhook_id)?)
+    }
+
+    fn pending_delivery_attempts(&mut self, delivery_id: &str) -> Result<Option<i64>, Error> {
+        Ok(outbox::pending_delivery_attempts(self.tx, delivery_id)?)
     }
 }
 

@@ -1,12 +1,12 @@
-//! The engine's port over one batch: SQLite's reads and writes ([`SqlitePort`]), and the
-//! families SQLite still decides itself ([`StoreRules`]), each run with the batch's pools
-//! handed back to the [`Working`] set those modules know.
+//! The engine's port over one batch: SQLite's reads and writes ([`SqlitePort`]), and the end
+//! of the batch SQLite still does itself ([`StoreRules`]): writing the changed pools'
+//! counters, with the batch's pools handed back to the [`Working`] set that writes them.
 
-use super::{SqlitePort, Working, execute};
+use super::{SqlitePort, Working};
 use crate::StoreError;
-use crate::command::{Command, Outcome, StoredResponse};
+use crate::command::StoredResponse;
 use crate::jobs::JobView;
-use crate::model::{PlanView, TenantId};
+use crate::model::{Channel, PlanView, TenantId};
 use crate::tickets::{AttendeeForIssue, AttendeeView, TicketView};
 use allot_core::waitlist::PriorityClasses;
 use allot_core::{PoolId, SessionDate, UnixMillis};
@@ -16,8 +16,10 @@ use allot_engine::change::Change;
 use allot_engine::port::Port;
 use allot_engine::records::{EntryRecord, HoldRecord, PoolRecord};
 use allot_engine::rules::idempotency::KeyRecord;
+use allot_engine::rules::routing::Subscriber;
 use allot_engine::working::{LoadPools, Tenants};
 use rusqlite::Transaction;
+use std::collections::BTreeMap;
 
 pub(in crate::sqlite) struct SqliteBatch<'a, 't> {
     pub tx: &'a Transaction<'t>,
@@ -239,26 +241,30 @@ impl Port for SqliteBatch<'_, '_> {
     ) -> Result<Vec<PoolId>, Error> {
         self.port().children_with_waiting(tenant, parent)
     }
+
+    // The outbox
+
+    fn subscribers(&mut self, tenant: &TenantId) -> Result<Vec<Subscriber>, Error> {
+        self.port().subscribers(tenant)
+    }
+
+    fn recipient_groups(
+        &mut self,
+        tenant: &TenantId,
+    ) -> Result<BTreeMap<String, Vec<Channel>>, Error> {
+        self.port().recipient_groups(tenant)
+    }
+
+    fn webhook_is_active(&mut self, tenant: &TenantId, webhook_id: &str) -> Result<bool, Error> {
+        self.port().webhook_is_active(tenant, webhook_id)
+    }
+
+    fn pending_delivery_attempts(&mut self, delivery_id: &str) -> Result<Option<i64>, Error> {
+        self.port().pending_delivery_attempts(delivery_id)
+    }
 }
 
 impl StoreRules for SqliteBatch<'_, '_> {
-    fn execute_elsewhere(
-        &mut self,
-        tenants: &mut Tenants,
-        tenant: &TenantId,
-        _actor: Option<&str>,
-        command: Command,
-        now: UnixMillis,
-        _expired_this_batch: usize,
-    ) -> Result<Outcome, Error> {
-        self.with_pools(tenants, |tx, work| {
-            // Webhooks and recipients write beside the port: what it holds back is written first,
-            // so the batch's rows land in the order they were decided.
-            work.appends.write(tx)?;
-            execute(tx, work, tenant, command, now)
-        })
-    }
-
     fn finish(&mut self, tenants: &mut Tenants, now: UnixMillis) -> Result<(), Error> {
         self.with_pools(tenants, |tx, work| work.flush(tx, now))
     }
