@@ -63,12 +63,9 @@ fn raise_for_tenant<P: Port>(
     for (id, candidate) in candidates {
         let row = pools.rows.get_mut(&id).expect("a dirty pool has its row");
         let mut marks = AlertMarks::of(row)?;
-        for alert in candidate.fire(&id, &marks, now) {
-            marks.fired(&alert.mark, now);
-            let alert = NewAlert {
-                id: port.new_id("alert"),
-                ..alert.alert
-            };
+        for firing in candidate.fire(&id, &marks, now) {
+            marks.fired(&firing.mark, now);
+            let alert = firing.alert(port.new_id("alert"));
             outbox::record_alert(port, tenant, alert)?;
         }
         row.alert_marks = Some(marks.to_text()?);
@@ -138,7 +135,30 @@ struct Candidate {
 /// An alert the throttles let through, with the mark it sets; its id is made when it is logged.
 struct Firing {
     mark: String,
-    alert: NewAlert,
+    kind: &'static str,
+    threshold_pct: Option<u32>,
+    severity: &'static str,
+    recipients: Vec<String>,
+    figures: Baseline,
+    at: UnixMillis,
+    pool_id: PoolId,
+}
+
+impl Firing {
+    fn alert(self, id: String) -> NewAlert {
+        NewAlert {
+            id,
+            pool_id: self.pool_id,
+            kind: self.kind,
+            threshold_pct: self.threshold_pct,
+            severity: self.severity,
+            recipients: self.recipients,
+            used: self.figures.used,
+            capacity: self.figures.capacity,
+            waiting: self.figures.waiting,
+            at: self.at,
+        }
+    }
 }
 
 impl Candidate {
@@ -190,17 +210,15 @@ impl Candidate {
             .iter()
             .map(|t| marks.last(&threshold_mark(t)))
             .collect();
-        let alert = |kind, threshold_pct, severity, recipients| NewAlert {
-            id: String::new(),
-            pool_id: pool_id.clone(),
+        let alert = |mark: String, kind, threshold_pct, severity, recipients| Firing {
+            mark,
             kind,
             threshold_pct,
             severity,
             recipients,
-            used: self.after.used,
-            capacity: self.after.capacity,
-            waiting: self.after.waiting,
+            figures: self.after,
             at: now,
+            pool_id: pool_id.clone(),
         };
         let mut fired = Vec::new();
         for index in firing(
@@ -211,15 +229,13 @@ impl Candidate {
             now,
         ) {
             let threshold = &thresholds[index];
-            fired.push(Firing {
-                mark: threshold_mark(threshold),
-                alert: alert(
-                    "threshold",
-                    Some(threshold.pct),
-                    threshold.severity.as_str(),
-                    threshold.recipients.clone(),
-                ),
-            });
+            fired.push(alert(
+                threshold_mark(threshold),
+                "threshold",
+                Some(threshold.pct),
+                threshold.severity.as_str(),
+                threshold.recipients.clone(),
+            ));
         }
         for kind in &self.queue {
             let mark = kind.as_str();
@@ -233,15 +249,13 @@ impl Candidate {
                 QueueAlert::Long => "warning",
                 QueueAlert::Shortage => "error",
             };
-            fired.push(Firing {
-                mark: mark.to_owned(),
-                alert: alert(
-                    mark,
-                    None,
-                    severity,
-                    vec![QUEUE_ALERT_RECIPIENTS.to_owned()],
-                ),
-            });
+            fired.push(alert(
+                mark.to_owned(),
+                mark,
+                None,
+                severity,
+                vec![QUEUE_ALERT_RECIPIENTS.to_owned()],
+            ));
         }
         fired
     }

@@ -143,8 +143,8 @@ pub fn delete_webhook<P: Port>(
     webhook_id: &str,
     now: UnixMillis,
 ) -> Result<Outcome, Error> {
-    if !port.webhook_is_active(tenant, webhook_id)? {
-        return Ok(Err(webhook_not_found(webhook_id)));
+    if let Err(missing) = active_webhook(port, tenant, webhook_id)? {
+        return Ok(Err(missing));
     }
     port.persist(Change::WebhookDeactivated {
         tenant: tenant.clone(),
@@ -167,8 +167,8 @@ pub fn test_webhook<P: Port>(
     webhook_id: &str,
     now: UnixMillis,
 ) -> Result<Outcome, Error> {
-    if !port.webhook_is_active(tenant, webhook_id)? {
-        return Ok(Err(webhook_not_found(webhook_id)));
+    if let Err(missing) = active_webhook(port, tenant, webhook_id)? {
+        return Ok(Err(missing));
     }
     let kind = "webhook.test";
     let event_id = port.new_id("evt");
@@ -212,9 +212,17 @@ pub fn record_attempts<P: Port>(
     Ok(Ok(Success::AttemptsRecorded))
 }
 
-fn webhook_not_found(webhook_id: &str) -> Failure {
-    Failure::NotFound {
-        kind: "webhook",
-        id: webhook_id.to_owned(),
-    }
+/// A webhook the tenant has and has not deleted; any other is not found.
+fn active_webhook<P: Port>(
+    port: &mut P,
+    tenant: &TenantId,
+    webhook_id: &str,
+) -> Result<Result<(), Failure>, Error> {
+    Ok(match port.webhook_is_active(tenant, webhook_id)? {
+        true => Ok(()),
+        false => Err(Failure::NotFound {
+            kind: "webhook",
+            id: webhook_id.to_owned(),
+        }),
+    })
 }

@@ -534,7 +534,8 @@ impl<'a> MemoryBatch<'a> {
     }
 }
 
-fn restore<K: Ord, V>(map: &mut std::collections::BTreeMap<K, V>, key: K, old: Option<V>) {
+/// Puts back what a change replaced: the old value, or nothing where there was none.
+pub(super) fn restore<K: Ord, V>(map: &mut BTreeMap<K, V>, key: K, old: Option<V>) {
     match old {
         Some(old) => map.insert(key, old),
         None => map.remove(&key),

@@ -3,6 +3,7 @@
 //! answering how to take it back), and the reads it routes with. (Events are in the state's
 //! own log.) Nothing is sent from here: no worker delivers for this store.
 
+use super::batch::restore;
 use crate::model::{Channel, DeliveryAttempt, DeliveryStatus, TenantId};
 use allot_core::{PoolId, UnixMillis};
 use allot_engine::Error;
@@ -219,11 +220,4 @@ impl OutboxBook {
             .filter(move |(owner, alert)| owner == tenant && alert.pool_id == *pool)
             .map(|(_, alert)| alert)
     }
-}
-
-fn restore<K: Ord, V>(map: &mut BTreeMap<K, V>, key: K, old: Option<V>) {
-    match old {
-        Some(value) => map.insert(key, value),
-        None => map.remove(&key),
-    };
 }
