@@ -1,12 +1,13 @@
 //! One batch, decided in arrival order: holds whose deadline passed expire first, so a lapsed
 //! hold never blocks anyone; then each command (inside its idempotency key, when it has one),
 //! with the capacity it freed offered to those waiting before the next command can take it;
-//! then the alerts on what the batch changed, and the store writes the pools' counters.
+//! then the alerts on what the batch changed, and last each changed pool's counters (or the
+//! whole pool, when its settings changed), once per batch however many commands used it.
 //!
 //! The engine decides every command: holds, pools, tenants and keys, idempotency, plans and
 //! quotas, jobs, attendees and tickets, waiting lists, and the outbox (events, alerts,
-//! webhooks, recipients, delivery attempts). What a store still does itself at the end of a
-//! batch — write the changed pools' counters — is [`StoreRules::finish`].
+//! webhooks, recipients, delivery attempts). A store only loads what the engine asks for and
+//! persists the [`crate::change::Change`]s it hands over.
 
 use crate::Error;
 use crate::apply::holds::{self, HoldRequest, Step};
@@ -17,16 +18,10 @@ use crate::port::Port;
 use crate::working::{Tenants, tenant_pools};
 use allot_core::{PoolId, UnixMillis};
 
-/// What a store still does itself at the end of a batch, until the engine states it as changes.
-pub trait StoreRules {
-    /// Ends the batch: every changed pool's counters.
-    fn finish(&mut self, tenants: &mut Tenants, now: UnixMillis) -> Result<(), Error>;
-}
-
 /// Decides a batch and answers one reply per envelope, in order. `expire_first: false` skips the
 /// probe for due holds when the store knows none can be due (its earliest deadline is later).
 /// An `Err` means the batch must not commit.
-pub fn apply<P: Port + StoreRules>(
+pub fn apply<P: Port>(
     port: &mut P,
     tenants: &mut Tenants,
     batch: Vec<Envelope>,
@@ -47,11 +42,22 @@ pub fn apply<P: Port + StoreRules>(
         waitlist::promote_freed(port, tenants, now)?;
     }
     alerts::raise(port, tenants, now)?;
-    port.finish(tenants, now)?;
+    write_pools(port, tenants, now)?;
     Ok(replies)
 }
 
-fn apply_envelope<P: Port + StoreRules>(
+/// Hands the store each changed pool's write, last in the batch: a pool many commands used is
+/// written once.
+fn write_pools<P: Port>(port: &mut P, tenants: &mut Tenants, now: UnixMillis) -> Result<(), Error> {
+    for (tenant, pools) in tenants.iter_mut() {
+        for write in pools.settle_dirty(tenant, now) {
+            port.persist(write)?;
+        }
+    }
+    Ok(())
+}
+
+fn apply_envelope<P: Port>(
     port: &mut P,
     tenants: &mut Tenants,
     envelope: Envelope,
@@ -93,7 +99,7 @@ fn apply_envelope<P: Port + StoreRules>(
 }
 
 /// Decides one command.
-pub fn execute<P: Port + StoreRules>(
+pub fn execute<P: Port>(
     port: &mut P,
     tenants: &mut Tenants,
     tenant: &TenantId,
@@ -203,7 +209,7 @@ pub fn execute<P: Port + StoreRules>(
     }
 }
 
-fn step_hold<P: Port + StoreRules>(
+fn step_hold<P: Port>(
     port: &mut P,
     tenants: &mut Tenants,
     tenant: &TenantId,
@@ -216,4 +222,122 @@ fn step_hold<P: Port + StoreRules>(
     let (outcome, settled) = holds::step(port, pools, tenant, actor, hold_id, now, step)?;
     waitlist::settle_offers(port, settled, now)?;
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::test_port::RecordingPort;
+    use crate::change::{Change, PoolUse};
+    use crate::command::{HoldExtras, PoolPatch};
+    use allot_core::{Capacity, HoldLine, Quantity, TtlSeconds};
+
+    fn envelope(command: Command) -> Envelope {
+        Envelope {
+            tenant: TenantId("t".into()),
+            actor: None,
+            command,
+            idempotency: None,
+        }
+    }
+
+    fn hold(pool: &str, quantity: i64) -> Envelope {
+        envelope(Command::PlaceHold {
+            lines: vec![HoldLine {
+                pool_id: PoolId(pool.into()),
+                quantity: Quantity::new(quantity).expect("valid"),
+            }],
+            ttl: TtlSeconds::new(600).expect("valid"),
+            holder: None,
+            confirm: false,
+            extras: HoldExtras::default(),
+        })
+    }
+
+    /// Each pool is written once at the end of the batch, however many commands used it: as its
+    /// counters when only its use changed, whole when its capacity did; each write names the use
+    /// it replaces, so a store holding something else refuses it.
+    #[test]
+    fn a_batch_writes_each_pool_it_used_once_as_counters_or_whole() {
+        let mut port = RecordingPort::default();
+        port.add_pool("floor", "Floor", "seat", 10, 2);
+        port.add_pool("balcony", "Balcony", "seat", 10, 0);
+        let mut tenants = Tenants::default();
+        let batch = vec![
+            hold("floor", 1),
+            hold("floor", 2),
+            hold("balcony", 1),
+            envelope(Command::UpdatePool {
+                pool_id: "balcony".into(),
+                patch: PoolPatch {
+                    capacity: Some(Capacity::new(20).expect("valid")),
+                    ..PoolPatch::default()
+                },
+            }),
+        ];
+        let replies =
+            apply(&mut port, &mut tenants, batch, UnixMillis(5_000), true).expect("applies");
+        assert_eq!(replies.len(), 4);
+        let mut writes: Vec<(String, PoolUse, i64, i64)> = port
+            .take_changes()
+            .into_iter()
+            .filter_map(|change| match change {
+                Change::PoolCounters {
+                    pool_id, from, to, ..
+                } => Some((
+                    format!("counters {pool_id}"),
+                    from,
+                    to.held,
+                    to.updated_at.0,
+                )),
+                Change::PoolRewritten { from, pool, .. } => Some((
+                    format!(
+                        "whole {} capacity {}",
+                        pool.core.id,
+                        pool.core.limits.capacity.get()
+                    ),
+                    from,
+                    pool.core.held,
+                    pool.updated_at.0,
+                )),
+                _ => None,
+            })
+            .collect();
+        writes.sort_by(|a, b| a.0.cmp(&b.0));
+        let unused = |committed| PoolUse { held: 0, committed };
+        assert_eq!(
+            writes,
+            vec![
+                ("counters floor".into(), unused(2), 3, 5_000),
+                ("whole balcony capacity 20".into(), unused(0), 1, 5_000),
+            ]
+        );
+        assert_eq!(port.pools[&PoolId("floor".into())].core.held, 3);
+        assert_eq!(
+            port.pools[&PoolId("balcony".into())]
+                .core
+                .limits
+                .capacity
+                .get(),
+            20
+        );
+
+        // A store whose pool is no longer at the use the engine last wrote refuses the batch.
+        port.pools
+            .get_mut(&PoolId("floor".into()))
+            .expect("exists")
+            .core
+            .held = 9;
+        for pools in tenants.values_mut() {
+            pools.end_batch();
+        }
+        let refused = apply(
+            &mut port,
+            &mut tenants,
+            vec![hold("floor", 1)],
+            UnixMillis(6_000),
+            true,
+        );
+        assert!(matches!(refused, Err(Error::Conflict(_))), "{refused:?}");
+    }
 }

@@ -19,6 +19,46 @@ use allot_core::waitlist::{EntryStatus, PriorityClasses};
 use allot_core::{HoldStatus, PoolId, UnixMillis};
 use std::collections::BTreeMap;
 
+/// What of a pool is held and committed: what a counter write expects to find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    pub held: i64,
+    pub committed: i64,
+}
+
+/// The figures of a pool a batch writes when its settings did not change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolCounters {
+    pub held: i64,
+    pub committed: i64,
+    pub waiting: i64,
+    pub waiting_below: i64,
+    pub alert_marks: Option<String>,
+    pub updated_at: UnixMillis,
+}
+
+impl PoolCounters {
+    pub fn of(row: &PoolRecord) -> Self {
+        PoolCounters {
+            held: row.core.held,
+            committed: row.core.committed,
+            waiting: row.waiting,
+            waiting_below: row.waiting_below,
+            alert_marks: row.alert_marks.clone(),
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+impl PoolUse {
+    pub fn of(pool: &allot_core::Pool) -> Self {
+        PoolUse {
+            held: pool.held,
+            committed: pool.committed,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     NewTenant {
@@ -42,6 +82,21 @@ pub enum Change {
     /// A pool made: by its tenant, or a session's date on its first use.
     NewPool {
         tenant: TenantId,
+        pool: Box<PoolRecord>,
+    },
+    /// A pool's counters as the batch leaves them, once per batch for each pool it used whose
+    /// settings it did not change. `from` is the use the store holds for it (as last written).
+    PoolCounters {
+        tenant: TenantId,
+        pool_id: PoolId,
+        from: PoolUse,
+        to: PoolCounters,
+    },
+    /// A pool whose settings the batch changed (limits, active, name, price, thresholds, …),
+    /// written whole as the batch leaves it. `from` is the use the store holds for it.
+    PoolRewritten {
+        tenant: TenantId,
+        from: PoolUse,
         pool: Box<PoolRecord>,
     },
     /// A session's waiting-list settings, copied to every date of it the store holds.

@@ -17,8 +17,8 @@
 //!   and member quotas, bulk quota adjustments, jobs, tickets, waiting lists, alerts and the
 //!   outbox.
 //! - [`batch`]: one batch in arrival order — due holds expire first, each command inside its
-//!   idempotency key, freed capacity offered to those waiting, alerts at the end — and
-//!   [`batch::StoreRules`], what a store still does itself at the end (the pools' counters).
+//!   idempotency key, freed capacity offered to those waiting, alerts, and last each changed
+//!   pool's counters, written once per batch.
 //! - [`error`]: what fails a batch (as opposed to a refusal, which is an answer).
 
 pub mod apply;

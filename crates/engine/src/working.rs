@@ -8,7 +8,7 @@
 //! the session's figures.
 
 use crate::Error;
-use crate::change::{Change, LedgerChange};
+use crate::change::{Change, LedgerChange, PoolCounters, PoolUse};
 use crate::command::Failure;
 use crate::model::{LedgerKind, PoolView, TenantId};
 use crate::port::Port;
@@ -116,13 +116,12 @@ impl TenantPools {
         self.baseline.clear();
     }
 
-    /// Brings each changed pool's row up to its live figures, as the store is about to write
-    /// it, and answers which were changed and whether each must be written whole: its settings
-    /// changed (marked `reconfigured`, or limits or active differing from those last written),
-    /// rather than only its counters. After this the rows say what the store says, and the next
-    /// batch may start from them.
-    pub fn settle_dirty(&mut self, now: UnixMillis) -> Vec<(PoolId, bool)> {
-        let mut settled = Vec::with_capacity(self.dirty.len());
+    /// Brings each changed pool's row up to its live figures and states the write that makes
+    /// the store say the same: the pool's counters, or the whole pool when its settings changed
+    /// (marked `reconfigured`, or limits or active differing from those last written). After
+    /// this the rows say what the store says, and the next batch may start from them.
+    pub fn settle_dirty(&mut self, tenant: &TenantId, now: UnixMillis) -> Vec<Change> {
+        let mut writes = Vec::with_capacity(self.dirty.len());
         for id in &self.dirty {
             let pool = self
                 .set
@@ -132,14 +131,28 @@ impl TenantPools {
             let whole = self.reconfigured.contains(id)
                 || pool.limits != row.core.limits
                 || pool.active != row.core.active;
+            let from = PoolUse::of(&row.core);
             row.core.held = pool.held;
             row.core.committed = pool.committed;
             row.core.limits = pool.limits;
             row.core.active = pool.active;
             row.updated_at = UnixMillis(now.0.max(row.updated_at.0));
-            settled.push((id.clone(), whole));
+            writes.push(if whole {
+                Change::PoolRewritten {
+                    tenant: tenant.clone(),
+                    from,
+                    pool: Box::new(row.clone()),
+                }
+            } else {
+                Change::PoolCounters {
+                    tenant: tenant.clone(),
+                    pool_id: id.clone(),
+                    from,
+                    to: PoolCounters::of(row),
+                }
+            });
         }
-        settled
+        writes
     }
 
     /// Loads a pool and its ancestors into the working set. `false` when the pool does not exist

@@ -25,7 +25,7 @@ pub mod plans;
 pub mod pools;
 pub mod quotas;
 #[cfg(test)]
-mod test_port;
+pub(crate) mod test_port;
 pub mod tickets;
 pub mod waitlist;
 

@@ -67,6 +67,21 @@ impl RecordingPort {
         self.pools.insert(PoolId(id.into()), row);
     }
 
+    /// A pool whose use must be `from` to be written.
+    fn pool_at(
+        &mut self,
+        id: &PoolId,
+        from: crate::change::PoolUse,
+    ) -> Result<&mut crate::records::PoolRecord, Error> {
+        let row = self.pools.get_mut(id).expect("a written pool exists");
+        if crate::change::PoolUse::of(&row.core) != from {
+            return Err(Error::Conflict(format!(
+                "pool {id} was written by someone else"
+            )));
+        }
+        Ok(row)
+    }
+
     /// The changes persisted since the last call.
     pub fn take_changes(&mut self) -> Vec<Change> {
         std::mem::take(&mut self.changes)
@@ -93,6 +108,20 @@ impl Port for RecordingPort {
         match &change {
             Change::NewPool { pool, .. } => {
                 self.pools.insert(pool.core.id.clone(), (**pool).clone());
+            }
+            Change::PoolCounters {
+                pool_id, from, to, ..
+            } => {
+                let row = self.pool_at(pool_id, *from)?;
+                row.core.held = to.held;
+                row.core.committed = to.committed;
+                row.waiting = to.waiting;
+                row.waiting_below = to.waiting_below;
+                row.alert_marks.clone_from(&to.alert_marks);
+                row.updated_at = to.updated_at;
+            }
+            Change::PoolRewritten { from, pool, .. } => {
+                *self.pool_at(&pool.core.id, *from)? = (**pool).clone();
             }
             Change::NewPlan { plan, .. } => {
                 self.plans.insert(plan.id.clone(), (**plan).clone());

@@ -14,14 +14,33 @@ use crate::tickets::{AttendeeForIssue, AttendeeView, TicketView};
 use allot_core::waitlist::{EntryStatus, PriorityClasses, QueueKey};
 use allot_core::{PoolId, SessionDate, UnixMillis};
 use allot_engine::Error;
-use allot_engine::batch::StoreRules;
-use allot_engine::change::{Change, NewEntry, NewHold};
+use allot_engine::change::{Change, NewEntry, NewHold, PoolUse};
 use allot_engine::port::Port;
 use allot_engine::records::{EntryRecord, HoldRecord, PoolRecord};
 use allot_engine::rules::idempotency::KeyRecord;
 use allot_engine::rules::routing::Subscriber;
-use allot_engine::working::{LoadPools, Tenants};
+use allot_engine::working::LoadPools;
 use std::collections::BTreeMap;
+
+/// A pool whose use must be at `from` to change: the engine's cache and the store disagree
+/// otherwise, and the batch must not commit.
+fn pool_to_change<'s>(
+    state: &'s mut MemoryState,
+    key: &(TenantId, PoolId),
+    from: PoolUse,
+) -> Result<&'s mut PoolRecord, Error> {
+    let row = state
+        .pools
+        .get_mut(key)
+        .ok_or_else(|| Error::Conflict(format!("pool {} is gone", key.1.0)))?;
+    if PoolUse::of(&row.core) != from {
+        return Err(Error::Conflict(format!(
+            "pool {} was written by someone else",
+            key.1.0
+        )));
+    }
+    Ok(row)
+}
 
 /// What one change replaced.
 enum Undo {
@@ -170,6 +189,29 @@ impl<'a> MemoryBatch<'a> {
                     return Err(Error::Conflict(format!("pool {} exists", key.1.0)));
                 }
                 self.undo.push(Undo::Pool(key, None));
+            }
+            Change::PoolCounters {
+                tenant,
+                pool_id,
+                from,
+                to,
+            } => {
+                let key = (tenant, pool_id);
+                let row = pool_to_change(state, &key, from)?;
+                self.undo
+                    .push(Undo::Pool(key.clone(), Some(Box::new(row.clone()))));
+                row.core.held = to.held;
+                row.core.committed = to.committed;
+                row.waiting = to.waiting;
+                row.waiting_below = to.waiting_below;
+                row.alert_marks = to.alert_marks;
+                row.updated_at = to.updated_at;
+            }
+            Change::PoolRewritten { tenant, from, pool } => {
+                let key = (tenant, pool.core.id.clone());
+                let row = pool_to_change(state, &key, from)?;
+                let old = std::mem::replace(row, *pool);
+                self.undo.push(Undo::Pool(key, Some(Box::new(old))));
             }
             Change::SessionWaitlist {
                 tenant,
@@ -919,20 +961,5 @@ impl Port for MemoryBatch<'_> {
 
     fn pending_delivery_attempts(&mut self, delivery_id: &str) -> Result<Option<i64>, Error> {
         Ok(self.state.outbox.pending_delivery_attempts(delivery_id))
-    }
-}
-
-impl StoreRules for MemoryBatch<'_> {
-    fn finish(&mut self, tenants: &mut Tenants, now: UnixMillis) -> Result<(), Error> {
-        for (tenant, pools) in tenants.iter_mut() {
-            for (id, _whole) in pools.settle_dirty(now) {
-                let key = (tenant.clone(), id.clone());
-                let row = pools.rows[&id].clone();
-                self.faults.before_persist()?;
-                let old = self.state.pools.insert(key.clone(), row);
-                self.undo.push(Undo::Pool(key, old.map(Box::new)));
-            }
-        }
-        Ok(())
     }
 }

@@ -2,27 +2,26 @@
 //! anyone; then each command is decided by the core in arrival order against the pools in
 //! memory (kept between batches while no one else writes the file); rows and idempotency records
 //! are written as each command is decided — new holds and ledger entries many rows per statement
-//! (`appends`) — and the changed pools' counters once at the end. One commit answers the batch.
+//! (`appends`) — and the changed pools' counters, which the engine states last, many pools per
+//! statement once the engine is done. One commit answers the batch.
 
 mod appends;
 mod port;
-mod store_rules;
 mod tickets;
 
 use super::ledger_runs::{PendingRuns, RUNS_THROUGH, RunLimits};
 use super::outbox::Outbox;
-use super::rows::PoolRecord;
 use crate::command::*;
 use crate::ids::Ids;
 use crate::model::*;
 use crate::{BatchWriter, StoreError};
 use allot_core::{PoolId, UnixMillis};
 use allot_engine::batch;
-pub(super) use allot_engine::working::{TenantPools, Tenants};
+use allot_engine::change::PoolCounters;
+pub(super) use allot_engine::working::TenantPools;
 pub(super) use appends::Appends;
 pub(super) use port::SqlitePort;
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
-use store_rules::SqliteBatch;
 // Ids are looked up many times per command in the working set: a fast hash, not SipHash.
 use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
@@ -110,11 +109,13 @@ impl BatchWriter for SqliteWriter {
         let mut tenants = cached;
         // Before the earliest deadline nothing can be due: skip the probe (the common case).
         let expire_first = now.0 >= self.next_due.load(Ordering::Acquire);
-        let mut port = SqliteBatch {
-            tx: &tx,
-            work: &mut work,
-        };
-        let replies = batch::apply(&mut port, &mut tenants, batch, now, expire_first);
+        let mut port = work.port(&tx);
+        let replies = batch::apply(&mut port, &mut tenants, batch, now, expire_first)
+            .map_err(StoreError::from)
+            .and_then(|replies| {
+                work.flush(&tx)?;
+                Ok(replies)
+            });
         // Ids made by a batch that failed are not made again: harmless, and simpler.
         self.ids = match replies {
             Ok(_) => work.ids.clone(),
@@ -154,12 +155,13 @@ impl BatchWriter for SqliteWriter {
 }
 
 pub(super) struct Working {
-    pub(super) tenants: HashMap<TenantId, TenantPools>,
     /// New holds and ledger entries, written many rows per statement.
     pub(super) appends: Appends,
     /// The last waiting-list arrival number used, saved with the batch.
     pub(super) waitlist_seq: i64,
     pub(super) outbox: Outbox,
+    /// The counters of pools whose settings the batch did not change, written together last.
+    pub(super) pool_counters: Vec<(PoolId, PoolCounters)>,
     /// How the engine names what it creates (lent by the writer for the batch).
     pub(super) ids: Ids,
 }
@@ -173,6 +175,7 @@ impl Working {
             ids: &mut self.ids,
             waitlist_seq: &mut self.waitlist_seq,
             outbox: &mut self.outbox,
+            pool_counters: &mut self.pool_counters,
         }
     }
 
@@ -188,16 +191,17 @@ impl Working {
             Ok(meta.query_row([name], |row| row.get(0))?)
         };
         Ok(Working {
-            tenants: Tenants::default(),
             appends: Appends::new(counter("ledger_seq")?, runs, now),
             waitlist_seq: counter("waitlist_seq")?,
             outbox: Outbox::new(counter("event_seq")?, counter("alert_seq")?),
+            pool_counters: Vec::new(),
             ids,
         })
     }
 
-    /// Writes every changed pool's counters and settings, once per batch.
-    fn flush(&mut self, tx: &Transaction<'_>, now: UnixMillis) -> Result<(), StoreError> {
+    /// Writes what the batch gathered to write together: its new holds and ledger entries, the
+    /// sequence numbers it used, and the counters of the pools it used.
+    fn flush(&mut self, tx: &Transaction<'_>) -> Result<(), StoreError> {
         self.appends.write(tx)?;
         let mut meta = tx.prepare_cached("UPDATE allot_meta SET value = ?2 WHERE name = ?1")?;
         meta.execute(params!["ledger_seq", self.appends.ledger_seq])?;
@@ -206,49 +210,7 @@ impl Working {
         meta.execute(params!["event_seq", self.outbox.event_seq])?;
         meta.execute(params!["alert_seq", self.outbox.alert_seq])?;
         drop(meta);
-        // Most changed pools changed only their counters: a narrow UPDATE. A pool whose settings
-        // changed is written whole.
-        let mut whole = tx.prepare_cached(
-            "UPDATE pools SET held = ?2, committed = ?3, capacity = ?4, hard_limit_pct = ?5, soft_limit_pct = ?6,
-                 active = ?7, name = ?8, price_amount_minor = ?9, price_currency = ?10, metadata = ?11, updated_at = ?12,
-                 waitlist_policy = ?13, waitlist_mode = ?14, offer_ttl_seconds = ?15, waiting = ?16, waiting_below = ?17,
-                 thresholds = ?18, alert_marks = ?19
-             WHERE id = ?1",
-        )?;
-        for pools in self.tenants.values_mut() {
-            let mut counters_only = Vec::new();
-            for (id, written_whole) in pools.settle_dirty(now) {
-                if !written_whole {
-                    counters_only.push(id);
-                    continue;
-                }
-                let row = &pools.rows[&id];
-                let (core, limits) = (&row.core, row.core.limits);
-                whole.execute(params![
-                    id.0,
-                    core.held,
-                    core.committed,
-                    limits.capacity.get(),
-                    limits.hard_limit_pct.get(),
-                    limits.soft_limit_pct.get(),
-                    core.active,
-                    row.name,
-                    row.price.as_ref().map(|p| p.amount_minor),
-                    row.price.as_ref().map(|p| p.currency.clone()),
-                    row.metadata,
-                    row.updated_at.0,
-                    row.waitlist.policy.as_str(),
-                    row.waitlist.mode.as_str(),
-                    row.waitlist.offer_ttl.get(),
-                    row.waiting,
-                    row.waiting_below,
-                    row.thresholds,
-                    row.alert_marks,
-                ])?;
-            }
-            write_counters(tx, &pools.rows, &counters_only)?;
-        }
-        Ok(())
+        write_counters(tx, &self.pool_counters)
     }
 }
 
@@ -274,28 +236,25 @@ const COUNTERS_OF_ONE: &str = "UPDATE pools SET held = ?2, committed = ?3, waiti
      waiting_below = ?5, alert_marks = ?6, updated_at = ?7
  WHERE id = ?1";
 
-/// Writes the counters of `ids` (pools whose settings did not change), as their settled `rows`
-/// have them, many pools per statement.
+/// Writes pools' counters (pools whose settings did not change), many pools per statement.
 fn write_counters(
     tx: &Transaction<'_>,
-    rows: &HashMap<PoolId, PoolRecord>,
-    ids: &[PoolId],
+    pools: &[(PoolId, PoolCounters)],
 ) -> Result<(), StoreError> {
     let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(7 * POOLS_PER_UPDATE);
-    let full = ids.chunks_exact(POOLS_PER_UPDATE);
+    let full = pools.chunks_exact(POOLS_PER_UPDATE);
     let rest = full.remainder().chunks(1);
     for chunk in full.chain(rest) {
         values.clear();
-        for id in chunk {
-            let row = &rows[id];
+        for (id, counters) in chunk {
             values.extend([
                 &id.0 as &dyn rusqlite::ToSql,
-                &row.core.held,
-                &row.core.committed,
-                &row.waiting,
-                &row.waiting_below,
-                &row.alert_marks,
-                &row.updated_at.0,
+                &counters.held,
+                &counters.committed,
+                &counters.waiting,
+                &counters.waiting_below,
+                &counters.alert_marks,
+                &counters.updated_at.0,
             ]);
         }
         let sql = if chunk.len() == POOLS_PER_UPDATE {

@@ -19,7 +19,7 @@ use crate::tickets::{AttendeeForIssue, AttendeeView, TicketView};
 use allot_core::waitlist::PriorityClasses;
 use allot_core::{PoolId, SessionDate, SessionZone, UnixMillis};
 use allot_engine::Error;
-use allot_engine::change::Change;
+use allot_engine::change::{Change, PoolCounters};
 use allot_engine::port::Port;
 use allot_engine::records::{EntryRecord, HoldRecord, PoolRecord};
 use allot_engine::rules::idempotency::KeyRecord;
@@ -37,6 +37,8 @@ pub(in crate::sqlite) struct SqlitePort<'a, 't> {
     pub waitlist_seq: &'a mut i64,
     /// Events are numbered and routed to webhooks here.
     pub outbox: &'a mut Outbox,
+    /// Pools' counters, written together at the end of the batch.
+    pub pool_counters: &'a mut Vec<(PoolId, PoolCounters)>,
 }
 
 impl SqlitePort<'_, '_> {
@@ -92,6 +94,9 @@ impl SqlitePort<'_, '_> {
                 Self::one_row(changed, || format!("api key {key_id} is no longer live"))?;
             }
             Change::NewPool { tenant, pool } => insert_pool_row(tx, &tenant, &pool)?,
+            // Gathered, and written many pools per statement once the engine is done.
+            Change::PoolCounters { pool_id, to, .. } => self.pool_counters.push((pool_id, to)),
+            Change::PoolRewritten { pool, .. } => rewrite_pool_row(tx, &pool)?,
             Change::SessionWaitlist {
                 tenant,
                 session,
@@ -791,6 +796,40 @@ pub(in crate::sqlite) fn insert_pool_row(
         row.waitlist.offer_ttl.get(),
         row.thresholds,
         row.time_zone.as_ref().map(SessionZone::name),
+    ])?;
+    Ok(())
+}
+
+/// A pool whose settings changed, written whole.
+fn rewrite_pool_row(tx: &Transaction<'_>, row: &PoolRecord) -> Result<(), StoreError> {
+    let (core, limits) = (&row.core, row.core.limits);
+    tx.prepare_cached(
+        "UPDATE pools SET held = ?2, committed = ?3, capacity = ?4, hard_limit_pct = ?5, soft_limit_pct = ?6,
+             active = ?7, name = ?8, price_amount_minor = ?9, price_currency = ?10, metadata = ?11, updated_at = ?12,
+             waitlist_policy = ?13, waitlist_mode = ?14, offer_ttl_seconds = ?15, waiting = ?16, waiting_below = ?17,
+             thresholds = ?18, alert_marks = ?19
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        core.id.0,
+        core.held,
+        core.committed,
+        limits.capacity.get(),
+        limits.hard_limit_pct.get(),
+        limits.soft_limit_pct.get(),
+        core.active,
+        row.name,
+        row.price.as_ref().map(|p| p.amount_minor),
+        row.price.as_ref().map(|p| p.currency.clone()),
+        row.metadata,
+        row.updated_at.0,
+        row.waitlist.policy.as_str(),
+        row.waitlist.mode.as_str(),
+        row.waitlist.offer_ttl.get(),
+        row.waiting,
+        row.waiting_below,
+        row.thresholds,
+        row.alert_marks,
     ])?;
     Ok(())
 }
