@@ -1,11 +1,14 @@
 //! What anyone can see of a store's decisions — every pool with its figures, every hold, the
 //! whole ledger, every plan with its members, every job with the items it failed or skipped,
-//! every attendee and ticket —
+//! every attendee and ticket, the event log, the alert log, the webhooks and every delivery —
 //! gathered in one value, so that two stores given the same commands can be shown to agree (the
 //! conformance suite), and a simulation can check its invariants against what was persisted.
 
 use crate::jobs::{JobItem, JobView};
-use crate::model::{HoldView, LedgerEntry, PlanView, PoolView, TenantId};
+use crate::model::{
+    AlertView, DeliveryView, EventView, HoldView, LedgerEntry, PlanView, PoolView, TenantId,
+    WebhookView,
+};
 use crate::tickets::{AttendeeView, TicketView};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +32,14 @@ pub struct Observed {
     pub attendees: Vec<(TenantId, AttendeeView)>,
     /// By tenant, then ticket id.
     pub tickets: Vec<(TenantId, TicketView)>,
+    /// By tenant, then in the order they happened.
+    pub events: Vec<(TenantId, EventView)>,
+    /// By tenant, then in the order they fired.
+    pub alerts: Vec<(TenantId, AlertView)>,
+    /// The active webhooks, by tenant, then id.
+    pub webhooks: Vec<(TenantId, WebhookView)>,
+    /// Every delivery (to webhooks and by e-mail) with where it stands, by id.
+    pub deliveries: Vec<DeliveryView>,
 }
 
 /// A subject's quota pool from a plan.

@@ -346,6 +346,17 @@ impl MemoryState {
                 .iter()
                 .map(|((tenant, _), stored)| (tenant.clone(), stored.view.clone()))
                 .collect(),
+            events: by_tenant(self.events.iter().cloned()),
+            alerts: by_tenant(self.outbox.alert_views()),
+            webhooks: self.outbox.webhook_views(),
+            deliveries: self.outbox.delivery_views(),
         }
     }
+}
+
+/// Items grouped by tenant, each tenant's in the order given.
+fn by_tenant<T>(items: impl Iterator<Item = (TenantId, T)>) -> Vec<(TenantId, T)> {
+    let mut items: Vec<_> = items.collect();
+    items.sort_by(|(a, _), (b, _)| a.cmp(b));
+    items
 }

@@ -4,11 +4,13 @@
 //! own log.) Nothing is sent from here: no worker delivers for this store.
 
 use super::batch::restore;
-use crate::model::{Channel, DeliveryAttempt, DeliveryStatus, TenantId};
+use crate::model::{
+    AlertView, Channel, DeliveryAttempt, DeliveryStatus, DeliveryView, TenantId, WebhookView,
+};
 use allot_core::{PoolId, UnixMillis};
 use allot_engine::Error;
 use allot_engine::change::{Change, NewAlert, NewDelivery, NewWebhook};
-use allot_engine::rules::routing::Subscriber;
+use allot_engine::rules::routing::{Subscriber, Target};
 use std::collections::BTreeMap;
 
 /// A webhook as kept.
@@ -26,6 +28,8 @@ pub struct StoredDelivery {
     pub status: DeliveryStatus,
     pub attempts: i64,
     pub next_attempt_at: UnixMillis,
+    /// The HTTP status or SMTP reply code of the last attempt that got an answer.
+    pub last_status: Option<u16>,
     pub last_error: Option<String>,
     pub updated_at: UnixMillis,
 }
@@ -93,7 +97,7 @@ impl OutboxBook {
             } => {
                 for (id, stored) in self.deliveries.iter_mut() {
                     let to_webhook = matches!(&stored.delivery.target,
-                        allot_engine::rules::routing::Target::Webhook(hook) if *hook == webhook_id);
+                        Target::Webhook(hook) if *hook == webhook_id);
                     if stored.tenant != tenant
                         || !to_webhook
                         || stored.status != DeliveryStatus::Pending
@@ -125,6 +129,7 @@ impl OutboxBook {
                     delivery: *delivery,
                     status: DeliveryStatus::Pending,
                     attempts: 0,
+                    last_status: None,
                     last_error: None,
                 };
                 self.deliveries.insert(id.clone(), stored);
@@ -152,6 +157,7 @@ impl OutboxBook {
                 stored.status = to;
                 stored.attempts = number;
                 stored.next_attempt_at = next_attempt_at;
+                stored.last_status = attempt.status;
                 stored.last_error = attempt.error.clone();
                 stored.updated_at = attempt.at;
                 self.attempts.push((attempt, number));
@@ -207,6 +213,74 @@ impl OutboxBook {
             .get(delivery_id)
             .filter(|stored| stored.status == DeliveryStatus::Pending)
             .map(|stored| stored.attempts)
+    }
+
+    /// The alert log as the API shows it, numbered from 1 across tenants in the order logged.
+    pub fn alert_views(&self) -> impl Iterator<Item = (TenantId, AlertView)> + '_ {
+        self.alerts.iter().zip(1..).map(|((tenant, alert), seq)| {
+            let view = AlertView {
+                seq,
+                id: alert.id.clone(),
+                pool_id: alert.pool_id.0.clone(),
+                kind: alert.kind.to_owned(),
+                threshold_pct: alert.threshold_pct,
+                severity: alert.severity.to_owned(),
+                recipients: alert.recipients.clone(),
+                used: alert.used,
+                capacity: alert.capacity,
+                waiting: alert.waiting,
+                created_at: alert.at,
+            };
+            (tenant.clone(), view)
+        })
+    }
+
+    /// The active webhooks, by tenant, then id.
+    pub fn webhook_views(&self) -> Vec<(TenantId, WebhookView)> {
+        self.webhooks
+            .iter()
+            .filter(|(_, stored)| stored.active)
+            .map(|((tenant, id), stored)| {
+                let view = WebhookView {
+                    id: id.clone(),
+                    url: stored.webhook.url.clone(),
+                    events: stored.webhook.events.clone(),
+                    active: true,
+                    created_at: stored.webhook.at,
+                };
+                (tenant.clone(), view)
+            })
+            .collect()
+    }
+
+    /// Every delivery with where it stands, by id.
+    pub fn delivery_views(&self) -> Vec<DeliveryView> {
+        self.deliveries
+            .values()
+            .map(|stored| {
+                let (channel, webhook_id, email) = match &stored.delivery.target {
+                    Target::Webhook(id) => ("webhook", Some(id.clone()), None),
+                    Target::Email(address) => ("email", None, Some(address.clone())),
+                };
+                DeliveryView {
+                    id: stored.delivery.id.clone(),
+                    tenant_id: stored.tenant.clone(),
+                    channel: channel.to_owned(),
+                    webhook_id,
+                    email,
+                    event_id: stored.delivery.event_id.clone(),
+                    event_type: stored.delivery.kind.clone(),
+                    payload: stored.delivery.payload.clone(),
+                    status: stored.status.as_str().to_owned(),
+                    attempts: stored.attempts,
+                    next_attempt_at: stored.next_attempt_at,
+                    last_status: stored.last_status,
+                    last_error: stored.last_error.clone(),
+                    created_at: stored.delivery.at,
+                    updated_at: stored.updated_at,
+                }
+            })
+            .collect()
     }
 
     /// The alerts a pool raised, oldest first.

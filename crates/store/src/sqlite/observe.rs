@@ -1,9 +1,10 @@
 //! Everything an SQLite store shows, read through its own reads: every pool, hold, plan and job
-//! as the API would show them, the ledger and each job's items page by page, and each member's
-//! quota pool.
+//! as the API would show them, the ledger, each job's items, the events and the alerts page by
+//! page, each member's quota pool, the active webhooks and every delivery.
 
 use super::SqliteStore;
-use crate::model::{PageRequest, TenantId};
+use super::reads::{DELIVERY_COLUMNS, delivery_from_row};
+use crate::model::{AlertFilter, DeliveryView, PageRequest, TenantId};
 use crate::observe::{Member, Observed};
 use crate::{JobStore, Store, StoreError, TicketStore};
 use allot_core::UnixMillis;
@@ -34,29 +35,23 @@ impl SqliteStore {
             job_items: Vec::new(),
             attendees: Vec::new(),
             tickets: Vec::new(),
+            events: Vec::new(),
+            alerts: Vec::new(),
+            webhooks: Vec::new(),
+            deliveries: Vec::new(),
         };
         for (tenant, id) in &pool_ids {
             let pool = self
                 .get_pool(tenant, id, now)?
                 .ok_or_else(|| gone("pool", id))?;
             observed.pools.push((tenant.clone(), pool));
-            let mut after = None;
-            loop {
-                let page = PageRequest {
-                    limit: crate::model::MAX_PAGE_SIZE,
-                    after,
-                };
-                let page = self
-                    .list_ledger(tenant, id, page)?
-                    .ok_or_else(|| gone("pool", id))?;
-                observed
-                    .ledger
-                    .extend(page.items.into_iter().map(|entry| (tenant.clone(), entry)));
-                match page.next_cursor {
-                    Some(cursor) => after = Some(cursor),
-                    None => break,
-                }
-            }
+            let ledger = every_page(|page| {
+                self.list_ledger(tenant, id, page)?
+                    .ok_or_else(|| gone("pool", id))
+            })?;
+            observed
+                .ledger
+                .extend(ledger.into_iter().map(|entry| (tenant.clone(), entry)));
         }
         observed.ledger.sort_by_key(|(_, entry)| entry.seq);
         for (tenant, id) in &hold_ids {
@@ -121,6 +116,26 @@ impl SqliteStore {
                 .ok_or_else(|| gone("ticket", id))?;
             observed.tickets.push((tenant.clone(), ticket));
         }
+        for tenant in self.read(|conn| tenants_in(conn, "events"))? {
+            let events = every_page(|page| self.list_events(&tenant, None, page))?;
+            observed
+                .events
+                .extend(events.into_iter().map(|event| (tenant.clone(), event)));
+        }
+        for tenant in self.read(|conn| tenants_in(conn, "alerts"))? {
+            let filter = AlertFilter::default();
+            let alerts = every_page(|page| self.list_alerts(&tenant, &filter, page))?;
+            observed
+                .alerts
+                .extend(alerts.into_iter().map(|alert| (tenant.clone(), alert)));
+        }
+        for tenant in self.read(|conn| tenants_in(conn, "webhooks"))? {
+            let webhooks = self.list_webhooks(&tenant)?;
+            observed
+                .webhooks
+                .extend(webhooks.into_iter().map(|hook| (tenant.clone(), hook)));
+        }
+        observed.deliveries = self.read(deliveries)?;
         Ok(observed)
     }
 }
@@ -150,6 +165,49 @@ fn members(conn: &Connection) -> Result<Vec<Member>, StoreError> {
         })?
         .collect::<Result<_, _>>()?;
     Ok(members)
+}
+
+/// The tenants with rows in `table`, in id order.
+fn tenants_in(conn: &Connection, table: &str) -> Result<Vec<TenantId>, StoreError> {
+    let tenants = conn
+        .prepare(&format!(
+            "SELECT DISTINCT tenant_id FROM {table} ORDER BY tenant_id"
+        ))?
+        .query_map([], |row| row.get(0).map(TenantId))?
+        .collect::<Result<_, _>>()?;
+    Ok(tenants)
+}
+
+/// Every item of a paged list, page by page.
+fn every_page<T>(
+    mut read: impl FnMut(PageRequest) -> Result<crate::model::Page<T>, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut items = Vec::new();
+    let mut after = None;
+    loop {
+        let page = read(PageRequest {
+            limit: crate::model::MAX_PAGE_SIZE,
+            after,
+        })?;
+        items.extend(page.items);
+        match page.next_cursor {
+            Some(cursor) => after = Some(cursor),
+            None => return Ok(items),
+        }
+    }
+}
+
+/// Every delivery, by id.
+fn deliveries(conn: &Connection) -> Result<Vec<DeliveryView>, StoreError> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {DELIVERY_COLUMNS} FROM deliveries d ORDER BY d.id"
+    ))?;
+    let mut rows = stmt.query([])?;
+    let mut found = Vec::new();
+    while let Some(row) = rows.next()? {
+        found.push(delivery_from_row(row)?);
+    }
+    Ok(found)
 }
 
 fn gone(kind: &str, id: &str) -> StoreError {

@@ -764,10 +764,10 @@ impl SqliteStore {
 }
 
 /// Columns read for a delivery, in the order [`delivery_from_row`] expects.
-const DELIVERY_COLUMNS: &str = "d.id, d.tenant_id, d.channel, d.webhook_id, d.email, d.event_id, d.event_type, \
+pub(super) const DELIVERY_COLUMNS: &str = "d.id, d.tenant_id, d.channel, d.webhook_id, d.email, d.event_id, d.event_type, \
      d.payload, d.status, d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.updated_at";
 
-fn delivery_from_row(row: &rusqlite::Row<'_>) -> Result<DeliveryView, StoreError> {
+pub(super) fn delivery_from_row(row: &rusqlite::Row<'_>) -> Result<DeliveryView, StoreError> {
     Ok(DeliveryView {
         id: row.get(0)?,
         tenant_id: TenantId(row.get(1)?),

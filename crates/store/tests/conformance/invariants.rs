@@ -165,6 +165,18 @@ fn normalised(observed: &Observed) -> Vec<String> {
     for (place, (_, ticket)) in observed.tickets.iter().enumerate() {
         ids.push((ticket.id.clone(), format!("<ticket {place}>")));
     }
+    for (place, (_, event)) in observed.events.iter().enumerate() {
+        ids.push((event.id.clone(), format!("<event {place}>")));
+    }
+    for (place, (_, alert)) in observed.alerts.iter().enumerate() {
+        ids.push((alert.id.clone(), format!("<alert {place}>")));
+    }
+    for (place, (_, webhook)) in observed.webhooks.iter().enumerate() {
+        ids.push((webhook.id.clone(), format!("<webhook {place}>")));
+    }
+    for (place, delivery) in observed.deliveries.iter().enumerate() {
+        ids.push((delivery.id.clone(), format!("<delivery {place}>")));
+    }
     // Longest first, so that no id is replaced inside a longer one (a date's id holds its
     // session's).
     ids.sort_by_key(|(id, _)| std::cmp::Reverse(id.len()));
@@ -181,6 +193,10 @@ fn normalised(observed: &Observed) -> Vec<String> {
     let items = observed.job_items.iter().map(|item| format!("{item:?}"));
     let attendees = observed.attendees.iter().map(|one| format!("{one:?}"));
     let tickets = observed.tickets.iter().map(|ticket| format!("{ticket:?}"));
+    let events = observed.events.iter().map(|event| format!("{event:?}"));
+    let alerts = observed.alerts.iter().map(|alert| format!("{alert:?}"));
+    let webhooks = observed.webhooks.iter().map(|hook| format!("{hook:?}"));
+    let deliveries = observed.deliveries.iter().map(|one| format!("{one:?}"));
     pools
         .chain(holds)
         .chain(ledger)
@@ -190,6 +206,10 @@ fn normalised(observed: &Observed) -> Vec<String> {
         .chain(items)
         .chain(attendees)
         .chain(tickets)
+        .chain(events)
+        .chain(alerts)
+        .chain(webhooks)
+        .chain(deliveries)
         .map(name)
         .collect()
 }

@@ -16,6 +16,8 @@
 //! - [`tickets`]: attendees imported into sections, tickets issued, regenerated, voided and
 //!   scanned at the door.
 //! - [`reopen`]: a store restarted (or reopened from disk) keeps every committed change.
+//! - [`alerts`]: thresholds alerting once within their throttle, events routed to webhooks and
+//!   recipient groups, delivery attempts.
 //! - [`waitlists`]: buyers in line for a full event, offers confirmed or lapsing, priority
 //!   classes.
 //!
@@ -23,6 +25,7 @@
 //! [`harness`] and `conformance_tests!(name, expression making it);` below (a store that needs
 //! a server, such as PostgreSQL, can make its harness skip when no URL is given).
 
+mod alerts;
 mod dates;
 mod harness;
 mod hierarchy;
@@ -128,6 +131,10 @@ macro_rules! conformance_tests {
                     a_full_event_puts_buyers_in_line_and_a_released_cart_offers_them_seats,
                     an_offer_that_lapses_goes_to_the_next_in_line,
                     priority_classes_put_registered_buyers_first,
+                }
+                alerts {
+                    a_section_filling_up_alerts_once_per_threshold_and_is_quiet_within_its_throttle,
+                    alerts_reach_the_webhooks_that_subscribed_and_attempts_move_each_delivery,
                 }
                 reopen {
                     every_committed_change_survives_a_restart,
