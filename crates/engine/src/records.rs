@@ -209,7 +209,25 @@ impl EntryRecord {
         })
     }
 
-    /// The API view as of `now`, without a position (see `waitlist::position`).
+    /// The API view as of `now` and, while the entry waits, its place in line and the pool's
+    /// recent promotions (the estimate of its wait), read through `in_line(since, limit)`: its
+    /// position, and the pool's promotions after `since`, newest first, at most `limit`.
+    pub fn view_in_line<E>(
+        &self,
+        now: UnixMillis,
+        in_line: impl FnOnce(UnixMillis, i64) -> Result<(u64, Vec<UnixMillis>), E>,
+    ) -> Result<WaitlistEntryView, E> {
+        let mut view = self.view(now);
+        if view.status == EntryStatus::Waiting {
+            let since = UnixMillis(now.0 - allot_core::waitlist::RATE_WINDOW_MS);
+            let (position, recent) = in_line(since, allot_core::waitlist::RECENT_PROMOTIONS)?;
+            view.position = Some(position);
+            view.recent_promotions = recent;
+        }
+        Ok(view)
+    }
+
+    /// The API view as of `now`, without a position (see [`EntryRecord::view_in_line`]).
     pub fn view(&self, now: UnixMillis) -> WaitlistEntryView {
         WaitlistEntryView {
             id: self.id.clone(),

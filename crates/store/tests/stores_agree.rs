@@ -383,29 +383,10 @@ fn a_plans_and_jobs_batch_failing_at_any_change_leaves_the_memory_store_as_it_wa
             envelope(job),
         ]
     };
-    let mut failed = 0;
-    loop {
-        let before = memory.state().clone();
-        memory.faults().fail_persist(failed);
-        let applied = memory.apply(batch(), at(7_000));
-        if !memory.faults().pending() {
-            assert!(
-                applied.is_err(),
-                "the fault at change {failed} fails the batch"
-            );
-            assert!(
-                *memory.state() == before,
-                "the batch failing at change {failed} left something behind"
-            );
-            failed += 1;
-            continue;
-        }
-        // The batch has fewer changes than that: it committed whole.
-        memory.faults().clear();
-        assert!(applied.is_ok());
-        let kept = memory.state().plan(&tenant(), &plan).expect("the plan");
-        assert_eq!((kept.name.as_str(), kept.members), ("Gold++", 3));
-        break;
-    }
+    let (failed, _) = memory
+        .fail_at_every_change(batch, at(7_000))
+        .unwrap_or_else(|problem| panic!("{problem}"));
+    let kept = memory.state().plan(&tenant(), &plan).expect("the plan");
+    assert_eq!((kept.name.as_str(), kept.members), ("Gold++", 3));
     assert!(failed >= 6, "every change was tried: {failed}");
 }

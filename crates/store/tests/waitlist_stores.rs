@@ -492,31 +492,11 @@ fn a_waiting_list_batch_failing_at_any_change_leaves_the_memory_store_as_it_was(
         ]
     };
     let later = UnixMillis(END.0 + 1_000);
-    let mut failed = 0;
-    loop {
-        let before = memory.state().clone();
-        memory.faults().fail_persist(failed);
-        let applied = BatchWriter::apply(&mut memory, batch(), later);
-        if !memory.faults().pending() {
-            assert!(
-                applied.is_err(),
-                "the fault at change {failed} fails the batch"
-            );
-            assert!(
-                *memory.state() == before,
-                "the batch failing at change {failed} left something behind"
-            );
-            failed += 1;
-            continue;
-        }
-        // The batch has fewer changes than that: it committed whole.
-        memory.faults().clear();
-        assert!(applied.is_ok());
-        let replies = applied.expect("committed");
-        let statuses: Vec<String> = replies.iter().map(|reply| format!("{reply:?}")).collect();
-        assert!(statuses[0].contains("status: Offered"), "{}", statuses[0]);
-        assert!(statuses[1].contains("status: Cancelled"), "{}", statuses[1]);
-        break;
-    }
+    let (failed, replies) = memory
+        .fail_at_every_change(batch, later)
+        .unwrap_or_else(|problem| panic!("{problem}"));
+    let statuses: Vec<String> = replies.iter().map(|reply| format!("{reply:?}")).collect();
+    assert!(statuses[0].contains("status: Offered"), "{}", statuses[0]);
+    assert!(statuses[1].contains("status: Cancelled"), "{}", statuses[1]);
     assert!(failed >= 8, "every change was tried: {failed}");
 }

@@ -21,8 +21,7 @@ use crate::records::EntryRecord;
 use crate::rules::waitlist as rules;
 use crate::working::{TenantPools, Tenants, tenant_pools};
 use allot_core::waitlist::{
-    self, Decision, EntryStatus, PriorityClasses, PromotionMode, Queue, RATE_WINDOW_MS,
-    RECENT_PROMOTIONS, WaitlistPolicy,
+    self, Decision, EntryStatus, PriorityClasses, PromotionMode, Queue, WaitlistPolicy,
 };
 use allot_core::{HoldLine, PoolId, SessionDate, TransitionError, UnixMillis};
 use serde_json::json;
@@ -496,18 +495,12 @@ pub fn entry_view<P: Port>(
     entry: &EntryRecord,
     now: UnixMillis,
 ) -> Result<WaitlistEntryView, Error> {
-    let mut view = entry.view(now);
-    if view.status == EntryStatus::Waiting {
-        let pool_id = PoolId(entry.pool_id.clone());
-        view.position = Some(port.entry_position(tenant, entry, now)?);
-        view.recent_promotions = port.recent_promotions(
-            tenant,
-            &pool_id,
-            UnixMillis(now.0 - RATE_WINDOW_MS),
-            RECENT_PROMOTIONS,
-        )?;
-    }
-    Ok(view)
+    let pool_id = PoolId(entry.pool_id.clone());
+    entry.view_in_line(now, |since, limit| {
+        let position = port.entry_position(tenant, entry, now)?;
+        let recent = port.recent_promotions(tenant, &pool_id, since, limit)?;
+        Ok((position, recent))
+    })
 }
 
 /// The entry as it is now, for the answer.

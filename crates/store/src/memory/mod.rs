@@ -198,6 +198,39 @@ impl MemoryStore {
         &mut self.faults
     }
 
+    /// Applies `batch()` failing at its first change, then at its second, and so on, until it
+    /// has fewer changes than that and commits whole. Each failed batch must leave what is
+    /// committed as it was: the test of the undo log. Answers how many changes were failed and
+    /// the replies of the batch that committed.
+    pub fn fail_at_every_change(
+        &mut self,
+        batch: impl Fn() -> Vec<Envelope>,
+        now: UnixMillis,
+    ) -> Result<(usize, Vec<Reply>), String> {
+        for failed in 0.. {
+            let before = self.state.clone();
+            self.faults.fail_persist(failed);
+            let applied = BatchWriter::apply(self, batch(), now);
+            if self.faults.pending() {
+                // The batch has fewer changes than that: it committed whole.
+                self.faults.clear();
+                let replies = applied.map_err(|e| format!("the batch without a fault: {e}"))?;
+                return Ok((failed, replies));
+            }
+            if applied.is_ok() {
+                return Err(format!(
+                    "the fault at change {failed} did not fail the batch"
+                ));
+            }
+            if self.state != before {
+                return Err(format!(
+                    "the batch failing at change {failed} left something behind"
+                ));
+            }
+        }
+        unreachable!("a batch has fewer than usize::MAX changes")
+    }
+
     /// A crash and a restart: what was committed stays, what the writer kept in memory goes.
     pub fn restart(&mut self) {
         self.cache = Tenants::default();

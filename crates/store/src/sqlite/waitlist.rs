@@ -6,7 +6,7 @@ use crate::StoreError;
 use crate::model::{TenantId, WaitlistEntryView};
 use allot_core::UnixMillis;
 use allot_core::waitlist::RECENT_PROMOTIONS;
-use allot_core::waitlist::{EntryStatus, PriorityClasses, RATE_WINDOW_MS};
+use allot_core::waitlist::{PriorityClasses, RATE_WINDOW_MS};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
 
@@ -110,12 +110,11 @@ pub(super) fn entry_view(
     row: &EntryRecord,
     now: UnixMillis,
 ) -> Result<WaitlistEntryView, StoreError> {
-    let mut view = row.view(now);
-    if view.status == EntryStatus::Waiting {
-        view.position = Some(position(conn, tenant, row, now)?);
-        view.recent_promotions = recent_promotions(conn, tenant, &row.pool_id, now)?;
-    }
-    Ok(view)
+    row.view_in_line(now, |since, limit| {
+        let position = position(conn, tenant, row, now)?;
+        let recent = promotions_since(conn, tenant, &row.pool_id, since, limit)?;
+        Ok((position, recent))
+    })
 }
 
 /// The tenant's priority classes; the default (base 1, no classes) until it sets its own.
