@@ -8,6 +8,8 @@ use crate::model::{
     ApiKey, Channel, DeliveryAttempt, HoldView, PlanView, PoolView, Price, Role, Tenant, TenantId,
     ThresholdRecord, WaitlistEntryView, WaitlistSettings, WebhookView,
 };
+pub use allot_core::quotas::Adjustment;
+pub use allot_core::waitlist::PriorityAsk;
 use allot_core::waitlist::{PriorityClasses, PromotionMode, WaitlistPolicy};
 use allot_core::{
     AdjustRefusal, Capacity, HoldLine, LimitPct, Quantity, Refusal, SessionZone, TransitionError,
@@ -82,15 +84,6 @@ pub struct NewPlan {
     pub thresholds: Option<Vec<ThresholdRecord>>,
 }
 
-/// What a bulk adjustment does to each quota.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QuotaChange {
-    /// Set the capacity.
-    Capacity(Capacity),
-    /// Add to the capacity (negative takes away).
-    Delta(i64),
-}
-
 /// One quota a bulk adjustment looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuotaTarget {
@@ -107,18 +100,8 @@ pub struct QuotaChunk {
     /// The job position of the first target, for the report.
     pub first_seq: i64,
     pub targets: Vec<QuotaTarget>,
-    pub change: QuotaChange,
+    pub change: Adjustment,
     pub reason: String,
-}
-
-/// How a new waiting-list entry's priority is chosen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PriorityRequest {
-    /// The tenant's base priority.
-    Base,
-    Explicit(i64),
-    /// The base plus the bonus of each named class (the tenant's priority classes).
-    Classes(Vec<String>),
 }
 
 #[derive(Debug, Clone)]
@@ -127,7 +110,7 @@ pub struct NewWaitlistEntry {
     pub pool_id: String,
     pub holder: String,
     pub quantity: Quantity,
-    pub priority: PriorityRequest,
+    pub priority: PriorityAsk,
     pub expires_in: TtlSeconds,
 }
 

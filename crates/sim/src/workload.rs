@@ -12,8 +12,8 @@ use allot_core::{
     Capacity, HoldLine, LimitPct, PoolId, Quantity, SessionDate, TtlSeconds, UnixMillis,
 };
 use allot_store::command::{
-    HoldExtras, NewPlan, NewPool, NewWaitlistEntry, PoolPatch, PriorityRequest, QuotaChange,
-    QuotaChunk, QuotaTarget,
+    Adjustment, HoldExtras, NewPlan, NewPool, NewWaitlistEntry, PoolPatch, PriorityAsk, QuotaChunk,
+    QuotaTarget,
 };
 use allot_store::jobs::{JobCommand, JobProgress, JobStatus};
 use allot_store::model::WaitlistSettings;
@@ -266,8 +266,8 @@ impl Workload {
     /// A buyer joining the line of a section (often a full one).
     fn join(&self, rng: &mut Rng, t: usize) -> Command {
         let priority = match rng.u32(0..4) {
-            0 => PriorityRequest::Explicit(rng.i64(0..=10)),
-            _ => PriorityRequest::Base,
+            0 => PriorityAsk::Explicit(rng.i64(0..=10)),
+            _ => PriorityAsk::Base,
         };
         Command::JoinWaitlist(NewWaitlistEntry {
             pool_id: self.pool(rng, t).0,
@@ -360,8 +360,8 @@ impl Workload {
             })
             .collect();
         let change = match rng.bool() {
-            true => QuotaChange::Delta(rng.i64(-8..=8)),
-            false => QuotaChange::Capacity(capacity(rng.i64(0..=40))),
+            true => Adjustment::Add(rng.i64(-8..=8)),
+            false => Adjustment::SetTo(capacity(rng.i64(0..=40))),
         };
         Command::AdjustQuotas(QuotaChunk {
             progress: JobProgress {

@@ -30,7 +30,7 @@ pub mod sqlite;
 pub mod tickets;
 
 pub use command::{
-    BatchTally, Command, Envelope, Failure, Idempotency, Outcome, PriorityRequest, Reply,
+    BatchTally, Command, Envelope, Failure, Idempotency, Outcome, PriorityAsk, Reply,
     StoredResponse, Success,
 };
 pub use database_url::{DatabaseUrl, DatabaseUrlError};

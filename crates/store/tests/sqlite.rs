@@ -623,7 +623,7 @@ fn join_waitlist(pool: &str, holder: &str, quantity: i64) -> Command {
         pool_id: pool.to_owned(),
         holder: holder.to_owned(),
         quantity: Quantity::new(quantity).expect("valid"),
-        priority: PriorityRequest::Base,
+        priority: PriorityAsk::Base,
         expires_in: TtlSeconds::new(7200).expect("valid ttl"),
     })
 }

@@ -5,7 +5,7 @@
 //! in-memory store as it was.
 
 use allot_core::{Capacity, HoldLine, LimitPct, PoolId, Quantity, TtlSeconds, UnixMillis};
-use allot_store::command::{NewPlan, NewPool, QuotaChange, QuotaChunk, QuotaTarget};
+use allot_store::command::{Adjustment, NewPlan, NewPool, QuotaChunk, QuotaTarget};
 use allot_store::jobs::{JobCommand, JobProgress, JobStatus};
 use allot_store::memory::MemoryStore;
 use allot_store::*;
@@ -217,7 +217,7 @@ fn scenario(writer: &mut impl BatchWriter) -> (Vec<String>, Vec<Outcome>) {
             },
             first_seq,
             targets,
-            change: QuotaChange::Capacity(capacity(4)),
+            change: Adjustment::SetTo(capacity(4)),
             reason: "plan Gold+".into(),
         })
     };

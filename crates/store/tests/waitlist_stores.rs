@@ -9,7 +9,7 @@
 
 use allot_core::waitlist::{EntryStatus, PriorityClasses, PromotionMode, WaitlistPolicy};
 use allot_core::{Capacity, HoldLine, LimitPct, PoolId, Quantity, TtlSeconds, UnixMillis};
-use allot_store::command::{NewPool, NewWaitlistEntry, PoolPatch, PriorityRequest};
+use allot_store::command::{NewPool, NewWaitlistEntry, PoolPatch, PriorityAsk};
 use allot_store::memory::MemoryStore;
 use allot_store::*;
 use std::collections::BTreeMap;
@@ -76,7 +76,7 @@ fn hold(pool_id: &str, quantity: i64) -> Command {
     }
 }
 
-fn join(pool_id: &str, holder: &str, quantity: i64, priority: PriorityRequest) -> Command {
+fn join(pool_id: &str, holder: &str, quantity: i64, priority: PriorityAsk) -> Command {
     Command::JoinWaitlist(NewWaitlistEntry {
         pool_id: pool_id.into(),
         holder: holder.into(),
@@ -230,21 +230,16 @@ fn scenario(subject: &mut impl Subject) -> Seen {
     // a seat held; a registered pair; two singles. An unknown class is refused.
     let joined = run.batch(
         vec![
-            join(&balcony, "eve", 4, PriorityRequest::Explicit(5)),
-            join(&floor, "ana", 1, PriorityRequest::Base),
+            join(&balcony, "eve", 4, PriorityAsk::Explicit(5)),
+            join(&floor, "ana", 1, PriorityAsk::Base),
             join(
                 &balcony,
                 "bo",
                 2,
-                PriorityRequest::Classes(vec!["registered".into()]),
+                PriorityAsk::Classes(vec!["registered".into()]),
             ),
-            join(&balcony, "cy", 1, PriorityRequest::Explicit(1)),
-            join(
-                &floor,
-                "dee",
-                1,
-                PriorityRequest::Classes(vec!["vip".into()]),
-            ),
+            join(&balcony, "cy", 1, PriorityAsk::Explicit(1)),
+            join(&floor, "dee", 1, PriorityAsk::Classes(vec!["vip".into()])),
         ],
         at_seconds(2),
     );
@@ -284,7 +279,7 @@ fn scenario(subject: &mut impl Subject) -> Seen {
             Command::CancelWaitlistEntry {
                 entry_id: entries["cy"].clone(),
             },
-            join(&floor, "fin", 1, PriorityRequest::Base),
+            join(&floor, "fin", 1, PriorityAsk::Base),
             Command::CancelWaitlistEntry {
                 entry_id: "wait_unknown".into(),
             },
@@ -300,8 +295,8 @@ fn scenario(subject: &mut impl Subject) -> Seen {
     run.batch(vec![hold(&today, 1), hold(&tomorrow, 1)], at_seconds(20));
     let waiting = run.batch(
         vec![
-            join(&today, "fay", 1, PriorityRequest::Base),
-            join(&tomorrow, "gus", 1, PriorityRequest::Base),
+            join(&today, "fay", 1, PriorityAsk::Base),
+            join(&tomorrow, "gus", 1, PriorityAsk::Base),
         ],
         at_seconds(21),
     );
@@ -322,8 +317,8 @@ fn scenario(subject: &mut impl Subject) -> Seen {
     // A free date serves at once; a full one puts hal in line.
     let more = run.batch(
         vec![
-            join(&after, "ivy", 1, PriorityRequest::Base),
-            join(&today, "hal", 1, PriorityRequest::Base),
+            join(&after, "ivy", 1, PriorityAsk::Base),
+            join(&today, "hal", 1, PriorityAsk::Base),
         ],
         at_seconds(23),
     );
@@ -473,7 +468,7 @@ fn a_waiting_list_batch_failing_at_any_change_leaves_the_memory_store_as_it_was(
     // kim asks for more of the balcony than it can give while its seats are taken, and waits.
     let kim = BatchWriter::apply(
         &mut memory,
-        vec![envelope(join(&balcony, "kim", 4, PriorityRequest::Base))],
+        vec![envelope(join(&balcony, "kim", 4, PriorityAsk::Base))],
         END,
     )
     .expect("committed");
@@ -484,7 +479,7 @@ fn a_waiting_list_batch_failing_at_any_change_leaves_the_memory_store_as_it_was(
     // jo takes the concert's last seat at once; kim gives up; the classes change too.
     let batch = || {
         vec![
-            envelope(join(&floor, "jo", 1, PriorityRequest::Base)),
+            envelope(join(&floor, "jo", 1, PriorityAsk::Base)),
             envelope(Command::CancelWaitlistEntry {
                 entry_id: kim.clone(),
             }),

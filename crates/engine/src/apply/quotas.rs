@@ -97,7 +97,7 @@ pub fn adjust_chunk<P: Port>(
 mod tests {
     use super::*;
     use crate::apply::test_port::RecordingPort;
-    use crate::command::{Failure, QuotaChange, QuotaTarget};
+    use crate::command::{Adjustment, Failure, QuotaTarget};
     use crate::jobs::{JobFailure, JobProgress, JobStatus};
     use allot_core::Capacity;
 
@@ -150,7 +150,7 @@ mod tests {
                 target("dee", None),
                 target("eve", Some("pool_gone")),
             ],
-            change: QuotaChange::Capacity(Capacity::new(15).expect("valid")),
+            change: Adjustment::SetTo(Capacity::new(15).expect("valid")),
             reason: "plan changed".into(),
         };
         let mut pools = TenantPools::default();
@@ -229,7 +229,7 @@ mod tests {
             },
             first_seq: 0,
             targets: vec![target("cy", Some("pool_cy"))],
-            change: QuotaChange::Delta(-5),
+            change: Adjustment::Add(-5),
             reason: "downgrade".into(),
         };
         let mut pools = TenantPools::default();

@@ -14,7 +14,7 @@ use crate::Error;
 use crate::apply::holds::{self, OfferSettled, Placed, Step};
 use crate::apply::outbox;
 use crate::change::{Change, NewEntry};
-use crate::command::{Failure, NewWaitlistEntry, Outcome, PriorityRequest, Success};
+use crate::command::{Failure, NewWaitlistEntry, Outcome, PriorityAsk, Success};
 use crate::model::{LedgerKind, TenantId, WaitlistEntryView};
 use crate::port::Port;
 use crate::records::EntryRecord;
@@ -52,7 +52,7 @@ pub fn join<P: Port>(
     }
     // The tenant's classes are read only when the request needs them.
     let mut classes = None;
-    if !matches!(entry.priority, PriorityRequest::Explicit(_)) {
+    if !matches!(entry.priority, PriorityAsk::Explicit(_)) {
         classes = Some(port.priority_classes(tenant)?);
     }
     let priority = match rules::priority_of(&entry.priority, || classes.take().unwrap_or_default())
@@ -61,7 +61,7 @@ pub fn join<P: Port>(
         Err(failure) => return Ok(Err(failure)),
     };
     let priority_classes = match entry.priority {
-        PriorityRequest::Classes(names) => Some(names),
+        PriorityAsk::Classes(names) => Some(names),
         _ => None,
     };
     let seq = port.next_entry_seq()?;
@@ -540,7 +540,7 @@ mod tests {
             pool_id: pool.into(),
             holder: holder.into(),
             quantity: Quantity::new(quantity).expect("valid"),
-            priority: PriorityRequest::Base,
+            priority: PriorityAsk::Base,
             expires_in: TtlSeconds::new(3_600).expect("valid"),
         }
     }

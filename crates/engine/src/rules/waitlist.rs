@@ -1,7 +1,7 @@
 //! Waiting lists: a new entry's priority, whether it may be cancelled, what serving it makes,
 //! and what a settled offer does to its entry.
 
-use crate::command::{Failure, PriorityRequest};
+use crate::command::{Failure, PriorityAsk};
 use crate::model::LedgerKind;
 use allot_core::HoldStatus;
 use allot_core::waitlist::{self, EntryStatus, PriorityClasses, PromotionMode};
@@ -9,13 +9,13 @@ use allot_core::waitlist::{self, EntryStatus, PriorityClasses, PromotionMode};
 /// A new entry's priority: explicit, the tenant's base, or the base plus each named class's
 /// bonus. `classes` is asked for only when the request needs the tenant's classes.
 pub fn priority_of(
-    request: &PriorityRequest,
+    request: &PriorityAsk,
     classes: impl FnOnce() -> PriorityClasses,
 ) -> Result<i64, Failure> {
     let (priority, field) = match request {
-        PriorityRequest::Explicit(priority) => (waitlist::check_priority(*priority), "priority"),
-        PriorityRequest::Base => (Ok(classes().base), "priority"),
-        PriorityRequest::Classes(names) => (classes().priority_of(names), "priority_class"),
+        PriorityAsk::Explicit(priority) => (waitlist::check_priority(*priority), "priority"),
+        PriorityAsk::Base => (Ok(classes().base), "priority"),
+        PriorityAsk::Classes(names) => (classes().priority_of(names), "priority_class"),
     };
     priority.map_err(|error| Failure::Invalid {
         field: field.to_owned(),
@@ -80,18 +80,18 @@ mod tests {
 
     #[test]
     fn classes_add_their_bonuses_to_the_base() {
-        let request = PriorityRequest::Classes(vec!["registered".into(), "private_gold".into()]);
+        let request = PriorityAsk::Classes(vec!["registered".into(), "private_gold".into()]);
         assert_eq!(priority_of(&request, tour_classes), Ok(6));
-        assert_eq!(priority_of(&PriorityRequest::Base, tour_classes), Ok(1));
+        assert_eq!(priority_of(&PriorityAsk::Base, tour_classes), Ok(1));
     }
 
     #[test]
     fn an_unknown_class_names_the_class_field_and_explicit_needs_no_classes() {
-        let unknown = priority_of(&PriorityRequest::Classes(vec!["vip".into()]), tour_classes);
+        let unknown = priority_of(&PriorityAsk::Classes(vec!["vip".into()]), tour_classes);
         assert!(
             matches!(unknown, Err(Failure::Invalid { field, .. }) if field == "priority_class")
         );
-        let explicit = priority_of(&PriorityRequest::Explicit(4), || {
+        let explicit = priority_of(&PriorityAsk::Explicit(4), || {
             panic!("explicit priorities read no classes")
         });
         assert_eq!(explicit, Ok(4));

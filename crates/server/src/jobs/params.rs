@@ -2,7 +2,6 @@
 //! the worker reads them back, so they depend on nothing else in the server.
 
 use allot_core::quotas::Adjustment;
-use allot_store::command::QuotaChange;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -55,10 +54,7 @@ impl AdjustParams {
     }
 
     /// What the job does to each quota; `None` for parameters no request could have made.
-    pub fn change(&self) -> Option<QuotaChange> {
-        match Adjustment::from_request(self.capacity, self.delta).ok()? {
-            Adjustment::SetTo(capacity) => Some(QuotaChange::Capacity(capacity)),
-            Adjustment::Add(delta) => Some(QuotaChange::Delta(delta)),
-        }
+    pub fn change(&self) -> Option<Adjustment> {
+        Adjustment::from_request(self.capacity, self.delta).ok()
     }
 }

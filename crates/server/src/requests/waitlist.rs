@@ -7,8 +7,8 @@ use allot_core::waitlist::{
     DEFAULT_WAIT_SECONDS, MAX_PRIORITY_CLASSES, PriorityAsk, PriorityClasses, check_priority,
 };
 use allot_core::{PoolId, Quantity, TtlSeconds, UnixMillis};
+use allot_store::Command;
 use allot_store::command::NewWaitlistEntry;
-use allot_store::{Command, PriorityRequest};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -61,9 +61,7 @@ impl JoinWaitlistRequest {
             PriorityClassField::Many(names) => names,
         });
         let priority = match PriorityAsk::from_request(self.priority, classes) {
-            Ok(PriorityAsk::Base) => Some(PriorityRequest::Base),
-            Ok(PriorityAsk::Explicit(priority)) => Some(PriorityRequest::Explicit(priority)),
-            Ok(PriorityAsk::Classes(names)) => Some(PriorityRequest::Classes(names)),
+            Ok(ask) => Some(ask),
             Err(error) => {
                 checks.fail(error.field(), error.to_string());
                 None

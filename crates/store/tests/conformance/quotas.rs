@@ -4,7 +4,7 @@
 
 use crate::harness::*;
 use allot_core::{PoolId, Refusal, UnixMillis, Warning};
-use allot_store::command::{NewPlan, NewPool, QuotaChange, QuotaChunk, QuotaTarget};
+use allot_store::command::{Adjustment, NewPlan, NewPool, QuotaChunk, QuotaTarget};
 use allot_store::jobs::{JobCommand, JobFailure, JobProgress, JobStatus, JobView};
 use allot_store::*;
 
@@ -66,7 +66,7 @@ fn chunk(
     (expected, next, last): (Option<&str>, Option<&str>, bool),
     first_seq: i64,
     targets: Vec<QuotaTarget>,
-    change: QuotaChange,
+    change: Adjustment,
 ) -> Command {
     Command::AdjustQuotas(QuotaChunk {
         progress: JobProgress {
@@ -226,7 +226,7 @@ pub fn a_plan_change_moves_its_members_chunk_by_chunk_and_resumes_after_a_chunk<
     );
     assert_eq!(run.plan(&acme(), &plan.id).map(|p| p.capacity), Some(4));
 
-    let to_four = QuotaChange::Capacity(capacity(4));
+    let to_four = Adjustment::SetTo(capacity(4));
     let first = || {
         chunk(
             &job,
@@ -360,7 +360,7 @@ pub fn a_bulk_credit_top_up_adds_to_each_quota<S: StoreUnderTest>(run: &mut Run<
             target("bo", Some(&quotas[1])),
             target("dee", None),
         ],
-        QuotaChange::Delta(5),
+        Adjustment::Add(5),
     );
     let done = job_of(run.send(&acme(), top_up, at(2 * SECOND)));
     assert_eq!(

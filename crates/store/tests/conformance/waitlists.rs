@@ -4,11 +4,11 @@
 use crate::harness::*;
 use allot_core::waitlist::{EntryStatus, PriorityClasses};
 use allot_core::{HoldStatus, Quantity, TtlSeconds, UnixMillis};
-use allot_store::command::{NewWaitlistEntry, PriorityRequest};
+use allot_store::command::{NewWaitlistEntry, PriorityAsk};
 use allot_store::*;
 use std::collections::BTreeMap;
 
-fn join(pool_id: &str, holder: &str, priority: PriorityRequest) -> Command {
+fn join(pool_id: &str, holder: &str, priority: PriorityAsk) -> Command {
     Command::JoinWaitlist(NewWaitlistEntry {
         pool_id: pool_id.into(),
         holder: holder.into(),
@@ -44,8 +44,8 @@ pub fn a_full_event_puts_buyers_in_line_and_a_released_cart_offers_them_seats<S:
     let line = run.batch(
         &acme(),
         vec![
-            join(&event.id, "ana", PriorityRequest::Base),
-            join(&event.id, "bo", PriorityRequest::Base),
+            join(&event.id, "ana", PriorityAsk::Base),
+            join(&event.id, "bo", PriorityAsk::Base),
         ],
         at(2 * SECOND),
     );
@@ -82,8 +82,8 @@ pub fn an_offer_that_lapses_goes_to_the_next_in_line<S: StoreUnderTest>(run: &mu
     run.batch(
         &acme(),
         vec![
-            join(&event.id, "ana", PriorityRequest::Base),
-            join(&event.id, "bo", PriorityRequest::Base),
+            join(&event.id, "ana", PriorityAsk::Base),
+            join(&event.id, "bo", PriorityAsk::Base),
         ],
         at(2 * SECOND),
     );
@@ -114,11 +114,11 @@ pub fn priority_classes_put_registered_buyers_first<S: StoreUnderTest>(run: &mut
     let line = run.batch(
         &acme(),
         vec![
-            join(&event.id, "guest", PriorityRequest::Base),
+            join(&event.id, "guest", PriorityAsk::Base),
             join(
                 &event.id,
                 "member",
-                PriorityRequest::Classes(vec!["registered".into()]),
+                PriorityAsk::Classes(vec!["registered".into()]),
             ),
         ],
         at(2 * SECOND),
@@ -128,11 +128,7 @@ pub fn priority_classes_put_registered_buyers_first<S: StoreUnderTest>(run: &mut
     assert_eq!(line[1].position, Some(1), "the member is served first");
     let unknown = run.send(
         &acme(),
-        join(
-            &event.id,
-            "vip",
-            PriorityRequest::Classes(vec!["vip".into()]),
-        ),
+        join(&event.id, "vip", PriorityAsk::Classes(vec!["vip".into()])),
         at(3 * SECOND),
     );
     assert!(
