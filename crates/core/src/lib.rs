@@ -40,8 +40,9 @@ pub mod waitlist;
 
 pub use dates::{DateError, SessionDate, SessionZone, UnknownZone};
 pub use hold::{Hold, HoldStatus, LineEffect, TransitionError};
-pub use pool::{Pool, PoolId, PoolLimits};
-pub use pools::{AdjustRefusal, HoldLine, Placement, PoolSet, Refusal, Warning};
+pub use limits::PoolLimits;
+pub use pool::{AdjustRefusal, Pool, PoolId};
+pub use pools::{HoldLine, Placement, PoolSet, Refusal, Warning};
 pub use totals::{ChildFigures, Totals};
 pub use units::{Capacity, LimitPct, Quantity, TtlSeconds, UnitError, UnixMillis};
 

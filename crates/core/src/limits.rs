@@ -1,12 +1,47 @@
-//! Limits as a client asks for them: the defaults a pool or a plan gets when a figure is left
+//! How far a pool may be used ([`PoolLimits`]), and limits as a client asks for them: the defaults a pool or a plan gets when a figure is left
 //! out, the rule that a soft limit never sits above the hard one, how full a pool reads, and
 //! whether a hold of some quantity could be placed now.
 
-use crate::pool::PoolLimits;
 use crate::units::{Capacity, LimitPct, Quantity, UnitError};
 
 /// The hard limit a pool or plan gets when none is asked for: exactly its capacity.
 pub const DEFAULT_HARD_LIMIT_PCT: i64 = 100;
+
+/// How far a pool may be used. `hard` caps held + committed; above `soft` a hold still succeeds
+/// but carries a warning (a campaign quota: 10% overage allowed with a warning, blocked above
+/// 110%).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolLimits {
+    pub capacity: Capacity,
+    pub hard_limit_pct: LimitPct,
+    pub soft_limit_pct: LimitPct,
+}
+
+impl PoolLimits {
+    /// Limits with the defaults: hard 100%, soft 100%.
+    pub fn new(capacity: Capacity) -> Self {
+        PoolLimits {
+            capacity,
+            hard_limit_pct: LimitPct::HUNDRED,
+            soft_limit_pct: LimitPct::HUNDRED,
+        }
+    }
+
+    /// The most units held + committed may reach.
+    pub fn limit(&self) -> i64 {
+        self.hard_limit_pct.of(self.capacity)
+    }
+
+    /// Above this many units a successful hold carries a warning.
+    pub fn soft_limit(&self) -> i64 {
+        self.soft_limit_pct.of(self.capacity)
+    }
+
+    /// Whether the soft limit is within the hard one ([`soft_within_hard`]).
+    pub fn is_consistent(&self) -> bool {
+        soft_within_hard(self.soft_limit_pct, self.hard_limit_pct)
+    }
+}
 
 /// Why asked-for limits were refused; each names the request field it is about.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

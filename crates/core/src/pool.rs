@@ -3,8 +3,7 @@
 //! Counters are rolled up: a hold on a section also counts in the event above it, so checking a
 //! pool and its ancestors is a walk up a short chain, never a scan of a subtree.
 
-use crate::pools::AdjustRefusal;
-use crate::units::{Capacity, LimitPct};
+use crate::limits::PoolLimits;
 use std::fmt;
 
 /// An opaque pool id. The core only compares them.
@@ -23,40 +22,15 @@ impl From<&str> for PoolId {
     }
 }
 
-/// How far a pool may be used. `hard` caps held + committed; above `soft` a hold still succeeds
-/// but carries a warning (a campaign quota: 10% overage allowed with a warning, blocked above
-/// 110%).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PoolLimits {
-    pub capacity: Capacity,
-    pub hard_limit_pct: LimitPct,
-    pub soft_limit_pct: LimitPct,
-}
-
-impl PoolLimits {
-    /// Limits with the defaults: hard 100%, soft 100%.
-    pub fn new(capacity: Capacity) -> Self {
-        PoolLimits {
-            capacity,
-            hard_limit_pct: LimitPct::HUNDRED,
-            soft_limit_pct: LimitPct::HUNDRED,
-        }
-    }
-
-    /// The most units held + committed may reach.
-    pub fn limit(&self) -> i64 {
-        self.hard_limit_pct.of(self.capacity)
-    }
-
-    /// Above this many units a successful hold carries a warning.
-    pub fn soft_limit(&self) -> i64 {
-        self.soft_limit_pct.of(self.capacity)
-    }
-
-    /// Whether the soft limit is within the hard one ([`crate::limits::soft_within_hard`]).
-    pub fn is_consistent(&self) -> bool {
-        crate::limits::soft_within_hard(self.soft_limit_pct, self.hard_limit_pct)
-    }
+/// Why a change of capacity or limits was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdjustRefusal {
+    #[error("pool {0} does not exist")]
+    UnknownPool(PoolId),
+    #[error("capacity {capacity} is below the {used} units already held or committed")]
+    BelowUse { capacity: i64, used: i64 },
+    #[error("the soft limit may not exceed the hard limit")]
+    SoftAboveHard,
 }
 
 /// A pool's settings and rolled-up counters, as the core decides over them.

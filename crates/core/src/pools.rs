@@ -5,7 +5,8 @@
 
 use crate::MAX_POOL_DEPTH;
 use crate::hold::LineEffect;
-use crate::pool::{Pool, PoolId, PoolLimits};
+use crate::limits::PoolLimits;
+use crate::pool::{AdjustRefusal, Pool, PoolId};
 use crate::units::Quantity;
 // Pool ids are short strings looked up many times per hold: a fast hash, not SipHash.
 use foldhash::HashMap;
@@ -30,17 +31,6 @@ pub enum Refusal {
         requested: i64,
         available: i64,
     },
-}
-
-/// Why a change of capacity or limits was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AdjustRefusal {
-    #[error("pool {0} does not exist")]
-    UnknownPool(PoolId),
-    #[error("capacity {capacity} is below the {used} units already held or committed")]
-    BelowUse { capacity: i64, used: i64 },
-    #[error("the soft limit may not exceed the hard limit")]
-    SoftAboveHard,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -398,8 +398,8 @@ pub fn check_priority(priority: i64) -> Result<i64, PriorityError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pool::{Pool, PoolLimits};
     use crate::units::Capacity;
+    use crate::{Pool, PoolLimits};
 
     fn set_with(pools: &[(&str, Option<&str>, i64, i64)]) -> PoolSet {
         let mut set = PoolSet::new();

@@ -10,14 +10,20 @@ use crate::change::Change;
 use crate::command::StoredResponse;
 use crate::jobs::JobView;
 use crate::model::{Channel, PlanView, TenantId};
+use crate::records::PoolRecord;
 use crate::records::{EntryRecord, HoldRecord};
 use crate::rules::idempotency::KeyRecord;
 use crate::rules::routing::Subscriber;
 use crate::tickets::{AttendeeForIssue, AttendeeView, TicketView};
-use crate::working::LoadPools;
 use allot_core::waitlist::PriorityClasses;
 use allot_core::{PoolId, SessionDate, UnixMillis};
 use std::collections::BTreeMap;
+
+/// What the working set reads from a store: pools.
+pub trait LoadPools {
+    /// A pool of the tenant as stored, `None` when there is none (another tenant's id included).
+    fn pool(&mut self, tenant: &TenantId, id: &PoolId) -> Result<Option<PoolRecord>, Error>;
+}
 
 pub trait Port: LoadPools {
     /// A new id with `prefix` (`hold`, `pool`, …), unique in the store. A store may make them

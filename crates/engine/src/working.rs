@@ -11,18 +11,12 @@ use crate::Error;
 use crate::change::{Change, LedgerChange, PoolCounters, PoolUse};
 use crate::command::Failure;
 use crate::model::{LedgerKind, PoolView, TenantId};
-use crate::port::Port;
+use crate::port::{LoadPools, Port};
 use crate::records::PoolRecord;
 use allot_core::{DateError, Pool, PoolId, PoolSet, Refusal, SessionDate, SessionZone, UnixMillis};
 use std::collections::BTreeSet;
 // Ids are looked up many times per command in the working set: a fast hash, not SipHash.
 use foldhash::{HashMap, HashSet};
-
-/// What the working set reads from a store: pools.
-pub trait LoadPools {
-    /// A pool of the tenant as stored, `None` when there is none (another tenant's id included).
-    fn pool(&mut self, tenant: &TenantId, id: &PoolId) -> Result<Option<PoolRecord>, Error>;
-}
 
 /// One ledger entry to append, borrowing what the batch already holds: a change to a pool's
 /// counters or capacity.

@@ -5,7 +5,7 @@
 use super::faults::Faults;
 use super::outbox::OutboxUndo;
 use super::tickets::TicketUndo;
-use super::{MemoryState, StoredEntry, StoredKey};
+use super::{MemoryState, StoredEntry, StoredKey, restore};
 use crate::command::StoredResponse;
 use crate::ids::Ids;
 use crate::jobs::{JobState, JobView};
@@ -15,11 +15,11 @@ use allot_core::waitlist::{EntryStatus, PriorityClasses, QueueKey};
 use allot_core::{PoolId, SessionDate, UnixMillis};
 use allot_engine::Error;
 use allot_engine::change::{Change, NewEntry, NewHold, PoolUse};
+use allot_engine::port::LoadPools;
 use allot_engine::port::Port;
 use allot_engine::records::{EntryRecord, HoldRecord, PoolRecord};
 use allot_engine::rules::idempotency::KeyRecord;
 use allot_engine::rules::routing::Subscriber;
-use allot_engine::working::LoadPools;
 use std::collections::BTreeMap;
 
 /// A pool whose use must be at `from` to change: the engine's cache and the store disagree
@@ -574,14 +574,6 @@ impl<'a> MemoryBatch<'a> {
         dates.sort_by(|a, b| a.date.cmp(&b.date));
         dates.into_iter()
     }
-}
-
-/// Puts back what a change replaced: the old value, or nothing where there was none.
-pub(super) fn restore<K: Ord, V>(map: &mut BTreeMap<K, V>, key: K, old: Option<V>) {
-    match old {
-        Some(old) => map.insert(key, old),
-        None => map.remove(&key),
-    };
 }
 
 fn queue_key(entry: &EntryRecord) -> QueueKey {

@@ -393,3 +393,11 @@ fn by_tenant<T>(items: impl Iterator<Item = (TenantId, T)>) -> Vec<(TenantId, T)
     items.sort_by(|(a, _), (b, _)| a.cmp(b));
     items
 }
+
+/// Puts back what a change replaced: the old value, or nothing where there was none.
+fn restore<K: Ord, V>(map: &mut BTreeMap<K, V>, key: K, old: Option<V>) {
+    match old {
+        Some(old) => map.insert(key, old),
+        None => map.remove(&key),
+    };
+}

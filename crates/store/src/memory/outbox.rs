@@ -3,7 +3,7 @@
 //! answering how to take it back), and the reads it routes with. (Events are in the state's
 //! own log.) Nothing is sent from here: no worker delivers for this store.
 
-use super::batch::restore;
+use super::restore;
 use crate::model::{
     AlertView, Channel, DeliveryAttempt, DeliveryStatus, DeliveryView, TenantId, WebhookView,
 };

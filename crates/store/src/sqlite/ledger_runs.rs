@@ -23,8 +23,8 @@
 //! The memory is a cache of what the database says: it is rebuilt from the ledger's tail when the
 //! writer starts, after a batch fails, and when another connection has written the file.
 
-use super::verify::Mismatch;
 use crate::StoreError;
+use crate::maintenance::Mismatch;
 use allot_core::PoolId;
 use foldhash::{HashMap, HashMapExt};
 use rusqlite::{Connection, OptionalExtension, params};

@@ -4,9 +4,7 @@
 
 use super::{Access, DATABASE_FILE, open_connection};
 use crate::StoreError;
-// Named here too because `ledger_runs` reports its findings as this module's mismatches.
-pub(super) use crate::maintenance::Mismatch;
-use crate::maintenance::VerifyReport;
+use crate::maintenance::{Mismatch, VerifyReport};
 use allot_core::audit::{Counters, counters_from_holds, counters_from_ledger};
 use allot_core::{HoldStatus, PoolId};
 use std::collections::HashMap;

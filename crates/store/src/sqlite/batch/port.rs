@@ -20,11 +20,11 @@ use allot_core::waitlist::PriorityClasses;
 use allot_core::{PoolId, SessionDate, SessionZone, UnixMillis};
 use allot_engine::Error;
 use allot_engine::change::{Change, PoolCounters};
+use allot_engine::port::LoadPools;
 use allot_engine::port::Port;
 use allot_engine::records::{EntryRecord, HoldRecord, PoolRecord};
 use allot_engine::rules::idempotency::KeyRecord;
 use allot_engine::rules::routing::Subscriber;
-use allot_engine::working::LoadPools;
 use rusqlite::{OptionalExtension, Transaction, params};
 use std::collections::BTreeMap;
 
