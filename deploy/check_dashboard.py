@@ -13,7 +13,7 @@ source = open(metrics_path).read()
 
 # Every family registered in metrics.rs, with the type of the metric registered under it.
 registered = re.findall(r'r\.register\(\s*"([a-z_]+)",\s*"[^"]*",\s*m\.([a-z_]+)\.clone\(\)', source)
-fields = dict(re.findall(r'^\s{4}([a-z_]+): ([A-Za-z<>, ]+),$', source, re.M))
+fields = dict(re.findall(r'^\s{4}([a-z_]+): ([A-Za-z0-9<>, ]+),$', source, re.M))
 known = {"up"}
 for name, field in registered:
     kind = fields.get(field, "")

@@ -86,7 +86,8 @@ pub struct Metrics {
     writer_batch_duration: Histogram,
     store_database_bytes: Gauge,
     store_wal_bytes: Gauge,
-    process_cpu_seconds: FloatGauge,
+    /// A counter, as Prometheus names it (`process_cpu_seconds_total`): moved up to what /proc says.
+    process_cpu_seconds: Counter<f64, AtomicU64>,
     process_resident_memory_bytes: Gauge,
     process_virtual_memory_bytes: Gauge,
     process_open_fds: Gauge,
@@ -146,7 +147,7 @@ impl Metrics {
             writer_batch_duration: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             store_database_bytes: Gauge::default(),
             store_wal_bytes: Gauge::default(),
-            process_cpu_seconds: FloatGauge::default(),
+            process_cpu_seconds: Counter::default(),
             process_resident_memory_bytes: Gauge::default(),
             process_virtual_memory_bytes: Gauge::default(),
             process_open_fds: Gauge::default(),
@@ -457,8 +458,11 @@ impl Metrics {
         let gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
         if let Ok(stat) = process.stat() {
             let ticks = procfs::ticks_per_second().max(1) as f64;
-            self.process_cpu_seconds
-                .set((stat.utime + stat.stime) as f64 / ticks);
+            let spent = (stat.utime + stat.stime) as f64 / ticks;
+            let counted = self.process_cpu_seconds.get();
+            if spent > counted {
+                self.process_cpu_seconds.inc_by(spent - counted);
+            }
             self.process_resident_memory_bytes
                 .set(gauge(stat.rss.saturating_mul(procfs::page_size())));
             self.process_virtual_memory_bytes.set(gauge(stat.vsize));

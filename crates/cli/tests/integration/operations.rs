@@ -125,6 +125,7 @@ async fn metrics_move_when_holds_are_granted_refused_confirmed_released_and_expi
         "allot_store_wal_bytes",
         "process_resident_memory_bytes",
         "process_open_fds",
+        "process_cpu_seconds_total",
     ] {
         assert!(
             before.samples.iter().any(|sample| sample.metric == family),
@@ -222,6 +223,136 @@ async fn metrics_move_when_holds_are_granted_refused_confirmed_released_and_expi
         ),
         1.0
     );
+}
+
+/// What the families of the waiting-list, alert, delivery and job test read.
+fn outbox_figures(scrape: &Scrape) -> HashMap<&'static str, f64> {
+    let severity = |name| value(scrape, "allot_alerts_fired_total", &[("severity", name)]);
+    HashMap::from([
+        ("joins", value(scrape, "allot_waitlist_joins_total", &[])),
+        ("serves", value(scrape, "allot_waitlist_serves_total", &[])),
+        ("lapses", value(scrape, "allot_waitlist_lapses_total", &[])),
+        ("alerts_info", severity("info")),
+        ("alerts_warning", severity("warning")),
+        ("alerts_error", severity("error")),
+        ("sent", value(scrape, "allot_deliveries_sent_total", &[])),
+        (
+            "failed",
+            value(scrape, "allot_deliveries_failed_total", &[]),
+        ),
+        ("pending", value(scrape, "allot_deliveries_pending", &[])),
+        ("chunks", value(scrape, "allot_job_chunks_total", &[])),
+        ("jobs_running", value(scrape, "allot_jobs_running", &[])),
+    ])
+}
+
+#[tokio::test]
+async fn metrics_move_when_buyers_wait_alerts_fire_deliveries_are_tried_and_jobs_run() {
+    let app = spawn_app_with(Options {
+        manual_clock: true,
+        ..Options::default()
+    })
+    .await;
+    let key = app.tenant("Outbox metrics").await;
+    // The receiver refuses the first delivery and takes the rest.
+    let receiver = Receiver::start(&[500]).await;
+    let hook = app
+        .post(
+            "/v1/webhooks",
+            &key,
+            json!({"url": receiver.url, "events": ["alert.fired"]}),
+        )
+        .await;
+    assert_eq!(hook.status, StatusCode::CREATED, "{}", hook.body);
+    let pool = app
+        .pool(&key, json!({ "name": "Hall", "capacity": 10 }))
+        .await;
+    let start = outbox_figures(&scrape(&app).await);
+
+    // 8 of 10 seats: the 80 % alert (info); its delivery is refused once.
+    let first = app.hold(&key, &pool, 8).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    let failed_once = eventually(Duration::from_secs(10), "a failed attempt", || async {
+        let figures = outbox_figures(&scrape(&app).await);
+        (figures["failed"] > start["failed"]).then_some(figures)
+    })
+    .await;
+    assert_eq!(failed_once["alerts_info"] - start["alerts_info"], 1.0);
+    assert_eq!(failed_once["pending"], 1.0, "waiting for its retry");
+    // Its retry, about 5 s later, is delivered.
+    app.clock.advance_ms(7_000);
+    let delivered = eventually(Duration::from_secs(10), "the retry delivered", || async {
+        let figures = outbox_figures(&scrape(&app).await);
+        // Counted when sent, and no longer pending once the writer records the attempt.
+        (figures["sent"] > start["sent"] && figures["pending"] == 0.0).then_some(figures)
+    })
+    .await;
+    assert_eq!(delivered["sent"] - start["sent"], 1.0);
+
+    // The last two seats (90 % warning and 100 % error), then a buyer in line; a release
+    // serves the buyer an offer, which lapses 15 minutes later.
+    let last = app.hold(&key, &pool, 2).await;
+    assert_eq!(last.status, StatusCode::CREATED, "{}", last.body);
+    let joined = app
+        .post(
+            &format!("/v1/pools/{pool}/waitlist"),
+            &key,
+            json!({"quantity": 1, "holder": "ana"}),
+        )
+        .await;
+    assert_eq!(joined.status, StatusCode::CREATED, "{}", joined.body);
+    let hold_id = last.body["id"].as_str().expect("a hold id");
+    let released = app
+        .post(&format!("/v1/holds/{hold_id}/release"), &key, json!({}))
+        .await;
+    assert_eq!(released.status, StatusCode::OK, "{}", released.body);
+    app.clock.advance_ms(16 * 60 * 1000);
+    let lapsed = eventually(Duration::from_secs(10), "the offer lapses", || async {
+        let figures = outbox_figures(&scrape(&app).await);
+        (figures["lapses"] > start["lapses"]).then_some(figures)
+    })
+    .await;
+    let moved = |figures: &HashMap<&str, f64>, name: &str| figures[name] - start[name];
+    assert_eq!(moved(&lapsed, "joins"), 1.0);
+    assert_eq!(moved(&lapsed, "serves"), 1.0);
+    assert_eq!(moved(&lapsed, "lapses"), 1.0);
+    assert_eq!(moved(&lapsed, "alerts_warning"), 1.0);
+    assert_eq!(moved(&lapsed, "alerts_error"), 1.0);
+
+    // A bulk quota change is a job: its chunk is counted, and it stops running.
+    let plan = app
+        .post(
+            "/v1/plans",
+            &key,
+            json!({"name": "Season", "unit": "credits", "capacity": 10}),
+        )
+        .await;
+    assert_eq!(plan.status, StatusCode::CREATED, "{}", plan.body);
+    let plan_id = plan.body["id"].as_str().expect("a plan id");
+    let member = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/v1/plans/{plan_id}/members/ana"),
+            Some(&key),
+            Some(&json!({})),
+            &[],
+        )
+        .await;
+    assert!(member.status.is_success(), "{}", member.body);
+    let job = app
+        .post(
+            "/v1/quota-adjustments",
+            &key,
+            json!({"subjects": ["ana"], "delta": 5, "reason": "bonus"}),
+        )
+        .await;
+    assert_eq!(job.status, StatusCode::ACCEPTED, "{}", job.body);
+    let done = eventually(Duration::from_secs(30), "the job's chunk", || async {
+        let figures = outbox_figures(&scrape(&app).await);
+        (figures["chunks"] > start["chunks"] && figures["jobs_running"] == 0.0).then_some(figures)
+    })
+    .await;
+    assert!(moved(&done, "chunks") >= 1.0);
 }
 
 #[tokio::test]
