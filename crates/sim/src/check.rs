@@ -6,7 +6,7 @@ use allot_core::waitlist::{EntryStatus, WaitlistPolicy};
 use allot_core::{HoldStatus, PoolId, UnixMillis};
 use allot_store::memory::{MemoryState, MemoryStore};
 use allot_store::{Failure, LedgerEntry, Reply, TenantId};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation(pub String);
@@ -28,8 +28,8 @@ fn violated(what: String) -> Result<(), Violation> {
 }
 
 /// After each committed batch: one answer per command; a repeated request answered as the
-/// first time; a key reused for another request refused; the pools the writer keeps for the
-/// next batch exactly what was committed, and none over its limit.
+/// first time; a key reused for another request refused; the pools the batch wrote kept by the
+/// writer for the next batch exactly as committed, and none over its limit.
 pub fn after_batch(
     store: &MemoryStore,
     sent: &[Sent],
@@ -82,20 +82,41 @@ pub fn after_batch(
             }
         }
     }
-    for (tenant, row) in store.cached_pools() {
-        let key = (tenant.clone(), row.core.id.clone());
-        match state.pools.get(&key) {
-            Some(committed) if committed == row => {}
-            committed => {
-                return violated(format!(
-                    "the writer keeps pool {} of {tenant:?} as {row:?}, but committed {committed:?}",
-                    row.core.id.0
-                ));
-            }
-        }
-        within_limit(tenant, row.core.id.clone(), &row.core)?;
+    // The pools this batch wrote; every cached pool is compared in `cache_is_committed`, with
+    // the full check.
+    for (tenant, id, cached) in store.cached_pools_written_last() {
+        let Some(row) = cached else { continue };
+        cached_as_committed(state, tenant, id, row)?;
     }
     Ok(())
+}
+
+/// Every pool the writer keeps for the next batch is exactly what was committed, and none is
+/// over its limit.
+pub fn cache_is_committed(store: &MemoryStore) -> Result<(), Violation> {
+    let state = store.state();
+    for (tenant, row) in store.cached_pools() {
+        cached_as_committed(state, tenant, &row.core.id, row)?;
+    }
+    Ok(())
+}
+
+fn cached_as_committed(
+    state: &MemoryState,
+    tenant: &TenantId,
+    id: &PoolId,
+    row: &allot_engine::records::PoolRecord,
+) -> Result<(), Violation> {
+    match state.pools.get(&(tenant.clone(), id.clone())) {
+        Some(committed) if committed == row => {}
+        committed => {
+            return violated(format!(
+                "the writer keeps pool {} of {tenant:?} as {row:?}, but committed {committed:?}",
+                id.0
+            ));
+        }
+    }
+    within_limit(tenant, id.clone(), &row.core)
 }
 
 fn within_limit(tenant: &TenantId, id: PoolId, pool: &allot_core::Pool) -> Result<(), Violation> {
@@ -120,12 +141,8 @@ fn within_limit(tenant: &TenantId, id: PoolId, pool: &allot_core::Pool) -> Resul
 /// - replaying the ledger gives the same counters;
 /// - no pool, nor any ancestor, holds more than its limit.
 pub fn full(state: &MemoryState, now: UnixMillis) -> Result<(), Violation> {
-    let parents: BTreeMap<(&TenantId, &PoolId), Option<&PoolId>> = state
-        .pools
-        .iter()
-        .map(|((tenant, id), row)| ((tenant, id), row.core.parent_id.as_ref()))
-        .collect();
-    let mut from_holds: BTreeMap<(TenantId, PoolId), (i64, i64)> = BTreeMap::new();
+    let chains = Chains::of(state)?;
+    let mut from_holds = vec![(0i64, 0i64); chains.parents.len()];
     for ((tenant, id), hold) in &state.holds {
         if hold.status == HoldStatus::Held && hold.expires_at <= now {
             return violated(format!("hold {id} is still held past its deadline"));
@@ -136,19 +153,13 @@ pub fn full(state: &MemoryState, now: UnixMillis) -> Result<(), Violation> {
             _ => continue,
         };
         for line in &hold.lines {
-            roll_up(
-                &parents,
-                &mut from_holds,
-                tenant,
-                &PoolId(line.pool_id.clone()),
-                |c| {
-                    c.0 += held * line.quantity;
-                    c.1 += committed * line.quantity;
-                },
-            )?;
+            chains.roll_up(&mut from_holds, tenant, &line.pool_id, |c| {
+                c.0 += held * line.quantity;
+                c.1 += committed * line.quantity;
+            })?;
         }
     }
-    let mut from_ledger: BTreeMap<(TenantId, PoolId), (i64, i64)> = BTreeMap::new();
+    let mut from_ledger = vec![(0i64, 0i64); chains.parents.len()];
     for (tenant, entry) in &state.ledger {
         let LedgerEntry {
             pool_id,
@@ -156,28 +167,21 @@ pub fn full(state: &MemoryState, now: UnixMillis) -> Result<(), Violation> {
             committed_delta,
             ..
         } = entry;
-        roll_up(
-            &parents,
-            &mut from_ledger,
-            tenant,
-            &PoolId(pool_id.clone()),
-            |c| {
-                c.0 += held_delta;
-                c.1 += committed_delta;
-            },
-        )?;
+        chains.roll_up(&mut from_ledger, tenant, pool_id, |c| {
+            c.0 += held_delta;
+            c.1 += committed_delta;
+        })?;
     }
-    for ((tenant, id), row) in &state.pools {
-        let key = (tenant.clone(), id.clone());
+    for (slot, ((tenant, id), row)) in state.pools.iter().enumerate() {
         let counters = (row.core.held, row.core.committed);
-        let holds = from_holds.get(&key).copied().unwrap_or_default();
+        let holds = from_holds[slot];
         if counters != holds {
             return violated(format!(
                 "pool {} of {tenant:?} counts (held, committed) {counters:?}, its live holds {holds:?}",
                 id.0
             ));
         }
-        let ledger = from_ledger.get(&key).copied().unwrap_or_default();
+        let ledger = from_ledger[slot];
         if counters != ledger {
             return violated(format!(
                 "pool {} of {tenant:?} counts {counters:?}, its ledger replays to {ledger:?}",
@@ -280,26 +284,60 @@ pub fn entries_served(state: &MemoryState) -> u64 {
         .count() as u64
 }
 
-/// Adds to a pool and each of its ancestors.
-fn roll_up(
-    parents: &BTreeMap<(&TenantId, &PoolId), Option<&PoolId>>,
-    counters: &mut BTreeMap<(TenantId, PoolId), (i64, i64)>,
-    tenant: &TenantId,
-    pool: &PoolId,
-    add: impl Fn(&mut (i64, i64)),
-) -> Result<(), Violation> {
-    let mut next = Some(pool.clone());
-    while let Some(id) = next {
-        let Some(parent) = parents.get(&(tenant, &id)) else {
+/// Every pool by its place in the committed state's pool map, with its parent's place: the
+/// full check rolls figures up chains without copying an id.
+struct Chains<'s> {
+    slots: HashMap<(&'s str, &'s str), usize>,
+    parents: Vec<Option<usize>>,
+}
+
+impl<'s> Chains<'s> {
+    fn of(state: &'s MemoryState) -> Result<Self, Violation> {
+        let slots: HashMap<(&str, &str), usize> = state
+            .pools
+            .keys()
+            .enumerate()
+            .map(|(slot, (tenant, id))| ((tenant.0.as_str(), id.0.as_str()), slot))
+            .collect();
+        let mut parents = Vec::with_capacity(slots.len());
+        for ((tenant, id), row) in &state.pools {
+            let Some(parent) = row.core.parent_id.as_ref() else {
+                parents.push(None);
+                continue;
+            };
+            match slots.get(&(tenant.0.as_str(), parent.0.as_str())) {
+                Some(&slot) => parents.push(Some(slot)),
+                None => {
+                    return Err(Violation(format!(
+                        "pool {} of {tenant:?} has a parent {} it does not have",
+                        id.0, parent.0
+                    )));
+                }
+            }
+        }
+        Ok(Chains { slots, parents })
+    }
+
+    /// Adds to a pool and each of its ancestors.
+    fn roll_up(
+        &self,
+        counters: &mut [(i64, i64)],
+        tenant: &TenantId,
+        pool: &str,
+        add: impl Fn(&mut (i64, i64)),
+    ) -> Result<(), Violation> {
+        let Some(&first) = self.slots.get(&(tenant.0.as_str(), pool)) else {
             return violated(format!(
-                "{tenant:?} counts on pool {}, which it does not have",
-                id.0
+                "{tenant:?} counts on pool {pool}, which it does not have"
             ));
         };
-        add(counters.entry((tenant.clone(), id.clone())).or_default());
-        next = parent.cloned();
+        let mut next = Some(first);
+        while let Some(slot) = next {
+            add(&mut counters[slot]);
+            next = self.parents[slot];
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// What a batch could have changed, cheap enough to take before every faulty batch: every
@@ -376,12 +414,48 @@ pub fn nothing_left_behind(before: &Fingerprint, after: &MemoryState) -> Result<
     Ok(())
 }
 
+/// How much of everything is committed, and the last ledger entry and event: what a crash
+/// that lost or rewound committed changes would show. (The whole state is not copied for it:
+/// the in-memory store's restart drops only the writer's pools, and the batches after it are
+/// checked against what is committed, pool by pool.)
+#[derive(Debug, Clone, PartialEq)]
+pub struct Committed {
+    counts: [usize; 14],
+    last_ledger: Option<LedgerEntry>,
+    last_event: Option<String>,
+}
+
+impl Committed {
+    pub fn of(state: &MemoryState) -> Self {
+        Committed {
+            counts: [
+                state.tenants.len(),
+                state.api_keys.len(),
+                state.pools.len(),
+                state.holds.len(),
+                state.consumptions.len(),
+                state.ledger.len(),
+                state.idempotency.len(),
+                state.plans.len(),
+                state.members.len(),
+                state.jobs.len(),
+                state.job_items.len(),
+                state.entries.len(),
+                state.events.len(),
+                state.held_holds().count(),
+            ],
+            last_ledger: state.ledger.last().map(|(_, entry)| entry.clone()),
+            last_event: state.events.last().map(|(_, event)| event.id.clone()),
+        }
+    }
+}
+
 /// A crash keeps every committed change and drops only what the writer held in memory.
 pub fn nothing_lost_in_a_crash(
-    committed: &Fingerprint,
+    committed: &Committed,
     store: &MemoryStore,
 ) -> Result<(), Violation> {
-    if *committed != Fingerprint::of(store.state()) {
+    if *committed != Committed::of(store.state()) {
         return violated("a restart changed what was committed".into());
     }
     if store.cached_pools().next().is_some() {

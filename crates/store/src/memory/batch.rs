@@ -79,6 +79,21 @@ impl<'a> MemoryBatch<'a> {
         }
     }
 
+    /// The pools the batch wrote (made, counters or settings), each once.
+    pub(super) fn written_pools(&self) -> Vec<(TenantId, PoolId)> {
+        let mut written: Vec<(TenantId, PoolId)> = self
+            .undo
+            .iter()
+            .filter_map(|undo| match undo {
+                Undo::Pool(key, _) => Some(key.clone()),
+                _ => None,
+            })
+            .collect();
+        written.sort();
+        written.dedup();
+        written
+    }
+
     /// Takes back every change of the batch, newest first.
     pub(super) fn roll_back(mut self) {
         while let Some(undo) = self.undo.pop() {
@@ -108,7 +123,9 @@ impl<'a> MemoryBatch<'a> {
                 }
                 Undo::Tickets(undo) => state.tickets.undo(undo),
                 Undo::Outbox(undo) => state.outbox.undo(undo),
-                Undo::Entry(key, old) => restore(&mut state.entries, key, old.map(|e| *e)),
+                Undo::Entry(key, old) => {
+                    state.put_entry(key, old.map(|e| *e));
+                }
                 Undo::WaitlistSeq(seq) => state.waitlist_seq = seq,
                 Undo::PriorityClasses(tenant, old) => {
                     restore(&mut state.priority_classes, tenant, old)
@@ -442,7 +459,7 @@ impl<'a> MemoryBatch<'a> {
                     )));
                 };
                 let stored = stored_entry(*entry, pool);
-                state.entries.insert(key.clone(), stored);
+                state.put_entry(key.clone(), Some(stored));
                 self.undo.push(Undo::Entry(key, None));
             }
             Change::WaitlistEntryStatus {
@@ -463,10 +480,11 @@ impl<'a> MemoryBatch<'a> {
                         key.1
                     )));
                 };
-                let old = stored.clone();
-                stored.record.status = to;
-                stored.record.updated_at = at;
-                self.undo.push(Undo::Entry(key, Some(Box::new(old))));
+                let mut changed = stored.clone();
+                changed.record.status = to;
+                changed.record.updated_at = at;
+                let old = state.put_entry(key.clone(), Some(changed));
+                self.undo.push(Undo::Entry(key, old.map(Box::new)));
             }
             Change::WaitlistEntryPromoted {
                 tenant,
@@ -487,14 +505,15 @@ impl<'a> MemoryBatch<'a> {
                         key.1
                     )));
                 };
-                let old = stored.clone();
-                let record = &mut stored.record;
+                let mut changed = stored.clone();
+                let record = &mut changed.record;
                 record.status = to;
                 record.hold_id = Some(hold_id);
                 record.offer_expires_at = offer_expires_at;
                 record.promoted_at = Some(at);
                 record.updated_at = at;
-                self.undo.push(Undo::Entry(key, Some(Box::new(old))));
+                let old = state.put_entry(key.clone(), Some(changed));
+                self.undo.push(Undo::Entry(key, old.map(Box::new)));
             }
             Change::PriorityClasses { tenant, classes } => {
                 let old = state.priority_classes.insert(tenant.clone(), classes);
@@ -543,19 +562,6 @@ impl<'a> MemoryBatch<'a> {
     }
 
     /// The tenant's waiting entries on `pool`, in serving order.
-    fn waiting_on<'s>(&'s self, tenant: &'s TenantId, pool: &'s str) -> Vec<&'s EntryRecord> {
-        let mut waiting: Vec<&EntryRecord> = self
-            .state
-            .entries
-            .iter()
-            .filter(|((owner, _), _)| owner == tenant)
-            .map(|(_, stored)| &stored.record)
-            .filter(|entry| entry.pool_id == pool && entry.status == EntryStatus::Waiting)
-            .collect();
-        waiting.sort_by_key(|entry| queue_key(entry));
-        waiting
-    }
-
     /// A tenant's pools that are dates of `session`, in date order.
     fn dates_of<'s>(
         &'s self,
@@ -762,8 +768,8 @@ impl Port for MemoryBatch<'_> {
         limit: i64,
     ) -> Result<Vec<EntryRecord>, Error> {
         Ok(self
+            .state
             .waiting_on(tenant, &pool.0)
-            .into_iter()
             .skip(offset.max(0) as usize)
             .take(limit.max(0) as usize)
             .cloned()
@@ -777,8 +783,8 @@ impl Port for MemoryBatch<'_> {
         now: UnixMillis,
     ) -> Result<u64, Error> {
         let ahead = self
+            .state
             .waiting_on(tenant, &entry.pool_id)
-            .into_iter()
             .filter(|other| other.expires_at > now && queue_key(other) < queue_key(entry))
             .count();
         Ok(ahead as u64 + 1)
@@ -791,17 +797,11 @@ impl Port for MemoryBatch<'_> {
         since: UnixMillis,
         limit: i64,
     ) -> Result<Vec<UnixMillis>, Error> {
-        let mut times: Vec<UnixMillis> = self
+        Ok(self
             .state
-            .entries
-            .iter()
-            .filter(|((owner, _), stored)| owner == tenant && stored.record.pool_id == pool.0)
-            .filter_map(|(_, stored)| stored.record.promoted_at)
-            .filter(|at| *at > since)
-            .collect();
-        times.sort_by(|a, b| b.cmp(a));
-        times.truncate(limit.max(0) as usize);
-        Ok(times)
+            .promotions_since(tenant, &pool.0, since)
+            .take(limit.max(0) as usize)
+            .collect())
     }
 
     fn priority_classes(&mut self, tenant: &TenantId) -> Result<PriorityClasses, Error> {
@@ -818,18 +818,12 @@ impl Port for MemoryBatch<'_> {
         now: UnixMillis,
         limit: i64,
     ) -> Result<Vec<(TenantId, EntryRecord)>, Error> {
-        let mut due: Vec<(TenantId, EntryRecord)> = self
+        Ok(self
             .state
-            .entries
-            .iter()
-            .filter(|(_, stored)| {
-                stored.record.status == EntryStatus::Waiting && stored.record.expires_at <= now
-            })
-            .map(|((tenant, _), stored)| (tenant.clone(), stored.record.clone()))
-            .collect();
-        due.sort_by_key(|(_, entry)| (entry.expires_at, entry.seq));
-        due.truncate(limit.max(0) as usize);
-        Ok(due)
+            .waiting_due(now)
+            .take(limit.max(0) as usize)
+            .map(|(tenant, entry)| (tenant.clone(), entry.clone()))
+            .collect())
     }
 
     fn dates_with_waiting_before(

@@ -21,7 +21,7 @@ use crate::jobs::{JobItem, JobView};
 use crate::model::{EventView, LedgerEntry, PlanView, PoolView, Role, Tenant, TenantId};
 use crate::observe::{Member, Observed};
 use crate::{BatchWriter, StoreError};
-use allot_core::waitlist::PriorityClasses;
+use allot_core::waitlist::{EntryStatus, PriorityClasses, QueueKey};
 use allot_core::{HoldStatus, PoolId, PoolSet, UnixMillis};
 use allot_engine::records::{EntryRecord, HoldRecord, PoolRecord};
 use allot_engine::rules::idempotency::KeyRecord;
@@ -80,6 +80,12 @@ pub struct MemoryState {
     pub outbox: OutboxBook,
     /// Held holds by deadline: the expiry probe reads only what is due.
     held_by_deadline: BTreeSet<(UnixMillis, TenantId, String)>,
+    /// Indexes of `entries`, kept in step by [`MemoryState::put_entry`], so that a waiting
+    /// list is read without a scan of every entry: each pool's waiting entries in queue order,
+    /// waiting entries by deadline, and each pool's promotions by time.
+    waiting_in_line: BTreeMap<(TenantId, String), BTreeMap<QueueKey, String>>,
+    waiting_by_deadline: BTreeSet<(UnixMillis, i64, TenantId, String)>,
+    promotions: BTreeMap<(TenantId, String), BTreeSet<(UnixMillis, String)>>,
     /// Ids follow each other, so a simulation replays them exactly.
     ids: Ids,
 }
@@ -105,6 +111,9 @@ impl Default for MemoryState {
             events: Vec::new(),
             outbox: OutboxBook::default(),
             held_by_deadline: BTreeSet::new(),
+            waiting_in_line: BTreeMap::new(),
+            waiting_by_deadline: BTreeSet::new(),
+            promotions: BTreeMap::new(),
             ids: Ids::sequential(),
         }
     }
@@ -137,6 +146,98 @@ impl MemoryState {
                 .insert((new.expires_at, key.0.clone(), key.1.clone()));
         }
         previous
+    }
+
+    /// Sets or removes a waiting-list entry, keeping its indexes in step; answers what was
+    /// there.
+    fn put_entry(
+        &mut self,
+        key: (TenantId, String),
+        entry: Option<StoredEntry>,
+    ) -> Option<StoredEntry> {
+        let previous = match entry {
+            Some(entry) => self.entries.insert(key.clone(), entry),
+            None => self.entries.remove(&key),
+        };
+        if let Some(old) = &previous {
+            self.index_entry(&key, &old.record, false);
+        }
+        if let Some(new) = self.entries.get(&key).map(|stored| stored.record.clone()) {
+            self.index_entry(&key, &new, true);
+        }
+        previous
+    }
+
+    fn index_entry(&mut self, key: &(TenantId, String), entry: &EntryRecord, add: bool) {
+        let pool = (key.0.clone(), entry.pool_id.clone());
+        if entry.status == EntryStatus::Waiting {
+            let by_deadline = (entry.expires_at, entry.seq, key.0.clone(), key.1.clone());
+            let line = self.waiting_in_line.entry(pool.clone()).or_default();
+            if add {
+                line.insert(queue_key(entry), key.1.clone());
+                self.waiting_by_deadline.insert(by_deadline);
+            } else {
+                line.remove(&queue_key(entry));
+                self.waiting_by_deadline.remove(&by_deadline);
+            }
+            if line.is_empty() {
+                self.waiting_in_line.remove(&pool);
+            }
+        }
+        if let Some(at) = entry.promoted_at {
+            let times = self.promotions.entry(pool.clone()).or_default();
+            if add {
+                times.insert((at, key.1.clone()));
+            } else {
+                times.remove(&(at, key.1.clone()));
+            }
+            if times.is_empty() {
+                self.promotions.remove(&pool);
+            }
+        }
+    }
+
+    /// A pool's waiting entries (those not yet expired by a sweep included), in queue order.
+    fn waiting_on<'s>(
+        &'s self,
+        tenant: &TenantId,
+        pool: &str,
+    ) -> impl Iterator<Item = &'s EntryRecord> + 's {
+        let line = self.waiting_in_line.get(&(tenant.clone(), pool.to_owned()));
+        let tenant = tenant.clone();
+        line.into_iter().flat_map(move |line| {
+            let tenant = tenant.clone();
+            line.values()
+                .map(move |id| &self.entries[&(tenant.clone(), id.clone())].record)
+        })
+    }
+
+    /// A pool's promotions after `since`, newest first.
+    fn promotions_since<'s>(
+        &'s self,
+        tenant: &TenantId,
+        pool: &str,
+        since: UnixMillis,
+    ) -> impl Iterator<Item = UnixMillis> + 's {
+        let times = self.promotions.get(&(tenant.clone(), pool.to_owned()));
+        times.into_iter().flat_map(move |times| {
+            times
+                .iter()
+                .rev()
+                .map(|(at, _)| *at)
+                .take_while(move |at| *at > since)
+        })
+    }
+
+    /// Waiting entries whose deadline is at or before `now`, by deadline then arrival.
+    fn waiting_due(&self, now: UnixMillis) -> impl Iterator<Item = (&TenantId, &EntryRecord)> {
+        self.waiting_by_deadline
+            .iter()
+            .take_while(move |(at, ..)| *at <= now)
+            .map(|(_, _, tenant, id)| {
+                let stored = &self.entries[&(tenant.clone(), id.clone())];
+                (tenant, &stored.record)
+            })
     }
 
     /// One tenant's ledger, oldest first.
@@ -181,6 +282,8 @@ pub struct MemoryStore {
     /// them. Dropped by [`MemoryStore::restart`], as a crash drops a writer's memory.
     cache: Tenants,
     faults: Faults,
+    /// The pools the last committed batch wrote.
+    written_last: Vec<(TenantId, PoolId)>,
 }
 
 impl MemoryStore {
@@ -236,6 +339,18 @@ impl MemoryStore {
         self.cache = Tenants::default();
     }
 
+    /// The pools the last committed batch wrote, as the writer keeps them for the next batch
+    /// (`None` where it keeps none): each must be what was committed (the simulation's check
+    /// after every batch; [`MemoryStore::cached_pools`] is the whole of it).
+    pub fn cached_pools_written_last(
+        &self,
+    ) -> impl Iterator<Item = (&TenantId, &PoolId, Option<&PoolRecord>)> {
+        self.written_last.iter().map(|(tenant, id)| {
+            let cached = self.cache.get(tenant).and_then(|pools| pools.rows.get(id));
+            (tenant, id, cached)
+        })
+    }
+
     /// The pools the writer keeps between batches, as it would decide from them: each must be
     /// what is committed (a check for the simulation).
     pub fn cached_pools(&self) -> impl Iterator<Item = (&TenantId, &PoolRecord)> {
@@ -252,6 +367,7 @@ impl BatchWriter for MemoryStore {
         let mut port = MemoryBatch::new(&mut self.state, &mut self.faults);
         match allot_engine::batch::apply(&mut port, &mut tenants, batch, now, expire_first) {
             Ok(replies) => {
+                self.written_last = port.written_pools();
                 tenants.retain(|_, pools| !pools.set.is_empty());
                 tenants
                     .values_mut()
@@ -400,4 +516,11 @@ fn restore<K: Ord, V>(map: &mut BTreeMap<K, V>, key: K, old: Option<V>) {
         Some(old) => map.insert(key, old),
         None => map.remove(&key),
     };
+}
+
+fn queue_key(entry: &EntryRecord) -> QueueKey {
+    QueueKey {
+        priority: entry.priority,
+        seq: entry.seq,
+    }
 }
