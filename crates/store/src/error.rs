@@ -21,6 +21,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// What was stored cannot be what this store writes.
+    pub fn corrupt(what: impl Into<String>) -> Self {
+        StoreError::Corrupt(what.into())
+    }
+
     pub fn is_transient(&self) -> bool {
         matches!(self, StoreError::Unavailable(_) | StoreError::Conflict(_))
     }

@@ -31,12 +31,8 @@ impl Outbox {
         }
     }
 
-    /// Writes one of the outbox's changes; `Err(change)` hands back a change of another family.
-    pub(super) fn write(
-        &mut self,
-        tx: &Transaction<'_>,
-        change: Change,
-    ) -> Result<Result<(), Change>, StoreError> {
+    /// Writes one of the outbox's changes (the port hands it no other kind).
+    pub(super) fn write(&mut self, tx: &Transaction<'_>, change: Change) -> Result<(), StoreError> {
         match change {
             Change::NewEvent {
                 tenant,
@@ -131,9 +127,13 @@ impl Outbox {
                 to,
                 next_attempt_at,
             } => record_attempt(tx, &attempt, number, to, next_attempt_at)?,
-            other => return Ok(Err(other)),
+            other => {
+                return Err(StoreError::Other(format!(
+                    "not a change of the outbox: {other:?}"
+                )));
+            }
         }
-        Ok(Ok(()))
+        Ok(())
     }
 
     /// The tenant's active webhooks, read once per batch.

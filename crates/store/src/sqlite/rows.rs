@@ -41,14 +41,10 @@ fn zone_of(name: Option<String>) -> Option<SessionZone> {
     }
 }
 
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(what.to_owned())
-}
-
 pub fn pool_from_row(row: &Row<'_>) -> Result<PoolRecord, StoreError> {
-    let capacity = Capacity::new(row.get(5)?).map_err(|_| corrupt("pool capacity out of range"))?;
-    let hard = LimitPct::new(row.get(6)?).map_err(|_| corrupt("pool hard limit out of range"))?;
-    let soft = LimitPct::new(row.get(7)?).map_err(|_| corrupt("pool soft limit out of range"))?;
+    let capacity = Capacity::new(row.get(5)?).map_err(|_| StoreError::corrupt("pool capacity out of range"))?;
+    let hard = LimitPct::new(row.get(6)?).map_err(|_| StoreError::corrupt("pool hard limit out of range"))?;
+    let soft = LimitPct::new(row.get(7)?).map_err(|_| StoreError::corrupt("pool soft limit out of range"))?;
     let amount: Option<i64> = row.get(10)?;
     let currency: Option<String> = row.get(11)?;
     let price = match (amount, currency) {
@@ -83,11 +79,11 @@ pub fn pool_from_row(row: &Row<'_>) -> Result<PoolRecord, StoreError> {
         date: row.get(18)?,
         waitlist: WaitlistSettings {
             policy: WaitlistPolicy::parse(&row.get::<_, String>(19)?)
-                .ok_or_else(|| corrupt("unknown waitlist policy"))?,
+                .ok_or_else(|| StoreError::corrupt("unknown waitlist policy"))?,
             mode: PromotionMode::parse(&row.get::<_, String>(20)?)
-                .ok_or_else(|| corrupt("unknown waitlist mode"))?,
+                .ok_or_else(|| StoreError::corrupt("unknown waitlist mode"))?,
             offer_ttl: TtlSeconds::new(row.get(21)?)
-                .map_err(|_| corrupt("offer ttl out of range"))?,
+                .map_err(|_| StoreError::corrupt("offer ttl out of range"))?,
         },
         waiting: row.get(22)?,
         waiting_below: row.get(23)?,
@@ -102,7 +98,7 @@ pub fn hold_from_row(row: &Row<'_>) -> Result<HoldRecord, StoreError> {
     let lines: String = row.get(4)?;
     Ok(HoldRecord {
         id: row.get(0)?,
-        status: HoldStatus::parse(&status).ok_or_else(|| corrupt("unknown hold status"))?,
+        status: HoldStatus::parse(&status).ok_or_else(|| StoreError::corrupt("unknown hold status"))?,
         holder: row.get(2)?,
         expires_at: UnixMillis(row.get(3)?),
         lines: serde_json::from_str(&lines)?,
@@ -122,7 +118,7 @@ pub fn entry_from_row(row: &Row<'_>) -> Result<EntryRecord, StoreError> {
         priority: row.get(4)?,
         seq: row.get(5)?,
         status: EntryStatus::parse(&status)
-            .ok_or_else(|| corrupt("unknown waitlist entry status"))?,
+            .ok_or_else(|| StoreError::corrupt("unknown waitlist entry status"))?,
         hold_id: row.get(7)?,
         expires_at: UnixMillis(row.get(8)?),
         offer_expires_at: row.get::<_, Option<i64>>(9)?.map(UnixMillis),

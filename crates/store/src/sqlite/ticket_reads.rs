@@ -8,10 +8,6 @@ use crate::tickets::*;
 use allot_core::UnixMillis;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(what.to_owned())
-}
-
 /// Columns of an attendee (alias `a`) with its live ticket, in the order [`attendee_from_row`] reads.
 pub(super) const ATTENDEE_COLUMNS: &str = "a.id, a.event_id, a.external_id, a.name, a.email, a.section_id, a.created_at, a.updated_at, \
      (SELECT t.id FROM tickets t WHERE t.tenant_id = a.tenant_id AND t.attendee_id = a.id AND t.status != 'void')";
@@ -44,7 +40,7 @@ pub(super) fn ticket_from_row(row: &Row<'_>) -> Result<TicketView, StoreError> {
         hold_id: row.get(4)?,
         code: row.get(5)?,
         token_seed: row.get(6)?,
-        status: TicketStatus::parse(&status).ok_or_else(|| corrupt("unknown ticket status"))?,
+        status: TicketStatus::parse(&status).ok_or_else(|| StoreError::corrupt("unknown ticket status"))?,
         issued_at: UnixMillis(row.get(8)?),
         used_at: row.get::<_, Option<i64>>(9)?.map(UnixMillis),
         voided_at: row.get::<_, Option<i64>>(10)?.map(UnixMillis),
@@ -91,7 +87,7 @@ pub(super) fn job_from_row(row: &Row<'_>) -> Result<JobView, StoreError> {
     Ok(JobView {
         id: row.get(0)?,
         kind: row.get(1)?,
-        status: JobStatus::parse(&status).ok_or_else(|| corrupt("unknown job status"))?,
+        status: JobStatus::parse(&status).ok_or_else(|| StoreError::corrupt("unknown job status"))?,
         params: serde_json::from_str(&params)?,
         cursor: row.get(4)?,
         total: row.get(5)?,
@@ -308,7 +304,7 @@ impl TicketStore for SqliteStore {
                     Some(TicketStatus::Valid) => counts.valid = count,
                     Some(TicketStatus::Used) => counts.used = count,
                     Some(TicketStatus::Void) => counts.void = count,
-                    None => return Err(corrupt("unknown ticket status")),
+                    None => return Err(StoreError::corrupt("unknown ticket status")),
                 }
             }
             Ok(Some(counts))

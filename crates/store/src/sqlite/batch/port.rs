@@ -402,11 +402,7 @@ impl SqlitePort<'_, '_> {
             | Change::WebhookDeactivated { .. }
             | Change::PendingDeliveriesFailed { .. }
             | Change::RecipientGroups { .. }
-            | Change::DeliveryAttempted { .. }) => {
-                if let Err(other) = self.outbox.write(tx, outbox_change)? {
-                    unreachable!("not an outbox change: {other:?}");
-                }
-            }
+            | Change::DeliveryAttempted { .. }) => self.outbox.write(tx, outbox_change)?,
         }
         Ok(())
     }
