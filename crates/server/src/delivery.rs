@@ -352,14 +352,22 @@ impl Sender {
         let payload: serde_json::Value =
             serde_json::from_str(&due.delivery.payload).unwrap_or_default();
         let data = &payload["data"];
-        let subject = match data["severity"].as_str() {
-            Some(severity) => format!(
+        let subject = match (due.delivery.event_type.as_str(), data["severity"].as_str()) {
+            (_, Some(severity)) => format!(
                 "[allot] {severity}: pool {} at {} of {}",
                 data["pool_id"].as_str().unwrap_or("?"),
                 data["used"],
                 data["capacity"]
             ),
-            None => format!("[allot] {}", due.delivery.event_type),
+            ("job.completed", None) => format!(
+                "[allot] job {} {}: {} created, {} skipped, {} failed",
+                data["kind"].as_str().unwrap_or("?"),
+                data["status"].as_str().unwrap_or("?"),
+                data["created"],
+                data["skipped"],
+                data["failed"]
+            ),
+            (kind, None) => format!("[allot] {kind}"),
         };
         let body = serde_json::to_string_pretty(&payload).unwrap_or_default();
         let message = match (from.parse(), to.parse()) {

@@ -538,3 +538,93 @@ async fn alerts_reach_a_recipient_group_by_e_mail() {
     assert!(message.contains(&pool), "{message}");
     assert!(message.contains("Subject: [allot] info"), "{message}");
 }
+
+#[tokio::test]
+async fn a_finished_ticket_job_is_announced_by_e_mail_and_webhook() {
+    let (url, messages) = smtp_server().await;
+    let app = spawn_app_with(Options {
+        smtp: Some(allot_server::delivery::SmtpConfig {
+            url,
+            from: "allot <jobs@example.edu>".to_owned(),
+        }),
+        ..Options::default()
+    })
+    .await;
+    let key = app.tenant("Registrar").await;
+    let groups = json!({"groups": {"operations": [{"email": "ops@example.edu"}]}});
+    let put = app
+        .call(
+            Method::PUT,
+            "/v1/settings/recipients",
+            Some(&key),
+            Some(&groups),
+            &[],
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.body);
+    let receiver = Receiver::start(&[]).await;
+    let hook = app
+        .post(
+            "/v1/webhooks",
+            &key,
+            json!({"url": receiver.url, "events": ["job.completed"]}),
+        )
+        .await;
+    assert_eq!(hook.status, StatusCode::CREATED, "{}", hook.body);
+
+    // A graduation of 3 seats, 4 graduates: 3 tickets, 1 without a seat.
+    let event = app
+        .pool(&key, json!({"name": "Graduation", "capacity": 3}))
+        .await;
+    let rows: Vec<Value> = (1..=4)
+        .map(|i| json!({"external_id": format!("g{i}"), "name": format!("Graduate {i}")}))
+        .collect();
+    let imported = app
+        .post(
+            &format!("/v1/pools/{event}/attendees"),
+            &key,
+            Value::Array(rows),
+        )
+        .await;
+    assert_eq!(imported.status, StatusCode::OK, "{}", imported.body);
+    let started = app
+        .post(
+            &format!("/v1/pools/{event}/tickets/generate"),
+            &key,
+            json!({}),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
+    let job = started.body["id"].as_str().expect("a job id").to_owned();
+
+    let message = eventually(Duration::from_secs(30), "the notice by e-mail", || async {
+        messages.lock().expect("not poisoned").first().cloned()
+    })
+    .await;
+    assert!(message.contains("To: ops@example.edu"), "{message}");
+    assert!(
+        message
+            .contains("Subject: [allot] job tickets.generate done: 3 created, 0 skipped, 1 failed"),
+        "{message}"
+    );
+    assert!(message.contains(&job), "{message}");
+    let notice = eventually(Duration::from_secs(10), "the notice by webhook", || async {
+        receiver.requests().first().cloned()
+    })
+    .await;
+    let body: Value = serde_json::from_str(&notice.body).expect("JSON");
+    assert_eq!(
+        (body["type"].as_str(), body["data"]["job_id"].as_str()),
+        (Some("job.completed"), Some(job.as_str()))
+    );
+    assert_eq!(
+        (
+            body["data"]["created"].as_i64(),
+            body["data"]["failed"].as_i64()
+        ),
+        (Some(3), Some(1))
+    );
+    // One notice each, however long the test waits.
+    let events = app.get("/v1/events?type=job.completed", &key).await;
+    assert_eq!(events.body["items"].as_array().map(Vec::len), Some(1));
+}

@@ -2,6 +2,7 @@
 //! (see [`crate::jobs`] for why that makes each chunk land exactly once).
 
 use crate::Error;
+use crate::apply::outbox;
 use crate::change::Change;
 use crate::command::{Failure, Outcome, Success};
 use crate::jobs::{JobCommand, JobCounters, JobItem, JobProgress, JobState, JobView};
@@ -94,19 +95,26 @@ pub fn advance<P: Port>(
     move_job(port, tenant, job, to)
 }
 
+/// Moves a job; one that ends here is announced (see [`outbox::record_job_completed`]).
 fn move_job<P: Port>(
     port: &mut P,
     tenant: &TenantId,
     job: &JobView,
     to: JobState,
 ) -> Result<JobView, Error> {
+    let ends = to.status.is_finished() && !job.status.is_finished();
+    let now = to.updated_at;
     port.persist(Change::JobProgress {
         tenant: tenant.clone(),
         job_id: job.id.clone(),
         from: Box::new(JobState::of(job)),
         to: Box::new(to.clone()),
     })?;
-    Ok(to.applied_to(job))
+    let moved = to.applied_to(job);
+    if ends {
+        outbox::record_job_completed(port, tenant, &moved, now)?;
+    }
+    Ok(moved)
 }
 
 #[cfg(test)]
@@ -156,6 +164,84 @@ mod tests {
         assert!(port.changes.is_empty());
     }
 
+    /// A finished job is announced once: a `job.completed` event with its counts, e-mailed to
+    /// the recipient group it names (or the operations group) and sent to its subscribers.
+    #[test]
+    fn a_job_that_ends_is_announced_to_its_recipient_group() {
+        use crate::model::Channel;
+        use crate::rules::routing::Target;
+        let mut port = RecordingPort::default();
+        let email = |address: &str| Channel {
+            email: Some(address.into()),
+            webhook_id: None,
+        };
+        port.recipients = std::collections::BTreeMap::from([
+            ("operations".to_owned(), vec![email("ops@example.edu")]),
+            ("registrar".to_owned(), vec![email("registrar@example.edu")]),
+        ]);
+        port.webhooks
+            .insert("wh_1".into(), (vec!["job.completed".into()], true));
+        let mut finish = |params: serde_json::Value, at: i64| {
+            let create = JobCommand::Create {
+                kind: "tickets.generate".into(),
+                params,
+                total: 2,
+            };
+            let job =
+                job_of(execute(&mut port, &tenant(), create, UnixMillis(at)).expect("decided"));
+            let finish = JobCommand::Finish {
+                job_id: job.id.clone(),
+                status: JobStatus::Failed,
+                error: Some("the event was deleted".into()),
+            };
+            let finished = execute(&mut port, &tenant(), finish, UnixMillis(at + 1));
+            assert!(matches!(finished, Ok(Ok(Success::Job(_)))), "{finished:?}");
+            let changes = port.take_changes();
+            let events: Vec<serde_json::Value> = changes
+                .iter()
+                .filter_map(|change| match change {
+                    Change::NewEvent { kind, data, .. } if *kind == "job.completed" => {
+                        Some(data.clone())
+                    }
+                    _ => None,
+                })
+                .collect();
+            let targets: Vec<Target> = changes
+                .into_iter()
+                .filter_map(|change| match change {
+                    Change::NewDelivery { delivery, .. } => Some(delivery.target),
+                    _ => None,
+                })
+                .collect();
+            (job, events, targets)
+        };
+        let (job, events, targets) = finish(serde_json::json!({"notify": "registrar"}), 10);
+        let [event] = events.as_slice() else {
+            panic!("one notice: {events:?}");
+        };
+        assert_eq!(event["job_id"], job.id.as_str());
+        assert_eq!(
+            (event["status"].as_str(), event["error"].as_str()),
+            (Some("failed"), Some("the event was deleted"))
+        );
+        assert_eq!(
+            targets,
+            [
+                Target::Webhook("wh_1".into()),
+                Target::Email("registrar@example.edu".into())
+            ]
+        );
+        let (_, _, targets) = finish(serde_json::json!({}), 20);
+        assert_eq!(
+            targets,
+            [
+                Target::Webhook("wh_1".into()),
+                Target::Email("ops@example.edu".into())
+            ],
+            "without a group named, the operations group"
+        );
+    }
+
     #[test]
     fn a_chunk_advances_its_job_from_the_state_it_claimed_and_notes_its_items() {
         let mut port = RecordingPort::default();
@@ -202,9 +288,10 @@ mod tests {
         .expect("decided");
         assert_eq!((moved.status, moved.counters), (JobStatus::Done, delta));
         let changes = port.take_changes();
+        // The last chunk ends the job, which is announced (no one is subscribed here).
         assert!(matches!(
             changes.as_slice(),
-            [Change::NewJobItems { items, .. }, Change::JobProgress { from, .. }]
+            [Change::NewJobItems { items, .. }, Change::JobProgress { from, .. }, Change::NewEvent { kind: "job.completed", .. }]
                 if items == &vec![item] && from.cursor.is_none()
         ));
         // The same chunk again finds the job moved on.

@@ -7,6 +7,7 @@
 use crate::Error;
 use crate::change::{Change, NewAlert, NewDelivery, NewWebhook};
 use crate::command::{Failure, Outcome, Success};
+use crate::jobs::JobView;
 use crate::model::{Channel, DeliveryAttempt, TenantId, WebhookView};
 use crate::port::Port;
 use crate::rules::routing::{self, Target};
@@ -73,11 +74,50 @@ pub fn record_alert<P: Port>(
         tenant: tenant.clone(),
         alert: Box::new(alert),
     })?;
-    let kind = "alert.fired";
+    record_for_groups(port, tenant, "alert.fired", data, &recipients, now)
+}
+
+/// Announces a job that just ended as a `job.completed` event (its subscribers get it), and
+/// queues it for every channel of the recipient group the job names (`notify` in its
+/// parameters), or of [`routing::JOB_NOTICE_GROUP`].
+pub fn record_job_completed<P: Port>(
+    port: &mut P,
+    tenant: &TenantId,
+    job: &JobView,
+    now: UnixMillis,
+) -> Result<(), Error> {
+    let group = job.params["notify"]
+        .as_str()
+        .unwrap_or(routing::JOB_NOTICE_GROUP);
+    let data = json!({
+        "job_id": job.id, "kind": job.kind, "status": job.status.as_str(),
+        "total": job.total, "done": job.counters.done, "created": job.counters.created,
+        "skipped": job.counters.skipped, "failed": job.counters.failed, "error": job.error,
+        "recipients": [group],
+    });
+    record_for_groups(
+        port,
+        tenant,
+        "job.completed",
+        data,
+        &[group.to_owned()],
+        now,
+    )
+}
+
+/// Records an event for its subscribers and for each channel of `recipients` (groups).
+fn record_for_groups<P: Port>(
+    port: &mut P,
+    tenant: &TenantId,
+    kind: &'static str,
+    data: serde_json::Value,
+    recipients: &[String],
+    now: UnixMillis,
+) -> Result<(), Error> {
     let (event_id, payload) = record(port, tenant, kind, data, now)?;
     let groups = port.recipient_groups(tenant)?;
     let subscribers = port.subscribers(tenant)?;
-    for target in routing::alert_targets(&recipients, &groups, &subscribers) {
+    for target in routing::group_targets(kind, recipients, &groups, &subscribers) {
         queue(port, tenant, target, &event_id, kind, payload.clone(), now)?;
     }
     Ok(())

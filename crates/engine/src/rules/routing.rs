@@ -37,8 +37,13 @@ pub fn subscribed<'a>(subscribers: &'a [Subscriber], kind: &str) -> Vec<&'a str>
         .collect()
 }
 
-/// An alert's deliveries beyond its subscribers: each channel of its recipient groups, once.
-pub fn alert_targets(
+/// The recipient group a finished job's notice goes to when the job names none.
+pub const JOB_NOTICE_GROUP: &str = "operations";
+
+/// The deliveries of an event of `kind` addressed to recipient groups (an alert's, a finished
+/// job's), beyond the webhooks subscribed to it: each channel of the groups, once.
+pub fn group_targets(
+    kind: &str,
     recipients: &[String],
     groups: &BTreeMap<String, Vec<Channel>>,
     subscribers: &[Subscriber],
@@ -50,7 +55,7 @@ pub fn alert_targets(
         .collect();
     channels.sort_by(|a, b| (&a.email, &a.webhook_id).cmp(&(&b.email, &b.webhook_id)));
     channels.dedup();
-    let already = subscribed(subscribers, "alert.fired");
+    let already = subscribed(subscribers, kind);
     channels
         .into_iter()
         .filter_map(|channel| match (&channel.email, &channel.webhook_id) {
@@ -146,7 +151,7 @@ mod tests {
             "customer_success".to_owned(),
             "nobody".to_owned(),
         ];
-        let targets = alert_targets(&recipients, &groups, &subscribers);
+        let targets = group_targets("alert.fired", &recipients, &groups, &subscribers);
         assert_eq!(
             targets,
             vec![

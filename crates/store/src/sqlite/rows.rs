@@ -42,9 +42,12 @@ fn zone_of(name: Option<String>) -> Option<SessionZone> {
 }
 
 pub fn pool_from_row(row: &Row<'_>) -> Result<PoolRecord, StoreError> {
-    let capacity = Capacity::new(row.get(5)?).map_err(|_| StoreError::corrupt("pool capacity out of range"))?;
-    let hard = LimitPct::new(row.get(6)?).map_err(|_| StoreError::corrupt("pool hard limit out of range"))?;
-    let soft = LimitPct::new(row.get(7)?).map_err(|_| StoreError::corrupt("pool soft limit out of range"))?;
+    let capacity = Capacity::new(row.get(5)?)
+        .map_err(|_| StoreError::corrupt("pool capacity out of range"))?;
+    let hard = LimitPct::new(row.get(6)?)
+        .map_err(|_| StoreError::corrupt("pool hard limit out of range"))?;
+    let soft = LimitPct::new(row.get(7)?)
+        .map_err(|_| StoreError::corrupt("pool soft limit out of range"))?;
     let amount: Option<i64> = row.get(10)?;
     let currency: Option<String> = row.get(11)?;
     let price = match (amount, currency) {
@@ -98,7 +101,8 @@ pub fn hold_from_row(row: &Row<'_>) -> Result<HoldRecord, StoreError> {
     let lines: String = row.get(4)?;
     Ok(HoldRecord {
         id: row.get(0)?,
-        status: HoldStatus::parse(&status).ok_or_else(|| StoreError::corrupt("unknown hold status"))?,
+        status: HoldStatus::parse(&status)
+            .ok_or_else(|| StoreError::corrupt("unknown hold status"))?,
         holder: row.get(2)?,
         expires_at: UnixMillis(row.get(3)?),
         lines: serde_json::from_str(&lines)?,

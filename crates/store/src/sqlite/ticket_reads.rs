@@ -40,7 +40,8 @@ pub(super) fn ticket_from_row(row: &Row<'_>) -> Result<TicketView, StoreError> {
         hold_id: row.get(4)?,
         code: row.get(5)?,
         token_seed: row.get(6)?,
-        status: TicketStatus::parse(&status).ok_or_else(|| StoreError::corrupt("unknown ticket status"))?,
+        status: TicketStatus::parse(&status)
+            .ok_or_else(|| StoreError::corrupt("unknown ticket status"))?,
         issued_at: UnixMillis(row.get(8)?),
         used_at: row.get::<_, Option<i64>>(9)?.map(UnixMillis),
         voided_at: row.get::<_, Option<i64>>(10)?.map(UnixMillis),
@@ -87,7 +88,8 @@ pub(super) fn job_from_row(row: &Row<'_>) -> Result<JobView, StoreError> {
     Ok(JobView {
         id: row.get(0)?,
         kind: row.get(1)?,
-        status: JobStatus::parse(&status).ok_or_else(|| StoreError::corrupt("unknown job status"))?,
+        status: JobStatus::parse(&status)
+            .ok_or_else(|| StoreError::corrupt("unknown job status"))?,
         params: serde_json::from_str(&params)?,
         cursor: row.get(4)?,
         total: row.get(5)?,
