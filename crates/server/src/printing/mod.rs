@@ -1,5 +1,13 @@
 //! What a ticket looks like on paper and screens: QR codes as SVG and PNG, drawn from the QR
 //! module matrix, and a printable PDF of tickets in a grid, each with its QR code as an image.
+//!
+//! - [`layout`]: where a ticket's text and QR code sit in its cell, as boxes that never meet.
+//! - [`helvetica`]: the widths of the two faces the text is set in.
+
+mod helvetica;
+pub mod layout;
+
+use helvetica::Face;
 
 use allot_store::tickets::PrintableTicket;
 use pdf_writer::{Content, Name, Pdf, Rect, Ref, Str};
@@ -81,17 +89,51 @@ fn win_ansi(text: &str) -> Vec<u8> {
     text.chars()
         .map(|c| match u32::from(c) {
             code @ (0x20..=0x7e | 0xa0..=0xff) => code as u8,
-            _ => b'?',
+            _ => WIN_ANSI_EXTRAS
+                .iter()
+                .find(|(extra, _)| *extra == c)
+                .map_or(b'?', |(_, byte)| *byte),
         })
         .collect()
 }
+
+/// The characters WinAnsi (Windows-1252) puts at 0x80–0x9F, where Latin-1 has controls: dashes,
+/// curly quotes, the ellipsis, the euro sign, and letters such as Š and Ž.
+const WIN_ANSI_EXTRAS: [(char, u8); 27] = [
+    ('\u{20ac}', 0x80),
+    ('\u{201a}', 0x82),
+    ('\u{0192}', 0x83),
+    ('\u{201e}', 0x84),
+    ('\u{2026}', 0x85),
+    ('\u{2020}', 0x86),
+    ('\u{2021}', 0x87),
+    ('\u{02c6}', 0x88),
+    ('\u{2030}', 0x89),
+    ('\u{0160}', 0x8a),
+    ('\u{2039}', 0x8b),
+    ('\u{0152}', 0x8c),
+    ('\u{017d}', 0x8e),
+    ('\u{2018}', 0x91),
+    ('\u{2019}', 0x92),
+    ('\u{201c}', 0x93),
+    ('\u{201d}', 0x94),
+    ('\u{2022}', 0x95),
+    ('\u{2013}', 0x96),
+    ('\u{2014}', 0x97),
+    ('\u{02dc}', 0x98),
+    ('\u{2122}', 0x99),
+    ('\u{0161}', 0x9a),
+    ('\u{203a}', 0x9b),
+    ('\u{0153}', 0x9c),
+    ('\u{017e}', 0x9e),
+    ('\u{0178}', 0x9f),
+];
 
 const PAGE_WIDTH: f32 = 595.0;
 const PAGE_HEIGHT: f32 = 842.0;
 const COLUMNS: usize = 2;
 const ROWS: usize = 4;
 const MARGIN: f32 = 36.0;
-const QR_SIDE: f32 = 120.0;
 
 /// A printed ticket: its text and the data its QR code carries.
 pub struct PrintItem<'a> {
@@ -99,8 +141,9 @@ pub struct PrintItem<'a> {
     pub qr_data: String,
 }
 
-/// A4 pages with a grid of 2 × 4 tickets, each framed, with the event, name, section, code and
-/// its QR code (one image per ticket, one pixel per module, scaled without smoothing).
+/// A4 pages with a grid of 2 × 4 tickets, each framed, laid out by [`layout::ticket`]: the
+/// event, name, section, code and its QR code (one image per ticket, one pixel per module,
+/// scaled without smoothing).
 pub fn tickets_pdf(event_name: &str, items: &[PrintItem<'_>]) -> Result<Vec<u8>, String> {
     let per_page = COLUMNS * ROWS;
     let pages = items.len().div_ceil(per_page).max(1);
@@ -164,41 +207,39 @@ pub fn tickets_pdf(event_name: &str, items: &[PrintItem<'_>]) -> Result<Vec<u8>,
                 .rect(x + 4.0, y + 4.0, cell_width - 8.0, cell_height - 8.0)
                 .stroke();
             let ticket = item.ticket;
-            let lines: [(&[u8], f32, String); 4] = [
-                (b"F1", 9.0, event_name.to_owned()),
-                (b"F2", 13.0, ticket.attendee_name.clone()),
-                (
-                    b"F1",
-                    10.0,
-                    format!(
-                        "Section: {}",
-                        ticket.section_name.as_deref().unwrap_or("general")
-                    ),
-                ),
-                (b"F2", 12.0, format!("Code: {}", ticket.ticket.code)),
-            ];
-            let mut text_y = y + cell_height - 28.0;
-            for (font, size, text) in lines {
-                let mut shown: Vec<u8> = win_ansi(&text);
-                shown.truncate(28);
+            let section = format!(
+                "Section: {}",
+                ticket.section_name.as_deref().unwrap_or("general")
+            );
+            let (event, name, section, code) = (
+                win_ansi(event_name),
+                win_ansi(&ticket.attendee_name),
+                win_ansi(&section),
+                win_ansi(&ticket.ticket.code),
+            );
+            let text = layout::TicketText {
+                event: &event,
+                name: &name,
+                section: &section,
+                code: &code,
+            };
+            let placed = layout::ticket(cell_width, cell_height, &text);
+            for line in &placed.lines {
+                let font = match line.face {
+                    Face::Regular => Name(b"F1"),
+                    Face::Bold => Name(b"F2"),
+                };
                 content
                     .begin_text()
-                    .set_font(Name(font), size)
-                    .next_line(x + 14.0, text_y)
-                    .show(Str(&shown))
+                    .set_font(font, line.size)
+                    .next_line(x + line.x, y + line.baseline)
+                    .show(Str(&line.text))
                     .end_text();
-                text_y -= size + 8.0;
             }
+            let qr = placed.qr;
             content
                 .save_state()
-                .transform([
-                    QR_SIDE,
-                    0.0,
-                    0.0,
-                    QR_SIDE,
-                    x + cell_width - QR_SIDE - 14.0,
-                    y + (cell_height - QR_SIDE) / 2.0,
-                ])
+                .transform([qr.width, 0.0, 0.0, qr.height, x + qr.x, y + qr.y])
                 .x_object(Name(names[i].as_bytes()))
                 .restore_state();
         }
@@ -234,7 +275,11 @@ mod tests {
     }
 
     #[test]
-    fn text_outside_latin_1_is_replaced() {
+    fn text_is_set_in_win_ansi_and_what_it_lacks_is_replaced() {
         assert_eq!(win_ansi("Zoë 李"), b"Zo\xeb ?".to_vec());
+        assert_eq!(
+            win_ansi("Šárka — “Ž”…"),
+            b"\x8a\xe1rka \x97 \x93\x8e\x94\x85".to_vec()
+        );
     }
 }
