@@ -138,19 +138,88 @@ impl QueueAlert {
     }
 }
 
+/// A waiting list longer than this raises a queue alert (and is a long queue among the current
+/// conditions).
+pub const QUEUE_ALERT_LENGTH: i64 = 10;
+
+/// Whether a waiting list is longer than `long_after`.
+fn queue_is_long(waiting: i64, long_after: i64) -> bool {
+    waiting > long_after
+}
+
+/// Whether people wait for a pool that has no capacity at all.
+fn short_with_people_waiting(waiting: i64, capacity: i64) -> bool {
+    capacity == 0 && waiting > 0
+}
+
 /// Queue alerts raised by a change of a pool's waiting list or capacity: each fires when its
 /// condition becomes true (not while it stays true).
 pub fn queue_alerts(long_after: i64, before: (i64, i64), after: (i64, i64)) -> Vec<QueueAlert> {
     let ((waiting_before, capacity_before), (waiting_after, capacity_after)) = (before, after);
     let mut alerts = Vec::new();
-    if waiting_before <= long_after && waiting_after > long_after {
+    if !queue_is_long(waiting_before, long_after) && queue_is_long(waiting_after, long_after) {
         alerts.push(QueueAlert::Long);
     }
-    let short = |waiting: i64, capacity: i64| capacity == 0 && waiting > 0;
-    if !short(waiting_before, capacity_before) && short(waiting_after, capacity_after) {
+    if !short_with_people_waiting(waiting_before, capacity_before)
+        && short_with_people_waiting(waiting_after, capacity_after)
+    {
         alerts.push(QueueAlert::Shortage);
     }
     alerts
+}
+
+/// Above this share of its capacity in use, a pool shows as nearly full among the current
+/// conditions.
+pub const NEARLY_FULL_PCT: i64 = 90;
+
+/// What holds of a pool right now, beside the log of alerts that fired: the conditions an
+/// operator's board lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// More than [`NEARLY_FULL_PCT`] of its capacity is held or sold.
+    NearlyFull,
+    /// Its waiting list is longer than the queue alerts' length.
+    LongQueue,
+    /// It has no capacity, and people wait for it.
+    NoCapacityWithPeopleWaiting,
+}
+
+impl Condition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Condition::NearlyFull => "nearly_full",
+            Condition::LongQueue => "long_queue",
+            Condition::NoCapacityWithPeopleWaiting => "no_capacity_with_people_waiting",
+        }
+    }
+
+    pub fn severity(self) -> Severity {
+        match self {
+            Condition::NearlyFull | Condition::LongQueue => Severity::Warning,
+            Condition::NoCapacityWithPeopleWaiting => Severity::Error,
+        }
+    }
+}
+
+/// The conditions that hold of a pool with these figures, waiting lists longer than
+/// `long_after` counting as long (the queue alerts' rule, read as a state).
+pub fn current_conditions(
+    used: i64,
+    capacity: i64,
+    waiting: i64,
+    long_after: i64,
+) -> Vec<Condition> {
+    let mut conditions = Vec::new();
+    if i128::from(used) * 100 > i128::from(capacity) * i128::from(NEARLY_FULL_PCT) && used > 0 {
+        conditions.push(Condition::NearlyFull);
+    }
+    if queue_is_long(waiting, long_after) {
+        conditions.push(Condition::LongQueue);
+    }
+    if short_with_people_waiting(waiting, capacity) {
+        conditions.push(Condition::NoCapacityWithPeopleWaiting);
+    }
+    conditions
 }
 
 /// Checks a threshold table a tenant sends: percentages 1 to 1000, throttles up to 30 days,
@@ -347,6 +416,28 @@ mod tests {
                 at: true,
                 over: true
             }
+        );
+    }
+
+    #[test]
+    fn current_conditions_are_the_queue_alerts_rules_read_as_a_state() {
+        // 91 of 100 seats used: nearly full; 90 of 100 is not yet.
+        assert_eq!(current_conditions(91, 100, 0, 10), [Condition::NearlyFull]);
+        assert!(current_conditions(90, 100, 0, 10).is_empty());
+        // Eleven waiting is a long queue; capacity 0 with one waiting is a shortage.
+        assert_eq!(current_conditions(0, 100, 11, 10), [Condition::LongQueue]);
+        assert_eq!(
+            current_conditions(0, 0, 1, 10),
+            [Condition::NoCapacityWithPeopleWaiting]
+        );
+        assert!(
+            current_conditions(0, 0, 0, 10).is_empty(),
+            "an empty pool of nothing"
+        );
+        assert_eq!(
+            current_conditions(12, 10, 11, 10),
+            [Condition::NearlyFull, Condition::LongQueue],
+            "oversold into an overage band and a long queue at once"
         );
     }
 }

@@ -12,16 +12,13 @@ use crate::port::Port;
 use crate::records::PoolRecord;
 use crate::working::{Baseline, TenantPools, Tenants};
 use allot_core::thresholds::{
-    QueueAlert, Threshold, Usage, default_thresholds, firing, queue_alerts,
+    QUEUE_ALERT_LENGTH, QueueAlert, Threshold, Usage, default_thresholds, firing, queue_alerts,
 };
 use allot_core::{Pool, PoolId, UnixMillis};
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 static DEFAULT_THRESHOLDS: LazyLock<Vec<Threshold>> = LazyLock::new(default_thresholds);
-
-/// A waiting list longer than this raises a queue alert.
-pub const QUEUE_ALERT_LENGTH: i64 = 10;
 
 /// Queue alerts repeat at most hourly per pool.
 const QUEUE_ALERT_THROTTLE_MS: i64 = 3_600_000;
