@@ -162,7 +162,7 @@ impl Config {
         routes::waitlist::cancel_entry, routes::waitlist::holder_entries,
         routes::waitlist::get_priority_classes, routes::waitlist::put_priority_classes,
         routes::events::list_events,
-        routes::alerts::list_alerts, routes::alerts::get_recipients, routes::alerts::put_recipients,
+        routes::alerts::list_alerts, routes::alerts::current_conditions, routes::alerts::get_recipients, routes::alerts::put_recipients,
         routes::webhooks::create_webhook, routes::webhooks::list_webhooks, routes::webhooks::delete_webhook,
         routes::webhooks::test_webhook, routes::webhooks::list_deliveries,
         routes::plans::create_plan, routes::plans::list_plans, routes::plans::get_plan, routes::plans::patch_plan,
@@ -237,6 +237,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/events", get(events::list_events))
         .route("/v1/alerts", get(alerts::list_alerts))
+        .route("/v1/alerts/current", get(alerts::current_conditions))
         .route(
             "/v1/settings/recipients",
             get(alerts::get_recipients).put(alerts::put_recipients),

@@ -628,3 +628,84 @@ async fn a_finished_ticket_job_is_announced_by_e_mail_and_webhook() {
     let events = app.get("/v1/events?type=job.completed", &key).await;
     assert_eq!(events.body["items"].as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test]
+async fn current_conditions_list_pools_nearly_full_with_long_queues_or_none_to_give() {
+    let (app, key) = manual_app().await;
+    let join = |pool: String, holder: String| {
+        let app = &app;
+        let key = key.clone();
+        async move {
+            let reply = app
+                .post(
+                    &format!("/v1/pools/{pool}/waitlist"),
+                    &key,
+                    json!({"quantity": 1, "holder": holder}),
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        }
+    };
+    // Nearly full: 19 of 20. A long queue: one seat, taken, and 11 in line. Nothing to give:
+    // capacity 0 with one in line. Quiet: half full.
+    let full = app
+        .pool(&key, json!({"name": "Floor", "capacity": 20}))
+        .await;
+    assert_eq!(app.hold(&key, &full, 19).await.status, StatusCode::CREATED);
+    let queued = app.pool(&key, json!({"name": "Box", "capacity": 1})).await;
+    assert_eq!(app.hold(&key, &queued, 1).await.status, StatusCode::CREATED);
+    for i in 0..11 {
+        join(queued.clone(), format!("buyer{i}")).await;
+    }
+    let closed = app
+        .pool(&key, json!({"name": "Balcony", "capacity": 0}))
+        .await;
+    join(closed.clone(), "ana".into()).await;
+    let quiet = app
+        .pool(&key, json!({"name": "Stalls", "capacity": 10}))
+        .await;
+    assert_eq!(app.hold(&key, &quiet, 5).await.status, StatusCode::CREATED);
+
+    let current = app.get("/v1/alerts/current", &key).await;
+    assert_eq!(current.status, StatusCode::OK, "{}", current.body);
+    let listed: Vec<(String, Vec<String>)> = current.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| {
+            let kinds = item["conditions"]
+                .as_array()
+                .expect("conditions")
+                .iter()
+                .map(|c| c["type"].as_str().unwrap_or("?").to_owned())
+                .collect();
+            (item["pool_id"].as_str().unwrap_or("?").to_owned(), kinds)
+        })
+        .collect();
+    let mut expected = vec![
+        (full.clone(), vec!["nearly_full".to_owned()]),
+        (
+            queued.clone(),
+            vec!["nearly_full".to_owned(), "long_queue".to_owned()],
+        ),
+        (
+            closed.clone(),
+            vec!["no_capacity_with_people_waiting".to_owned()],
+        ),
+    ];
+    expected.sort();
+    assert_eq!(listed, expected);
+    assert_eq!(current.body["next_cursor"], Value::Null);
+
+    // One at a time, following the cursor, the same pools.
+    let first = app.get("/v1/alerts/current?limit=1", &key).await;
+    assert_eq!(first.body["items"][0]["pool_id"], expected[0].0.as_str());
+    let cursor = first.body["next_cursor"].as_str().expect("a cursor");
+    let second = app
+        .get(&format!("/v1/alerts/current?limit=1&cursor={cursor}"), &key)
+        .await;
+    assert_eq!(second.body["items"][0]["pool_id"], expected[1].0.as_str());
+    app.get("/v1/alerts/current?limit=0", &key)
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "validation");
+}

@@ -7,7 +7,7 @@ use crate::extract::{JsonBody, Query};
 use crate::page::Page;
 use crate::requests::validate_recipients;
 use crate::state::{Actor, AppState};
-use crate::views::{AlertBody, RecipientsBody, render_ok};
+use crate::views::{AlertBody, PoolConditionsBody, RecipientsBody, render_ok};
 use allot_store::{AlertFilter, Role};
 use axum::Json;
 use axum::extract::State;
@@ -65,6 +65,56 @@ pub async fn list_alerts(
         .read(move |store| store.list_alerts(&tenant, &filter, page))
         .await?;
     Ok(Json(Page::of(&found, AlertBody::from)))
+}
+
+/// Pools looked at per request of the current conditions, at most: a tenant with more pools
+/// follows `next_cursor` (a page may then hold fewer items than its limit).
+const CONDITIONS_SCAN: usize = 10_000;
+
+/// What holds now, pool by pool, in pool id order: more than 90 % used, a waiting list longer
+/// than 10, no capacity with people waiting — computed as of the request, beside the log of
+/// alerts that fired. Pools without a condition are left out.
+#[utoipa::path(get, path = "/v1/alerts/current", tag = "alerts", params(crate::page::PageQuery),
+    responses((status = 200, body = Page<PoolConditionsBody>), (status = 400)), security(("bearer" = [])))]
+pub async fn current_conditions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<crate::page::PageQuery>,
+) -> Result<Json<Page<PoolConditionsBody>>, ApiError> {
+    let caller = caller.require(Role::Viewer)?;
+    let wanted = query.to_request()?;
+    let tenant = caller.tenant;
+    let now = state.clock.now();
+    let (items, next_cursor) = state
+        .read(move |store| {
+            let mut items = Vec::new();
+            let mut after = wanted.after.clone();
+            let mut scanned = 0;
+            loop {
+                let page = allot_store::PageRequest {
+                    limit: allot_store::MAX_PAGE_SIZE,
+                    after: after.clone(),
+                };
+                let found = store.list_pools(&tenant, None, page, now)?;
+                for pool in &found.items {
+                    scanned += 1;
+                    if let Some(item) = PoolConditionsBody::of(pool) {
+                        items.push(item);
+                    }
+                    if items.len() == wanted.limit || scanned == CONDITIONS_SCAN {
+                        let more = found.next_cursor.is_some()
+                            || found.items.last().map(|last| &last.id) != Some(&pool.id);
+                        return Ok((items, more.then(|| pool.id.clone())));
+                    }
+                }
+                match found.next_cursor {
+                    Some(cursor) => after = Some(cursor),
+                    None => return Ok((items, None)),
+                }
+            }
+        })
+        .await?;
+    Ok(Json(Page { items, next_cursor }))
 }
 
 /// The tenant's recipient groups.

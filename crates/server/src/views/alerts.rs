@@ -1,6 +1,7 @@
 //! Alerts that fired, and the recipient groups they go to.
 
 use crate::timestamps::rfc3339;
+use allot_store::PoolView;
 use allot_store::{AlertView, Channel};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -43,6 +44,65 @@ impl From<&AlertView> for AlertBody {
             waiting: alert.waiting,
             created_at: rfc3339(alert.created_at),
         }
+    }
+}
+
+/// A pool and the conditions that hold of it now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PoolConditionsBody {
+    pub pool_id: String,
+    pub name: String,
+    pub parent_id: Option<String>,
+    /// For one date of a session: the session and the date.
+    pub session_id: Option<String>,
+    pub date: Option<String>,
+    pub used: i64,
+    pub capacity: i64,
+    pub utilization_pct: f64,
+    pub waiting: i64,
+    pub conditions: Vec<ConditionBody>,
+}
+
+/// One condition: nearly_full (over 90 % used), long_queue (more than 10 waiting) or
+/// no_capacity_with_people_waiting; with its severity (warning or error).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConditionBody {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub severity: &'static str,
+}
+
+impl PoolConditionsBody {
+    /// The pool with the conditions that hold of it, or `None` when none does.
+    pub fn of(pool: &PoolView) -> Option<Self> {
+        let used = pool.held + pool.committed;
+        let conditions = allot_core::thresholds::current_conditions(
+            used,
+            pool.capacity,
+            pool.waiting,
+            allot_core::thresholds::QUEUE_ALERT_LENGTH,
+        );
+        if conditions.is_empty() {
+            return None;
+        }
+        Some(PoolConditionsBody {
+            pool_id: pool.id.clone(),
+            name: pool.name.clone(),
+            parent_id: pool.parent_id.clone(),
+            session_id: pool.session_id.clone(),
+            date: pool.date.clone(),
+            used,
+            capacity: pool.capacity,
+            utilization_pct: pool.utilization_pct,
+            waiting: pool.waiting,
+            conditions: conditions
+                .into_iter()
+                .map(|condition| ConditionBody {
+                    kind: condition.as_str(),
+                    severity: condition.severity().as_str(),
+                })
+                .collect(),
+        })
     }
 }
 

@@ -15,7 +15,7 @@ pub mod tickets;
 pub mod waitlist;
 pub mod webhooks;
 
-pub use alerts::{AlertBody, RecipientsBody};
+pub use alerts::{AlertBody, ConditionBody, PoolConditionsBody, RecipientsBody};
 pub use events::EventBody;
 pub use holds::{HoldBody, HoldLineBody};
 pub use jobs::{JobBody, JobFailureBody};
