@@ -32,6 +32,7 @@ pub enum ErrorKind {
     TicketUsed,
     TicketVoid,
     RateLimited,
+    RequestTimeout,
 }
 
 impl ErrorKind {
@@ -116,6 +117,11 @@ impl ErrorKind {
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate-limited",
                 "Too many requests for this API key",
+            ),
+            RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
+                "The request took too long",
             ),
         }
     }

@@ -271,15 +271,29 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/holds/{id}/release", post(holds::release_hold))
         .route("/v1/holds/{id}/extend", post(holds::extend_hold))
         .merge(routes_for_tickets())
+        .merge(routes_for_docs())
+        // After every route is in, so each route's method router gets it.
         .method_not_allowed_fallback(routes::method_not_allowed)
         .fallback(routes::not_found)
         .with_state(state.clone());
-    api.merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
-        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
+    api.layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        // tower's timeout fails with an error that becomes a problem here; tower-http's answers
+        // a bare 408 with no body.
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(
+                    |_: tower::BoxError| async {
+                        ApiError::new(
+                            ErrorKind::RequestTimeout,
+                            format!(
+                                "the request was not answered within {} s",
+                                REQUEST_TIMEOUT.as_secs()
+                            ),
+                        )
+                    },
+                ))
+                .layer(tower::timeout::TimeoutLayer::new(REQUEST_TIMEOUT)),
+        )
         .layer(CatchPanicLayer::custom(|_panic| {
             // Logged by the panic hook with its message; the client gets a problem.
             axum::response::IntoResponse::into_response(ApiError::new(
@@ -355,6 +369,18 @@ fn cors_layer(origins: &[String]) -> Result<Option<tower_http::cors::CorsLayer>,
                 header::RETRY_AFTER,
             ])
             .max_age(Duration::from_secs(3600)),
+    ))
+}
+
+/// The OpenAPI document and the Swagger UI over it. The UI's file handler answers its own 404s
+/// and 405s with no body; they are turned into problems here, so every error the server sends is
+/// problem+json.
+fn routes_for_docs() -> Router<AppState> {
+    let docs: Router<AppState> = utoipa_swagger_ui::SwaggerUi::new("/docs")
+        .url("/openapi.json", ApiDoc::openapi())
+        .into();
+    docs.layer(axum::middleware::map_response(
+        routes::bare_error_as_problem,
     ))
 }
 

@@ -3,6 +3,7 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorKind, corrupt};
+use crate::extract::Path;
 use crate::extract::{IgnoredBody, Query, WriteContext};
 use crate::page::Page;
 use crate::requests::AttendeeRequest;
@@ -12,7 +13,7 @@ use crate::views::{AttendeeBody, ImportBody};
 use allot_store::tickets::TicketCommand;
 use allot_store::{Command, Role};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};

@@ -2,6 +2,7 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::Path;
 use crate::extract::WriteContext;
 use crate::extract::{IgnoredBody, JsonBody, Query};
 use crate::page::Page;
@@ -11,7 +12,7 @@ use crate::views::{HoldBody, render_created, render_ok};
 use allot_core::HoldStatus;
 use allot_store::{Command, HoldFilter, Role};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use utoipa::IntoParams;

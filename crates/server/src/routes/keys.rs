@@ -3,6 +3,7 @@
 use crate::auth::{Caller, generate_secret, hash_secret};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::extract::Path;
 use crate::extract::WriteContext;
 use crate::requests::{CreateApiKeyRequest, CreateTenantRequest};
 use crate::state::{Actor, AppState};
@@ -10,7 +11,7 @@ use crate::timestamps::rfc3339;
 use crate::views::{ApiKeyBody, ApiKeyCreatedBody, TenantCreatedBody, render_created, render_ok};
 use allot_store::{Command, Role};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;

@@ -3,6 +3,7 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorKind, corrupt};
+use crate::extract::Path;
 use crate::extract::WriteContext;
 use crate::extract::{IgnoredBody, JsonBody, parse_json};
 use crate::jobs::params::{AdjustParams, KIND_ADJUST_QUOTAS};
@@ -16,7 +17,7 @@ use allot_store::jobs::{JobCommand, JobView};
 use allot_store::{Command, Success};
 use allot_store::{PlanView, Role, TenantId};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::response::Response;

@@ -2,6 +2,7 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::Path;
 use crate::extract::WriteContext;
 use crate::extract::{JsonBody, Query};
 use crate::page::{Page, PageParams};
@@ -14,7 +15,7 @@ use crate::views::{
 use allot_core::PoolId;
 use allot_store::{PoolView, Role, TenantId};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use utoipa::IntoParams;

@@ -5,6 +5,7 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::extract::Path;
 use crate::extract::WriteContext;
 use crate::page::{Page, PageParams};
 use crate::requests::PatchPoolRequest;
@@ -13,7 +14,7 @@ use crate::views::{PoolBody, render_ok};
 use allot_core::{PoolId, SessionDate, UnixMillis};
 use allot_store::{PoolView, Role};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 
 /// A date given in a path or a query, `YYYY-MM-DD`.

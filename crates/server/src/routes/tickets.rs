@@ -3,6 +3,7 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorKind};
+use crate::extract::Path;
 use crate::extract::WriteContext;
 use crate::extract::{IgnoredBody, JsonBody, Query};
 use crate::jobs::params::KIND_GENERATE_TICKETS;
@@ -15,7 +16,7 @@ use allot_store::jobs::JobCommand;
 use allot_store::tickets::{TicketCommand, TicketStatus, TicketView};
 use allot_store::{Command, Outcome, Role, StoredResponse};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;

@@ -3,6 +3,7 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::Path;
 use crate::extract::WriteContext;
 use crate::extract::{IgnoredBody, JsonBody, Query};
 use crate::page::Page;
@@ -13,7 +14,7 @@ use crate::views::{
 };
 use allot_store::Role;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
