@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 /// The base of every problem `type`; the slug after it never changes once released.
 pub const PROBLEM_BASE: &str = "https://allot.dev/problems/";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ErrorKind {
     Validation,
     MalformedRequest,
@@ -128,6 +128,10 @@ impl ErrorKind {
 
     pub fn status(self) -> StatusCode {
         self.describe().0
+    }
+
+    pub fn title(self) -> &'static str {
+        self.describe().2
     }
 
     pub fn type_uri(self) -> String {

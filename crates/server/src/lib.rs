@@ -14,7 +14,8 @@
 //!   (bulk ticket issuance, bulk quota adjustments); `delivery`: webhooks and e-mail, with
 //!   `egress` keeping them off private addresses; `tickets`: ticket tokens, codes and magic links;
 //!   `printing`: QR codes and the tickets' PDF; `clock`: the time decisions use; `metrics`:
-//!   this server's Prometheus metrics; `observe`: each request's metrics and log line.
+//!   this server's Prometheus metrics; `observe`: each request's metrics and log line;
+//!   `openapi`: the document at `/openapi.json`, with the answers every operation shares.
 //!
 //! Modules depend on one another one way: `routes` on everything below it; `requests` on
 //! `views`, `jobs::params` and `extract`; `views` on `page`, `timestamps` and `error`; `extract`
@@ -29,6 +30,7 @@ pub mod extract;
 pub mod jobs;
 pub mod metrics;
 pub mod observe;
+pub mod openapi;
 pub mod page;
 pub mod printing;
 pub mod requests;
@@ -41,6 +43,7 @@ pub mod timestamps;
 pub mod views;
 pub mod writer;
 
+pub use openapi::ApiDoc;
 pub use startup::{ADMIN_TOKEN_FILE, ServeError};
 
 use crate::auth::Auth;
@@ -144,50 +147,6 @@ impl Config {
         self.database
             .clone()
             .unwrap_or_else(|| allot_store::DatabaseUrl::sqlite_in_data_dir(&self.data_dir))
-    }
-}
-
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "allot", description = "Capacity, quota and reservation server. Errors are RFC 9457 problem+json."),
-    paths(
-        routes::ops::healthz, routes::ops::readyz, routes::ops::metrics,
-        routes::keys::create_tenant, routes::keys::create_api_key, routes::keys::list_api_keys, routes::keys::revoke_api_key,
-        routes::pools::create_pool, routes::pools::list_pools, routes::pools::get_pool, routes::pools::patch_pool,
-        routes::pools::pool_totals, routes::pools::availability, routes::pools::utilization, routes::pools::pool_ledger,
-        routes::holds::create_hold, routes::holds::list_holds, routes::holds::get_hold,
-        routes::holds::confirm_hold, routes::holds::release_hold, routes::holds::extend_hold,
-        routes::sessions::get_date, routes::sessions::patch_date, routes::sessions::list_dates,
-        routes::waitlist::join, routes::waitlist::pool_waitlist, routes::waitlist::get_entry,
-        routes::waitlist::cancel_entry, routes::waitlist::holder_entries,
-        routes::waitlist::get_priority_classes, routes::waitlist::put_priority_classes,
-        routes::events::list_events,
-        routes::alerts::list_alerts, routes::alerts::get_recipients, routes::alerts::put_recipients,
-        routes::webhooks::create_webhook, routes::webhooks::list_webhooks, routes::webhooks::delete_webhook,
-        routes::webhooks::test_webhook, routes::webhooks::list_deliveries,
-        routes::plans::create_plan, routes::plans::list_plans, routes::plans::get_plan, routes::plans::patch_plan,
-        routes::plans::put_member, routes::plans::subject_quotas, routes::plans::adjust_quotas,
-        routes::attendees::import_attendees, routes::attendees::list_attendees,
-        routes::attendees::missing_tickets, routes::attendees::missing_count,
-        routes::tickets::generate, routes::tickets::list_tickets, routes::tickets::tickets_pdf_route,
-        routes::tickets::get_ticket, routes::tickets::void_ticket, routes::tickets::qr_svg, routes::tickets::qr_png,
-        routes::tickets::check_in, routes::tickets::checkin_counts,
-        routes::jobs::list_jobs, routes::jobs::get_job, routes::jobs::job_report,
-    ),
-    modifiers(&BearerAuth),
-)]
-pub struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
     }
 }
 

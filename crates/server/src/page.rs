@@ -14,6 +14,7 @@ const MAX_CURSOR_CHARS: usize = 200;
 
 /// `?limit=&cursor=` on every list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1 to 1000, default 100.
     pub limit: Option<usize>,

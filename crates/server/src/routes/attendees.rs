@@ -38,7 +38,6 @@ fn media_type(headers: &HeaderMap) -> String {
         (AttendeeRequest = "application/json"),
         (Vec<AttendeeRequest> = "application/json"),
         (String = "text/csv", example = "external_id,name,email,section\n2021-0042,Siti Rahma,siti@example.org,Hall A\n"))),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely: the same key and body replay the first answer for 24 h")),
     responses((status = 200, body = ImportBody), (status = 400), (status = 404), (status = 415)),
     security(("bearer" = [])))]
 pub async fn import_attendees(
@@ -90,6 +89,7 @@ pub async fn import_attendees(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AttendeeListQuery {
     /// `false`: only attendees without a ticket (void ones do not count); `true`: only with.
     pub has_ticket: Option<bool>,

@@ -15,6 +15,7 @@ use utoipa::IntoParams;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventQuery {
     /// Only events of this type, e.g. `waitlist.offered`.
     #[serde(rename = "type")]

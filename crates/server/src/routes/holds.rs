@@ -20,7 +20,6 @@ use utoipa::IntoParams;
 /// Hold capacity on one or more pools. Every line and every ancestor fits, or nothing changes
 /// and the answer is 409 insufficient-capacity naming the pool that ran short.
 #[utoipa::path(post, path = "/v1/holds", tag = "holds", request_body = CreateHoldRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely: the same key and body replay the first answer for 24 h")),
     responses((status = 201, body = HoldBody), (status = 400), (status = 404), (status = 409)),
     security(("bearer" = [])))]
 pub async fn create_hold(
@@ -124,6 +123,7 @@ pub async fn get_hold(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HoldListQuery {
     pub holder: Option<String>,
     /// held, confirmed, released or expired.

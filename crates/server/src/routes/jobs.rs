@@ -40,6 +40,7 @@ pub async fn get_job(
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct JobListQuery {
     /// Only jobs of this kind: `tickets.generate` or `quotas.adjust`.
     pub kind: Option<String>,

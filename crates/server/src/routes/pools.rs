@@ -22,7 +22,6 @@ use utoipa::IntoParams;
 
 /// Create a pool (admin).
 #[utoipa::path(post, path = "/v1/pools", tag = "pools", request_body = CreatePoolRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely: the same key and body replay the first answer for 24 h")),
     responses((status = 201, body = PoolBody), (status = 400), (status = 403)),
     security(("bearer" = [])))]
 pub async fn create_pool(
@@ -64,6 +63,7 @@ pub async fn get_pool(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PoolListQuery {
     /// Only the direct children of this pool.
     pub parent_id: Option<String>,
@@ -171,6 +171,7 @@ pub async fn utilization(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AvailabilityQuery {
     /// Units wanted; at least 1, default 1.
     pub quantity: Option<i64>,

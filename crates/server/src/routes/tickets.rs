@@ -33,7 +33,6 @@ fn render_accepted(outcome: &Outcome) -> StoredResponse {
 /// follow it at `GET /v1/jobs/{id}`. Each ticket commits one unit of its section (or the
 /// event), so a full event reports "no capacity" per attendee instead of overselling.
 #[utoipa::path(post, path = "/v1/pools/{id}/tickets/generate", tag = "tickets", request_body = GenerateRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely: the same key and body answer the same job for 24 h")),
     responses((status = 202, body = JobBody), (status = 400), (status = 404)),
     security(("bearer" = [])))]
 pub async fn generate(
@@ -188,6 +187,7 @@ pub async fn qr_png(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TicketListQuery {
     /// valid, used or void.
     pub status: Option<String>,
@@ -226,6 +226,7 @@ pub async fn list_tickets(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PdfQuery {
     /// Tickets in this PDF, 1 to 1000 (default 1000); the `X-Next-Cursor` header pages on.
     pub limit: Option<usize>,

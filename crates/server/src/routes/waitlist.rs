@@ -24,7 +24,6 @@ use utoipa::IntoParams;
 /// capacity is free and no one is ahead, the entry is served at once: the answer is then
 /// `offered` (a hold to confirm) or `confirmed`, by the pool's mode.
 #[utoipa::path(post, path = "/v1/pools/{id}/waitlist", tag = "waitlist", request_body = JoinWaitlistRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely: the same key and body replay the first answer for 24 h")),
     responses((status = 201, body = WaitlistEntryBody), (status = 400), (status = 404)),
     security(("bearer" = [])))]
 pub async fn join(
@@ -50,6 +49,7 @@ pub async fn join(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PoolWaitlistQuery {
     /// For a session pool: the date, `YYYY-MM-DD`.
     pub date: Option<String>,
@@ -135,6 +135,7 @@ pub async fn cancel_entry(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HolderQuery {
     /// Whose entries.
     pub holder: String,

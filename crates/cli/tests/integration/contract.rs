@@ -1,0 +1,146 @@
+//! The OpenAPI document is the contract: what it declares is what the server does. (CI also
+//! runs openapi-spec-validator and Schemathesis against a live server; these are the checks a
+//! `cargo test` can make on its own.)
+
+use crate::helpers::spawn_app;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+async fn document() -> (crate::helpers::TestApp, Value) {
+    let app = spawn_app().await;
+    let reply = app
+        .call(Method::GET, "/openapi.json", None, None, &[])
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    (app, reply.body)
+}
+
+/// The schema a `$ref` names in the document's components.
+fn resolve<'a>(document: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => {
+            let name = reference.trim_start_matches("#/components/schemas/");
+            &document["components"]["schemas"][name]
+        }
+        None => schema,
+    }
+}
+
+#[tokio::test]
+async fn every_parameter_is_where_the_server_reads_it() {
+    let (_app, document) = document().await;
+    let paths = document["paths"].as_object().expect("paths");
+    for (path, item) in paths {
+        for method in METHODS {
+            let Some(operation) = item.get(method) else {
+                continue;
+            };
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().expect("a parameter name");
+                let place = parameter["in"].as_str().expect("where it goes");
+                match place {
+                    "path" => assert!(
+                        path.contains(&format!("{{{name}}}")),
+                        "{method} {path}: path parameter {name} is not in the path"
+                    ),
+                    "query" | "header" => assert!(
+                        !path.contains(&format!("{{{name}}}")),
+                        "{method} {path}: {name} is in the path"
+                    ),
+                    other => panic!("{method} {path}: {name} in {other}"),
+                }
+                if name == "limit" || name == "cursor" {
+                    assert_eq!(place, "query", "{method} {path}: {name}");
+                }
+            }
+            if method != "get" {
+                assert!(
+                    operation["parameters"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header"),
+                    "{method} {path} takes an Idempotency-Key"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_operation_lists_its_errors_as_problems() {
+    let (_app, document) = document().await;
+    let paths = document["paths"].as_object().expect("paths");
+    let mut operations = 0;
+    for (path, item) in paths {
+        for method in METHODS {
+            let Some(operation) = item.get(method) else {
+                continue;
+            };
+            operations += 1;
+            let responses = operation["responses"].as_object().expect("responses");
+            let mut expected: Vec<&str> = Vec::new();
+            if operation.get("security").is_some() {
+                expected.extend(["401", "403", "429"]);
+            }
+            if path.starts_with("/v1/") {
+                expected.push("503");
+            }
+            if path.contains('{') {
+                expected.extend(["400", "404"]);
+            }
+            if operation.get("requestBody").is_some() {
+                expected.extend(["400", "415"]);
+            }
+            if method != "get" {
+                expected.extend(["413", "422"]);
+            }
+            for status in expected {
+                assert!(
+                    responses.contains_key(status),
+                    "{method} {path} does not list {status}"
+                );
+            }
+            for (status, response) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    let schema = &response["content"]["application/problem+json"]["schema"];
+                    assert_eq!(
+                        schema["$ref"], "#/components/schemas/Problem",
+                        "{method} {path} {status}: {response}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(operations > 50, "{operations} operations");
+    let problem = &document["components"]["schemas"]["Problem"];
+    assert_eq!(
+        problem["required"],
+        json!(["type", "title", "status", "detail"])
+    );
+}
+
+#[tokio::test]
+async fn the_api_keys_list_answers_what_the_document_says() {
+    let (app, document) = document().await;
+    let key = app.tenant("Keys").await;
+    let answer = app.get("/v1/api-keys", &key).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let schema = &document["paths"]["/v1/api-keys"]["get"]["responses"]["200"]["content"]["application/json"]
+        ["schema"];
+    let schema = resolve(&document, schema);
+    assert_eq!(schema["type"], "object", "{schema}");
+    for member in schema["required"].as_array().expect("required members") {
+        let member = member.as_str().expect("a name");
+        assert!(
+            answer.body.get(member).is_some(),
+            "{member}: {}",
+            answer.body
+        );
+    }
+    let items = answer.body["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "the tenant's first key");
+    assert_eq!(items[0]["role"], "admin");
+}

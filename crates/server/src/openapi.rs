@@ -1,0 +1,214 @@
+//! The OpenAPI document served at `/openapi.json`, generated from the handlers' annotations.
+//! What every operation shares is added here once, by [`CommonResponses`], instead of being
+//! repeated on each handler: the problem+json answers each kind of operation can give (from
+//! authentication, path and query parsing, bodies, idempotency and overload) and the
+//! `Idempotency-Key` header every write takes.
+
+use crate::error::ErrorKind;
+use crate::routes;
+use std::collections::BTreeSet;
+use utoipa::OpenApi;
+use utoipa::ToSchema;
+use utoipa::openapi::path::{HttpMethod, Operation, ParameterBuilder, ParameterIn};
+use utoipa::openapi::{
+    ContentBuilder, ObjectBuilder, Ref, RefOr, Required, ResponseBuilder, Schema, Type,
+};
+
+/// An RFC 9457 problem, as every error is answered (`application/problem+json`). Kinds add
+/// members of their own (such as `pool_id` and `available` for insufficient capacity).
+#[derive(ToSchema)]
+#[allow(dead_code)] // Describes the JSON `ApiError::body` writes; never built.
+pub struct Problem {
+    /// A stable URI per kind of error, such as `https://allot.dev/problems/validation`.
+    #[schema(rename = "type")]
+    kind: String,
+    title: String,
+    /// The HTTP status code.
+    #[schema(minimum = 400, maximum = 599)]
+    status: u16,
+    /// What went wrong with this request, for a person.
+    detail: String,
+    /// For a validation problem: each field that failed.
+    errors: Option<Vec<ProblemFieldError>>,
+}
+
+/// A field that failed validation.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Describes the JSON `ApiError::body` writes; never built.
+pub struct ProblemFieldError {
+    /// The field's path in the body (`lines[0].quantity`), or a parameter's name.
+    field: String,
+    message: String,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "allot", description = "Capacity, quota and reservation server. Errors are RFC 9457 problem+json."),
+    paths(
+        routes::ops::healthz, routes::ops::readyz, routes::ops::metrics,
+        routes::keys::create_tenant, routes::keys::create_api_key, routes::keys::list_api_keys, routes::keys::revoke_api_key,
+        routes::pools::create_pool, routes::pools::list_pools, routes::pools::get_pool, routes::pools::patch_pool,
+        routes::pools::pool_totals, routes::pools::availability, routes::pools::utilization, routes::pools::pool_ledger,
+        routes::holds::create_hold, routes::holds::list_holds, routes::holds::get_hold,
+        routes::holds::confirm_hold, routes::holds::release_hold, routes::holds::extend_hold,
+        routes::sessions::get_date, routes::sessions::patch_date, routes::sessions::list_dates,
+        routes::waitlist::join, routes::waitlist::pool_waitlist, routes::waitlist::get_entry,
+        routes::waitlist::cancel_entry, routes::waitlist::holder_entries,
+        routes::waitlist::get_priority_classes, routes::waitlist::put_priority_classes,
+        routes::events::list_events,
+        routes::alerts::list_alerts, routes::alerts::get_recipients, routes::alerts::put_recipients,
+        routes::webhooks::create_webhook, routes::webhooks::list_webhooks, routes::webhooks::delete_webhook,
+        routes::webhooks::test_webhook, routes::webhooks::list_deliveries,
+        routes::plans::create_plan, routes::plans::list_plans, routes::plans::get_plan, routes::plans::patch_plan,
+        routes::plans::put_member, routes::plans::subject_quotas, routes::plans::adjust_quotas,
+        routes::attendees::import_attendees, routes::attendees::list_attendees,
+        routes::attendees::missing_tickets, routes::attendees::missing_count,
+        routes::tickets::generate, routes::tickets::list_tickets, routes::tickets::tickets_pdf_route,
+        routes::tickets::get_ticket, routes::tickets::void_ticket, routes::tickets::qr_svg, routes::tickets::qr_png,
+        routes::tickets::check_in, routes::tickets::checkin_counts,
+        routes::jobs::list_jobs, routes::jobs::get_job, routes::jobs::job_report,
+    ),
+    components(schemas(Problem, ProblemFieldError)),
+    modifiers(&BearerAuth, &CommonResponses),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Adds to each operation the answers it can give besides its own, each with the problem
+/// schema, and the `Idempotency-Key` header to each write.
+struct CommonResponses;
+
+impl utoipa::Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                (HttpMethod::Get, &mut item.get),
+                (HttpMethod::Post, &mut item.post),
+                (HttpMethod::Put, &mut item.put),
+                (HttpMethod::Patch, &mut item.patch),
+                (HttpMethod::Delete, &mut item.delete),
+            ];
+            for (method, operation) in operations {
+                if let Some(operation) = operation {
+                    complete(path, &method, operation);
+                }
+            }
+        }
+    }
+}
+
+/// The errors an operation can answer, from what it takes.
+fn common_errors(path: &str, method: &HttpMethod, operation: &Operation) -> BTreeSet<ErrorKind> {
+    use ErrorKind::*;
+    let mut kinds = BTreeSet::new();
+    let has_param = |place: ParameterIn| {
+        operation
+            .parameters
+            .iter()
+            .flatten()
+            .any(|parameter| parameter.parameter_in == place)
+    };
+    if operation.security.is_some() {
+        // Every key's role is checked, and each key has a request rate when the server has one.
+        kinds.extend([Unauthorized, Forbidden, RateLimited]);
+    }
+    if path.starts_with("/v1/") {
+        // A read when the store is down; a write when the writer is behind.
+        kinds.insert(Unavailable);
+    }
+    if has_param(ParameterIn::Path) {
+        kinds.extend([Validation, NotFound]);
+    }
+    if has_param(ParameterIn::Query) {
+        kinds.insert(Validation);
+    }
+    if operation.request_body.is_some() {
+        kinds.extend([Validation, MalformedRequest, UnsupportedMediaType]);
+    }
+    if *method != HttpMethod::Get {
+        // Every write reads its body within the limit and takes an Idempotency-Key.
+        kinds.extend([PayloadTooLarge, Validation, IdempotencyMismatch]);
+    }
+    kinds
+}
+
+fn complete(path: &str, method: &HttpMethod, operation: &mut Operation) {
+    let kinds = common_errors(path, method, operation);
+    let responses = &mut operation.responses.responses;
+    for kind in kinds {
+        responses
+            .entry(kind.status().as_str().to_owned())
+            .or_insert_with(|| RefOr::T(ResponseBuilder::new().description(kind.title()).build()));
+    }
+    for (status, response) in responses.iter_mut() {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        let is_error = status.starts_with('4') || status.starts_with('5');
+        if is_error && response.content.is_empty() {
+            response.content.insert(
+                "application/problem+json".to_owned(),
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            );
+        }
+        if response.description.is_empty() {
+            response.description = description_of(status);
+        }
+    }
+    if *method != HttpMethod::Get {
+        add_idempotency_key(operation);
+    }
+}
+
+/// A response's description when its handler gave none: the title of the problem of that
+/// status, else the status's reason.
+fn description_of(status: &str) -> String {
+    status
+        .parse::<u16>()
+        .ok()
+        .and_then(|code| axum::http::StatusCode::from_u16(code).ok())
+        .and_then(|code| code.canonical_reason())
+        .unwrap_or("The answer")
+        .to_owned()
+}
+
+fn add_idempotency_key(operation: &mut Operation) {
+    let parameters = operation.parameters.get_or_insert_with(Vec::new);
+    if parameters
+        .iter()
+        .any(|p| p.name.eq_ignore_ascii_case("idempotency-key"))
+    {
+        return;
+    }
+    let schema: Schema = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(crate::extract::MAX_IDEMPOTENCY_KEY_LEN))
+        .pattern(Some("^[!-~]+$"))
+        .into();
+    parameters.push(
+        ParameterBuilder::new()
+            .name("Idempotency-Key")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(
+                "Retry safely: the same key and request replay the first answer for 24 h",
+            ))
+            .schema(Some(schema))
+            .build(),
+    );
+}
