@@ -68,7 +68,12 @@ pub struct ProblemFieldError {
         routes::tickets::check_in, routes::tickets::checkin_counts,
         routes::jobs::list_jobs, routes::jobs::get_job, routes::jobs::job_report,
     ),
-    components(schemas(Problem, ProblemFieldError)),
+    components(schemas(
+        Problem, ProblemFieldError,
+        // Named by query parameters only, which do not register the schemas they name.
+        crate::requests::names::SeverityName, crate::requests::names::HoldStatusName,
+        crate::requests::names::TicketStatusName,
+    )),
     modifiers(&BearerAuth, &CommonResponses),
 )]
 pub struct ApiDoc;

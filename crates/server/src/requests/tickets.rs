@@ -13,13 +13,16 @@ const MAX_ATTENDEE_IDS: usize = 20_000;
 #[serde(deny_unknown_fields)]
 pub struct GenerateRequest {
     /// Only these attendees; all of the event's when absent.
+    #[schema(min_items = 1, max_items = 20000)]
     pub attendee_ids: Option<Vec<String>>,
     /// Leave attendees who have a ticket alone (default). `false` regenerates: their valid
     /// ticket gets a new code and token (the old QR code stops working); used ones are skipped.
     pub skip_existing: Option<bool>,
     /// Look at no more than this many attendees, in import order.
+    #[schema(minimum = 1, maximum = 100000000)]
     pub limit: Option<i64>,
     /// Attendees per transaction, 1 to 10000; default 1000.
+    #[schema(minimum = 1, maximum = 10000)]
     pub chunk: Option<i64>,
 }
 

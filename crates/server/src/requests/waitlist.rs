@@ -24,11 +24,18 @@ pub enum PriorityClassField {
 #[serde(deny_unknown_fields)]
 pub struct JoinWaitlistRequest {
     #[schema(example = 2)]
+    #[schema(minimum = 1, maximum = 1000000000)]
     pub quantity: i64,
     /// Who is waiting, as your platform names them; list their entries with GET /v1/waitlist?holder=.
     #[schema(example = "user_42")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub holder: String,
     /// For a session pool (`per_date`): the date, `YYYY-MM-DD`, not over in the session's time zone.
+    #[schema(format = Date)]
     pub date: Option<String>,
     /// Higher is served first; default the tenant's base priority. Not with `priority_class`.
     pub priority: Option<i64>,

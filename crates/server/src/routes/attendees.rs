@@ -93,7 +93,9 @@ pub async fn import_attendees(
 pub struct AttendeeListQuery {
     /// `false`: only attendees without a ticket (void ones do not count); `true`: only with.
     pub has_ticket: Option<bool>,
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+    #[param(min_length = 1, max_length = 200)]
     pub cursor: Option<String>,
 }
 

@@ -127,8 +127,11 @@ pub async fn get_hold(
 pub struct HoldListQuery {
     pub holder: Option<String>,
     /// held, confirmed, released or expired.
+    #[param(value_type = Option<crate::requests::names::HoldStatusName>)]
     pub status: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+    #[param(min_length = 1, max_length = 200)]
     pub cursor: Option<String>,
 }
 

@@ -45,7 +45,9 @@ pub struct JobListQuery {
     /// Only jobs of this kind: `tickets.generate` or `quotas.adjust`.
     pub kind: Option<String>,
     /// 1 to 1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+    #[param(min_length = 1, max_length = 200)]
     pub cursor: Option<String>,
 }
 

@@ -49,7 +49,7 @@ fn upcoming_instance(session: &str, date: &str, now: UnixMillis) -> Result<Strin
 /// One date of a session: its capacity, use and availability. A date not used yet shows the
 /// session's capacity and limits with nothing held.
 #[utoipa::path(get, path = "/v1/pools/{id}/dates/{date}", tag = "sessions",
-    params(("id" = String, Path, description = "The session pool"), ("date" = String, Path, description = "YYYY-MM-DD")),
+    params(("id" = String, Path, description = "The session pool"), ("date" = String, Path, format = Date, description = "YYYY-MM-DD")),
     responses((status = 200, body = PoolBody), (status = 400), (status = 404)), security(("bearer" = [])))]
 pub async fn get_date(
     State(state): State<AppState>,
@@ -69,7 +69,7 @@ pub async fn get_date(
 /// Change one date's capacity or limits (admin), leaving every other date alone. Raising it
 /// serves that date's waiting list. Past dates are refused.
 #[utoipa::path(patch, path = "/v1/pools/{id}/dates/{date}", tag = "sessions", request_body = PatchPoolRequest,
-    params(("id" = String, Path, description = "The session pool"), ("date" = String, Path, description = "YYYY-MM-DD")),
+    params(("id" = String, Path, description = "The session pool"), ("date" = String, Path, format = Date, description = "YYYY-MM-DD")),
     responses((status = 200, body = PoolBody), (status = 400), (status = 404), (status = 409)),
     security(("bearer" = [])))]
 pub async fn patch_date(

@@ -190,8 +190,11 @@ pub async fn qr_png(
 #[into_params(parameter_in = Query)]
 pub struct TicketListQuery {
     /// valid, used or void.
+    #[param(value_type = Option<crate::requests::names::TicketStatusName>)]
     pub status: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+    #[param(min_length = 1, max_length = 200)]
     pub cursor: Option<String>,
 }
 
@@ -229,9 +232,12 @@ pub async fn list_tickets(
 #[into_params(parameter_in = Query)]
 pub struct PdfQuery {
     /// Tickets in this PDF, 1 to 1000 (default 1000); the `X-Next-Cursor` header pages on.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+    #[param(min_length = 1, max_length = 200)]
     pub cursor: Option<String>,
     /// valid (default), used or void.
+    #[param(value_type = Option<crate::requests::names::TicketStatusName>)]
     pub status: Option<String>,
 }
 

@@ -52,10 +52,13 @@ pub async fn join(
 #[into_params(parameter_in = Query)]
 pub struct PoolWaitlistQuery {
     /// For a session pool: the date, `YYYY-MM-DD`.
+    #[param(format = Date)]
     pub date: Option<String>,
     /// 1 to 1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     /// The `next_cursor` of the previous page (a position).
+    #[param(pattern = "^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 
@@ -138,9 +141,12 @@ pub async fn cancel_entry(
 #[into_params(parameter_in = Query)]
 pub struct HolderQuery {
     /// Whose entries.
+    #[param(min_length = 1, max_length = 200)]
     pub holder: String,
     /// 1 to 1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+    #[param(pattern = "^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 
