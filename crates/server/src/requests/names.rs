@@ -1,6 +1,6 @@
 //! The words a request field or query parameter takes, listed for the OpenAPI document (each
-//! field stays a string: its check names what is wrong). Each list is the one its parser in the
-//! core or the store accepts; `the_document_lists_every_word_the_parsers_take` keeps them equal.
+//! field stays a string: its check names what is wrong). Each list is the words its parser in
+//! the core or the store takes; `the_document_lists_every_word_the_parsers_take` checks each.
 
 use utoipa::ToSchema;
 
@@ -56,4 +56,56 @@ pub enum TicketStatusName {
     Valid,
     Used,
     Void,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use allot_core::HoldStatus;
+    use allot_core::thresholds::Severity;
+    use allot_core::waitlist::{PromotionMode, WaitlistPolicy};
+    use allot_store::Role;
+    use allot_store::tickets::TicketStatus;
+    use utoipa::PartialSchema;
+
+    /// The words a schema lists.
+    fn words<T: PartialSchema>() -> Vec<String> {
+        let schema = serde_json::to_value(T::schema()).expect("a schema serialises");
+        schema["enum"]
+            .as_array()
+            .expect("an enum schema")
+            .iter()
+            .map(|word| word.as_str().expect("a word").to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_document_lists_every_word_the_parsers_take() {
+        fn check<T: PartialSchema>(parses: impl Fn(&str) -> bool, expected: &[&str]) {
+            let listed = words::<T>();
+            assert_eq!(listed, expected);
+            for word in &listed {
+                assert!(parses(word), "{word} is listed but not taken");
+            }
+            assert!(!parses("not-a-word"));
+        }
+        check::<RoleName>(
+            |w| Role::parse(w).is_some(),
+            &["admin", "operator", "viewer"],
+        );
+        check::<WaitlistPolicyName>(|w| WaitlistPolicy::parse(w).is_some(), &["strict", "skip"]);
+        check::<WaitlistModeName>(|w| PromotionMode::parse(w).is_some(), &["offer", "confirm"]);
+        check::<SeverityName>(
+            |w| Severity::parse(w).is_some(),
+            &["info", "warning", "error", "critical"],
+        );
+        check::<HoldStatusName>(
+            |w| HoldStatus::parse(w).is_some(),
+            &["held", "confirmed", "released", "expired"],
+        );
+        check::<TicketStatusName>(
+            |w| TicketStatus::parse(w).is_some(),
+            &["valid", "used", "void"],
+        );
+    }
 }
