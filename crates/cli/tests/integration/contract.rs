@@ -144,3 +144,36 @@ async fn the_api_keys_list_answers_what_the_document_says() {
     assert_eq!(items.len(), 1, "the tenant's first key");
     assert_eq!(items[0]["role"], "admin");
 }
+
+/// The document makes a member's body optional: no body and `null` both mean none.
+#[tokio::test]
+async fn a_member_is_added_with_no_body_or_null() {
+    let app = spawn_app().await;
+    let key = app.tenant("Members").await;
+    let plan = app
+        .post(
+            "/v1/plans",
+            &key,
+            json!({"name": "Gold", "unit": "credits", "capacity": 10}),
+        )
+        .await;
+    assert_eq!(plan.status, StatusCode::CREATED, "{}", plan.body);
+    let plan = plan.body["id"].as_str().expect("a plan id").to_owned();
+    for (subject, body) in [("ann", None), ("bob", Some(b"null".to_vec()))] {
+        let reply = app
+            .call_raw(
+                Method::PUT,
+                &format!("/v1/plans/{plan}/members/{subject}"),
+                Some(&key),
+                body,
+                &[("content-type", "application/json")],
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::CREATED,
+            "{subject}: {:?}",
+            reply.json()
+        );
+    }
+}

@@ -58,6 +58,79 @@ pub enum TicketStatusName {
     Void,
 }
 
+/// A string schema with bounds, for the items of a list (utoipa puts no bounds on a
+/// `Vec<String>`'s items): the type exists only to be named by `value_type`.
+macro_rules! bounded_string {
+    ($(#[$doc:meta])* $name:ident, $min:expr, $max:expr) => {
+        bounded_string!($(#[$doc])* $name, $min, $max, None::<&str>);
+    };
+    ($(#[$doc:meta])* $name:ident, $min:expr, $max:expr, $pattern:expr) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .min_length(Some($min))
+                    .max_length(Some($max))
+                    .pattern($pattern)
+                    .into()
+            }
+        }
+
+        impl ToSchema for $name {}
+    };
+}
+
+bounded_string!(
+    /// A name a tenant gives: a recipient group, a priority class (`Checks::name`).
+    GroupName,
+    1,
+    64,
+    Some("^[A-Za-z0-9_-]+$")
+);
+
+bounded_string!(
+    /// An event type a webhook subscribes to, such as `hold.confirmed`, `waitlist.*` or `*`.
+    EventTypeName,
+    1,
+    64,
+    Some("^[a-z._*]+$")
+);
+
+bounded_string!(
+    /// An attendee's id as a list names it (`Checks::id` takes at most 100 bytes: printable
+    /// ASCII here, so a character is a byte).
+    AttendeeIdText,
+    1,
+    100,
+    Some("^[!-~]+$")
+);
+
+bounded_string!(
+    /// Who a quota is for, as the platform names them.
+    SubjectText,
+    1,
+    200
+);
+
+/// A priority, or a priority class's bonus over the base: within ±`MAX_PRIORITY`.
+pub struct PriorityBonus;
+
+impl utoipa::PartialSchema for PriorityBonus {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let bound = allot_core::waitlist::MAX_PRIORITY as f64;
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Integer)
+            .minimum(Some(-bound))
+            .maximum(Some(bound))
+            .into()
+    }
+}
+
+impl ToSchema for PriorityBonus {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

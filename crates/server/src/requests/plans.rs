@@ -167,7 +167,7 @@ pub struct QuotaAdjustmentRequest {
     #[schema(min_length = 1, max_length = 100, pattern = "^[A-Za-z0-9_-]+$")]
     pub plan_id: Option<String>,
     /// These subjects' quotas (at most 100,000).
-    #[schema(min_items = 1, max_items = 100000)]
+    #[schema(min_items = 1, max_items = 100000, value_type = Option<Vec<crate::requests::names::SubjectText>>)]
     pub subjects: Option<Vec<String>>,
     /// The new capacity. Not with `delta`.
     pub capacity: Option<i64>,

@@ -42,6 +42,7 @@ pub struct CreatePoolRequest {
     pub soft_limit_pct: Option<i64>,
     pub price: Option<PriceBody>,
     /// Free-form JSON object, at most 16 KiB.
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     /// A session that serves many dates (a tour per day): each date gets its own instance with this
     /// capacity and these limits, made on first use. Holds and waiting lists then name a `date`.
@@ -157,6 +158,7 @@ pub struct PatchPoolRequest {
     #[schema(value_type = Option<PriceBody>)]
     pub price: Option<Option<PriceBody>>,
     pub active: Option<bool>,
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     /// Why capacity or limits changed; kept in the ledger.
     #[schema(

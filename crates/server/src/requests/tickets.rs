@@ -13,7 +13,7 @@ const MAX_ATTENDEE_IDS: usize = 20_000;
 #[serde(deny_unknown_fields)]
 pub struct GenerateRequest {
     /// Only these attendees; all of the event's when absent.
-    #[schema(min_items = 1, max_items = 20000)]
+    #[schema(min_items = 1, max_items = 20000, value_type = Option<Vec<crate::requests::names::AttendeeIdText>>)]
     pub attendee_ids: Option<Vec<String>>,
     /// Leave attendees who have a ticket alone (default). `false` regenerates: their valid
     /// ticket gets a new code and token (the old QR code stops working); used ones are skipped.
@@ -69,5 +69,6 @@ impl GenerateRequest {
 #[serde(deny_unknown_fields)]
 pub struct CheckInRequest {
     /// What the scanner read: the token, or the whole magic link.
+    #[schema(max_length = 128, pattern = "^\\s*[^?#]*[^?#/\\s]")]
     pub token: String,
 }

@@ -38,6 +38,7 @@ pub struct JoinWaitlistRequest {
     #[schema(format = Date)]
     pub date: Option<String>,
     /// Higher is served first; default the tenant's base priority. Not with `priority_class`.
+    #[schema(minimum = -1000000, maximum = 1000000)]
     pub priority: Option<i64>,
     /// A class from PUT /v1/settings/priority-classes, or a list of them: base + their bonuses.
     #[schema(value_type = Option<Object>, example = "registered")]

@@ -15,7 +15,7 @@ pub struct CreateWebhookRequest {
     pub url: String,
     /// Event types to send, e.g. `["waitlist.offered", "alert.fired"]`; `["*"]` for all.
     #[schema(example = json!(["*"]))]
-    #[schema(min_items = 1, max_items = 50)]
+    #[schema(min_items = 1, max_items = 50, value_type = Vec<crate::requests::names::EventTypeName>)]
     pub events: Vec<String>,
     /// The signing secret, `whsec_` and 24 to 64 base64 bytes (Standard Webhooks). Default: one
     /// is generated and shown once in the answer.

@@ -129,7 +129,7 @@ pub struct ThresholdBody {
     #[schema(example = "info", value_type = crate::requests::names::SeverityName)]
     pub severity: String,
     /// Recipient groups (see `PUT /v1/settings/recipients`), at least one.
-    #[schema(example = json!(["sales"]), min_items = 1)]
+    #[schema(example = json!(["sales"]), min_items = 1, value_type = Vec<crate::requests::names::GroupName>)]
     pub recipients: Vec<String>,
     /// 0 to 30 days.
     #[schema(example = 86400, minimum = 0, maximum = 2592000)]
