@@ -62,7 +62,6 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use utoipa::OpenApi;
 
 /// Longest a request may take before it is answered 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -336,7 +335,7 @@ fn cors_layer(origins: &[String]) -> Result<Option<tower_http::cors::CorsLayer>,
 /// problem+json.
 fn routes_for_docs() -> Router<AppState> {
     let docs: Router<AppState> = utoipa_swagger_ui::SwaggerUi::new("/docs")
-        .url("/openapi.json", ApiDoc::openapi())
+        .external_url_unchecked("/openapi.json", openapi::document())
         .into();
     docs.layer(axum::middleware::map_response(
         routes::bare_error_as_problem,

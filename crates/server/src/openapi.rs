@@ -2,7 +2,8 @@
 //! What every operation shares is added here once, by [`CommonResponses`], instead of being
 //! repeated on each handler: the problem+json answers each kind of operation can give (from
 //! authentication, path and query parsing, bodies, idempotency and overload) and the
-//! `Idempotency-Key` header every write takes.
+//! `Idempotency-Key` header every write takes. [`Links`] joins each operation that makes a
+//! resource to the operations on it.
 
 use crate::error::ErrorKind;
 use crate::routes;
@@ -74,9 +75,49 @@ pub struct ProblemFieldError {
         crate::requests::names::SeverityName, crate::requests::names::HoldStatusName,
         crate::requests::names::TicketStatusName,
     )),
-    modifiers(&BearerAuth, &CommonResponses),
+    modifiers(&BearerAuth, &CommonResponses, &Links),
 )]
 pub struct ApiDoc;
+
+/// The document as served: [`ApiDoc`] as JSON, with its links' members spelled as OpenAPI
+/// spells them (utoipa 5 writes a link's `operationId` as `operation_id`).
+pub fn document() -> serde_json::Value {
+    let mut document =
+        serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
+    for item in document["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+    {
+        for operation in item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|item| item.values_mut())
+        {
+            let responses = operation
+                .get_mut("responses")
+                .and_then(|r| r.as_object_mut());
+            for response in responses.into_iter().flat_map(|r| r.values_mut()) {
+                let links = response.get_mut("links").and_then(|l| l.as_object_mut());
+                for link in links.into_iter().flat_map(|l| l.values_mut()) {
+                    let Some(link) = link.as_object_mut() else {
+                        continue;
+                    };
+                    for (snake, camel) in [
+                        ("operation_id", "operationId"),
+                        ("operation_ref", "operationRef"),
+                        ("request_body", "requestBody"),
+                    ] {
+                        if let Some(value) = link.remove(snake) {
+                            link.insert(camel.to_owned(), value);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    document
+}
 
 struct BearerAuth;
 
@@ -216,4 +257,56 @@ fn add_idempotency_key(operation: &mut Operation) {
             .schema(Some(schema))
             .build(),
     );
+}
+
+/// Where the resource an operation makes is addressed, when not under its own path: a waiting
+/// list's entry, a generation's job.
+const MADE_ELSEWHERE: [(&str, &str); 2] = [("join", "/v1/waitlist"), ("generate", "/v1/jobs")];
+
+/// OpenAPI links from each operation that makes a resource (201, or 202 for a job) to every
+/// operation on `{collection}/{id}`, with `id` from the answer's body, so a client, and
+/// Schemathesis' stateful phase, can chain them: `POST /v1/holds` → `POST /v1/holds/{id}/confirm`.
+struct Links;
+
+impl utoipa::Modify for Links {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::link::LinkBuilder;
+        // Every operation on one resource: (its path, its operation id).
+        let mut on_resource: Vec<(String, String)> = Vec::new();
+        for (path, item) in &openapi.paths.paths {
+            let operations = [&item.get, &item.post, &item.put, &item.patch, &item.delete];
+            for operation in operations.into_iter().flatten() {
+                if let Some(id) = &operation.operation_id {
+                    on_resource.push((path.clone(), id.clone()));
+                }
+            }
+        }
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let Some(operation) = item.post.as_mut() else {
+                continue;
+            };
+            let made_id = operation.operation_id.clone().unwrap_or_default();
+            let collection = MADE_ELSEWHERE
+                .iter()
+                .find(|(id, _)| *id == made_id)
+                .map_or(path.as_str(), |(_, collection)| collection);
+            let resource = format!("{collection}/{{id}}");
+            for status in ["201", "202"] {
+                let Some(RefOr::T(response)) = operation.responses.responses.get_mut(status) else {
+                    continue;
+                };
+                for (target_path, target_id) in &on_resource {
+                    let on_it = target_path == &resource
+                        || target_path.starts_with(&format!("{resource}/"));
+                    if on_it {
+                        let link = LinkBuilder::new()
+                            .operation_id(target_id.clone())
+                            .parameter("id", "$response.body#/id")
+                            .build();
+                        response.links.insert(target_id.clone(), RefOr::T(link));
+                    }
+                }
+            }
+        }
+    }
 }

@@ -177,3 +177,32 @@ async fn a_member_is_added_with_no_body_or_null() {
         );
     }
 }
+
+/// What an operation makes is linked to the operations on it, by the id in its answer.
+#[tokio::test]
+async fn operations_that_make_a_resource_link_to_the_operations_on_it() {
+    let (_app, document) = document().await;
+    let links = &document["paths"]["/v1/holds"]["post"]["responses"]["201"]["links"];
+    for target in ["get_hold", "confirm_hold", "release_hold", "extend_hold"] {
+        assert_eq!(links[target]["operationId"], target, "{links}");
+        assert_eq!(links[target]["parameters"]["id"], "$response.body#/id");
+    }
+    let joined = &document["paths"]["/v1/pools/{id}/waitlist"]["post"]["responses"]["201"]["links"];
+    assert_eq!(joined["get_entry"]["operationId"], "get_entry", "{joined}");
+    // Every link names an operation the document has.
+    let ids: Vec<&str> = document["paths"]
+        .as_object()
+        .expect("paths")
+        .values()
+        .flat_map(|item| item.as_object().expect("an item").values())
+        .filter_map(|operation| operation["operationId"].as_str())
+        .collect();
+    let text = document.to_string();
+    assert!(
+        !text.contains("\"operation_id\""),
+        "links spell operationId"
+    );
+    for id in links.as_object().expect("links").keys() {
+        assert!(ids.contains(&id.as_str()), "{id}");
+    }
+}
