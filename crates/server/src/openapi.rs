@@ -116,7 +116,37 @@ pub fn document() -> serde_json::Value {
             }
         }
     }
+    cross_field_rules(&mut document["components"]["schemas"]);
     document
+}
+
+/// What the server checks across fields, which utoipa's derive cannot say: a time zone is a
+/// session's (`per_date: true`) and one of the database's names; a bulk adjustment sets a
+/// capacity or adds a (non-zero) delta, one of the two, to a plan's members, listed subjects or
+/// both.
+fn cross_field_rules(schemas: &mut serde_json::Value) {
+    use serde_json::json;
+    let pool = &mut schemas["CreatePoolRequest"];
+    let mut zones: Vec<serde_json::Value> = allot_core::SessionZone::names()
+        .into_iter()
+        .map(serde_json::Value::String)
+        .collect();
+    zones.push(serde_json::Value::Null);
+    pool["properties"]["time_zone"]["enum"] = serde_json::Value::Array(zones);
+    pool["if"] =
+        json!({"properties": {"time_zone": {"type": "string"}}, "required": ["time_zone"]});
+    pool["then"] = json!({"properties": {"per_date": {"const": true}}, "required": ["per_date"]});
+    let adjustment = &mut schemas["QuotaAdjustmentRequest"];
+    adjustment["oneOf"] = json!([
+        {"properties": {"capacity": {"type": "integer"}}, "required": ["capacity"]},
+        {"properties": {"delta": {"type": "integer"}}, "required": ["delta"]},
+    ]);
+    adjustment["anyOf"] = json!([
+        {"properties": {"plan_id": {"type": "string"}}, "required": ["plan_id"]},
+        {"properties": {"subjects": {"type": "array"}}, "required": ["subjects"]},
+    ]);
+    // A delta of 0 would write a history entry for every member and change nothing.
+    adjustment["properties"]["delta"]["not"] = json!({"const": 0});
 }
 
 struct BearerAuth;

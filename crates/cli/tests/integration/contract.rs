@@ -206,3 +206,51 @@ async fn operations_that_make_a_resource_link_to_the_operations_on_it() {
         assert!(ids.contains(&id.as_str()), "{id}");
     }
 }
+
+/// The rules across fields are in the document as the server applies them.
+#[tokio::test]
+async fn rules_across_fields_are_in_the_document_and_the_server_keeps_them() {
+    let (app, document) = document().await;
+    let schemas = &document["components"]["schemas"];
+    let pool = &schemas["CreatePoolRequest"];
+    assert_eq!(
+        pool["then"]["properties"]["per_date"]["const"], true,
+        "{pool}"
+    );
+    let zones = pool["properties"]["time_zone"]["enum"]
+        .as_array()
+        .expect("zones");
+    assert!(zones.contains(&json!("Europe/Paris")));
+    let adjustment = &schemas["QuotaAdjustmentRequest"];
+    assert_eq!(
+        adjustment["oneOf"].as_array().map(Vec::len),
+        Some(2),
+        "{adjustment}"
+    );
+
+    let key = app.tenant("Rules").await;
+    let refused = app
+        .post(
+            "/v1/pools",
+            &key,
+            json!({"name": "Tour", "capacity": 5, "time_zone": "Europe/Paris"}),
+        )
+        .await;
+    refused.assert_problem(StatusCode::BAD_REQUEST, "validation");
+    let session = app
+        .post(
+            "/v1/pools",
+            &key,
+            json!({"name": "Tour", "capacity": 5, "per_date": true, "time_zone": "Europe/Paris"}),
+        )
+        .await;
+    assert_eq!(session.status, StatusCode::CREATED, "{}", session.body);
+    let both = app
+        .post(
+            "/v1/quota-adjustments",
+            &key,
+            json!({"subjects": ["ann"], "capacity": 5, "delta": 1, "reason": "both"}),
+        )
+        .await;
+    both.assert_problem(StatusCode::BAD_REQUEST, "validation");
+}

@@ -170,8 +170,10 @@ pub struct QuotaAdjustmentRequest {
     #[schema(min_items = 1, max_items = 100000, value_type = Option<Vec<crate::requests::names::SubjectText>>)]
     pub subjects: Option<Vec<String>>,
     /// The new capacity. Not with `delta`.
+    #[schema(minimum = 0, maximum = 1000000000000_i64)]
     pub capacity: Option<i64>,
     /// Add to each capacity (negative takes away). Not with `capacity`.
+    #[schema(minimum = -1000000000000_i64, maximum = 1000000000000_i64)]
     pub delta: Option<i64>,
     /// Why: kept in every member's quota history.
     #[schema(example = "annual plan renewal")]
