@@ -123,7 +123,7 @@ pub fn document() -> serde_json::Value {
 /// What the server checks across fields, which utoipa's derive cannot say: a time zone is a
 /// session's (`per_date: true`) and one of the database's names; a bulk adjustment sets a
 /// capacity or adds a (non-zero) delta, one of the two, to a plan's members, listed subjects or
-/// both.
+/// both; recipient groups map names to channels.
 fn cross_field_rules(schemas: &mut serde_json::Value) {
     use serde_json::json;
     let pool = &mut schemas["CreatePoolRequest"];
@@ -136,6 +136,26 @@ fn cross_field_rules(schemas: &mut serde_json::Value) {
     pool["if"] =
         json!({"properties": {"time_zone": {"type": "string"}}, "required": ["time_zone"]});
     pool["then"] = json!({"properties": {"per_date": {"const": true}}, "required": ["per_date"]});
+    // Recipient groups: a tenant's names, each with up to 50 channels, each an e-mail address
+    // or a webhook (`validate_recipients`); utoipa cannot type a map's keys and values apart.
+    schemas["RecipientsBody"]["properties"]["groups"] = json!({
+        "type": "object",
+        "description": "Group name → channels, each `{\"email\": \"...\"}` or `{\"webhook_id\": \"wh_...\"}`.",
+        "maxProperties": 100,
+        "propertyNames": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9_-]+$"},
+        "additionalProperties": {
+            "type": "array",
+            "maxItems": 50,
+            "items": {"oneOf": [
+                {"type": "object", "required": ["email"], "additionalProperties": false,
+                 "properties": {"email": {"type": "string", "format": "email"}}},
+                {"type": "object", "required": ["webhook_id"], "additionalProperties": false,
+                 "properties": {"webhook_id": {"type": "string", "minLength": 1, "maxLength": 100,
+                                               "pattern": "^[A-Za-z0-9_-]+$"}}},
+            ]},
+        },
+        "example": {"sales": [{"email": "sales@example.com"}], "company_admin": [{"webhook_id": "wh_0123"}]},
+    });
     let adjustment = &mut schemas["QuotaAdjustmentRequest"];
     adjustment["oneOf"] = json!([
         {"properties": {"capacity": {"type": "integer"}}, "required": ["capacity"]},
