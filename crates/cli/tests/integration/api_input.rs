@@ -148,7 +148,7 @@ async fn quantities_out_of_range_are_refused_and_nothing_is_written() {
         "1e30",
         "99999999999999999999",
         "1.5",
-        "2.0",
+        "2.5e0",
         "null",
     ] {
         let body = format!(r#"{{"lines": [{{"pool_id": "{pool}", "quantity": {quantity}}}]}}"#);
@@ -174,6 +174,19 @@ async fn quantities_out_of_range_are_refused_and_nothing_is_written() {
     let huge = app.hold(&key, &pool, 1_000_000_000).await;
     huge.assert_problem(StatusCode::CONFLICT, "insufficient-capacity");
     assert_untouched(&app, &key, &pool).await;
+    // JSON Schema's integer, as the document says: 2.0 and 2e0 are the integer 2.
+    for quantity in ["2.0", "2e0"] {
+        let body = format!(r#"{{"lines": [{{"pool_id": "{pool}", "quantity": {quantity}}}]}}"#);
+        let reply = send(&app, Method::POST, "/v1/holds", &key, &body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::CREATED,
+            "{quantity}: {:?}",
+            reply.json()
+        );
+        assert_eq!(reply.json()["lines"][0]["quantity"], 2, "{quantity}");
+    }
+    assert_eq!(app.counters(&key, &pool).await, (4, 0, 6));
 }
 
 #[tokio::test]

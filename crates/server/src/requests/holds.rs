@@ -15,6 +15,7 @@ pub struct HoldLineRequest {
     pub pool_id: String,
     #[schema(example = 2)]
     #[schema(minimum = 1, maximum = 1000000000)]
+    #[serde(deserialize_with = "crate::views::integers::integer")]
     pub quantity: i64,
     /// For a session pool (`per_date`): the date, `YYYY-MM-DD`, not over in the session's time zone.
     #[schema(example = "2026-12-24")]
@@ -35,6 +36,7 @@ pub struct CreateHoldRequest {
     /// How long the hold lives unless confirmed. Default 900 (15 minutes), at most 30 days.
     #[schema(example = 900)]
     #[schema(minimum = 1, maximum = 2592000)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub ttl_seconds: Option<i64>,
     /// Who the hold is for, as your platform names them; filter holds by it.
     #[schema(
@@ -128,6 +130,7 @@ pub struct ExtendHoldRequest {
     /// The hold's new deadline is this many seconds from now.
     #[schema(example = 300)]
     #[schema(minimum = 1, maximum = 2592000)]
+    #[serde(deserialize_with = "crate::views::integers::integer")]
     pub ttl_seconds: i64,
 }
 

@@ -30,11 +30,14 @@ pub struct CreatePlanRequest {
     pub unit: String,
     #[schema(example = 100)]
     #[schema(minimum = 0, maximum = 1000000000000_i64)]
+    #[serde(deserialize_with = "crate::views::integers::integer")]
     pub capacity: i64,
     /// Default 100; a campaign quota with 10% overage is 110.
     #[schema(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub hard_limit_pct: Option<i64>,
     #[schema(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub soft_limit_pct: Option<i64>,
     /// Thresholds for members' quotas; default the campaign table (80/90/100/110%).
     pub thresholds: Option<Vec<ThresholdBody>>,
@@ -75,6 +78,7 @@ pub struct PatchPlanRequest {
     pub name: Option<String>,
     /// The capacity members made from now on get.
     #[schema(minimum = 0, maximum = 1000000000000_i64)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub capacity: Option<i64>,
     /// Also move every existing member's quota to the new capacity, as a bulk adjustment job
     /// (a member already using more is reported as a failure and keeps its quota).
@@ -171,9 +175,11 @@ pub struct QuotaAdjustmentRequest {
     pub subjects: Option<Vec<String>>,
     /// The new capacity. Not with `delta`.
     #[schema(minimum = 0, maximum = 1000000000000_i64)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub capacity: Option<i64>,
     /// Add to each capacity (negative takes away). Not with `capacity`.
     #[schema(minimum = -1000000000000_i64, maximum = 1000000000000_i64)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub delta: Option<i64>,
     /// Why: kept in every member's quota history.
     #[schema(example = "annual plan renewal")]

@@ -25,6 +25,7 @@ pub struct CreatePoolRequest {
     pub name: String,
     #[schema(example = 500)]
     #[schema(minimum = 0, maximum = 1000000000000_i64)]
+    #[serde(deserialize_with = "crate::views::integers::integer")]
     pub capacity: i64,
     /// What one unit is: seats, credits, learners... Default `units`.
     #[schema(example = "seats")]
@@ -36,9 +37,11 @@ pub struct CreatePoolRequest {
     /// Use may reach capacity × hard_limit_pct / 100. Default 100.
     #[schema(example = 100)]
     #[schema(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub hard_limit_pct: Option<i64>,
     /// Above capacity × soft_limit_pct / 100 a hold carries a warning. Default min(100, hard).
     #[schema(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub soft_limit_pct: Option<i64>,
     pub price: Option<PriceBody>,
     /// Free-form JSON object, at most 16 KiB.
@@ -65,6 +68,7 @@ pub struct CreatePoolRequest {
     pub waitlist_mode: Option<String>,
     /// How long an offer's hold lives. Default 900 (15 minutes).
     #[schema(minimum = 1, maximum = 2592000)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub offer_ttl_seconds: Option<i64>,
     /// When to alert. Default the campaign table: 80% info → sales (24 h), 90% warning →
     /// company_admin (12 h), 100% error and 110% critical → company_admin and customer_success
@@ -148,10 +152,13 @@ pub struct PatchPoolRequest {
     pub name: Option<String>,
     /// Refused with 409 when below what is already held plus committed.
     #[schema(minimum = 0, maximum = 1000000000000_i64)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub capacity: Option<i64>,
     #[schema(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub hard_limit_pct: Option<i64>,
     #[schema(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub soft_limit_pct: Option<i64>,
     /// A new price for new holds; `null` removes it. Existing holds keep their locked price.
     #[serde(default, deserialize_with = "nullable")]
@@ -174,6 +181,7 @@ pub struct PatchPoolRequest {
     #[schema(value_type = Option<crate::requests::names::WaitlistModeName>)]
     pub waitlist_mode: Option<String>,
     #[schema(minimum = 1, maximum = 2592000)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub offer_ttl_seconds: Option<i64>,
     /// On a session: also apply a capacity or limit change to the dates already made, from today
     /// on (all of them or none). Default false: only dates made from now on get the new figures.

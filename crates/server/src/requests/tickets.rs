@@ -20,9 +20,11 @@ pub struct GenerateRequest {
     pub skip_existing: Option<bool>,
     /// Look at no more than this many attendees, in import order.
     #[schema(minimum = 1, maximum = 100000000)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub limit: Option<i64>,
     /// Attendees per transaction, 1 to 10000; default 1000.
     #[schema(minimum = 1, maximum = 10000)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub chunk: Option<i64>,
 }
 

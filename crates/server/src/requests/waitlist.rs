@@ -25,6 +25,7 @@ pub enum PriorityClassField {
 pub struct JoinWaitlistRequest {
     #[schema(example = 2)]
     #[schema(minimum = 1, maximum = 1000000000)]
+    #[serde(deserialize_with = "crate::views::integers::integer")]
     pub quantity: i64,
     /// Who is waiting, as your platform names them; list their entries with GET /v1/waitlist?holder=.
     #[schema(example = "user_42")]
@@ -39,12 +40,14 @@ pub struct JoinWaitlistRequest {
     pub date: Option<String>,
     /// Higher is served first; default the tenant's base priority. Not with `priority_class`.
     #[schema(minimum = -1000000, maximum = 1000000)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub priority: Option<i64>,
     /// A class from PUT /v1/settings/priority-classes, or a list of them: base + their bonuses.
     #[schema(value_type = Option<Object>, example = "registered")]
     pub priority_class: Option<PriorityClassField>,
     /// Waiting ends this long after joining. Default 7200 (2 hours, as a tour's queue), at most 30 days.
     #[schema(example = 7200)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub expires_in_seconds: Option<i64>,
 }
 

@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct PriceBody {
     #[schema(example = 4500, minimum = 0)]
+    #[serde(deserialize_with = "crate::views::integers::integer")]
     pub amount_minor: i64,
     #[schema(example = "EUR", pattern = "^[A-Z]{3}$")]
     pub currency: String,
@@ -133,6 +134,7 @@ pub struct ThresholdBody {
     pub recipients: Vec<String>,
     /// 0 to 30 days.
     #[schema(example = 86400, minimum = 0, maximum = 2592000)]
+    #[serde(deserialize_with = "crate::views::integers::integer")]
     pub throttle_seconds: i64,
 }
 
