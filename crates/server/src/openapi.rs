@@ -3,7 +3,8 @@
 //! repeated on each handler: the problem+json answers each kind of operation can give (from
 //! authentication, path and query parsing, bodies, idempotency and overload) and the
 //! `Idempotency-Key` header every write takes. [`Links`] joins each operation that makes a
-//! resource to the operations on it.
+//! resource to the operations on it. [`document`] is what is served: the derived document with
+//! the rules across fields added, which utoipa's derive cannot state.
 
 use crate::error::ErrorKind;
 use crate::routes;
@@ -240,6 +241,8 @@ fn common_errors(path: &str, method: &HttpMethod, operation: &Operation) -> BTre
     kinds
 }
 
+/// Adds an operation's common errors, gives every error the problem schema and a description,
+/// and gives a write its `Idempotency-Key`.
 fn complete(path: &str, method: &HttpMethod, operation: &mut Operation) {
     let kinds = common_errors(path, method, operation);
     let responses = &mut operation.responses.responses;
