@@ -61,6 +61,18 @@ impl SessionZone {
         Ok(SessionZone { name, zone })
     }
 
+    /// Every name [`SessionZone::parse`] takes, in the database's own spelling.
+    pub fn names() -> Vec<String> {
+        let mut names: Vec<String> = jiff::tz::db()
+            .available()
+            .filter_map(|name| SessionZone::parse(name.as_str()).ok())
+            .map(|zone| zone.name)
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -244,6 +256,22 @@ mod tests {
             SessionDate::parse_upcoming("2026-12-04", now),
             Err(DateError::InThePast)
         );
+    }
+
+    #[test]
+    fn the_zone_names_listed_are_the_ones_taken() {
+        let names = SessionZone::names();
+        assert!(names.len() > 300, "{} names", names.len());
+        for name in ["Europe/Paris", "America/New_York", "UTC"] {
+            assert!(names.iter().any(|n| n == name), "{name}");
+        }
+        assert!(!names.iter().any(|n| n == "Factory" || n == "Etc/Unknown"));
+        for name in &names {
+            assert_eq!(
+                SessionZone::parse(name).map(|zone| zone.name),
+                Ok(name.clone())
+            );
+        }
     }
 
     #[test]

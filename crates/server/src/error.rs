@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 /// The base of every problem `type`; the slug after it never changes once released.
 pub const PROBLEM_BASE: &str = "https://allot.dev/problems/";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ErrorKind {
     Validation,
     MalformedRequest,
@@ -32,6 +32,7 @@ pub enum ErrorKind {
     TicketUsed,
     TicketVoid,
     RateLimited,
+    RequestTimeout,
 }
 
 impl ErrorKind {
@@ -117,11 +118,20 @@ impl ErrorKind {
                 "rate-limited",
                 "Too many requests for this API key",
             ),
+            RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
+                "The request took too long",
+            ),
         }
     }
 
     pub fn status(self) -> StatusCode {
         self.describe().0
+    }
+
+    pub fn title(self) -> &'static str {
+        self.describe().2
     }
 
     pub fn type_uri(self) -> String {

@@ -1,12 +1,12 @@
 //! Request extractors whose rejections speak problem+json: the caller (by its bearer key, within
 //! its request rate), a write's context (caller, method, path, `Idempotency-Key`), a JSON body
-//! that keeps its raw bytes (for idempotency hashing), and a query string.
+//! that keeps its raw bytes (for idempotency hashing), a query string, and path parameters.
 
 use crate::auth::{Caller, hash_secret};
 use crate::error::{ApiError, ErrorKind};
 use crate::state::{AppState, RequestIdentity};
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
@@ -113,6 +113,36 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
             .await
             .map(|axum::extract::Query(value)| Query(value))
             .map_err(|rejection: QueryRejection| ApiError::invalid("query", rejection.body_text()))
+    }
+}
+
+/// Path parameters, rejected as a 400 validation problem when a segment does not decode (bytes
+/// that are not UTF-8, such as `%ff`) or does not parse as `T`. axum's own `Path` answers those
+/// in text/plain.
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            // The route and its handler disagree on the parameters: a bug, not the client's.
+            Err(PathRejection::MissingPathParams(error)) => {
+                Err(crate::error::corrupt(format!("path parameters: {error}")))
+            }
+            Err(PathRejection::FailedToDeserializePathParams(error)) => {
+                use axum::extract::path::ErrorKind as Kind;
+                let field = match error.kind() {
+                    Kind::ParseErrorAtKey { key, .. }
+                    | Kind::InvalidUtf8InPathParam { key }
+                    | Kind::DeserializeError { key, .. } => key.clone(),
+                    _ => "path".to_owned(),
+                };
+                Err(ApiError::invalid(field, error.kind().to_string()))
+            }
+            Err(rejection) => Err(ApiError::invalid("path", rejection.body_text())),
+        }
     }
 }
 

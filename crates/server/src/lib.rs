@@ -14,7 +14,8 @@
 //!   (bulk ticket issuance, bulk quota adjustments); `delivery`: webhooks and e-mail, with
 //!   `egress` keeping them off private addresses; `tickets`: ticket tokens, codes and magic links;
 //!   `printing`: QR codes and the tickets' PDF; `clock`: the time decisions use; `metrics`:
-//!   this server's Prometheus metrics; `observe`: each request's metrics and log line.
+//!   this server's Prometheus metrics; `observe`: each request's metrics and log line;
+//!   `openapi`: the document at `/openapi.json`, with the answers every operation shares.
 //!
 //! Modules depend on one another one way: `routes` on everything below it; `requests` on
 //! `views`, `jobs::params` and `extract`; `views` on `page`, `timestamps` and `error`; `extract`
@@ -29,6 +30,7 @@ pub mod extract;
 pub mod jobs;
 pub mod metrics;
 pub mod observe;
+pub mod openapi;
 pub mod page;
 pub mod printing;
 pub mod requests;
@@ -41,6 +43,7 @@ pub mod timestamps;
 pub mod views;
 pub mod writer;
 
+pub use openapi::ApiDoc;
 pub use startup::{ADMIN_TOKEN_FILE, ServeError};
 
 use crate::auth::Auth;
@@ -59,7 +62,6 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use utoipa::OpenApi;
 
 /// Longest a request may take before it is answered 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -147,50 +149,6 @@ impl Config {
     }
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "allot", description = "Capacity, quota and reservation server. Errors are RFC 9457 problem+json."),
-    paths(
-        routes::ops::healthz, routes::ops::readyz, routes::ops::metrics,
-        routes::keys::create_tenant, routes::keys::create_api_key, routes::keys::list_api_keys, routes::keys::revoke_api_key,
-        routes::pools::create_pool, routes::pools::list_pools, routes::pools::get_pool, routes::pools::patch_pool,
-        routes::pools::pool_totals, routes::pools::availability, routes::pools::utilization, routes::pools::pool_ledger,
-        routes::holds::create_hold, routes::holds::list_holds, routes::holds::get_hold,
-        routes::holds::confirm_hold, routes::holds::release_hold, routes::holds::extend_hold,
-        routes::sessions::get_date, routes::sessions::patch_date, routes::sessions::list_dates,
-        routes::waitlist::join, routes::waitlist::pool_waitlist, routes::waitlist::get_entry,
-        routes::waitlist::cancel_entry, routes::waitlist::holder_entries,
-        routes::waitlist::get_priority_classes, routes::waitlist::put_priority_classes,
-        routes::events::list_events,
-        routes::alerts::list_alerts, routes::alerts::current_conditions, routes::alerts::get_recipients, routes::alerts::put_recipients,
-        routes::webhooks::create_webhook, routes::webhooks::list_webhooks, routes::webhooks::delete_webhook,
-        routes::webhooks::test_webhook, routes::webhooks::list_deliveries,
-        routes::plans::create_plan, routes::plans::list_plans, routes::plans::get_plan, routes::plans::patch_plan,
-        routes::plans::put_member, routes::plans::subject_quotas, routes::plans::adjust_quotas,
-        routes::attendees::import_attendees, routes::attendees::list_attendees,
-        routes::attendees::missing_tickets, routes::attendees::missing_count,
-        routes::tickets::generate, routes::tickets::list_tickets, routes::tickets::tickets_pdf_route,
-        routes::tickets::get_ticket, routes::tickets::void_ticket, routes::tickets::qr_svg, routes::tickets::qr_png,
-        routes::tickets::check_in, routes::tickets::checkin_counts,
-        routes::jobs::list_jobs, routes::jobs::get_job, routes::jobs::job_report,
-    ),
-    modifiers(&BearerAuth),
-)]
-pub struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
-
 /// The router with every route and layer, over `state`.
 pub fn app(state: AppState) -> Router {
     use routes::{alerts, events, holds, keys, ops, plans, pools, sessions, waitlist, webhooks};
@@ -272,15 +230,29 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/holds/{id}/release", post(holds::release_hold))
         .route("/v1/holds/{id}/extend", post(holds::extend_hold))
         .merge(routes_for_tickets())
+        .merge(routes_for_docs())
+        // After every route is in, so each route's method router gets it.
         .method_not_allowed_fallback(routes::method_not_allowed)
         .fallback(routes::not_found)
         .with_state(state.clone());
-    api.merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
-        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
+    api.layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        // tower's timeout fails with an error that becomes a problem here; tower-http's answers
+        // a bare 408 with no body.
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(
+                    |_: tower::BoxError| async {
+                        ApiError::new(
+                            ErrorKind::RequestTimeout,
+                            format!(
+                                "the request was not answered within {} s",
+                                REQUEST_TIMEOUT.as_secs()
+                            ),
+                        )
+                    },
+                ))
+                .layer(tower::timeout::TimeoutLayer::new(REQUEST_TIMEOUT)),
+        )
         .layer(CatchPanicLayer::custom(|_panic| {
             // Logged by the panic hook with its message; the client gets a problem.
             axum::response::IntoResponse::into_response(ApiError::new(
@@ -356,6 +328,18 @@ fn cors_layer(origins: &[String]) -> Result<Option<tower_http::cors::CorsLayer>,
                 header::RETRY_AFTER,
             ])
             .max_age(Duration::from_secs(3600)),
+    ))
+}
+
+/// The OpenAPI document and the Swagger UI over it. The UI's file handler answers its own 404s
+/// and 405s with no body; they are turned into problems here, so every error the server sends is
+/// problem+json.
+fn routes_for_docs() -> Router<AppState> {
+    let docs: Router<AppState> = utoipa_swagger_ui::SwaggerUi::new("/docs")
+        .external_url_unchecked("/openapi.json", openapi::document())
+        .into();
+    docs.layer(axum::middleware::map_response(
+        routes::bare_error_as_problem,
     ))
 }
 

@@ -14,10 +14,13 @@ const MAX_CURSOR_CHARS: usize = 200;
 
 /// `?limit=&cursor=` on every list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1 to 1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     /// The `next_cursor` of the previous page.
+    #[param(min_length = 1, max_length = 200)]
     pub cursor: Option<String>,
 }
 
@@ -28,6 +31,25 @@ impl PageQuery {
 }
 
 pub type PageParams = Query<PageQuery>;
+
+/// `?limit=&cursor=` on a list whose cursor is a sequence number (a pool's ledger): the store
+/// refuses any other cursor, so the document says so.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SequencePageQuery {
+    /// 1 to 1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,18}$")]
+    pub cursor: Option<String>,
+}
+
+impl SequencePageQuery {
+    pub fn to_request(&self) -> Result<PageRequest, ApiError> {
+        request(self.limit, self.cursor.clone())
+    }
+}
 
 /// The store's page request for a list's `limit` and `cursor`.
 pub fn request(limit: Option<usize>, cursor: Option<String>) -> Result<PageRequest, ApiError> {

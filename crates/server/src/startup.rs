@@ -55,15 +55,20 @@ pub(crate) fn resolve_admin_token(
 
 pub(crate) fn write_private(path: &Path, contents: &str) -> Result<(), ServeError> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     // With the database elsewhere (`--database`), nothing else has made the data directory yet.
+    // Made here, it is its owner's only, as the store makes it.
     if let Some(directory) = path
         .parent()
         .filter(|parent| !parent.as_os_str().is_empty())
     {
-        std::fs::create_dir_all(directory).map_err(|error| {
-            ServeError::Io(format!("cannot create {}: {error}", directory.display()))
-        })?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(directory)
+            .map_err(|error| {
+                ServeError::Io(format!("cannot create {}: {error}", directory.display()))
+            })?;
     }
     let mut file = std::fs::OpenOptions::new()
         .write(true)

@@ -148,7 +148,7 @@ async fn quantities_out_of_range_are_refused_and_nothing_is_written() {
         "1e30",
         "99999999999999999999",
         "1.5",
-        "2.0",
+        "2.5e0",
         "null",
     ] {
         let body = format!(r#"{{"lines": [{{"pool_id": "{pool}", "quantity": {quantity}}}]}}"#);
@@ -174,6 +174,19 @@ async fn quantities_out_of_range_are_refused_and_nothing_is_written() {
     let huge = app.hold(&key, &pool, 1_000_000_000).await;
     huge.assert_problem(StatusCode::CONFLICT, "insufficient-capacity");
     assert_untouched(&app, &key, &pool).await;
+    // JSON Schema's integer, as the document says: 2.0 and 2e0 are the integer 2.
+    for quantity in ["2.0", "2e0"] {
+        let body = format!(r#"{{"lines": [{{"pool_id": "{pool}", "quantity": {quantity}}}]}}"#);
+        let reply = send(&app, Method::POST, "/v1/holds", &key, &body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::CREATED,
+            "{quantity}: {:?}",
+            reply.json()
+        );
+        assert_eq!(reply.json()["lines"][0]["quantity"], 2, "{quantity}");
+    }
+    assert_eq!(app.counters(&key, &pool).await, (4, 0, 6));
 }
 
 #[tokio::test]
@@ -535,4 +548,174 @@ async fn odd_ids_and_queries_are_not_found_or_invalid_never_a_server_error() {
     let long_cursor = app.get(&format!("/v1/pools?cursor={long}"), &key).await;
     long_cursor.assert_problem(StatusCode::BAD_REQUEST, "validation");
     assert_untouched(&app, &key, &pool).await;
+}
+
+/// A request and the problem it gets: method, path, body (content type, bytes), status, type.
+type ErrorCase = (
+    Method,
+    String,
+    Option<(&'static str, String)>,
+    StatusCode,
+    &'static str,
+);
+
+/// Every error the framework itself makes (no route, no such method, a path or query that does
+/// not parse, a body that is not JSON, too large, or of the wrong shape), and the docs' own, is
+/// problem+json with its documented type.
+#[tokio::test]
+async fn every_error_path_answers_problem_json() {
+    let (app, key, pool) = setup().await;
+    let hold = app.hold(&key, &pool, 1).await;
+    let hold = hold.body["id"].as_str().expect("a hold id").to_owned();
+    let big = format!(
+        r#"{{"name": "{}", "capacity": 1}}"#,
+        "n".repeat(1024 * 1024)
+    );
+    let cases: Vec<ErrorCase> = vec![
+        (
+            Method::GET,
+            "/v1/nope".into(),
+            None,
+            StatusCode::NOT_FOUND,
+            "not-found",
+        ),
+        (
+            Method::GET,
+            "/docs/nope.js".into(),
+            None,
+            StatusCode::NOT_FOUND,
+            "not-found",
+        ),
+        (
+            Method::DELETE,
+            "/v1/holds".into(),
+            None,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+        ),
+        (
+            Method::POST,
+            "/openapi.json".into(),
+            None,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+        ),
+        // Path parameters that are not UTF-8, on routes with one and with two of them.
+        (
+            Method::GET,
+            "/v1/pools/%00%ff".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "validation",
+        ),
+        (
+            Method::GET,
+            "/v1/pools/%ff/totals".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "validation",
+        ),
+        (
+            Method::GET,
+            format!("/v1/pools/{pool}/dates/%ff"),
+            None,
+            StatusCode::BAD_REQUEST,
+            "validation",
+        ),
+        (
+            Method::POST,
+            "/v1/holds/%c3%28/confirm".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "validation",
+        ),
+        (
+            Method::GET,
+            "/v1/tickets/%ff/qr.png".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "validation",
+        ),
+        // Query strings that do not parse.
+        (
+            Method::GET,
+            "/v1/holds?limit=x".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "validation",
+        ),
+        (
+            Method::GET,
+            "/v1/holds?limit=1&limit=2".into(),
+            None,
+            StatusCode::BAD_REQUEST,
+            "validation",
+        ),
+        // Bodies.
+        (
+            Method::POST,
+            "/v1/pools".into(),
+            Some(("text/plain", "{}".into())),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+        ),
+        (
+            Method::POST,
+            "/v1/pools".into(),
+            Some(("application/json", "{".into())),
+            StatusCode::BAD_REQUEST,
+            "malformed-request",
+        ),
+        (
+            Method::POST,
+            "/v1/pools".into(),
+            Some(("application/json", r#"{"name": 1}"#.into())),
+            StatusCode::BAD_REQUEST,
+            "validation",
+        ),
+        (
+            Method::POST,
+            "/v1/pools".into(),
+            Some(("application/json", big)),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+        ),
+        (
+            Method::POST,
+            format!("/v1/holds/{hold}/release"),
+            Some(("application/json", "x".repeat(2 * 1024 * 1024))),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+        ),
+    ];
+    for (method, path, body, status, slug) in cases {
+        let (bytes, headers) = match &body {
+            Some((content_type, body)) => (
+                Some(body.clone().into_bytes()),
+                vec![("content-type", *content_type)],
+            ),
+            None => (None, vec![]),
+        };
+        let reply = app
+            .call_raw(method.clone(), &path, Some(&key), bytes, &headers)
+            .await;
+        assert_eq!(reply.status, status, "{method} {path}: {:?}", reply.json());
+        reply.assert_problem(status, slug);
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            assert!(
+                reply
+                    .header("allow")
+                    .is_some_and(|allow| allow.contains("GET")),
+                "{method} {path}: a 405 says what is allowed"
+            );
+        }
+    }
+    // A path parameter that is not UTF-8 is named as the field that failed.
+    let reply = app.get(&format!("/v1/pools/{pool}/dates/%ff"), &key).await;
+    assert_eq!(reply.error_fields(), ["date"], "{}", reply.body);
+    assert_eq!(
+        app.counters(&key, &pool).await,
+        (1, 0, 9),
+        "nothing was written"
+    );
 }

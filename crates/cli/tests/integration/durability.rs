@@ -655,3 +655,53 @@ async fn events_not_yet_delivered_when_the_server_is_killed_are_delivered_after_
     );
     assert!(delivered.body.contains("alert.fired"));
 }
+
+/// The database holds attendees' names and e-mail addresses: a new data directory is its owner's
+/// only, and so is every file in it (the database with its `-wal` and `-shm`, the ticket key).
+#[tokio::test]
+async fn a_new_data_directory_and_its_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().expect("a temporary directory");
+    let data_dir = parent.path().join("new").join("data");
+    let configured = data_dir.clone();
+    let app = crate::helpers::spawn_configured(
+        tempfile::tempdir().expect("a placeholder directory"),
+        crate::helpers::Options::default(),
+        move |config| config.data_dir = configured,
+    )
+    .await;
+    // A write, so the write-ahead log has something in it.
+    app.tenant("Private").await;
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(&data_dir), 0o700, "the data directory");
+    assert_eq!(
+        mode(&parent.path().join("new")),
+        0o700,
+        "a directory made on the way"
+    );
+    for file in ["allot.db", "allot.db-wal", "allot.db-shm", "ticket-key"] {
+        assert_eq!(mode(&data_dir.join(file)), 0o600, "{file}");
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&data_dir)
+        .expect("lists the data directory")
+        .map(|entry| {
+            entry
+                .expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["allot.db", "allot.db-shm", "allot.db-wal", "ticket-key"]
+    );
+    app.stop().await;
+}

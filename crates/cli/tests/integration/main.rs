@@ -8,6 +8,7 @@ mod api_input;
 mod api_pools;
 mod backup;
 mod concurrency;
+mod contract;
 mod database_url;
 mod durability;
 mod helpers;

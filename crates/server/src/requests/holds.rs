@@ -11,14 +11,19 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HoldLineRequest {
+    #[schema(min_length = 1, max_length = 100, pattern = "^[A-Za-z0-9_-]+$")]
     pub pool_id: String,
     #[schema(example = 2)]
+    #[schema(minimum = 1, maximum = 1000000000)]
+    #[serde(deserialize_with = "crate::views::integers::integer")]
     pub quantity: i64,
     /// For a session pool (`per_date`): the date, `YYYY-MM-DD`, not over in the session's time zone.
     #[schema(example = "2026-12-24")]
+    #[schema(format = Date)]
     pub date: Option<String>,
     /// The unit this line takes (seats, credits, learners...): a pool that counts another unit
     /// refuses the hold with 422 unit-mismatch.
+    #[schema(min_length = 1, max_length = 32, pattern = "^[a-z0-9_-]+$")]
     pub unit: Option<String>,
 }
 
@@ -26,19 +31,37 @@ pub struct HoldLineRequest {
 #[serde(deny_unknown_fields)]
 pub struct CreateHoldRequest {
     /// 1 to 64 lines; all fit (with every ancestor) or nothing is held.
+    #[schema(min_items = 1, max_items = 64)]
     pub lines: Vec<HoldLineRequest>,
     /// How long the hold lives unless confirmed. Default 900 (15 minutes), at most 30 days.
     #[schema(example = 900)]
+    #[schema(minimum = 1, maximum = 2592000)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub ttl_seconds: Option<i64>,
     /// Who the hold is for, as your platform names them; filter holds by it.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub holder: Option<String>,
     /// Commit at once instead of holding (consumption: a seat, credits, a learner).
     #[serde(default)]
     pub confirm: bool,
     /// Who or what is consumed (a learner, a volunteer): counted once per pool. Asking again for
     /// the same subject answers 200 with the hold that counted it, and consumes nothing more.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub subject: Option<String>,
     /// Why, kept in the ledger entries (a member's quota history).
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub reason: Option<String>,
 }
 
@@ -106,6 +129,8 @@ impl CreateHoldRequest {
 pub struct ExtendHoldRequest {
     /// The hold's new deadline is this many seconds from now.
     #[schema(example = 300)]
+    #[schema(minimum = 1, maximum = 2592000)]
+    #[serde(deserialize_with = "crate::views::integers::integer")]
     pub ttl_seconds: i64,
 }
 

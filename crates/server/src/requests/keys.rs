@@ -10,6 +10,11 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct CreateTenantRequest {
     #[schema(example = "Acme Tickets")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub name: String,
 }
 
@@ -26,6 +31,7 @@ impl CreateTenantRequest {
 pub struct CreateApiKeyRequest {
     /// admin, operator or viewer.
     #[schema(example = "operator")]
+    #[schema(value_type = crate::requests::names::RoleName)]
     pub role: String,
 }
 

@@ -13,6 +13,7 @@ pub mod alerts;
 pub mod attendees;
 pub mod holds;
 pub mod keys;
+pub mod names;
 pub mod plans;
 pub mod pools;
 pub mod tickets;

@@ -18,14 +18,26 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct CreatePlanRequest {
     #[schema(example = "Gold membership")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub name: String,
     /// What the quota counts: seats, credits, learners...
     #[schema(example = "credits")]
+    #[schema(min_length = 1, max_length = 32, pattern = "^[a-z0-9_-]+$")]
     pub unit: String,
     #[schema(example = 100)]
+    #[schema(minimum = 0, maximum = 1000000000000_i64)]
+    #[serde(deserialize_with = "crate::views::integers::integer")]
     pub capacity: i64,
     /// Default 100; a campaign quota with 10% overage is 110.
+    #[schema(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub hard_limit_pct: Option<i64>,
+    #[schema(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub soft_limit_pct: Option<i64>,
     /// Thresholds for members' quotas; default the campaign table (80/90/100/110%).
     pub thresholds: Option<Vec<ThresholdBody>>,
@@ -58,14 +70,26 @@ impl CreatePlanRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchPlanRequest {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub name: Option<String>,
     /// The capacity members made from now on get.
+    #[schema(minimum = 0, maximum = 1000000000000_i64)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub capacity: Option<i64>,
     /// Also move every existing member's quota to the new capacity, as a bulk adjustment job
     /// (a member already using more is reported as a failure and keeps its quota).
     #[serde(default)]
     pub apply_to_members: bool,
     /// Why, for the members' quota history.
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub reason: Option<String>,
 }
 
@@ -121,6 +145,7 @@ impl PatchPlanRequest {
 #[serde(deny_unknown_fields)]
 pub struct PutMemberRequest {
     /// Count the member's use against a shared pool too (a campaign under a bundle).
+    #[schema(min_length = 1, max_length = 100, pattern = "^[A-Za-z0-9_-]+$")]
     pub parent_id: Option<String>,
 }
 
@@ -143,15 +168,26 @@ impl PutMemberRequest {
 #[serde(deny_unknown_fields)]
 pub struct QuotaAdjustmentRequest {
     /// Every member of this plan; with `subjects`, only those subjects' quotas from this plan.
+    #[schema(min_length = 1, max_length = 100, pattern = "^[A-Za-z0-9_-]+$")]
     pub plan_id: Option<String>,
     /// These subjects' quotas (at most 100,000).
+    #[schema(min_items = 1, max_items = 100000, value_type = Option<Vec<crate::requests::names::SubjectText>>)]
     pub subjects: Option<Vec<String>>,
     /// The new capacity. Not with `delta`.
+    #[schema(minimum = 0, maximum = 1000000000000_i64)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub capacity: Option<i64>,
     /// Add to each capacity (negative takes away). Not with `capacity`.
+    #[schema(minimum = -1000000000000_i64, maximum = 1000000000000_i64)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub delta: Option<i64>,
     /// Why: kept in every member's quota history.
     #[schema(example = "annual plan renewal")]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub reason: String,
 }
 

@@ -17,21 +17,35 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct CreatePoolRequest {
     #[schema(example = "Main hall")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub name: String,
     #[schema(example = 500)]
+    #[schema(minimum = 0, maximum = 1000000000000_i64)]
+    #[serde(deserialize_with = "crate::views::integers::integer")]
     pub capacity: i64,
     /// What one unit is: seats, credits, learners... Default `units`.
     #[schema(example = "seats")]
+    #[schema(min_length = 1, max_length = 32, pattern = "^[a-z0-9_-]+$")]
     pub unit: Option<String>,
     /// Make this pool count against another: a section under an event, a campaign under a bundle.
+    #[schema(min_length = 1, max_length = 100, pattern = "^[A-Za-z0-9_-]+$")]
     pub parent_id: Option<String>,
     /// Use may reach capacity × hard_limit_pct / 100. Default 100.
     #[schema(example = 100)]
+    #[schema(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub hard_limit_pct: Option<i64>,
     /// Above capacity × soft_limit_pct / 100 a hold carries a warning. Default min(100, hard).
+    #[schema(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub soft_limit_pct: Option<i64>,
     pub price: Option<PriceBody>,
     /// Free-form JSON object, at most 16 KiB.
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     /// A session that serves many dates (a tour per day): each date gets its own instance with this
     /// capacity and these limits, made on first use. Holds and waiting lists then name a `date`.
@@ -45,12 +59,16 @@ pub struct CreatePoolRequest {
     /// `strict` (default): a request at the head of the waiting list that does not fit blocks the
     /// smaller ones behind it. `skip`: smaller ones may pass it.
     #[schema(example = "strict")]
+    #[schema(value_type = Option<crate::requests::names::WaitlistPolicyName>)]
     pub waitlist_policy: Option<String>,
     /// `offer` (default): promotion makes a hold the holder confirms. `confirm`: promotion
     /// books at once.
     #[schema(example = "offer")]
+    #[schema(value_type = Option<crate::requests::names::WaitlistModeName>)]
     pub waitlist_mode: Option<String>,
     /// How long an offer's hold lives. Default 900 (15 minutes).
+    #[schema(minimum = 1, maximum = 2592000)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub offer_ttl_seconds: Option<i64>,
     /// When to alert. Default the campaign table: 80% info → sales (24 h), 90% warning →
     /// company_admin (12 h), 100% error and 110% critical → company_admin and customer_success
@@ -126,23 +144,44 @@ impl CreatePoolRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchPoolRequest {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub name: Option<String>,
     /// Refused with 409 when below what is already held plus committed.
+    #[schema(minimum = 0, maximum = 1000000000000_i64)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub capacity: Option<i64>,
+    #[schema(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub hard_limit_pct: Option<i64>,
+    #[schema(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub soft_limit_pct: Option<i64>,
     /// A new price for new holds; `null` removes it. Existing holds keep their locked price.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<PriceBody>)]
     pub price: Option<Option<PriceBody>>,
     pub active: Option<bool>,
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     /// Why capacity or limits changed; kept in the ledger.
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub reason: Option<String>,
     /// strict or skip (see POST /v1/pools).
+    #[schema(value_type = Option<crate::requests::names::WaitlistPolicyName>)]
     pub waitlist_policy: Option<String>,
     /// offer or confirm (see POST /v1/pools).
+    #[schema(value_type = Option<crate::requests::names::WaitlistModeName>)]
     pub waitlist_mode: Option<String>,
+    #[schema(minimum = 1, maximum = 2592000)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub offer_ttl_seconds: Option<i64>,
     /// On a session: also apply a capacity or limit change to the dates already made, from today
     /// on (all of them or none). Default false: only dates made from now on get the new figures.
@@ -153,8 +192,9 @@ pub struct PatchPoolRequest {
     #[schema(value_type = Option<Vec<ThresholdBody>>)]
     pub thresholds: Option<Option<Vec<ThresholdBody>>>,
     /// Not changeable: a session's time zone is set when it is created (it decides which of
-    /// its dates are over). Accepted here only to be refused with that reason.
-    #[schema(value_type = Option<String>)]
+    /// its dates are over). Read here only to be refused with that reason, so the document
+    /// leaves it out (a body that names it is not one the schema allows).
+    #[schema(ignore)]
     pub time_zone: Option<Value>,
 }
 

@@ -13,13 +13,18 @@ const MAX_ATTENDEE_IDS: usize = 20_000;
 #[serde(deny_unknown_fields)]
 pub struct GenerateRequest {
     /// Only these attendees; all of the event's when absent.
+    #[schema(min_items = 1, max_items = 20000, value_type = Option<Vec<crate::requests::names::AttendeeIdText>>)]
     pub attendee_ids: Option<Vec<String>>,
     /// Leave attendees who have a ticket alone (default). `false` regenerates: their valid
     /// ticket gets a new code and token (the old QR code stops working); used ones are skipped.
     pub skip_existing: Option<bool>,
     /// Look at no more than this many attendees, in import order.
+    #[schema(minimum = 1, maximum = 100000000)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub limit: Option<i64>,
     /// Attendees per transaction, 1 to 10000; default 1000.
+    #[schema(minimum = 1, maximum = 10000)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub chunk: Option<i64>,
 }
 
@@ -66,5 +71,6 @@ impl GenerateRequest {
 #[serde(deny_unknown_fields)]
 pub struct CheckInRequest {
     /// What the scanner read: the token, or the whole magic link.
+    #[schema(max_length = 128, pattern = "^\\s*[^?#]*[^?#/\\s]")]
     pub token: String,
 }

@@ -24,19 +24,30 @@ pub enum PriorityClassField {
 #[serde(deny_unknown_fields)]
 pub struct JoinWaitlistRequest {
     #[schema(example = 2)]
+    #[schema(minimum = 1, maximum = 1000000000)]
+    #[serde(deserialize_with = "crate::views::integers::integer")]
     pub quantity: i64,
     /// Who is waiting, as your platform names them; list their entries with GET /v1/waitlist?holder=.
     #[schema(example = "user_42")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub holder: String,
     /// For a session pool (`per_date`): the date, `YYYY-MM-DD`, not over in the session's time zone.
+    #[schema(format = Date)]
     pub date: Option<String>,
     /// Higher is served first; default the tenant's base priority. Not with `priority_class`.
+    #[schema(minimum = -1000000, maximum = 1000000)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub priority: Option<i64>,
     /// A class from PUT /v1/settings/priority-classes, or a list of them: base + their bonuses.
     #[schema(value_type = Option<Object>, example = "registered")]
     pub priority_class: Option<PriorityClassField>,
     /// Waiting ends this long after joining. Default 7200 (2 hours, as a tour's queue), at most 30 days.
     #[schema(example = 7200)]
+    #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub expires_in_seconds: Option<i64>,
 }
 

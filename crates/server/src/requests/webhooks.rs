@@ -11,12 +11,17 @@ use utoipa::ToSchema;
 pub struct CreateWebhookRequest {
     /// Where to POST events: http or https.
     #[schema(example = "https://example.com/allot-events")]
+    #[schema(format = "uri", max_length = 2000)]
     pub url: String,
     /// Event types to send, e.g. `["waitlist.offered", "alert.fired"]`; `["*"]` for all.
     #[schema(example = json!(["*"]))]
+    #[schema(min_items = 1, max_items = 50, value_type = Vec<crate::requests::names::EventTypeName>)]
     pub events: Vec<String>,
     /// The signing secret, `whsec_` and 24 to 64 base64 bytes (Standard Webhooks). Default: one
     /// is generated and shown once in the answer.
+    #[schema(
+        pattern = "^whsec_(?:[A-Za-z0-9+/]{4}){8,21}(?:[A-Za-z0-9+/][AQgw]==)?$|^whsec_(?:[A-Za-z0-9+/]{4}){8,20}[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=$"
+    )]
     pub secret: Option<String>,
 }
 

@@ -16,14 +16,19 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AlertQuery {
     pub pool_id: Option<String>,
     /// info, warning, error or critical.
+    #[param(value_type = Option<crate::requests::names::SeverityName>)]
     pub severity: Option<String>,
     /// RFC 3339: only alerts at or after this time.
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// 1 to 1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+    #[param(pattern = "^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 

@@ -3,6 +3,7 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorKind, corrupt};
+use crate::extract::Path;
 use crate::extract::{IgnoredBody, Query, WriteContext};
 use crate::page::Page;
 use crate::requests::AttendeeRequest;
@@ -12,7 +13,7 @@ use crate::views::{AttendeeBody, ImportBody};
 use allot_store::tickets::TicketCommand;
 use allot_store::{Command, Role};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -37,7 +38,6 @@ fn media_type(headers: &HeaderMap) -> String {
         (AttendeeRequest = "application/json"),
         (Vec<AttendeeRequest> = "application/json"),
         (String = "text/csv", example = "external_id,name,email,section\n2021-0042,Siti Rahma,siti@example.org,Hall A\n"))),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely: the same key and body replay the first answer for 24 h")),
     responses((status = 200, body = ImportBody), (status = 400), (status = 404), (status = 415)),
     security(("bearer" = [])))]
 pub async fn import_attendees(
@@ -89,10 +89,13 @@ pub async fn import_attendees(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AttendeeListQuery {
     /// `false`: only attendees without a ticket (void ones do not count); `true`: only with.
     pub has_ticket: Option<bool>,
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+    #[param(min_length = 1, max_length = 200)]
     pub cursor: Option<String>,
 }
 

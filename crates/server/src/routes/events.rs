@@ -15,13 +15,17 @@ use utoipa::IntoParams;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventQuery {
     /// Only events of this type, e.g. `waitlist.offered`.
     #[serde(rename = "type")]
+    #[param(min_length = 1, max_length = 64)]
     pub kind: Option<String>,
     /// 1 to 1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     /// The `next_cursor` of the previous page (an event's `seq`).
+    #[param(pattern = "^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 

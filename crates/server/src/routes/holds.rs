@@ -2,6 +2,7 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::Path;
 use crate::extract::WriteContext;
 use crate::extract::{IgnoredBody, JsonBody, Query};
 use crate::page::Page;
@@ -11,7 +12,7 @@ use crate::views::{HoldBody, render_created, render_ok};
 use allot_core::HoldStatus;
 use allot_store::{Command, HoldFilter, Role};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -19,7 +20,6 @@ use utoipa::IntoParams;
 /// Hold capacity on one or more pools. Every line and every ancestor fits, or nothing changes
 /// and the answer is 409 insufficient-capacity naming the pool that ran short.
 #[utoipa::path(post, path = "/v1/holds", tag = "holds", request_body = CreateHoldRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely: the same key and body replay the first answer for 24 h")),
     responses((status = 201, body = HoldBody), (status = 400), (status = 404), (status = 409)),
     security(("bearer" = [])))]
 pub async fn create_hold(
@@ -123,11 +123,15 @@ pub async fn get_hold(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HoldListQuery {
     pub holder: Option<String>,
     /// held, confirmed, released or expired.
+    #[param(value_type = Option<crate::requests::names::HoldStatusName>)]
     pub status: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+    #[param(min_length = 1, max_length = 200)]
     pub cursor: Option<String>,
 }
 

@@ -2,6 +2,7 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::Path;
 use crate::jobs::params::{GenerateParams, KIND_GENERATE_TICKETS};
 use crate::page::Page;
 use crate::state::AppState;
@@ -10,7 +11,7 @@ use crate::views::jobs::LISTED_FAILURES;
 use allot_core::page::MAX_PAGE_SIZE;
 use allot_store::{PageRequest, Role, Store, StoreError, TenantId};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
@@ -39,11 +40,14 @@ pub async fn get_job(
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct JobListQuery {
     /// Only jobs of this kind: `tickets.generate` or `quotas.adjust`.
     pub kind: Option<String>,
     /// 1 to 1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+    #[param(min_length = 1, max_length = 200)]
     pub cursor: Option<String>,
 }
 

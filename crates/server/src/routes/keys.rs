@@ -3,14 +3,16 @@
 use crate::auth::{Caller, generate_secret, hash_secret};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::extract::Path;
 use crate::extract::WriteContext;
+use crate::page::Page;
 use crate::requests::{CreateApiKeyRequest, CreateTenantRequest};
 use crate::state::{Actor, AppState};
 use crate::timestamps::rfc3339;
 use crate::views::{ApiKeyBody, ApiKeyCreatedBody, TenantCreatedBody, render_created, render_ok};
 use allot_store::{Command, Role};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -98,7 +100,7 @@ pub async fn create_api_key(
 
 /// List the tenant's active API keys (admin). Secrets are never shown again.
 #[utoipa::path(get, path = "/v1/api-keys", tag = "api keys",
-    responses((status = 200, body = Vec<ApiKeyBody>)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<ApiKeyBody>)), security(("bearer" = [])))]
 pub async fn list_api_keys(
     State(state): State<AppState>,
     caller: Caller,
@@ -116,7 +118,7 @@ pub async fn list_api_keys(
             created_at: rfc3339(key.created_at),
         })
         .collect();
-    Ok(Json(serde_json::json!({ "items": body })).into_response())
+    Ok(Json(Page::whole(body)).into_response())
 }
 
 /// Revoke an API key (admin). Its next request is refused with 401.

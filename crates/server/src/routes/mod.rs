@@ -21,6 +21,8 @@ pub mod waitlist;
 pub mod webhooks;
 
 use crate::error::{ApiError, ErrorKind};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 /// Answers unknown paths with a problem, not an empty 404.
 pub async fn not_found() -> ApiError {
@@ -32,4 +34,24 @@ pub async fn method_not_allowed() -> ApiError {
         ErrorKind::MethodNotAllowed,
         "this route does not take that method; see /openapi.json",
     )
+}
+
+/// A handler that is not ours (the Swagger UI's files) may answer an error with no body: it gets
+/// the problem of its status instead, with its other headers (such as `Allow`) kept.
+pub async fn bare_error_as_problem(response: Response) -> Response {
+    let status = response.status();
+    let is_error = status.is_client_error() || status.is_server_error();
+    if !is_error || response.headers().contains_key(header::CONTENT_TYPE) {
+        return response;
+    }
+    let problem = match status {
+        StatusCode::NOT_FOUND => ApiError::new(ErrorKind::NotFound, "no such file"),
+        StatusCode::METHOD_NOT_ALLOWED => method_not_allowed().await,
+        // The UI serves files from memory: nothing else can fail there.
+        _ => crate::error::corrupt(format!("the docs answered {status}")),
+    };
+    let (mut parts, _) = response.into_parts();
+    let problem = problem.into_response();
+    parts.headers.extend(problem.headers().clone());
+    Response::from_parts(parts, problem.into_body())
 }

@@ -3,6 +3,7 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorKind, corrupt};
+use crate::extract::Path;
 use crate::extract::WriteContext;
 use crate::extract::{IgnoredBody, JsonBody, parse_json};
 use crate::jobs::params::{AdjustParams, KIND_ADJUST_QUOTAS};
@@ -16,7 +17,7 @@ use allot_store::jobs::{JobCommand, JobView};
 use allot_store::{Command, Success};
 use allot_store::{PlanView, Role, TenantId};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::response::Response;
@@ -180,6 +181,7 @@ pub async fn adjust_quotas(
 /// Give a member (or a campaign) its own quota from the plan (operator): 201 with its pool, or
 /// 200 with the one it already has.
 #[utoipa::path(put, path = "/v1/plans/{id}/members/{subject}", tag = "plans", request_body = Option<PutMemberRequest>,
+    params(("id" = String, Path), ("subject" = String, Path, min_length = 1, max_length = 200, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$")),
     responses((status = 201, body = PoolBody), (status = 200, body = PoolBody), (status = 404)),
     security(("bearer" = [])))]
 pub async fn put_member(
@@ -189,11 +191,13 @@ pub async fn put_member(
     IgnoredBody(raw): IgnoredBody,
 ) -> Result<Response, ApiError> {
     let caller = write.caller.require(Role::Operator)?;
-    let request: PutMemberRequest = if raw.iter().all(u8::is_ascii_whitespace) {
-        PutMemberRequest::default()
-    } else {
-        parse_json(&raw)?
-    };
+    // No body, or `null`, is no request at all: the document's body is optional.
+    let request: PutMemberRequest =
+        if raw.iter().all(u8::is_ascii_whitespace) || raw.trim_ascii() == b"null" {
+            PutMemberRequest::default()
+        } else {
+            parse_json(&raw)?
+        };
     let command = request.validate(plan_id, subject)?;
     Ok(state
         .submit(

@@ -2,9 +2,10 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::Path;
 use crate::extract::WriteContext;
 use crate::extract::{JsonBody, Query};
-use crate::page::{Page, PageParams};
+use crate::page::Page;
 use crate::requests::{CreatePoolRequest, PatchPoolRequest};
 use crate::state::{Actor, AppState};
 use crate::views::{
@@ -14,14 +15,13 @@ use crate::views::{
 use allot_core::PoolId;
 use allot_store::{PoolView, Role, TenantId};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 /// Create a pool (admin).
 #[utoipa::path(post, path = "/v1/pools", tag = "pools", request_body = CreatePoolRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely: the same key and body replay the first answer for 24 h")),
     responses((status = 201, body = PoolBody), (status = 400), (status = 403)),
     security(("bearer" = [])))]
 pub async fn create_pool(
@@ -63,10 +63,13 @@ pub async fn get_pool(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PoolListQuery {
     /// Only the direct children of this pool.
     pub parent_id: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+    #[param(min_length = 1, max_length = 200)]
     pub cursor: Option<String>,
 }
 
@@ -170,10 +173,13 @@ pub async fn utilization(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AvailabilityQuery {
     /// Units wanted; at least 1, default 1.
+    #[param(minimum = 1, maximum = 1000000000)]
     pub quantity: Option<i64>,
     /// For a session pool: the date, `YYYY-MM-DD`.
+    #[param(format = Date)]
     pub date: Option<String>,
 }
 
@@ -236,14 +242,14 @@ pub async fn availability(
 }
 
 /// Page through a pool's ledger: every change to its counters or capacity, oldest first.
-#[utoipa::path(get, path = "/v1/pools/{id}/ledger", tag = "pools", params(crate::page::PageQuery),
+#[utoipa::path(get, path = "/v1/pools/{id}/ledger", tag = "pools", params(crate::page::SequencePageQuery),
     responses((status = 200, body = Page<LedgerEntryBody>), (status = 404)),
     security(("bearer" = [])))]
 pub async fn pool_ledger(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(page): PageParams,
+    Query(page): Query<crate::page::SequencePageQuery>,
 ) -> Result<Json<Page<LedgerEntryBody>>, ApiError> {
     let caller = caller.require(Role::Viewer)?;
     let (tenant, page, read_id) = (caller.tenant, page.to_request()?, id.clone());

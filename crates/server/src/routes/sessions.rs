@@ -5,6 +5,7 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::extract::Path;
 use crate::extract::WriteContext;
 use crate::page::{Page, PageParams};
 use crate::requests::PatchPoolRequest;
@@ -13,7 +14,7 @@ use crate::views::{PoolBody, render_ok};
 use allot_core::{PoolId, SessionDate, UnixMillis};
 use allot_store::{PoolView, Role};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 
 /// A date given in a path or a query, `YYYY-MM-DD`.
@@ -48,7 +49,7 @@ fn upcoming_instance(session: &str, date: &str, now: UnixMillis) -> Result<Strin
 /// One date of a session: its capacity, use and availability. A date not used yet shows the
 /// session's capacity and limits with nothing held.
 #[utoipa::path(get, path = "/v1/pools/{id}/dates/{date}", tag = "sessions",
-    params(("id" = String, Path, description = "The session pool"), ("date" = String, Path, description = "YYYY-MM-DD")),
+    params(("id" = String, Path, description = "The session pool"), ("date" = String, Path, format = Date, description = "YYYY-MM-DD")),
     responses((status = 200, body = PoolBody), (status = 400), (status = 404)), security(("bearer" = [])))]
 pub async fn get_date(
     State(state): State<AppState>,
@@ -68,7 +69,7 @@ pub async fn get_date(
 /// Change one date's capacity or limits (admin), leaving every other date alone. Raising it
 /// serves that date's waiting list. Past dates are refused.
 #[utoipa::path(patch, path = "/v1/pools/{id}/dates/{date}", tag = "sessions", request_body = PatchPoolRequest,
-    params(("id" = String, Path, description = "The session pool"), ("date" = String, Path, description = "YYYY-MM-DD")),
+    params(("id" = String, Path, description = "The session pool"), ("date" = String, Path, format = Date, description = "YYYY-MM-DD")),
     responses((status = 200, body = PoolBody), (status = 400), (status = 404), (status = 409)),
     security(("bearer" = [])))]
 pub async fn patch_date(

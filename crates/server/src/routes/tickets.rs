@@ -3,6 +3,7 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorKind};
+use crate::extract::Path;
 use crate::extract::WriteContext;
 use crate::extract::{IgnoredBody, JsonBody, Query};
 use crate::jobs::params::KIND_GENERATE_TICKETS;
@@ -15,7 +16,7 @@ use allot_store::jobs::JobCommand;
 use allot_store::tickets::{TicketCommand, TicketStatus, TicketView};
 use allot_store::{Command, Outcome, Role, StoredResponse};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -32,7 +33,6 @@ fn render_accepted(outcome: &Outcome) -> StoredResponse {
 /// follow it at `GET /v1/jobs/{id}`. Each ticket commits one unit of its section (or the
 /// event), so a full event reports "no capacity" per attendee instead of overselling.
 #[utoipa::path(post, path = "/v1/pools/{id}/tickets/generate", tag = "tickets", request_body = GenerateRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely: the same key and body answer the same job for 24 h")),
     responses((status = 202, body = JobBody), (status = 400), (status = 404)),
     security(("bearer" = [])))]
 pub async fn generate(
@@ -187,10 +187,14 @@ pub async fn qr_png(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TicketListQuery {
     /// valid, used or void.
+    #[param(value_type = Option<crate::requests::names::TicketStatusName>)]
     pub status: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+    #[param(min_length = 1, max_length = 200)]
     pub cursor: Option<String>,
 }
 
@@ -225,11 +229,15 @@ pub async fn list_tickets(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PdfQuery {
     /// Tickets in this PDF, 1 to 1000 (default 1000); the `X-Next-Cursor` header pages on.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+    #[param(min_length = 1, max_length = 200)]
     pub cursor: Option<String>,
     /// valid (default), used or void.
+    #[param(value_type = Option<crate::requests::names::TicketStatusName>)]
     pub status: Option<String>,
 }
 

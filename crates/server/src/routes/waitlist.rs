@@ -3,6 +3,7 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::Path;
 use crate::extract::WriteContext;
 use crate::extract::{IgnoredBody, JsonBody, Query};
 use crate::page::Page;
@@ -13,7 +14,7 @@ use crate::views::{
 };
 use allot_store::Role;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -23,7 +24,6 @@ use utoipa::IntoParams;
 /// capacity is free and no one is ahead, the entry is served at once: the answer is then
 /// `offered` (a hold to confirm) or `confirmed`, by the pool's mode.
 #[utoipa::path(post, path = "/v1/pools/{id}/waitlist", tag = "waitlist", request_body = JoinWaitlistRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely: the same key and body replay the first answer for 24 h")),
     responses((status = 201, body = WaitlistEntryBody), (status = 400), (status = 404)),
     security(("bearer" = [])))]
 pub async fn join(
@@ -49,12 +49,16 @@ pub async fn join(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PoolWaitlistQuery {
     /// For a session pool: the date, `YYYY-MM-DD`.
+    #[param(format = Date)]
     pub date: Option<String>,
     /// 1 to 1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     /// The `next_cursor` of the previous page (a position).
+    #[param(pattern = "^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 
@@ -134,11 +138,15 @@ pub async fn cancel_entry(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HolderQuery {
     /// Whose entries.
+    #[param(min_length = 1, max_length = 200)]
     pub holder: String,
     /// 1 to 1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
+    #[param(pattern = "^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 

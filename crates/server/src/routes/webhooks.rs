@@ -3,6 +3,7 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::Path;
 use crate::extract::WriteContext;
 use crate::extract::{IgnoredBody, JsonBody};
 use crate::page::{Page, PageParams};
@@ -11,7 +12,7 @@ use crate::state::{Actor, AppState};
 use crate::views::{DeliveryBody, WebhookBody, render_created, render_ok};
 use allot_store::{Command, Role};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 

@@ -2,10 +2,12 @@
 //! rendering of a writer's outcome into the exact bytes a client receives (and an idempotency
 //! record keeps). Bodies depend on `timestamps` and `page` and on one another one way (a quota
 //! shows a pool's usage); only `render` sees them all.
+//! `integers`: how an integer field of a body that comes in is read.
 
 pub mod alerts;
 pub mod events;
 pub mod holds;
+pub mod integers;
 pub mod jobs;
 pub mod keys;
 pub mod plans;

@@ -13,9 +13,10 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct PriceBody {
-    #[schema(example = 4500)]
+    #[schema(example = 4500, minimum = 0)]
+    #[serde(deserialize_with = "crate::views::integers::integer")]
     pub amount_minor: i64,
-    #[schema(example = "EUR")]
+    #[schema(example = "EUR", pattern = "^[A-Z]{3}$")]
     pub currency: String,
 }
 
@@ -123,14 +124,17 @@ impl From<&PoolView> for PoolBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ThresholdBody {
-    #[schema(example = 80)]
+    #[schema(example = 80, minimum = 1, maximum = 1000)]
     pub pct: u32,
     /// info, warning, error or critical.
-    #[schema(example = "info")]
+    #[schema(example = "info", value_type = crate::requests::names::SeverityName)]
     pub severity: String,
-    #[schema(example = json!(["sales"]))]
+    /// Recipient groups (see `PUT /v1/settings/recipients`), at least one.
+    #[schema(example = json!(["sales"]), min_items = 1, value_type = Vec<crate::requests::names::GroupName>)]
     pub recipients: Vec<String>,
-    #[schema(example = 86400)]
+    /// 0 to 30 days.
+    #[schema(example = 86400, minimum = 0, maximum = 2592000)]
+    #[serde(deserialize_with = "crate::views::integers::integer")]
     pub throttle_seconds: i64,
 }
 

@@ -114,11 +114,16 @@ impl WaitlistStatusBody {
 #[serde(deny_unknown_fields)]
 pub struct PriorityClassesBody {
     /// The priority of an entry that names no class. Default 1.
-    #[serde(default = "default_priority_base")]
-    #[schema(example = 1)]
+    #[serde(
+        default = "default_priority_base",
+        deserialize_with = "crate::views::integers::integer"
+    )]
+    #[schema(example = 1, minimum = -1000000, maximum = 1000000)]
     pub base: i64,
     /// Class name → bonus over the base.
     #[schema(example = json!({"registered": 2, "private_silver": 2, "private_gold": 3}))]
+    #[schema(value_type = BTreeMap<crate::requests::names::GroupName, crate::requests::names::PriorityBonus>)]
+    #[serde(deserialize_with = "crate::views::integers::integer_map")]
     pub classes: BTreeMap<String, i64>,
 }
 

@@ -32,6 +32,13 @@ pub fn backup_file(path: &Path, to: &Path) -> Result<BackupReport, StoreError> {
     conn.pragma_update(None, "temp_store", "FILE")?;
     conn.execute("VACUUM INTO ?1", [target])?;
     drop(conn);
+    // SQLite makes the copy 0644; it holds what the database holds, so it is the owner's only.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
+            StoreError::Unavailable(format!("cannot restrict {}: {e}", to.display()))
+        })?;
+    }
 
     let copy = rusqlite::Connection::open_with_flags(
         to,

@@ -66,14 +66,7 @@ pub fn open(data_dir: &Path) -> Result<(SqliteStore, SqliteWriter), StoreError> 
 /// and returns the read side and the single writer.
 pub fn open_file(path: &Path) -> Result<(SqliteStore, SqliteWriter), StoreError> {
     refuse_directory(path)?;
-    if let Some(directory) = path
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(directory).map_err(|e| {
-            StoreError::Unavailable(format!("cannot create {}: {e}", directory.display()))
-        })?;
-    }
+    create_private(path)?;
     let path = path.to_path_buf();
     let mut writer = open_connection(&path, Access::Write)?;
     schema::migrate(&mut writer)?;
@@ -89,6 +82,57 @@ pub fn open_file(path: &Path) -> Result<(SqliteStore, SqliteWriter), StoreError>
         next_due: next_due.clone(),
     };
     Ok((store, SqliteWriter::new(writer, next_due)))
+}
+
+/// The database holds attendees' names and e-mail addresses, so only its owner may read it: a
+/// directory made for it is 0700 and the file 0600. SQLite gives the `-wal` and `-shm` files it
+/// makes the database file's mode, so they are 0600 too. A file from an older release (0644) is
+/// tightened, with its `-wal` and `-shm`.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if let Some(directory) = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        // Only the directories made here get the mode: an existing one is the operator's.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(directory)
+            .map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", directory.display()))
+            })?;
+    }
+    // An empty file is an empty SQLite database; made here, it is never readable by others.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", path.display())))?;
+    for file in [
+        path.to_path_buf(),
+        sidecar(path, "-wal"),
+        sidecar(path, "-shm"),
+    ] {
+        let Ok(metadata) = std::fs::metadata(&file) else {
+            continue;
+        };
+        if metadata.permissions().mode() & 0o077 != 0
+            && let Err(error) =
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+        {
+            tracing::warn!(file = %file.display(), %error, "cannot make the database file private");
+        }
+    }
+    Ok(())
+}
+
+/// SQLite's file beside the database: `allot.db-wal`, `allot.db-shm`.
+fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// A directory given where a database file belongs would surface as SQLite's "unable to open
