@@ -267,6 +267,9 @@ fn complete(path: &str, method: &HttpMethod, operation: &mut Operation) {
         if response.description.is_empty() {
             response.description = description_of(status);
         }
+        if matches!(status.as_str(), "429" | "503") {
+            add_retry_after(response);
+        }
     }
     if *method != HttpMethod::Get {
         add_idempotency_key(operation);
@@ -283,6 +286,23 @@ fn description_of(status: &str) -> String {
         .and_then(|code| code.canonical_reason())
         .unwrap_or("The answer")
         .to_owned()
+}
+
+/// `Retry-After` (seconds) on a 429, and on a 503 when the writer was behind (a store that does
+/// not answer sends none: there is no telling when it will).
+fn add_retry_after(response: &mut utoipa::openapi::Response) {
+    let schema: Schema = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(0))
+        .build()
+        .into();
+    let header = utoipa::openapi::HeaderBuilder::new()
+        .schema(schema)
+        .description(Some(
+            "Seconds to wait before retrying; the problem's retry_after_seconds says the same",
+        ))
+        .build();
+    response.headers.insert("Retry-After".to_owned(), header);
 }
 
 fn add_idempotency_key(operation: &mut Operation) {

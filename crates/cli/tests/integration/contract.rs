@@ -111,6 +111,12 @@ async fn every_operation_lists_its_errors_as_problems() {
                         "{method} {path} {status}: {response}"
                     );
                 }
+                if status == "429" || status == "503" {
+                    assert_eq!(
+                        response["headers"]["Retry-After"]["schema"]["type"], "integer",
+                        "{method} {path} {status} documents Retry-After"
+                    );
+                }
             }
         }
     }
