@@ -22,8 +22,9 @@
 //!   classes.
 //!
 //! A new store gets the whole suite with one line: an implementation of `StoreUnderTest` in
-//! [`harness`] and `conformance_tests!(name, expression making it);` below (a store that needs
-//! a server, such as PostgreSQL, can make its harness skip when no URL is given).
+//! [`harness`] and `conformance_tests!(name, expression making it);` below. A store that needs
+//! a server starts one for the tests (PostgreSQL: `allot-pgtest`) and fails, saying how to
+//! install it, when it cannot: a skipped store is an untested one.
 
 mod alerts;
 mod dates;
