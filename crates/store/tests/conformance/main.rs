@@ -150,3 +150,4 @@ macro_rules! conformance_tests {
 
 conformance_tests!(memory, Memory::new());
 conformance_tests!(sqlite, Sqlite::new());
+conformance_tests!(postgres, Postgres::new());
