@@ -230,3 +230,91 @@ fn a_writer_whose_connection_was_cut_reconnects() {
     let observed = store.observe(UnixMillis(T0.0 + 1)).expect("observes");
     assert_eq!(observed.pools[0].1.held, 1);
 }
+
+fn keyed(command: Command, key: &str) -> Envelope {
+    Envelope {
+        idempotency: Some(Idempotency {
+            key: key.to_owned(),
+            request_hash: "POST /v1/holds 1 seat".to_owned(),
+            render: Box::new(|outcome: &Outcome| StoredResponse {
+                status: if outcome.is_ok() { 201 } else { 409 },
+                body: b"from this node".to_vec(),
+            }),
+        }),
+        ..envelope(command)
+    }
+}
+
+/// One Idempotency-Key sent to two nodes at once acts once: the node whose batch found the key
+/// free but meets the other's claim when it writes fails as a conflict and holds nothing, and
+/// the request retried under the key is answered with what the other node kept.
+#[test]
+fn one_key_sent_to_two_nodes_at_once_acts_once() {
+    let url = fresh_database();
+    let (store, mut writer) = postgres::open(&url).expect("the store opens");
+    let pool = created(
+        writer
+            .apply(vec![envelope(new_pool(10))], T0)
+            .expect("commits"),
+    );
+    // The other node's batch: it has taken the key and not committed yet.
+    let mut other = admin(&url);
+    let mut other_batch = other.transaction().expect("a transaction");
+    other_batch
+        .execute(
+            "INSERT INTO idempotency (tenant_id, key, request_hash, status, body, created_at)
+             VALUES ('acme', 'checkout-ana', 'POST /v1/holds 1 seat', 201, $1, $2)",
+            &[&b"from the other node".to_vec(), &(T0.0 + 1)],
+        )
+        .expect("the other node claims the key");
+
+    let pool_id = pool.id.clone();
+    let this_node = std::thread::spawn(move || {
+        let first = writer.apply(
+            vec![keyed(one_seat(&pool_id), "checkout-ana")],
+            UnixMillis(T0.0 + 2),
+        );
+        (writer, first)
+    });
+    // This node's insert of the key waits on the other's claim: wait until it does.
+    let mut watcher = admin(&url);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT COUNT(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .expect("the activity reads")
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "this node never met the claim");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    other_batch.commit().expect("the other node commits");
+
+    let (mut writer, first) = this_node.join().expect("this node's thread ends");
+    match first {
+        Err(StoreError::Conflict(_)) => {}
+        other => panic!("this node's batch must fail as a conflict: {other:?}"),
+    }
+    let observed = store.observe(UnixMillis(T0.0 + 2)).expect("observes");
+    assert_eq!(observed.holds.len(), 0, "this node held nothing");
+
+    let retried = writer
+        .apply(
+            vec![keyed(one_seat(&pool.id), "checkout-ana")],
+            UnixMillis(T0.0 + 3),
+        )
+        .expect("commits");
+    match retried.as_slice() {
+        [Reply::Rendered { response, replayed }] => {
+            assert!(replayed);
+            assert_eq!(response.body, b"from the other node");
+        }
+        other => panic!("the retry is not a replay: {other:?}"),
+    }
+}

@@ -5,8 +5,10 @@
 //! of them since, so each batch loads what it touches afresh, locking each pool row it loads
 //! (`SELECT … FOR UPDATE`) until it commits; two batches that touch one pool take turns.
 //! Every change is written as it is decided, one row per statement, so every later read of
-//! the batch sees it (`changes`); transitions state what they expect (`WHERE status = <from>`)
-//! and fail the batch with a conflict when another writer moved the row first.
+//! the batch sees it (`changes`); transitions state what they expect (`WHERE status = <from>`),
+//! idempotency keys and subjects' consumption are claimed as the batch found them (inserted
+//! when free, replaced only if unchanged: [`ReadClaims`]), and either fails the batch with a
+//! conflict when another writer got there first.
 //!
 //! - `port`: the engine's reads, in the batch's transaction.
 //! - `changes`: each [`Change`] persisted.
@@ -28,6 +30,7 @@ use allot_engine::change::{Change, PoolCounters, PoolUse};
 use allot_engine::records::PoolRecord;
 use allot_engine::working::Tenants;
 use postgres::{Client, Transaction};
+use std::collections::HashMap;
 
 pub struct PostgresWriter {
     url: PostgresUrl,
@@ -80,6 +83,7 @@ impl BatchWriter for PostgresWriter {
             },
             ids: &mut ids,
             tally: &mut tally,
+            read: ReadClaims::default(),
         };
         // There is no earliest-deadline hint across nodes: every batch probes for due holds
         // (one look at a partial index).
@@ -102,6 +106,19 @@ pub(super) struct PgPort<'a, 't> {
     ids: &'a mut Ids,
     /// The batch's expiries, events and alerts, counted for metrics.
     tally: &'a mut BatchTally,
+    read: ReadClaims,
+}
+
+/// What the batch read of rows it may then claim, so that the claim states what it expects:
+/// an idempotency key or a subject's consumption that was free is inserted (and another
+/// writer's insert meanwhile is a conflict through the unique key), one that was taken is
+/// replaced only if it is still what was read. Two nodes given one key at once act once.
+#[derive(Default)]
+pub(super) struct ReadClaims {
+    /// Each key read, with when its record was made (`None`: it had none).
+    keys: HashMap<(TenantId, String), Option<i64>>,
+    /// Each subject's consumption read, with the hold that counted it (`None`: none had).
+    consumptions: HashMap<(TenantId, PoolId, String), Option<String>>,
 }
 
 /// One row changed by a transition from → to, or another writer got there first.

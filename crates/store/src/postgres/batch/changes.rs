@@ -121,12 +121,32 @@ pub(super) fn persist(port: &mut PgPort<'_, '_>, change: Change) -> Result<(), S
             subject,
             hold_id,
         } => {
-            // Replacing the hold that counted the subject before, whose hold lapsed.
-            sql.execute(
-                "INSERT INTO consumptions (tenant_id, pool_id, subject, hold_id) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (tenant_id, pool_id, subject) DO UPDATE SET hold_id = EXCLUDED.hold_id",
-                &[&tenant.0, &pool_id.0, &subject, &hold_id],
-            )?;
+            let key = (tenant, pool_id, subject);
+            match port.read.consumptions.get(&key).cloned().flatten() {
+                // Replacing the hold that counted the subject before (its hold lapsed), if
+                // no other writer replaced it first.
+                Some(counted) => {
+                    let (tenant, pool_id, subject) = &key;
+                    let changed = port.sql.execute(
+                        "UPDATE consumptions SET hold_id = $4
+                         WHERE tenant_id = $1 AND pool_id = $2 AND subject = $3 AND hold_id = $5",
+                        &[&tenant.0, &pool_id.0, subject, &hold_id, &counted],
+                    )?;
+                    one_row(changed, || {
+                        format!("{subject} was counted again on pool {pool_id} meanwhile")
+                    })?;
+                }
+                // Free when read: a writer that counted the subject meanwhile holds the key.
+                None => {
+                    let (tenant, pool_id, subject) = &key;
+                    port.sql.execute(
+                        "INSERT INTO consumptions (tenant_id, pool_id, subject, hold_id)
+                         VALUES ($1, $2, $3, $4)",
+                        &[&tenant.0, &pool_id.0, subject, &hold_id],
+                    )?;
+                }
+            }
+            port.read.consumptions.insert(key, Some(hold_id));
         }
         Change::Ledger(entry) => {
             sql.execute(
@@ -154,21 +174,42 @@ pub(super) fn persist(port: &mut PgPort<'_, '_>, change: Change) -> Result<(), S
             response,
             at,
         } => {
-            // Replacing a record past its window (the engine decided it may).
-            sql.execute(
-                "INSERT INTO idempotency (tenant_id, key, request_hash, status, body, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (tenant_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash,
-                     status = EXCLUDED.status, body = EXCLUDED.body, created_at = EXCLUDED.created_at",
-                &[
-                    &tenant.0,
-                    &key,
-                    &request_hash,
-                    &i64::from(response.status),
-                    &response.body,
-                    &at.0,
-                ],
-            )?;
+            let status = i64::from(response.status);
+            let claim = (tenant, key);
+            match port.read.keys.get(&claim).copied().flatten() {
+                // A record past its window, replaced (the engine decided it may) if no other
+                // writer replaced it first.
+                Some(made_at) => {
+                    let (tenant, key) = &claim;
+                    let changed = port.sql.execute(
+                        "UPDATE idempotency SET request_hash = $3, status = $4, body = $5, created_at = $6
+                         WHERE tenant_id = $1 AND key = $2 AND created_at = $7",
+                        &[
+                            &tenant.0,
+                            key,
+                            &request_hash,
+                            &status,
+                            &response.body,
+                            &at.0,
+                            &made_at,
+                        ],
+                    )?;
+                    one_row(changed, || {
+                        format!("idempotency key {key} was used meanwhile")
+                    })?;
+                }
+                // Free when read: if another writer took the key meanwhile, its batch
+                // commits and this one fails as a conflict (a retry under the key replays).
+                None => {
+                    let (tenant, key) = &claim;
+                    port.sql.execute(
+                        "INSERT INTO idempotency (tenant_id, key, request_hash, status, body, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                        &[&tenant.0, key, &request_hash, &status, &response.body, &at.0],
+                    )?;
+                }
+            }
+            port.read.keys.insert(claim, Some(at.0));
         }
         Change::ForgetIdempotency { before, limit } => {
             sql.execute(

@@ -142,7 +142,12 @@ impl Port for PgPort<'_, '_> {
             "SELECT hold_id FROM consumptions WHERE tenant_id = $1 AND pool_id = $2 AND subject = $3",
             &[&tenant.0, &pool.0, &subject],
         )?;
-        Ok(row.map(|row| get(&row, 0)).transpose()?)
+        let hold_id: Option<String> = row.map(|row| get(&row, 0)).transpose()?;
+        self.read.consumptions.insert(
+            (tenant.clone(), pool.clone(), subject.to_owned()),
+            hold_id.clone(),
+        );
+        Ok(hold_id)
     }
 
     fn idempotency_record(
@@ -150,12 +155,16 @@ impl Port for PgPort<'_, '_> {
         tenant: &TenantId,
         key: &str,
     ) -> Result<Option<(KeyRecord, StoredResponse)>, Error> {
-        let Some(row) = self.sql.query_opt(
+        let row = self.sql.query_opt(
             "SELECT request_hash, status, body, created_at FROM idempotency
              WHERE tenant_id = $1 AND key = $2",
             &[&tenant.0, &key],
-        )?
-        else {
+        )?;
+        let created_at: Option<i64> = row.as_ref().map(|row| get(row, 3)).transpose()?;
+        self.read
+            .keys
+            .insert((tenant.clone(), key.to_owned()), created_at);
+        let Some(row) = row else {
             return Ok(None);
         };
         let status = u16::try_from(get::<i64>(&row, 1)?)
