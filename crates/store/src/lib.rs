@@ -14,8 +14,7 @@
 //! - [`sqlite`]: the embedded default backend: schema and migrations, reads, the batch writer,
 //!   and the ledger audit behind `allot verify`.
 //! - [`postgres`]: the backend for several nodes over one database: schema and migrations, the
-//!   batch writer and a whole-store observation so far; [`open`] refuses it until its reads
-//!   are done.
+//!   batch writer and the reads.
 //!
 //! A writer applies a whole batch in one transaction: it expires due holds, loads the pools the
 //! batch touches, lets the core decide each command in arrival order, writes holds, counters,

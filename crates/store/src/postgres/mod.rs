@@ -1,20 +1,25 @@
-//! The PostgreSQL backend, for several allot nodes over one database. So far it has its
-//! schema, the batch writer and a whole-store observation; the read side (the [`crate::Store`]
-//! traits) is still to come, so [`crate::open`] does not offer it yet.
+//! The PostgreSQL backend, for several allot nodes over one database: its schema, the batch
+//! writer, and the read side.
 //!
 //! - `schema`: migrations, applied once however many nodes start together.
-//! - `rows`: the column lists the writer and the observation select, and rows → records.
+//! - `rows`: the column lists the writer and the reads select, and rows → records.
 //! - `batch`: the [`crate::BatchWriter`]: one transaction per batch, decided by the engine
 //!   over a port that reads in that transaction and writes each change as it is decided.
-//! - `observe`: everything the store shows, in one value ([`PostgresStore::observe`]).
+//! - `reads`, `ticket_reads`: the [`crate::Store`], [`crate::TicketStore`] and
+//!   [`crate::JobStore`] reads on a small pool of connections ([`PostgresStore`]).
+//! - `observe`: everything the store shows, in one value and one snapshot
+//!   ([`PostgresStore::observe`]).
 //!
 //! The driver is the synchronous `postgres` client: the writer owns its thread and its one
-//! connection, so nothing here needs an async runtime of its own.
+//! connection, and the server calls reads from its blocking threads, so nothing here needs an
+//! async runtime of its own.
 
 mod batch;
 mod observe;
+mod reads;
 mod rows;
 pub mod schema;
+mod ticket_reads;
 
 pub use batch::PostgresWriter;
 
@@ -31,8 +36,11 @@ pub fn open(url: &PostgresUrl) -> Result<(PostgresStore, PostgresWriter), StoreE
     let mut client = connect(url)?;
     schema::migrate(&mut client)?;
     let store = PostgresStore {
-        client: Mutex::new(connect(url)?),
+        url: url.clone(),
+        idle: Mutex::new(Vec::new()),
     };
+    // The store answers at once, or opening fails now rather than at the first read.
+    store.read(|sql| sql.query_one("SELECT 1", &[]).map(drop))?;
     Ok((store, PostgresWriter::new(url.clone(), client)))
 }
 
@@ -44,11 +52,66 @@ fn connect(url: &PostgresUrl) -> Result<Client, StoreError> {
     })
 }
 
-/// The read side. For now it only observes the whole store, for the conformance suite.
+/// The read side: the [`crate::Store`] traits (`reads`, `ticket_reads`) and the whole-store
+/// observation, on connections of its own, never the writer's.
 pub struct PostgresStore {
-    /// One connection, one reader at a time: enough for observing; the read side proper
-    /// will read through a pool.
-    client: Mutex<Client>,
+    url: PostgresUrl,
+    /// Connections not in use, each with its prepared statements. A read takes one (or opens
+    /// one when none is idle) and gives it back if it still works.
+    idle: Mutex<Vec<Reader>>,
+}
+
+/// Most idle read connections kept open; more are opened under load and closed after use.
+const MAX_IDLE_READERS: usize = 16;
+
+struct Reader {
+    client: Client,
+    statements: Statements,
+}
+
+impl PostgresStore {
+    fn take_reader(&self) -> Result<Reader, StoreError> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop();
+        match idle {
+            Some(reader) => Ok(reader),
+            None => Ok(Reader {
+                client: connect(&self.url)?,
+                statements: Statements::default(),
+            }),
+        }
+    }
+
+    fn give_back(&self, reader: Reader) {
+        if reader.client.is_closed() {
+            return;
+        }
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(reader);
+        }
+    }
+
+    /// Runs `read` on a connection of the pool. Blocking: the server calls reads from its
+    /// blocking threads, never from the async runtime's.
+    fn read<T>(
+        &self,
+        read: impl FnOnce(&mut Sql<'_, Client>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut reader = self.take_reader()?;
+        let result = read(&mut Sql {
+            client: &mut reader.client,
+            statements: &mut reader.statements,
+        });
+        self.give_back(reader);
+        result
+    }
 }
 
 /// Prepared statements of one connection, by their text: each is parsed by the server once.

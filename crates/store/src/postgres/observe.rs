@@ -10,7 +10,7 @@ use super::rows::{
     attendee_from_row, get, hold_from_row, job_from_row, plan_from_row, pool_from_row,
     ticket_from_row,
 };
-use super::{PostgresStore, Sql, Statements, corrupt};
+use super::{PostgresStore, Sql, corrupt};
 use crate::StoreError;
 use crate::jobs::JobItem;
 use crate::model::{
@@ -28,24 +28,25 @@ type Pools = BTreeMap<(TenantId, PoolId), PoolRecord>;
 impl PostgresStore {
     /// Everything the store shows, as of `now`.
     pub fn observe(&self, now: UnixMillis) -> Result<Observed, StoreError> {
-        let mut client = self
-            .client
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        // One snapshot for every table, however long the reading takes.
-        let mut tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()?;
-        let mut statements = Statements::default();
-        let mut sql = Sql {
-            client: &mut tx,
-            statements: &mut statements,
-        };
-        let observed = read_all(&mut sql, now)?;
-        tx.commit()?;
-        Ok(observed)
+        let mut reader = self.take_reader()?;
+        let observed = (|| {
+            // One snapshot for every table, however long the reading takes.
+            let mut tx = reader
+                .client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()?;
+            let mut sql = Sql {
+                client: &mut tx,
+                statements: &mut reader.statements,
+            };
+            let observed = read_all(&mut sql, now)?;
+            tx.commit()?;
+            Ok(observed)
+        })();
+        self.give_back(reader);
+        observed
     }
 }
 

@@ -25,7 +25,7 @@ const MIGRATIONS: &[&str] = &[
 
     CREATE TABLE api_keys (
         id         TEXT COLLATE "C" PRIMARY KEY,
-        tenant_id  TEXT COLLATE "C" NOT NULL,
+        tenant_id  TEXT COLLATE "C" NOT NULL REFERENCES tenants(id),
         role       TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
         key_hash   TEXT NOT NULL UNIQUE,
         created_at BIGINT NOT NULL,
