@@ -98,9 +98,10 @@ pub struct ServeArgs {
     pub data_dir: PathBuf,
     /// The store, as a URL: `sqlite://PATH` names a database file, relative
     /// (sqlite://./allot-data/allot.db) or absolute (sqlite:///var/lib/allot/allot.db);
-    /// `postgres://USER:PASSWORD@HOST/DATABASE` is recognised but not supported by this build
-    /// yet. Unset: `allot.db` inside --data-dir. Given with --data-dir, this names the database
-    /// and the data directory still keeps the admin token and ticket key.
+    /// `postgres://USER:PASSWORD@HOST/DATABASE` names a PostgreSQL database (`serve` only:
+    /// verify and backup do not read it yet). Unset: `allot.db` inside --data-dir. Given with
+    /// --data-dir, this names the database and the data directory still keeps the admin token
+    /// and ticket key.
     #[arg(long, value_name = "URL", env = DATABASE_URL_ENV, hide_env_values = true)]
     pub database: Option<String>,
     /// Super-admin token for POST /v1/tenants. Unset: generated on first start and kept in the

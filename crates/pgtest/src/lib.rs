@@ -51,12 +51,26 @@ pub fn database() -> TestDatabase {
     };
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let name = format!("t_{}", NEXT.fetch_add(1, Ordering::Relaxed));
-    let mut admin = postgres::Client::connect(&cluster.url("postgres"), postgres::NoTls)
-        .unwrap_or_else(|error| panic!("the test cluster does not answer: {error}"));
-    // CREATE DATABASE copies template1 under a lock: tests starting together take turns.
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap_or_else(|error| panic!("cannot create the test database {name}: {error}"));
+    // On a thread of its own: the synchronous client runs a small runtime, which cannot start
+    // inside an async test's.
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let mut admin =
+                    postgres::Client::connect(&cluster.url("postgres"), postgres::NoTls)
+                        .unwrap_or_else(|error| {
+                            panic!("the test cluster does not answer: {error}")
+                        });
+                // CREATE DATABASE copies template1 under a lock: tests starting together take turns.
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .unwrap_or_else(|error| {
+                        panic!("cannot create the test database {name}: {error}")
+                    });
+            })
+            .join()
+    })
+    .unwrap_or_else(|_| panic!("the test database {name} was not made (the panic is above)"));
     TestDatabase {
         url: cluster.url(&name),
         name,

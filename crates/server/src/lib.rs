@@ -408,7 +408,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let database = config.database_url();
-    let allot_store::OpenedStore { store, writer } = allot_store::open(&database)?;
+    // Opening connects and migrates: blocking work, kept off the async workers (PostgreSQL's
+    // client also runs a small runtime of its own, which cannot start on one).
+    let opening = database.clone();
+    let allot_store::OpenedStore { store, writer } =
+        tokio::task::spawn_blocking(move || allot_store::open(&opening))
+            .await
+            .map_err(|error| ServeError::Io(format!("opening the store stopped: {error}")))??;
     let admin_token =
         startup::resolve_admin_token(config.admin_token.as_deref(), &config.data_dir)?;
     let ticket_keys = tickets::TicketKeys::load(

@@ -63,9 +63,9 @@ pub struct OpenedStore {
     pub writer: Box<dyn BatchWriter>,
 }
 
-/// Answered for a backend this build recognises in a URL but cannot open.
-const POSTGRES_UNSUPPORTED: &str =
-    "PostgreSQL is not supported by this build yet; use sqlite://PATH";
+/// Answered by `allot verify` and `allot backup` for PostgreSQL, which they do not read yet.
+const POSTGRES_MAINTENANCE_UNSUPPORTED: &str = "allot verify and allot backup do not support \
+     PostgreSQL yet (back it up with pg_dump); they take sqlite://PATH";
 
 /// Opens (creating and migrating it if needed) the store `url` names.
 pub fn open(url: &DatabaseUrl) -> Result<OpenedStore, StoreError> {
@@ -77,7 +77,13 @@ pub fn open(url: &DatabaseUrl) -> Result<OpenedStore, StoreError> {
                 writer: Box::new(writer),
             })
         }
-        DatabaseUrl::Postgres(_) => Err(StoreError::InvalidInput(POSTGRES_UNSUPPORTED.into())),
+        DatabaseUrl::Postgres(url) => {
+            let (store, writer) = postgres::open(url)?;
+            Ok(OpenedStore {
+                store: Arc::new(store),
+                writer: Box::new(writer),
+            })
+        }
     }
 }
 
@@ -85,7 +91,9 @@ pub fn open(url: &DatabaseUrl) -> Result<OpenedStore, StoreError> {
 pub fn open_for_maintenance(url: &DatabaseUrl) -> Result<Box<dyn Maintenance>, StoreError> {
     match url {
         DatabaseUrl::Sqlite(path) => Ok(Box::new(sqlite::SqliteMaintenance::open(path)?)),
-        DatabaseUrl::Postgres(_) => Err(StoreError::InvalidInput(POSTGRES_UNSUPPORTED.into())),
+        DatabaseUrl::Postgres(_) => Err(StoreError::InvalidInput(
+            POSTGRES_MAINTENANCE_UNSUPPORTED.into(),
+        )),
     }
 }
 
@@ -296,16 +304,66 @@ mod open_tests {
     }
 
     #[test]
-    fn postgres_is_recognised_but_not_opened_by_this_build() {
-        let url: DatabaseUrl = "postgres://allot:pw@localhost/allot"
+    fn postgres_opens_from_its_url_and_maintenance_refuses_it() {
+        let database = allot_pgtest::database();
+        let url: DatabaseUrl = database.url.parse().expect("parses");
+        let mut opened = open(&url).expect("the store opens");
+        opened.store.ping().expect("it answers");
+        let tenant = TenantId("acme".into());
+        let replies = opened
+            .writer
+            .apply(
+                vec![Envelope {
+                    tenant: tenant.clone(),
+                    actor: None,
+                    command: Command::CreatePool(command::NewPool {
+                        name: "Concert".into(),
+                        unit: "seats".into(),
+                        parent_id: None,
+                        capacity: allot_core::Capacity::new(10).expect("valid"),
+                        hard_limit_pct: allot_core::LimitPct::HUNDRED,
+                        soft_limit_pct: allot_core::LimitPct::HUNDRED,
+                        price: None,
+                        metadata: None,
+                        per_date: false,
+                        time_zone: None,
+                        waitlist: Default::default(),
+                        thresholds: None,
+                    }),
+                    idempotency: None,
+                }],
+                UnixMillis(1_796_637_600_000),
+            )
+            .expect("commits");
+        let Some(Reply::Outcome(Ok(Success::Pool(pool)))) = replies.into_iter().next() else {
+            panic!("no pool");
+        };
+        let read = opened
+            .store
+            .get_pool(&tenant, &pool.id, UnixMillis(1_796_637_600_000))
+            .expect("reads");
+        assert_eq!(read, Some(pool));
+
+        let message = refusal(open_for_maintenance(&url));
+        assert!(
+            message.contains("do not support PostgreSQL yet"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn an_unreachable_postgres_is_unavailable_and_its_password_is_not_shown() {
+        // Port 1 on loopback: nothing listens there.
+        let url: DatabaseUrl = "postgres://allot:s3cret@127.0.0.1:1/allot"
             .parse()
             .expect("parses");
-        for message in [refusal(open(&url)), refusal(open_for_maintenance(&url))] {
-            assert!(
-                message.contains("PostgreSQL is not supported by this build yet"),
-                "{message}"
-            );
-        }
+        let Err(error) = open(&url) else {
+            panic!("opened a database that is not there");
+        };
+        assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
+        let message = error.to_string();
+        assert!(message.contains("allot:***@127.0.0.1:1"), "{message}");
+        assert!(!message.contains("s3cret"), "{message}");
     }
 
     #[test]

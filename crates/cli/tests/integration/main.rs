@@ -14,6 +14,7 @@ mod durability;
 mod helpers;
 mod operations;
 mod plans;
+mod postgres;
 mod process;
 mod smoke;
 mod tickets;

@@ -61,6 +61,28 @@ pub struct PostgresStore {
     idle: Mutex<Vec<Reader>>,
 }
 
+/// Each connection owns a small runtime of its own (the synchronous client drives an async
+/// one), and a runtime must not be dropped on an async worker — where the last handle to the
+/// store is usually dropped. The idle connections are closed on a thread of their own.
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        let idle = std::mem::take(
+            self.idle
+                .get_mut()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        if idle.is_empty() {
+            return;
+        }
+        if let Ok(closing) = std::thread::Builder::new()
+            .name("allot-pg-close".into())
+            .spawn(move || drop(idle))
+        {
+            let _ = closing.join();
+        }
+    }
+}
+
 /// Most idle read connections kept open; more are opened under load and closed after use.
 const MAX_IDLE_READERS: usize = 16;
 
