@@ -226,8 +226,3 @@ impl From<postgres::Error> for StoreError {
         StoreError::Other(text)
     }
 }
-
-/// Stored text that does not parse back (what SQLite's store calls corrupt).
-fn corrupt(what: impl Into<String>) -> StoreError {
-    StoreError::Corrupt(what.into())
-}

@@ -10,7 +10,7 @@ use super::rows::{
     attendee_from_row, get, hold_from_row, job_from_row, plan_from_row, pool_from_row,
     ticket_from_row,
 };
-use super::{PostgresStore, Sql, corrupt};
+use super::{PostgresStore, Sql};
 use crate::StoreError;
 use crate::jobs::JobItem;
 use crate::model::{
@@ -87,7 +87,7 @@ fn read_all(sql: &mut Sql<'_, Transaction<'_>>, now: UnixMillis) -> Result<Obser
             pool_id: get(&row, 2)?,
             hold_id: get(&row, 3)?,
             kind: LedgerKind::parse(kind)
-                .ok_or_else(|| corrupt(format!("unknown ledger kind {kind}")))?,
+                .ok_or_else(|| StoreError::corrupt(format!("unknown ledger kind {kind}")))?,
             held_delta: get(&row, 5)?,
             committed_delta: get(&row, 6)?,
             capacity_after: get(&row, 7)?,
@@ -187,7 +187,7 @@ fn read_all(sql: &mut Sql<'_, Transaction<'_>>, now: UnixMillis) -> Result<Obser
         let threshold_pct = get::<Option<i64>>(&row, 5)?
             .map(u32::try_from)
             .transpose()
-            .map_err(|_| corrupt("an alert's threshold is out of range"))?;
+            .map_err(|_| StoreError::corrupt("an alert's threshold is out of range"))?;
         let recipients: &str = get(&row, 7)?;
         let alert = AlertView {
             seq: get(&row, 1)?,
@@ -232,7 +232,7 @@ fn read_all(sql: &mut Sql<'_, Transaction<'_>>, now: UnixMillis) -> Result<Obser
         let last_status = get::<Option<i64>>(&row, 11)?
             .map(u16::try_from)
             .transpose()
-            .map_err(|_| corrupt("a delivery's last status is out of range"))?;
+            .map_err(|_| StoreError::corrupt("a delivery's last status is out of range"))?;
         deliveries.push(DeliveryView {
             id: get(&row, 0)?,
             tenant_id: TenantId(get(&row, 1)?),
@@ -289,7 +289,7 @@ fn due_units(
             while let Some(id) = next {
                 depth += 1;
                 if depth > allot_core::MAX_POOL_DEPTH {
-                    return Err(corrupt(format!("pool {id} is nested too deep")));
+                    return Err(StoreError::corrupt(format!("pool {id} is nested too deep")));
                 }
                 let key = (tenant.clone(), id);
                 next = pools.get(&key).and_then(|row| row.core.parent_id.clone());
@@ -314,11 +314,11 @@ fn pool_view(
     while let Some(link) = next {
         depth += 1;
         if depth > allot_core::MAX_POOL_DEPTH {
-            return Err(corrupt(format!("pool {id} is nested too deep")));
+            return Err(StoreError::corrupt(format!("pool {id} is nested too deep")));
         }
         let key = (tenant.clone(), link);
         let Some(row) = pools.get(&key) else {
-            return Err(corrupt(format!(
+            return Err(StoreError::corrupt(format!(
                 "pool {id} has a missing ancestor {}",
                 key.1
             )));
@@ -331,7 +331,7 @@ fn pool_view(
     let row = &pools[&(tenant.clone(), id.clone())];
     let core = chain
         .get(id)
-        .ok_or_else(|| corrupt(format!("pool {id} left its own chain")))?;
+        .ok_or_else(|| StoreError::corrupt(format!("pool {id} left its own chain")))?;
     let available = chain.available(id).unwrap_or(0);
     Ok(row.view(core, available))
 }

@@ -6,7 +6,7 @@ use super::rows::{
     ENTRY_COLUMNS, ENTRY_FROM, HOLD_COLUMNS, PLAN_COLUMNS, POOL_COLUMNS, entry_from_row, get,
     hold_from_row, plan_from_row, pool_from_row,
 };
-use super::{PostgresStore, Sql, corrupt};
+use super::{PostgresStore, Sql};
 use crate::model::*;
 use crate::{DeliveryBacklog, Store, StoreError};
 use allot_core::waitlist::{EntryStatus, PriorityClasses, RATE_WINDOW_MS, RECENT_PROMOTIONS};
@@ -223,8 +223,9 @@ impl Store for PostgresStore {
                     seq: get(row, 0)?,
                     pool_id: get(row, 1)?,
                     hold_id: get(row, 2)?,
-                    kind: LedgerKind::parse(kind)
-                        .ok_or_else(|| corrupt(format!("unknown ledger kind {kind}")))?,
+                    kind: LedgerKind::parse(kind).ok_or_else(|| {
+                        StoreError::corrupt(format!("unknown ledger kind {kind}"))
+                    })?,
                     held_delta: get(row, 4)?,
                     committed_delta: get(row, 5)?,
                     capacity_after: get(row, 6)?,
@@ -683,7 +684,8 @@ fn api_key_from_row(row: &Row) -> Result<ApiKey, StoreError> {
     Ok(ApiKey {
         id: get(row, 0)?,
         tenant_id: TenantId(get(row, 1)?),
-        role: Role::parse(role).ok_or_else(|| corrupt(format!("unknown role {role}")))?,
+        role: Role::parse(role)
+            .ok_or_else(|| StoreError::corrupt(format!("unknown role {role}")))?,
         created_at: UnixMillis(get(row, 3)?),
     })
 }
@@ -691,7 +693,9 @@ fn api_key_from_row(row: &Row) -> Result<ApiKey, StoreError> {
 /// An HTTP or SMTP status stored as BIGINT.
 fn status_code(stored: Option<i64>) -> Result<Option<u16>, StoreError> {
     stored
-        .map(|code| u16::try_from(code).map_err(|_| corrupt("a status code out of range")))
+        .map(|code| {
+            u16::try_from(code).map_err(|_| StoreError::corrupt("a status code out of range"))
+        })
         .transpose()
 }
 
@@ -699,7 +703,7 @@ pub(super) fn alert_from_row(row: &Row) -> Result<AlertView, StoreError> {
     let threshold_pct = get::<Option<i64>>(row, 4)?
         .map(u32::try_from)
         .transpose()
-        .map_err(|_| corrupt("an alert's threshold is out of range"))?;
+        .map_err(|_| StoreError::corrupt("an alert's threshold is out of range"))?;
     let recipients: &str = get(row, 6)?;
     Ok(AlertView {
         seq: get(row, 0)?,
@@ -950,7 +954,7 @@ impl<'s, 'r> PoolViews<'s, 'r> {
                 while let Some(id) = next {
                     depth += 1;
                     if depth > allot_core::MAX_POOL_DEPTH {
-                        return Err(corrupt(format!("pool {id} is nested too deep")));
+                        return Err(StoreError::corrupt(format!("pool {id} is nested too deep")));
                     }
                     *self.due.entry(id.clone()).or_default() += line.quantity;
                     next = self
@@ -993,14 +997,14 @@ impl<'s, 'r> PoolViews<'s, 'r> {
         let mut next = pool.core.parent_id.clone();
         while let Some(PoolId(parent)) = next {
             let Some(ancestor) = self.corrected(&parent)? else {
-                return Err(corrupt(format!(
+                return Err(StoreError::corrupt(format!(
                     "pool {id} has a missing ancestor {parent}"
                 )));
             };
             next = ancestor.core.parent_id.clone();
             chain.insert(ancestor.core);
             if chain.iter().count() > allot_core::MAX_POOL_DEPTH {
-                return Err(corrupt(format!("pool {id} is nested too deep")));
+                return Err(StoreError::corrupt(format!("pool {id} is nested too deep")));
             }
         }
         let available = chain.available(&pool.core.id).unwrap_or(0);

@@ -1,7 +1,6 @@
 //! Rows ↔ the engine's records: the column lists the writer and the observation select, and
 //! how a row becomes a record. A column that does not read back as written is corrupt data.
 
-use super::corrupt;
 use crate::StoreError;
 use crate::jobs::{JobCounters, JobStatus, JobView};
 use crate::model::{PlanView, Price, WaitlistSettings};
@@ -17,7 +16,7 @@ use postgres::types::FromSql;
 /// Column `index` of `row`, or why it is not a `T`.
 pub(super) fn get<'r, T: FromSql<'r>>(row: &'r Row, index: usize) -> Result<T, StoreError> {
     row.try_get(index)
-        .map_err(|error| corrupt(format!("column {index} does not read back: {error}")))
+        .map_err(|error| StoreError::corrupt(format!("column {index} does not read back: {error}")))
 }
 
 fn millis(row: &Row, index: usize) -> Result<UnixMillis, StoreError> {
@@ -30,7 +29,8 @@ fn maybe_millis(row: &Row, index: usize) -> Result<Option<UnixMillis>, StoreErro
 
 /// A percentage stored as BIGINT.
 fn pct(row: &Row, index: usize) -> Result<u32, StoreError> {
-    u32::try_from(get::<i64>(row, index)?).map_err(|_| corrupt("a percentage out of range"))
+    u32::try_from(get::<i64>(row, index)?)
+        .map_err(|_| StoreError::corrupt("a percentage out of range"))
 }
 
 /// Columns read for a pool, in the order [`pool_from_row`] expects (`tenant_id` second, for
@@ -54,10 +54,12 @@ fn zone_of(name: Option<String>) -> Option<SessionZone> {
 }
 
 pub(super) fn pool_from_row(row: &Row) -> Result<PoolRecord, StoreError> {
-    let capacity =
-        Capacity::new(get(row, 5)?).map_err(|_| corrupt("pool capacity out of range"))?;
-    let hard = LimitPct::new(get(row, 6)?).map_err(|_| corrupt("pool hard limit out of range"))?;
-    let soft = LimitPct::new(get(row, 7)?).map_err(|_| corrupt("pool soft limit out of range"))?;
+    let capacity = Capacity::new(get(row, 5)?)
+        .map_err(|_| StoreError::corrupt("pool capacity out of range"))?;
+    let hard = LimitPct::new(get(row, 6)?)
+        .map_err(|_| StoreError::corrupt("pool hard limit out of range"))?;
+    let soft = LimitPct::new(get(row, 7)?)
+        .map_err(|_| StoreError::corrupt("pool soft limit out of range"))?;
     let amount: Option<i64> = get(row, 10)?;
     let currency: Option<String> = get(row, 11)?;
     let price = match (amount, currency) {
@@ -92,11 +94,11 @@ pub(super) fn pool_from_row(row: &Row) -> Result<PoolRecord, StoreError> {
         date: get(row, 18)?,
         waitlist: WaitlistSettings {
             policy: WaitlistPolicy::parse(get(row, 19)?)
-                .ok_or_else(|| corrupt("unknown waitlist policy"))?,
+                .ok_or_else(|| StoreError::corrupt("unknown waitlist policy"))?,
             mode: PromotionMode::parse(get(row, 20)?)
-                .ok_or_else(|| corrupt("unknown waitlist mode"))?,
+                .ok_or_else(|| StoreError::corrupt("unknown waitlist mode"))?,
             offer_ttl: TtlSeconds::new(get(row, 21)?)
-                .map_err(|_| corrupt("offer ttl out of range"))?,
+                .map_err(|_| StoreError::corrupt("offer ttl out of range"))?,
         },
         waiting: get(row, 22)?,
         waiting_below: get(row, 23)?,
@@ -114,7 +116,8 @@ pub(super) fn hold_from_row(row: &Row) -> Result<HoldRecord, StoreError> {
     let lines: &str = get(row, 4)?;
     Ok(HoldRecord {
         id: get(row, 0)?,
-        status: HoldStatus::parse(get(row, 1)?).ok_or_else(|| corrupt("unknown hold status"))?,
+        status: HoldStatus::parse(get(row, 1)?)
+            .ok_or_else(|| StoreError::corrupt("unknown hold status"))?,
         holder: get(row, 2)?,
         expires_at: millis(row, 3)?,
         lines: serde_json::from_str(lines)?,
@@ -141,7 +144,7 @@ pub(super) fn entry_from_row(row: &Row) -> Result<EntryRecord, StoreError> {
         priority: get(row, 4)?,
         seq: get(row, 5)?,
         status: EntryStatus::parse(get(row, 6)?)
-            .ok_or_else(|| corrupt("unknown waitlist entry status"))?,
+            .ok_or_else(|| StoreError::corrupt("unknown waitlist entry status"))?,
         hold_id: get(row, 7)?,
         expires_at: millis(row, 8)?,
         offer_expires_at: maybe_millis(row, 9)?,
@@ -206,7 +209,7 @@ pub(super) fn ticket_from_row(row: &Row) -> Result<TicketView, StoreError> {
         code: get(row, 5)?,
         token_seed: get(row, 6)?,
         status: TicketStatus::parse(get(row, 7)?)
-            .ok_or_else(|| corrupt("unknown ticket status"))?,
+            .ok_or_else(|| StoreError::corrupt("unknown ticket status"))?,
         issued_at: millis(row, 8)?,
         used_at: maybe_millis(row, 9)?,
         voided_at: maybe_millis(row, 10)?,
@@ -223,7 +226,8 @@ pub(super) fn job_from_row(row: &Row) -> Result<JobView, StoreError> {
     Ok(JobView {
         id: get(row, 0)?,
         kind: get(row, 1)?,
-        status: JobStatus::parse(get(row, 2)?).ok_or_else(|| corrupt("unknown job status"))?,
+        status: JobStatus::parse(get(row, 2)?)
+            .ok_or_else(|| StoreError::corrupt("unknown job status"))?,
         params: serde_json::from_str(params)?,
         cursor: get(row, 4)?,
         total: get(row, 5)?,

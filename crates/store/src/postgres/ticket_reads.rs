@@ -6,7 +6,7 @@ use super::rows::{
     ATTENDEE_COLUMNS, JOB_COLUMNS, TICKET_COLUMNS, attendee_from_row, get, job_from_row,
     ticket_from_row,
 };
-use super::{PostgresStore, Sql, corrupt};
+use super::{PostgresStore, Sql};
 use crate::StoreError;
 use crate::jobs::{JobItem, JobStore, JobView};
 use crate::model::{Page, PageRequest, TenantId};
@@ -208,7 +208,7 @@ impl TicketStore for PostgresStore {
                     Some(TicketStatus::Valid) => counts.valid = count,
                     Some(TicketStatus::Used) => counts.used = count,
                     Some(TicketStatus::Void) => counts.void = count,
-                    None => return Err(corrupt("unknown ticket status")),
+                    None => return Err(StoreError::corrupt("unknown ticket status")),
                 }
             }
             Ok(Some(counts))

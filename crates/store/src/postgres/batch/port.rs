@@ -6,7 +6,6 @@ use crate::StoreError;
 use crate::command::StoredResponse;
 use crate::jobs::JobView;
 use crate::model::{Channel, PlanView, TenantId};
-use crate::postgres::corrupt;
 use crate::postgres::rows::{
     ATTENDEE_COLUMNS, ENTRY_COLUMNS, ENTRY_FROM, HOLD_COLUMNS, JOB_COLUMNS, PLAN_COLUMNS,
     POOL_COLUMNS, TICKET_COLUMNS, attendee_from_row, entry_from_row, get, hold_from_row,
@@ -168,7 +167,7 @@ impl Port for PgPort<'_, '_> {
             return Ok(None);
         };
         let status = u16::try_from(get::<i64>(&row, 1)?)
-            .map_err(|_| corrupt("an idempotency record's status is out of range"))?;
+            .map_err(|_| StoreError::corrupt("an idempotency record's status is out of range"))?;
         Ok(Some((
             KeyRecord {
                 request_hash: get(&row, 0)?,
@@ -290,8 +289,9 @@ impl Port for PgPort<'_, '_> {
         let status: Option<&str> = get(&row, 3)?;
         let live_ticket = match (ticket, status) {
             (Some(id), Some(status)) => {
-                let status = TicketStatus::parse(status)
-                    .ok_or_else(|| corrupt(format!("ticket {id} has status {status:?}")))?;
+                let status = TicketStatus::parse(status).ok_or_else(|| {
+                    StoreError::corrupt(format!("ticket {id} has status {status:?}"))
+                })?;
                 Some((id, status))
             }
             _ => None,
