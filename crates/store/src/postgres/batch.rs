@@ -10,6 +10,12 @@
 //! when free, replaced only if unchanged: [`ReadClaims`]), and either fails the batch with a
 //! conflict when another writer got there first.
 //!
+//! Not yet what several nodes need: rows are locked in the order the engine loads them, not
+//! one fixed order (two batches taking two shared pools in opposite orders can deadlock, and
+//! PostgreSQL then fails one of them, a conflict), and due holds are read before their pools
+//! are locked (two nodes expiring one hold: the second's transition finds it moved and fails
+//! its batch). Both fail safe — a batch fails, nothing is sold twice — but cost retries.
+//!
 //! - `port`: the engine's reads, in the batch's transaction.
 //! - `changes`: each [`Change`] persisted.
 //! - this module: the writer, and the pools' writes at the end of each batch (counters, or
