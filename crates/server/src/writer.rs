@@ -139,8 +139,11 @@ impl Writer {
                     }
                     Err(error) => {
                         tracing::error!(%error, size, "write batch failed; nothing in it was applied");
+                        // The database was away, or another writer moved a row this batch read
+                        // (several nodes on PostgreSQL): nothing was applied, and the same
+                        // request may well succeed when sent again.
                         let answer = match error {
-                            StoreError::Unavailable(_) => WriteError::Transient,
+                            error if error.is_transient() => WriteError::Transient,
                             other => WriteError::BatchFailed(other.to_string()),
                         };
                         for reply in replies {

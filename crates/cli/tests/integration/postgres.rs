@@ -58,3 +58,52 @@ async fn an_event_sells_through_its_total_on_postgres_and_survives_a_restart() {
     let sold_out = again.hold(&key, &floor, 1).await;
     assert_eq!(sold_out.problem(), "insufficient-capacity");
 }
+
+/// Three nodes on one database, each with its own batching writer: 500 buyers of single seats,
+/// spread over the nodes at once, for a pool of 100. Exactly 100 are sold — no node oversells
+/// what another sold — and no request fails with a 500: a batch that met another node's write
+/// is answered 503 (nothing applied), and the buyer's retry is decided afresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_on_one_database_sell_a_pool_exactly_once() {
+    let database: DatabaseUrl = allot_pgtest::database().url.parse().expect("a URL");
+    let on_postgres = |config: &mut allot_server::Config| config.database = Some(database.clone());
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        let data_dir = tempfile::tempdir().expect("a temporary directory");
+        let node = spawn_configured(data_dir, Options::default(), on_postgres).await;
+        nodes.push(std::sync::Arc::new(node));
+    }
+    let key = nodes[0].tenant("Rush").await;
+    let pool = nodes[1]
+        .pool(&key, json!({"name": "Hall", "capacity": 100}))
+        .await;
+    let mut buyers = tokio::task::JoinSet::new();
+    for buyer in 0..500 {
+        let node = nodes[buyer % 3].clone();
+        let (key, pool) = (key.clone(), pool.clone());
+        buyers.spawn(async move {
+            // A client retries a 503 (as Retry-After and the problem say it may).
+            for _ in 0..50 {
+                let reply = node.hold(&key, &pool, 1).await;
+                if reply.status != StatusCode::SERVICE_UNAVAILABLE {
+                    return reply.status;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            StatusCode::SERVICE_UNAVAILABLE
+        });
+    }
+    let statuses: Vec<StatusCode> = buyers.join_all().await;
+    let sold = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CONFLICT)
+        .count();
+    assert_eq!((sold, refused), (100, 400), "{statuses:?}");
+    for node in &nodes {
+        assert_eq!(node.counters(&key, &pool).await, (100, 0, 0));
+    }
+}
