@@ -627,6 +627,38 @@ async fn a_finished_ticket_job_is_announced_by_e_mail_and_webhook() {
     // One notice each, however long the test waits.
     let events = app.get("/v1/events?type=job.completed", &key).await;
     assert_eq!(events.body["items"].as_array().map(Vec::len), Some(1));
+
+    // A job may name the group it tells; a name that is not one is refused.
+    let bad = app
+        .post(
+            &format!("/v1/pools/{event}/tickets/generate"),
+            &key,
+            json!({"notify": "not a group!"}),
+        )
+        .await;
+    bad.assert_problem(StatusCode::BAD_REQUEST, "validation");
+    let named = app
+        .post(
+            &format!("/v1/pools/{event}/tickets/generate"),
+            &key,
+            json!({"notify": "registrar"}),
+        )
+        .await;
+    assert_eq!(named.status, StatusCode::ACCEPTED, "{}", named.body);
+    let second = named.body["id"].as_str().expect("a job id").to_owned();
+    let notice = eventually(Duration::from_secs(30), "the second notice", || async {
+        let events = app.get("/v1/events?type=job.completed", &key).await;
+        events.body["items"]
+            .as_array()
+            .and_then(|items| {
+                items
+                    .iter()
+                    .find(|e| e["data"]["job_id"] == second.as_str())
+            })
+            .cloned()
+    })
+    .await;
+    assert_eq!(notice["data"]["recipients"], json!(["registrar"]));
 }
 
 #[tokio::test]

@@ -19,6 +19,10 @@ pub struct GenerateParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
     pub chunk: usize,
+    /// The recipient group told when the job ends; the engine reads it (`notify`) and uses
+    /// `operations` when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<String>,
 }
 
 /// Bulk quota adjustments: every member of a plan, or a list of subjects.
@@ -38,6 +42,10 @@ pub struct AdjustParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delta: Option<i64>,
     pub reason: String,
+    /// The recipient group told when the job ends; the engine reads it (`notify`) and uses
+    /// `operations` when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<String>,
 }
 
 impl GenerateParams {

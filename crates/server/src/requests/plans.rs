@@ -127,6 +127,7 @@ impl PatchPlanRequest {
                     capacity: Some(capacity.get()),
                     delta: None,
                     reason,
+                    notify: None,
                 };
                 Some((KIND_ADJUST_QUOTAS.to_owned(), params.to_json()))
             }
@@ -189,6 +190,10 @@ pub struct QuotaAdjustmentRequest {
         pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
     )]
     pub reason: String,
+    /// The recipient group told when the job ends (a `job.completed` event, by e-mail and
+    /// webhook); `operations` when absent.
+    #[schema(value_type = Option<crate::requests::names::GroupName>)]
+    pub notify: Option<String>,
 }
 
 /// Most subjects one bulk adjustment may list.
@@ -221,12 +226,16 @@ impl QuotaAdjustmentRequest {
         if let Err(error) = Adjustment::from_request(self.capacity, self.delta) {
             checks.fail(error.field(), error.to_string());
         }
+        if let Some(group) = &self.notify {
+            checks.name("notify", group);
+        }
         checks.finish(Some(AdjustParams {
             plan_id: self.plan_id,
             subjects,
             capacity: self.capacity,
             delta: self.delta,
             reason: self.reason.trim().to_owned(),
+            notify: self.notify,
         }))
     }
 }

@@ -26,6 +26,10 @@ pub struct GenerateRequest {
     #[schema(minimum = 1, maximum = 10000)]
     #[serde(default, deserialize_with = "crate::views::integers::optional_integer")]
     pub chunk: Option<i64>,
+    /// The recipient group told when the job ends (a `job.completed` event, by e-mail and
+    /// webhook); `operations` when absent.
+    #[schema(value_type = Option<crate::requests::names::GroupName>)]
+    pub notify: Option<String>,
 }
 
 impl GenerateRequest {
@@ -56,12 +60,16 @@ impl GenerateRequest {
                 checks.fail("attendee_ids", "holds an id that is not valid");
             }
         }
+        if let Some(group) = &self.notify {
+            checks.name("notify", group);
+        }
         let params = chunk.map(|chunk| GenerateParams {
             event_id,
             attendee_ids,
             skip_existing: self.skip_existing.unwrap_or(true),
             limit: self.limit,
             chunk,
+            notify: self.notify.clone(),
         });
         checks.finish(params)
     }
