@@ -64,8 +64,6 @@ pub struct OpenedStore {
 }
 
 /// Answered by `allot verify` and `allot backup` for PostgreSQL, which they do not read yet.
-const POSTGRES_MAINTENANCE_UNSUPPORTED: &str = "allot verify and allot backup do not support \
-     PostgreSQL yet (back it up with pg_dump); they take sqlite://PATH";
 
 /// Opens (creating and migrating it if needed) the store `url` names.
 pub fn open(url: &DatabaseUrl) -> Result<OpenedStore, StoreError> {
@@ -91,9 +89,7 @@ pub fn open(url: &DatabaseUrl) -> Result<OpenedStore, StoreError> {
 pub fn open_for_maintenance(url: &DatabaseUrl) -> Result<Box<dyn Maintenance>, StoreError> {
     match url {
         DatabaseUrl::Sqlite(path) => Ok(Box::new(sqlite::SqliteMaintenance::open(path)?)),
-        DatabaseUrl::Postgres(_) => Err(StoreError::InvalidInput(
-            POSTGRES_MAINTENANCE_UNSUPPORTED.into(),
-        )),
+        DatabaseUrl::Postgres(url) => Ok(Box::new(postgres::PostgresMaintenance::open(url)?)),
     }
 }
 
@@ -304,7 +300,7 @@ mod open_tests {
     }
 
     #[test]
-    fn postgres_opens_from_its_url_and_maintenance_refuses_it() {
+    fn postgres_opens_from_its_url_verifies_and_leaves_backups_to_pg_dump() {
         let database = allot_pgtest::database();
         let url: DatabaseUrl = database.url.parse().expect("parses");
         let mut opened = open(&url).expect("the store opens");
@@ -344,11 +340,18 @@ mod open_tests {
             .expect("reads");
         assert_eq!(read, Some(pool));
 
-        let message = refusal(open_for_maintenance(&url));
-        assert!(
-            message.contains("do not support PostgreSQL yet"),
-            "{message}"
+        let maintenance = open_for_maintenance(&url).expect("opens for maintenance");
+        let report = maintenance.verify().expect("verifies");
+        assert_eq!(
+            (report.pools, report.mismatches.len()),
+            (1, 0),
+            "{report:?}"
         );
+        let dest = tempfile::tempdir().expect("a directory");
+        let refused = maintenance
+            .backup_to(&dest.path().join("copy.db"))
+            .expect_err("refused");
+        assert!(refused.to_string().contains("pg_dump"), "{refused}");
     }
 
     #[test]

@@ -117,7 +117,12 @@ pub fn audit(facts: AuditFacts) -> Result<VerifyReport, StoreError> {
         let pool = &facts.pools[id];
         for (source, recomputed) in [("ledger", &from_ledger), ("holds", &from_holds)] {
             let counters: Counters = recomputed.get(id).copied().unwrap_or_default();
-            mismatch(id, &format!("held (from {source})"), pool.held, counters.held);
+            mismatch(
+                id,
+                &format!("held (from {source})"),
+                pool.held,
+                counters.held,
+            );
             mismatch(
                 id,
                 &format!("committed (from {source})"),
@@ -130,7 +135,12 @@ pub fn audit(facts: AuditFacts) -> Result<VerifyReport, StoreError> {
         let counted = own.get(id).copied().unwrap_or(0);
         mismatch(id, "waiting (from entries)", pool.waiting, counted);
         let counted = below.get(id).copied().unwrap_or(0);
-        mismatch(id, "waiting_below (from entries)", pool.waiting_below, counted);
+        mismatch(
+            id,
+            "waiting_below (from entries)",
+            pool.waiting_below,
+            counted,
+        );
     }
     for (entry, holds) in facts.served_twice {
         mismatches.push(Mismatch {

@@ -318,3 +318,39 @@ fn one_key_sent_to_two_nodes_at_once_acts_once() {
         other => panic!("the retry is not a replay: {other:?}"),
     }
 }
+
+/// `allot verify` on PostgreSQL: clean after a sale, and a counter someone changed behind the
+/// writer's back is found, against the ledger and against the live holds alike.
+#[test]
+fn verify_finds_a_counter_changed_behind_the_writers_back() {
+    let url = fresh_database();
+    let (_store, mut writer) = postgres::open(&url).expect("the store opens");
+    let pool = created(
+        writer
+            .apply(vec![envelope(new_pool(10))], T0)
+            .expect("commits"),
+    );
+    let holds = (0..3).map(|_| envelope(one_seat(&pool.id))).collect();
+    writer.apply(holds, UnixMillis(T0.0 + 1)).expect("commits");
+    let maintenance = postgres::PostgresMaintenance::open(&url).expect("opens");
+    let clean = maintenance.verify().expect("verifies");
+    assert_eq!(
+        (clean.pools, clean.ledger_entries, clean.live_holds),
+        (1, 4, 3)
+    );
+    assert_eq!(clean.mismatches, vec![]);
+
+    admin(&url)
+        .execute("UPDATE pools SET held = held + 1", &[])
+        .expect("tampers");
+    let found = maintenance.verify().expect("verifies");
+    let what: Vec<(&str, i64, i64)> = found
+        .mismatches
+        .iter()
+        .map(|m| (m.what.as_str(), m.stored, m.recomputed))
+        .collect();
+    assert_eq!(
+        what,
+        [("held (from ledger)", 4, 3), ("held (from holds)", 4, 3)]
+    );
+}

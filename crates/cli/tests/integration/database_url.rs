@@ -269,16 +269,12 @@ async fn a_database_url_allot_cannot_use_is_refused_plainly() {
         )
         .await;
         assert_refused(&run, "ALLOT_DATABASE_URL", &format!("{command:?} with env"));
-        // PostgreSQL where none listens (port 1): the server cannot reach it, and the
-        // operator's tools do not read PostgreSQL yet. Either way the password stays hidden.
+        // PostgreSQL where none listens (port 1): neither the server nor the operator's tools
+        // can reach it, and the password stays hidden.
         let mut args = command.to_vec();
         args.extend(["--database", "postgres://allot:hunter2@127.0.0.1:1/allot"]);
         let run = run_allot(root.path(), &args, &[]).await;
-        let expected = if command[0] == "serve" {
-            "cannot connect to postgres://allot:***@127.0.0.1:1/allot"
-        } else {
-            "do not support PostgreSQL yet"
-        };
+        let expected = "cannot connect to postgres://allot:***@127.0.0.1:1/allot";
         assert_refused(&run, expected, &format!("{args:?}"));
         assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
     }

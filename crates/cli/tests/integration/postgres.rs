@@ -106,4 +106,32 @@ async fn three_nodes_on_one_database_sell_a_pool_exactly_once() {
     for node in &nodes {
         assert_eq!(node.counters(&key, &pool).await, (100, 0, 0));
     }
+    // `allot verify` beside the running nodes: the ledger and the holds agree with the pools.
+    let verify = tokio::process::Command::new(crate::process::BIN)
+        .args(["verify", "--database", &allot_pgtest_url(&database)])
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let verify = tokio::time::timeout(crate::process::PROCESS_DEADLINE, verify)
+        .await
+        .expect("verify finishes")
+        .expect("allot runs");
+    let stdout = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        verify.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert!(
+        stdout.contains("100 live holds") || stdout.contains("ok"),
+        "{stdout}"
+    );
+}
+
+/// The URL as given on the command line (with its password).
+fn allot_pgtest_url(database: &DatabaseUrl) -> String {
+    match database {
+        DatabaseUrl::Postgres(url) => url.expose().to_owned(),
+        DatabaseUrl::Sqlite(path) => panic!("not PostgreSQL: {}", path.display()),
+    }
 }

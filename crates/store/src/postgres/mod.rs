@@ -9,6 +9,7 @@
 //!   [`crate::JobStore`] reads on a small pool of connections ([`PostgresStore`]).
 //! - `observe`: everything the store shows, in one value and one snapshot
 //!   ([`PostgresStore::observe`]).
+//! - `verify`: `allot verify` ([`PostgresMaintenance`]), the same audit as SQLite's.
 //!
 //! The driver is the synchronous `postgres` client: the writer owns its thread and its one
 //! connection, and the server calls reads from its blocking threads, so nothing here needs an
@@ -20,8 +21,10 @@ mod reads;
 mod rows;
 pub mod schema;
 mod ticket_reads;
+mod verify;
 
 pub use batch::PostgresWriter;
+pub use verify::PostgresMaintenance;
 
 use crate::StoreError;
 use crate::database_url::PostgresUrl;

@@ -75,7 +75,9 @@ pub fn verify_file(path: &Path) -> Result<VerifyReport, StoreError> {
     let mut finish = |pool: PoolLedger, facts: &mut AuditFacts| -> Result<(), StoreError> {
         runs.pool(&pool.id, &pool.entries)?;
         if let Some(capacity) = pool.capacity {
-            facts.last_capacity.insert(PoolId(pool.id.clone()), capacity);
+            facts
+                .last_capacity
+                .insert(PoolId(pool.id.clone()), capacity);
         }
         facts
             .ledger_sums

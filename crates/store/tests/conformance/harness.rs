@@ -157,8 +157,9 @@ impl StoreUnderTest for Postgres {
     }
 
     fn audit(&self) -> Option<VerifyReport> {
-        // `allot verify` does not read PostgreSQL yet; the suite's own invariants still run.
-        None
+        let maintenance = allot_store::postgres::PostgresMaintenance::open(&self.url)
+            .expect("opens for maintenance");
+        Some(maintenance.verify().expect("allot verify runs"))
     }
 }
 
