@@ -63,8 +63,6 @@ pub struct OpenedStore {
     pub writer: Box<dyn BatchWriter>,
 }
 
-/// Answered by `allot verify` and `allot backup` for PostgreSQL, which they do not read yet.
-
 /// Opens (creating and migrating it if needed) the store `url` names.
 pub fn open(url: &DatabaseUrl) -> Result<OpenedStore, StoreError> {
     match url {
