@@ -19,6 +19,8 @@
 //! - [`batch`]: one batch in arrival order — due holds expire first, each command inside its
 //!   idempotency key, freed capacity offered to those waiting, alerts, and last each changed
 //!   pool's counters, written once per batch.
+//! - [`views`]: a pool as every store's reads show it as of a moment (due holds counted as
+//!   expired, availability through its ancestors).
 //! - [`error`]: what fails a batch (as opposed to a refusal, which is an answer).
 
 pub mod apply;
@@ -32,6 +34,7 @@ pub mod port;
 pub mod records;
 pub mod rules;
 pub mod tickets;
+pub mod views;
 pub mod working;
 
 pub use error::Error;

@@ -10,10 +10,11 @@ use super::{PostgresStore, Sql};
 use crate::model::*;
 use crate::{DeliveryBacklog, Store, StoreError};
 use allot_core::waitlist::{EntryStatus, PriorityClasses, RATE_WINDOW_MS, RECENT_PROMOTIONS};
-use allot_core::{HoldStatus, PoolId, PoolSet, SessionDate, UnixMillis};
+use allot_core::{HoldStatus, PoolId, SessionDate, UnixMillis};
 use allot_engine::records::{EntryRecord, PoolRecord};
+use allot_engine::views::{PoolRows, PoolViews};
 use postgres::{Client, Row};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Totals read at most this many children: a pool with more is an event no page would show.
 const MAX_CHILDREN_IN_TOTALS: i64 = 10_000;
@@ -61,7 +62,7 @@ impl Store for PostgresStore {
         id: &str,
         now: UnixMillis,
     ) -> Result<Option<PoolView>, StoreError> {
-        self.read(|sql| PoolViews::new(sql, tenant, now)?.view(id))
+        self.read(|sql| pool_views(sql, tenant, now)?.view(id))
     }
 
     fn list_pools(
@@ -86,7 +87,7 @@ impl Store for PostgresStore {
                 )?,
             };
             let ids = strings(&rows)?;
-            let mut views = PoolViews::new(sql, tenant, now)?;
+            let mut views = pool_views(sql, tenant, now)?;
             let mut items = Vec::with_capacity(ids.len());
             for id in &ids {
                 if let Some(view) = views.view(id)? {
@@ -122,7 +123,7 @@ impl Store for PostgresStore {
                 "SELECT id FROM pools WHERE tenant_id = $1 AND parent_id = $2 ORDER BY id LIMIT $3",
                 &[&tenant.0, &id, &MAX_CHILDREN_IN_TOTALS],
             )?)?;
-            let mut views = PoolViews::new(sql, tenant, now)?;
+            let mut views = pool_views(sql, tenant, now)?;
             let Some(pool) = views.view(id)? else {
                 return Ok(None);
             };
@@ -591,7 +592,7 @@ impl Store for PostgresStore {
                 .iter()
                 .map(|row| Ok((get(row, 0)?, get(row, 1)?, get(row, 2)?)))
                 .collect::<Result<Vec<(String, String, String)>, StoreError>>()?;
-            let mut views = PoolViews::new(sql, tenant, now)?;
+            let mut views = pool_views(sql, tenant, now)?;
             let mut quotas = Vec::with_capacity(members.len());
             for (pool_id, plan_id, plan_name) in members {
                 if let Some(pool) = views.view(&pool_id)? {
@@ -655,7 +656,7 @@ impl Store for PostgresStore {
                  ORDER BY date LIMIT $4",
                 &[&tenant.0, &session, &after, &(page.limit as i64 + 1)],
             )?)?;
-            let mut views = PoolViews::new(sql, tenant, now)?;
+            let mut views = pool_views(sql, tenant, now)?;
             let mut items = Vec::with_capacity(ids.len());
             for id in &ids {
                 if let Some(view) = views.view(id)? {
@@ -916,98 +917,43 @@ fn priority_classes(sql: &mut Db<'_>, tenant: &TenantId) -> Result<PriorityClass
     })
 }
 
-/// Builds pool views for one tenant, loading each pool and ancestor once, with counters corrected
-/// for holds that are due to expire but not yet expired by a batch.
-struct PoolViews<'s, 'r> {
+/// A tenant's pools read for [`PoolViews`] as of `now`, on the read's connection.
+struct PostgresPoolRows<'s, 'r> {
     sql: &'s mut Db<'r>,
     tenant: &'s TenantId,
-    rows: HashMap<String, Option<PoolRecord>>,
-    /// Units of due-but-unexpired holds per pool, rolled up to ancestors.
-    due: HashMap<String, i64>,
     now: UnixMillis,
 }
 
-impl<'s, 'r> PoolViews<'s, 'r> {
-    fn new(sql: &'s mut Db<'r>, tenant: &'s TenantId, now: UnixMillis) -> Result<Self, StoreError> {
-        let mut views = PoolViews {
-            sql,
-            tenant,
-            rows: HashMap::new(),
-            due: HashMap::new(),
-            now,
-        };
-        views.load_due()?;
-        Ok(views)
+impl PoolRows for PostgresPoolRows<'_, '_> {
+    type Error = StoreError;
+
+    fn pool_row(&mut self, id: &str) -> Result<Option<PoolRecord>, StoreError> {
+        match load_pool(self.sql, self.tenant, id)? {
+            Some(row) => Ok(Some(row)),
+            None => load_session_date(self.sql, self.tenant, id, self.now),
+        }
     }
 
     /// Batches expire due holds first, so this is usually one index probe that finds nothing.
-    fn load_due(&mut self) -> Result<(), StoreError> {
-        let lines: Vec<String> = strings(&self.sql.query(
+    fn due_lines(&mut self) -> Result<Vec<HoldLineView>, StoreError> {
+        let texts: Vec<String> = strings(&self.sql.query(
             "SELECT lines FROM holds WHERE status = 'held' AND expires_at <= $1 AND tenant_id = $2",
             &[&self.now.0, &self.tenant.0],
         )?)?;
-        for text in lines {
-            let lines: Vec<HoldLineView> = serde_json::from_str(&text)?;
-            for line in lines {
-                let mut next = Some(line.pool_id);
-                let mut depth = 0;
-                while let Some(id) = next {
-                    depth += 1;
-                    if depth > allot_core::MAX_POOL_DEPTH {
-                        return Err(StoreError::corrupt(format!("pool {id} is nested too deep")));
-                    }
-                    *self.due.entry(id.clone()).or_default() += line.quantity;
-                    next = self
-                        .row(&id)?
-                        .and_then(|row| row.core.parent_id.map(|p| p.0));
-                }
-            }
+        let mut lines = Vec::new();
+        for text in texts {
+            lines.extend(serde_json::from_str::<Vec<HoldLineView>>(&text)?);
         }
-        Ok(())
+        Ok(lines)
     }
+}
 
-    fn row(&mut self, id: &str) -> Result<Option<PoolRecord>, StoreError> {
-        if let Some(row) = self.rows.get(id) {
-            return Ok(row.clone());
-        }
-        let row = match load_pool(self.sql, self.tenant, id)? {
-            Some(row) => Some(row),
-            None => load_session_date(self.sql, self.tenant, id, self.now)?,
-        };
-        self.rows.insert(id.to_owned(), row.clone());
-        Ok(row)
-    }
-
-    /// The pool's row with held corrected for due holds.
-    fn corrected(&mut self, id: &str) -> Result<Option<PoolRecord>, StoreError> {
-        let Some(mut row) = self.row(id)? else {
-            return Ok(None);
-        };
-        let due = self.due.get(id).copied().unwrap_or(0);
-        row.core.held = (row.core.held - due).max(0);
-        Ok(Some(row))
-    }
-
-    fn view(&mut self, id: &str) -> Result<Option<PoolView>, StoreError> {
-        let Some(pool) = self.corrected(id)? else {
-            return Ok(None);
-        };
-        let mut chain = PoolSet::new();
-        chain.insert(pool.core.clone());
-        let mut next = pool.core.parent_id.clone();
-        while let Some(PoolId(parent)) = next {
-            let Some(ancestor) = self.corrected(&parent)? else {
-                return Err(StoreError::corrupt(format!(
-                    "pool {id} has a missing ancestor {parent}"
-                )));
-            };
-            next = ancestor.core.parent_id.clone();
-            chain.insert(ancestor.core);
-            if chain.iter().count() > allot_core::MAX_POOL_DEPTH {
-                return Err(StoreError::corrupt(format!("pool {id} is nested too deep")));
-            }
-        }
-        let available = chain.available(&pool.core.id).unwrap_or(0);
-        Ok(Some(pool.view(&pool.core, available)))
-    }
+/// The tenant's pools as shown as of `now`. Other nodes write too, so there is no earliest
+/// deadline to trust here: due holds are always looked for.
+fn pool_views<'s, 'r>(
+    sql: &'s mut Db<'r>,
+    tenant: &'s TenantId,
+    now: UnixMillis,
+) -> Result<PoolViews<PostgresPoolRows<'s, 'r>>, StoreError> {
+    PoolViews::new(PostgresPoolRows { sql, tenant, now }, true)
 }

@@ -12,10 +12,10 @@ use super::waitlist::{entry_view, load_entry, priority_classes, queue, recent_pr
 use crate::model::*;
 use crate::{Store, StoreError};
 use allot_core::waitlist::{EntryStatus, PriorityClasses};
-use allot_core::{HoldStatus, PoolId, PoolSet, SessionDate, UnixMillis};
+use allot_core::{HoldStatus, PoolId, SessionDate, UnixMillis};
+use allot_engine::views::{PoolRows, PoolViews};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 impl Store for SqliteStore {
@@ -55,8 +55,7 @@ impl Store for SqliteStore {
         now: UnixMillis,
     ) -> Result<Option<PoolView>, StoreError> {
         self.read(|conn| {
-            let mut views =
-                PoolViews::new(conn, tenant, now, self.next_due.load(Ordering::Acquire))?;
+            let mut views = pool_views(conn, tenant, now, self.next_due.load(Ordering::Acquire))?;
             views.view(id)
         })
     }
@@ -86,7 +85,7 @@ impl Store for SqliteStore {
                     stmt.query_map(params![tenant.0, after, fetch], |row| row.get(0))?.collect::<Result<_, _>>()?
                 }
             };
-            let mut views = PoolViews::new(conn, tenant, now, self.next_due.load(Ordering::Acquire))?;
+            let mut views = pool_views(conn, tenant, now, self.next_due.load(Ordering::Acquire))?;
             let mut items = Vec::with_capacity(ids.len());
             for id in &ids {
                 if let Some(view) = views.view(id)? {
@@ -178,8 +177,7 @@ impl Store for SqliteStore {
         now: UnixMillis,
     ) -> Result<Option<(PoolView, Vec<PoolView>)>, StoreError> {
         self.read(|conn| {
-            let mut views =
-                PoolViews::new(conn, tenant, now, self.next_due.load(Ordering::Acquire))?;
+            let mut views = pool_views(conn, tenant, now, self.next_due.load(Ordering::Acquire))?;
             let Some(pool) = views.view(id)? else {
                 return Ok(None);
             };
@@ -658,7 +656,7 @@ impl Store for SqliteStore {
                 })?
                 .collect::<Result<_, _>>()?;
             let mut views =
-                PoolViews::new(conn, tenant, now, self.next_due.load(Ordering::Acquire))?;
+                pool_views(conn, tenant, now, self.next_due.load(Ordering::Acquire))?;
             let mut quotas = Vec::with_capacity(members.len());
             for (pool_id, plan_id, plan_name) in members {
                 if let Some(pool) = views.view(&pool_id)? {
@@ -738,8 +736,7 @@ impl Store for SqliteStore {
                     |row| row.get(0),
                 )?
                 .collect::<Result<_, _>>()?;
-            let mut views =
-                PoolViews::new(conn, tenant, now, self.next_due.load(Ordering::Acquire))?;
+            let mut views = pool_views(conn, tenant, now, self.next_due.load(Ordering::Acquire))?;
             let mut items = Vec::with_capacity(ids.len());
             for id in &ids {
                 if let Some(view) = views.view(id)? {
@@ -875,109 +872,47 @@ pub(super) fn paginate<T>(
     Page { items, next_cursor }
 }
 
-/// Builds pool views for one tenant, loading each pool and ancestor once, with counters corrected
-/// for holds that are due to expire but not yet swept.
-struct PoolViews<'c> {
+/// A tenant's pools read for [`PoolViews`] as of `now`, in the read's transaction.
+struct SqlitePoolRows<'c> {
     conn: &'c Connection,
     tenant: &'c TenantId,
-    rows: HashMap<String, Option<PoolRecord>>,
-    /// Units of due-but-unswept holds per pool, rolled up to ancestors.
-    due: HashMap<String, i64>,
     now: UnixMillis,
 }
 
-impl<'c> PoolViews<'c> {
-    /// `next_due`: the earliest deadline of any held hold, as the writer last published it.
-    fn new(
-        conn: &'c Connection,
-        tenant: &'c TenantId,
-        now: UnixMillis,
-        next_due: i64,
-    ) -> Result<Self, StoreError> {
-        let mut views = PoolViews {
-            conn,
-            tenant,
-            rows: HashMap::new(),
-            due: HashMap::new(),
-            now,
-        };
-        // Nothing can be due before the earliest deadline: skip the query (the common case).
-        if now.0 >= next_due {
-            views.load_due(now)?;
+impl PoolRows for SqlitePoolRows<'_> {
+    type Error = StoreError;
+
+    fn pool_row(&mut self, id: &str) -> Result<Option<PoolRecord>, StoreError> {
+        match load_pool(self.conn, self.tenant, id)? {
+            Some(row) => Ok(Some(row)),
+            None => load_session_date(self.conn, self.tenant, id, self.now),
         }
-        Ok(views)
     }
 
-    /// The sweeper keeps this set near empty, so this is usually one index probe that finds nothing.
-    fn load_due(&mut self, now: UnixMillis) -> Result<(), StoreError> {
+    /// The sweeper keeps this set near empty, so this is usually one index probe that finds
+    /// nothing.
+    fn due_lines(&mut self) -> Result<Vec<HoldLineView>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT lines FROM holds WHERE status = 'held' AND expires_at <= ?1 AND tenant_id = ?2",
         )?;
-        let lines: Vec<String> = stmt
-            .query_map(params![now.0, self.tenant.0], |row| row.get(0))?
+        let texts: Vec<String> = stmt
+            .query_map(params![self.now.0, self.tenant.0], |row| row.get(0))?
             .collect::<Result<_, _>>()?;
-        for text in lines {
-            let lines: Vec<HoldLineView> = serde_json::from_str(&text)?;
-            for line in lines {
-                let mut next = Some(line.pool_id);
-                let mut depth = 0;
-                while let Some(id) = next {
-                    depth += 1;
-                    if depth > allot_core::MAX_POOL_DEPTH {
-                        return Err(StoreError::Corrupt(format!("pool {id} is nested too deep")));
-                    }
-                    *self.due.entry(id.clone()).or_default() += line.quantity;
-                    next = self
-                        .row(&id)?
-                        .and_then(|row| row.core.parent_id.map(|p| p.0));
-                }
-            }
+        let mut lines = Vec::new();
+        for text in texts {
+            lines.extend(serde_json::from_str::<Vec<HoldLineView>>(&text)?);
         }
-        Ok(())
+        Ok(lines)
     }
+}
 
-    fn row(&mut self, id: &str) -> Result<Option<PoolRecord>, StoreError> {
-        if let Some(row) = self.rows.get(id) {
-            return Ok(row.clone());
-        }
-        let row = match load_pool(self.conn, self.tenant, id)? {
-            Some(row) => Some(row),
-            None => load_session_date(self.conn, self.tenant, id, self.now)?,
-        };
-        self.rows.insert(id.to_owned(), row.clone());
-        Ok(row)
-    }
-
-    /// The pool's row with held corrected for due holds.
-    fn corrected(&mut self, id: &str) -> Result<Option<PoolRecord>, StoreError> {
-        let Some(mut row) = self.row(id)? else {
-            return Ok(None);
-        };
-        let due = self.due.get(id).copied().unwrap_or(0);
-        row.core.held = (row.core.held - due).max(0);
-        Ok(Some(row))
-    }
-
-    fn view(&mut self, id: &str) -> Result<Option<PoolView>, StoreError> {
-        let Some(pool) = self.corrected(id)? else {
-            return Ok(None);
-        };
-        let mut chain = PoolSet::new();
-        chain.insert(pool.core.clone());
-        let mut next = pool.core.parent_id.clone();
-        while let Some(PoolId(parent)) = next {
-            let Some(ancestor) = self.corrected(&parent)? else {
-                return Err(StoreError::Corrupt(format!(
-                    "pool {id} has a missing ancestor {parent}"
-                )));
-            };
-            next = ancestor.core.parent_id.clone();
-            chain.insert(ancestor.core);
-            if chain.iter().count() > allot_core::MAX_POOL_DEPTH {
-                return Err(StoreError::Corrupt(format!("pool {id} is nested too deep")));
-            }
-        }
-        let available = chain.available(&pool.core.id).unwrap_or(0);
-        Ok(Some(pool.view(&pool.core, available)))
-    }
+/// The tenant's pools as shown as of `now`. `next_due`: the earliest deadline of any held hold,
+/// as the writer last published it — before it nothing can be due, and no query looks.
+fn pool_views<'c>(
+    conn: &'c Connection,
+    tenant: &'c TenantId,
+    now: UnixMillis,
+    next_due: i64,
+) -> Result<PoolViews<SqlitePoolRows<'c>>, StoreError> {
+    PoolViews::new(SqlitePoolRows { conn, tenant, now }, now.0 >= next_due)
 }
