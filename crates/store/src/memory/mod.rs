@@ -18,13 +18,16 @@ pub mod tickets;
 use crate::command::{Envelope, Reply, StoredResponse};
 use crate::ids::Ids;
 use crate::jobs::{JobItem, JobView};
-use crate::model::{EventView, LedgerEntry, PlanView, PoolView, Role, Tenant, TenantId};
+use crate::model::{
+    EventView, HoldLineView, LedgerEntry, PlanView, PoolView, Role, Tenant, TenantId,
+};
 use crate::observe::{Member, Observed};
 use crate::{BatchWriter, StoreError};
 use allot_core::waitlist::{EntryStatus, PriorityClasses, QueueKey};
-use allot_core::{HoldStatus, PoolId, PoolSet, UnixMillis};
+use allot_core::{HoldStatus, PoolId, UnixMillis};
 use allot_engine::records::{EntryRecord, HoldRecord, PoolRecord};
 use allot_engine::rules::idempotency::KeyRecord;
+use allot_engine::views::{PoolRows, PoolViews};
 use allot_engine::working::Tenants;
 use batch::MemoryBatch;
 use faults::Faults;
@@ -389,67 +392,37 @@ impl MemoryState {
     /// batch has expired yet counted as expired, as every store's reads count them — and what a
     /// new hold could get from it through its ancestors.
     pub fn pool_view(&self, tenant: &TenantId, id: &PoolId, now: UnixMillis) -> Option<PoolView> {
-        self.pool_view_given(tenant, id, &self.due_units(now))
+        self.pool_views(tenant, now).view(&id.0).ok().flatten()
     }
 
-    fn pool_view_given(
-        &self,
-        tenant: &TenantId,
-        id: &PoolId,
-        due: &BTreeMap<(TenantId, PoolId), i64>,
-    ) -> Option<PoolView> {
-        let row = self.pools.get(&(tenant.clone(), id.clone()))?;
-        let mut chain = PoolSet::new();
-        let mut next = Some(id.clone());
-        while let Some(link) = next {
-            let key = (tenant.clone(), link);
-            let mut core = self.pools.get(&key)?.core.clone();
-            core.held = (core.held - due.get(&key).copied().unwrap_or(0)).max(0);
-            next = core.parent_id.clone();
-            chain.insert(core);
-        }
-        let available = chain.available(id)?;
-        Some(row.view(chain.get(id)?, available))
-    }
-
-    /// Held units of the holds past their deadline at `now` that no batch has expired yet, by
-    /// pool, rolled up to every ancestor.
-    fn due_units(&self, now: UnixMillis) -> BTreeMap<(TenantId, PoolId), i64> {
-        let mut due = BTreeMap::new();
-        let lapsed = self
-            .held_by_deadline
-            .iter()
-            .take_while(|(deadline, _, _)| *deadline <= now);
-        for (_, tenant, hold_id) in lapsed {
-            let Some(hold) = self.holds.get(&(tenant.clone(), hold_id.clone())) else {
-                continue;
-            };
-            for line in &hold.lines {
-                let mut next = Some(PoolId(line.pool_id.clone()));
-                while let Some(id) = next {
-                    let key = (tenant.clone(), id);
-                    next = self
-                        .pools
-                        .get(&key)
-                        .and_then(|row| row.core.parent_id.clone());
-                    *due.entry(key).or_default() += line.quantity;
-                }
-            }
-        }
-        due
+    /// The tenant's pools as shown as of `now`, by the rule every store's reads use.
+    fn pool_views<'s>(
+        &'s self,
+        tenant: &'s TenantId,
+        now: UnixMillis,
+    ) -> PoolViews<MemoryRows<'s>> {
+        let rows = MemoryRows {
+            state: self,
+            tenant,
+            now,
+        };
+        PoolViews::new(rows, true).expect("the in-memory store reads without failing")
     }
 
     /// Everything the state shows, as of `now`.
     pub fn observe(&self, now: UnixMillis) -> Observed {
-        let due = self.due_units(now);
+        let mut views: BTreeMap<&TenantId, PoolViews<MemoryRows<'_>>> = BTreeMap::new();
+        let mut pools = Vec::with_capacity(self.pools.len());
+        for (tenant, id) in self.pools.keys() {
+            let tenant_views = views
+                .entry(tenant)
+                .or_insert_with(|| self.pool_views(tenant, now));
+            if let Ok(Some(view)) = tenant_views.view(&id.0) {
+                pools.push((tenant.clone(), view));
+            }
+        }
         Observed {
-            pools: self
-                .pools
-                .keys()
-                .filter_map(|(tenant, id)| {
-                    Some((tenant.clone(), self.pool_view_given(tenant, id, &due)?))
-                })
-                .collect(),
+            pools,
             holds: self
                 .holds
                 .iter()
@@ -522,5 +495,34 @@ fn queue_key(entry: &EntryRecord) -> QueueKey {
     QueueKey {
         priority: entry.priority,
         seq: entry.seq,
+    }
+}
+
+/// The in-memory store's pools for [`PoolViews`]: one tenant's, as of `now`.
+struct MemoryRows<'s> {
+    state: &'s MemoryState,
+    tenant: &'s TenantId,
+    now: UnixMillis,
+}
+
+impl PoolRows for MemoryRows<'_> {
+    type Error = allot_engine::Error;
+
+    fn pool_row(&mut self, id: &str) -> Result<Option<PoolRecord>, Self::Error> {
+        let key = (self.tenant.clone(), PoolId(id.to_owned()));
+        Ok(self.state.pools.get(&key).cloned())
+    }
+
+    fn due_lines(&mut self) -> Result<Vec<HoldLineView>, Self::Error> {
+        let now = self.now;
+        Ok(self
+            .state
+            .held_by_deadline
+            .iter()
+            .take_while(|(deadline, _, _)| *deadline <= now)
+            .filter(|(_, tenant, _)| tenant == self.tenant)
+            .filter_map(|(_, tenant, id)| self.state.holds.get(&(tenant.clone(), id.clone())))
+            .flat_map(|hold| hold.lines.iter().cloned())
+            .collect())
     }
 }
