@@ -227,6 +227,27 @@ impl EntryRecord {
         Ok(view)
     }
 
+    /// One page of a pool's queue as shown: `entries` in queue order, the first of them
+    /// `offset` places from the head, each with its position and the pool's `recent`
+    /// promotions (the estimate of its wait).
+    pub fn queue_page(
+        entries: &[EntryRecord],
+        offset: i64,
+        recent: &[UnixMillis],
+        now: UnixMillis,
+    ) -> Vec<WaitlistEntryView> {
+        entries
+            .iter()
+            .zip(1..)
+            .map(|(entry, place)| {
+                let mut view = entry.view(now);
+                view.position = Some(offset.max(0) as u64 + place);
+                view.recent_promotions = recent.to_vec();
+                view
+            })
+            .collect()
+    }
+
     /// The API view as of `now`, without a position (see [`EntryRecord::view_in_line`]).
     pub fn view(&self, now: UnixMillis) -> WaitlistEntryView {
         WaitlistEntryView {

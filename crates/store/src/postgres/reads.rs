@@ -284,16 +284,7 @@ impl Store for PostgresStore {
             )?;
             let rows = queue(sql, tenant, pool_id, now, offset, page.limit as i64 + 1)?;
             let recent = recent_promotions(sql, tenant, pool_id, now)?;
-            let items: Vec<WaitlistEntryView> = rows
-                .iter()
-                .enumerate()
-                .map(|(index, row)| {
-                    let mut view = row.view(now);
-                    view.position = Some(offset as u64 + index as u64 + 1);
-                    view.recent_promotions = recent.clone();
-                    view
-                })
-                .collect();
+            let items = EntryRecord::queue_page(&rows, offset, &recent, now);
             let entries = paginate(items, page.limit, |entry| {
                 entry.position.unwrap_or_default().to_string()
             });

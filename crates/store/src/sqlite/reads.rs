@@ -13,6 +13,7 @@ use crate::model::*;
 use crate::{Store, StoreError};
 use allot_core::waitlist::{EntryStatus, PriorityClasses};
 use allot_core::{HoldStatus, PoolId, SessionDate, UnixMillis};
+use allot_engine::records::EntryRecord;
 use allot_engine::views::{PoolRows, PoolViews};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
@@ -354,16 +355,7 @@ impl Store for SqliteStore {
                 .query_row(params![tenant.0, pool_id], |row| row.get(0))?;
             let rows = queue(conn, tenant, pool_id, Some(now), offset, page.limit as i64 + 1)?;
             let recent = recent_promotions(conn, tenant, pool_id, now)?;
-            let items: Vec<WaitlistEntryView> = rows
-                .iter()
-                .enumerate()
-                .map(|(index, row)| {
-                    let mut view = row.view(now);
-                    view.position = Some(offset as u64 + index as u64 + 1);
-                    view.recent_promotions = recent.clone();
-                    view
-                })
-                .collect();
+            let items = EntryRecord::queue_page(&rows, offset, &recent, now);
             let entries = paginate(items, page.limit, |entry| {
                 entry.position.unwrap_or_default().to_string()
             });
