@@ -71,6 +71,19 @@ fn created(replies: Vec<Reply>) -> PoolView {
     }
 }
 
+/// Asks `check` until it answers, for at most 10 s (a bound on waiting, not a speed target),
+/// pausing between asks so the server gets on with it.
+fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(found) = check() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within 10 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn admin(url: &PostgresUrl) -> ::postgres::Client {
     ::postgres::Client::connect(url.expose(), ::postgres::NoTls).expect("the database answers")
 }
@@ -210,16 +223,13 @@ fn a_writer_whose_connection_was_cut_reconnects() {
         .get(0);
     assert!(cut >= 1, "the writer's connection was among them");
 
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let hold = loop {
+    let hold = eventually("the writer comes back", || {
         match writer.apply(vec![envelope(one_seat(&pool.id))], UnixMillis(T0.0 + 1)) {
-            Ok(replies) => break replies,
-            Err(error) if error.is_transient() && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            Ok(replies) => Some(replies),
+            Err(error) if error.is_transient() => None,
             Err(error) => panic!("the writer does not come back: {error}"),
         }
-    };
+    });
     assert!(
         matches!(hold.as_slice(), [Reply::Outcome(Ok(Success::Hold { .. }))]),
         "{hold:?}"
@@ -278,8 +288,7 @@ fn one_key_sent_to_two_nodes_at_once_acts_once() {
     });
     // This node's insert of the key waits on the other's claim: wait until it does.
     let mut watcher = admin(&url);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    eventually("this node meets the other's claim", || {
         let waiting: i64 = watcher
             .query_one(
                 "SELECT COUNT(*) FROM pg_stat_activity
@@ -288,12 +297,8 @@ fn one_key_sent_to_two_nodes_at_once_acts_once() {
             )
             .expect("the activity reads")
             .get(0);
-        if waiting > 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "this node never met the claim");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+        (waiting > 0).then_some(())
+    });
     other_batch.commit().expect("the other node commits");
 
     let (mut writer, first) = this_node.join().expect("this node's thread ends");

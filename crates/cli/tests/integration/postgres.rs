@@ -82,13 +82,13 @@ async fn three_nodes_on_one_database_sell_a_pool_exactly_once() {
         let node = nodes[buyer % 3].clone();
         let (key, pool) = (key.clone(), pool.clone());
         buyers.spawn(async move {
-            // A client retries a 503 (as Retry-After and the problem say it may).
+            // A client sends a request answered 503 again (nothing of it was applied); the
+            // next batch reads the pool afresh.
             for _ in 0..50 {
                 let reply = node.hold(&key, &pool, 1).await;
                 if reply.status != StatusCode::SERVICE_UNAVAILABLE {
                     return reply.status;
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }
             StatusCode::SERVICE_UNAVAILABLE
         });
